@@ -1,0 +1,75 @@
+/* Whole-image passes: the base check before the first write and the result
+ * check after the last.  Both stream through the applier's I/O buffer, so
+ * they cost no memory beyond the window. */
+#include "applier.h"
+#include "../common/check.h"
+
+#include <string.h>
+
+/* Hash IO[0..LEN) through the I/O buffer; when COPY_TO is set, also write
+ * every chunk there at the same offset (out-of-place: the new image starts
+ * as a copy of the old, so unchanged bytes need no operation). */
+static int hash_image(upd_applier *a, upd_io *io, uint64_t len, upd_io *copy_to,
+                      int phase, uint8_t out[32])
+{
+    for (uint64_t off = 0; off < len;) {
+        size_t n = len - off < a->iobuf_size ? (size_t)(len - off) : a->iobuf_size;
+        UPD_CHECK(upd_io_read(io, a->iobuf, n, off));
+        upd_sha256_update(a->hash, a->iobuf, n);
+        if (copy_to)
+            UPD_CHECK(upd_io_write(copy_to, a->iobuf, n, off));
+        off += n;
+        a->st.bytes_read += n;
+        upd_ap_progress(a, phase, off, len);
+    }
+    upd_sha256_final(a->hash, out);
+    return 0;
+}
+
+/* Size rule: a resizable image must be exactly NEED long; a fixed-size one
+ * (block device) must hold at least FIT bytes. */
+static int check_size(upd_io *io, uint64_t need, uint64_t fit)
+{
+    uint64_t sz;
+    UPD_CHECK(upd_io_size(io, &sz));
+    if (upd_io_flags(io) & UPD_IO_FIXED_SIZE)
+        return sz >= fit ? 0 : UPD_E_BASE_SIZE;
+    return sz == need ? 0 : UPD_E_BASE_SIZE;
+}
+
+int upd_ap_check_base(upd_applier *a)
+{
+    const upd_header *h = &a->h;
+    uint64_t fit = h->old_size > h->new_size ? h->old_size : h->new_size;
+    upd_io *old = upd_ap_old(a);
+    double t0 = upd_now();
+    UPD_CHECK(check_size(old, h->old_size, a->p.source ? h->old_size : fit));
+    if (a->p.source) {
+        if (upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE)
+            UPD_CHECK(check_size(a->p.target, 0, fit));
+        else
+            UPD_CHECK(upd_io_resize(a->p.target, h->old_size));
+    }
+    uint8_t got[32];
+    UPD_CHECK(hash_image(a, old, h->old_size, a->p.source ? a->p.target : NULL,
+                         UPD_PHASE_CHECK_BASE, got));
+    a->st.t_check_base = upd_now() - t0;
+    return memcmp(got, h->old_sha256, 32) ? UPD_E_BASE_HASH : 0;
+}
+
+int upd_ap_check_result(upd_applier *a)
+{
+    const upd_header *h = &a->h;
+    double t0 = upd_now();
+    if (!(upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE)) {
+        uint64_t sz;
+        UPD_CHECK(upd_io_size(a->p.target, &sz));
+        if (sz != h->new_size)
+            return UPD_E_RESULT_SIZE;
+    }
+    UPD_CHECK(upd_io_flush(a->p.target));
+    uint8_t got[32];
+    UPD_CHECK(hash_image(a, a->p.target, h->new_size, NULL, UPD_PHASE_CHECK_RESULT, got));
+    a->st.t_check_result = upd_now() - t0;
+    return memcmp(got, h->new_sha256, 32) ? UPD_E_RESULT_HASH : 0;
+}

@@ -1,0 +1,285 @@
+/* The applier's front end: a push state machine over the package bytes.
+ *
+ *   ST_HEADER -> ST_MANIFEST -> ST_AUTH -> ST_SEGMENT x seg_count -> ST_DONE
+ *
+ * Nothing touches the image before ST_AUTH has checked the digest over
+ * header||manifest and the base image has been hashed.  Each segment is
+ * buffered whole (bounded by the header's seg_cmax, which the window must
+ * hold), hashed while it arrives, and checked before it is decoded. */
+#include "applier.h"
+#include "../common/check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define IOBUF_MAX   (1u << 20)
+#define RNODE_BYTES 32u        /* upper bound of one rangeset node */
+
+static void *ap_alloc(upd_applier *a, size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p) {
+        a->mem += n;
+        if (a->mem > a->st.mem_peak)
+            a->st.mem_peak = a->mem;
+    }
+    return p;
+}
+
+void upd_ap_progress(upd_applier *a, int phase, uint64_t done, uint64_t total)
+{
+    if (a->p.progress)
+        a->p.progress(a->p.progress_user, phase, done, total);
+}
+
+int upd_applier_create(upd_applier **out, const upd_apply_params *p)
+{
+    if (!out || !p || (!p->target && !(p->flags & UPD_APPLY_DRY_RUN))
+        || (p->window && p->window < (1u << 20)) || (p->flags & ~UPD_APPLY_DRY_RUN)
+        || (p->source && p->source == p->target))
+        return UPD_E_INVAL;
+    upd_applier *a = calloc(1, sizeof *a);
+    if (!a)
+        return UPD_E_NOMEM;
+    a->p = *p;
+    if (!a->p.window)
+        a->p.window = UPD_DEFAULT_WINDOW;
+    a->hash = upd_sha256_new();
+    a->dctx = ZSTD_createDCtx();
+    a->iobuf_size = a->p.window / 8 < IOBUF_MAX ? a->p.window / 8 : IOBUF_MAX;
+    a->iobuf = ap_alloc(a, a->iobuf_size);
+    a->mem += ZSTD_sizeof_DCtx(a->dctx);
+    if (!a->hash || !a->dctx || !a->iobuf) {
+        upd_applier_free(a);
+        return UPD_E_NOMEM;
+    }
+    *out = a;
+    return 0;
+}
+
+void upd_applier_free(upd_applier *a)
+{
+    if (!a)
+        return;
+    upd_sha256_free(a->hash);
+    ZSTD_freeDCtx(a->dctx);
+    free(a->iobuf);
+    free(a->cbuf);
+    free(a->dbuf);
+    free(a->manifest);
+    upd_io_close(a->stash_mem);
+    upd_rangeset_free(&a->written);
+    upd_rangeset_free(&a->filled);
+    free(a);
+}
+
+const upd_header *upd_applier_header(const upd_applier *a)
+{
+    return a && a->header_ok ? &a->h : NULL;
+}
+
+void upd_applier_stats(const upd_applier *a, upd_apply_stats *st)
+{
+    if (!a || !st)
+        return;
+    *st = a->st;
+    if (a->p.target && !(a->p.flags & UPD_APPLY_DRY_RUN)) {
+        upd_io_stats ios;
+        upd_io_get_stats(a->p.target, &ios);
+        st->bytes_written = ios.bytes_written;
+    }
+}
+
+/* The window must hold both segment buffers, the I/O buffer, the manifest,
+ * the decoder and an in-memory stash; what is left bounds the range sets. */
+static int on_header(upd_applier *a)
+{
+    UPD_CHECK(upd_header_decode(a->fix, UPD_HEADER_SIZE, &a->h));
+    const upd_header *h = &a->h;
+    uint64_t need = a->mem + (uint64_t)h->seg_cmax + h->seg_max
+                  + (uint64_t)h->seg_count * sizeof(upd_seg_entry);
+    int mem_stash = !a->p.stash && h->stash_size && !(a->p.flags & UPD_APPLY_DRY_RUN);
+    if (mem_stash)
+        need += h->stash_size;
+    if (need >= a->p.window)
+        return UPD_E_LIMIT;
+    uint64_t nodes = (a->p.window - need) / (2 * RNODE_BYTES);
+    uint64_t cap = h->op_count + 1 < nodes ? h->op_count + 1 : nodes;
+    upd_rangeset_init(&a->written, (uint32_t)(cap > UINT32_MAX - 2 ? UINT32_MAX - 2 : cap));
+    upd_rangeset_init(&a->filled, (uint32_t)(cap > UINT32_MAX - 2 ? UINT32_MAX - 2 : cap));
+    a->manifest = ap_alloc(a, (size_t)h->seg_count * sizeof(upd_seg_entry));
+    a->cbuf = ap_alloc(a, h->seg_cmax);
+    a->dbuf = ap_alloc(a, h->seg_max);
+    if (!a->manifest || !a->cbuf || !a->dbuf)
+        return UPD_E_NOMEM;
+    if (mem_stash) {
+        UPD_CHECK(upd_io_open_mem(&a->stash_mem, NULL, 0, (size_t)h->stash_size));
+        UPD_CHECK(upd_io_resize(a->stash_mem, h->stash_size));
+        a->mem += (size_t)h->stash_size;
+        a->stash = a->stash_mem;
+    } else {
+        a->stash = a->p.stash;
+    }
+    a->state = h->seg_count ? ST_MANIFEST : ST_AUTH;
+    if (!h->seg_count)
+        upd_sha256_final(a->hash, a->fix);   /* digest parked in fix[0..32) */
+    return 0;
+}
+
+static int on_entry(upd_applier *a)
+{
+    upd_seg_entry *e = &a->manifest[a->seg];
+    UPD_CHECK(upd_seg_entry_decode(a->fix, &a->h, e));
+    if (++a->seg < a->h.seg_count)
+        return 0;
+    uint64_t ops = 0, total = upd_pkg_prefix_size(&a->h);
+    for (uint32_t i = 0; i < a->h.seg_count; i++) {
+        ops += a->manifest[i].op_count;
+        total += a->manifest[i].csize;
+    }
+    if (ops != a->h.op_count)
+        return UPD_E_PKG_MANIFEST;
+    a->pkg_total = total;
+    a->seg = 0;
+    a->state = ST_AUTH;
+    upd_sha256_final(a->hash, a->fix);
+    return 0;
+}
+
+static int on_auth(upd_applier *a, const uint8_t *blk)
+{
+    upd_auth au;
+    UPD_CHECK(upd_auth_decode(blk, &au));
+    if (memcmp(au.digest, a->fix, 32))
+        return UPD_E_PKG_DIGEST;
+    /* Signature verification arrives with the signing layer; until then a
+     * signed package cannot be checked and is refused rather than trusted. */
+    if (au.sig_alg != UPD_SIG_NONE)
+        return UPD_E_PKG_SIGNATURE;
+    if (!a->h.seg_count)
+        a->pkg_total = upd_pkg_prefix_size(&a->h);
+    a->header_ok = 1;
+    a->cur_size = a->low_water = a->h.old_size;
+    a->state = a->h.seg_count ? ST_SEGMENT : ST_DONE;
+    if (a->p.flags & UPD_APPLY_DRY_RUN)
+        return 0;
+    if (a->stash == a->p.stash && a->h.stash_size)
+        UPD_CHECK(upd_io_resize(a->stash, a->h.stash_size));
+    return upd_ap_check_base(a);
+}
+
+static int on_segment(upd_applier *a)
+{
+    const upd_seg_entry *e = &a->manifest[a->seg];
+    uint8_t got[32];
+    upd_sha256_final(a->hash, got);
+    if (memcmp(got, e->sha256, 32))
+        return UPD_E_SEG_DIGEST;
+    size_t usize = (size_t)e->ctrl_len + e->diff_len + e->lit_len;
+    if (ZSTD_findFrameCompressedSize(a->cbuf, e->csize) != e->csize)
+        return UPD_E_SEG_DECODE;
+    size_t r = ZSTD_decompressDCtx(a->dctx, a->dbuf, usize, a->cbuf, e->csize);
+    if (ZSTD_isError(r) || r != usize)
+        return UPD_E_SEG_DECODE;
+    UPD_CHECK(upd_ap_validate_segment(a, e));
+    if (!(a->p.flags & UPD_APPLY_DRY_RUN)) {
+        double t0 = upd_now();
+        UPD_CHECK(upd_ap_execute_segment(a, e));
+        a->st.t_apply += upd_now() - t0;
+    }
+    a->cbuf_have = 0;
+    a->st.segments_done++;
+    if (++a->seg == a->h.seg_count)
+        a->state = ST_DONE;
+    upd_ap_progress(a, UPD_PHASE_APPLY, a->st.pkg_bytes, a->pkg_total);
+    return 0;
+}
+
+/* Take up to WANT - *HAVE bytes into DST; returns the bytes taken. */
+static size_t take(uint8_t *dst, size_t *have, size_t want, const uint8_t *src, size_t len)
+{
+    size_t n = want - *have < len ? want - *have : len;
+    memcpy(dst + *have, src, n);
+    *have += n;
+    return n;
+}
+
+static int push(upd_applier *a, const uint8_t *p, size_t len)
+{
+    while (len) {
+        size_t n;
+        switch (a->state) {
+        case ST_HEADER:
+            n = take(a->fix, &a->fix_have, UPD_HEADER_SIZE, p, len);
+            upd_sha256_update(a->hash, p, n);
+            if (a->fix_have == UPD_HEADER_SIZE) {
+                a->fix_have = 0;
+                UPD_CHECK(on_header(a));
+            }
+            break;
+        case ST_MANIFEST:
+            n = take(a->fix, &a->fix_have, UPD_SEG_ENTRY_SIZE, p, len);
+            upd_sha256_update(a->hash, p, n);
+            if (a->fix_have == UPD_SEG_ENTRY_SIZE) {
+                a->fix_have = 0;
+                UPD_CHECK(on_entry(a));
+            }
+            break;
+        case ST_AUTH:
+            /* the digest sits in fix[0..32); the block goes after it */
+            n = take(a->fix + 32, &a->fix_have, UPD_AUTH_SIZE, p, len);
+            if (a->fix_have == UPD_AUTH_SIZE) {
+                a->fix_have = 0;
+                UPD_CHECK(on_auth(a, a->fix + 32));
+            }
+            break;
+        case ST_SEGMENT:
+            n = take(a->cbuf, &a->cbuf_have, a->manifest[a->seg].csize, p, len);
+            upd_sha256_update(a->hash, p, n);
+            if (a->cbuf_have == a->manifest[a->seg].csize) {
+                a->st.pkg_bytes += n;
+                p += n;
+                len -= n;
+                UPD_CHECK(on_segment(a));
+                continue;
+            }
+            break;
+        default:
+            return UPD_E_PKG_TRAILING;
+        }
+        a->st.pkg_bytes += n;
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int upd_applier_push(upd_applier *a, const void *data, size_t len)
+{
+    if (!a || (!data && len))
+        return UPD_E_INVAL;
+    if (a->err)
+        return a->err;
+    int rc = push(a, data, len);
+    if (rc < 0)
+        a->err = rc;
+    return rc;
+}
+
+int upd_applier_finish(upd_applier *a)
+{
+    if (!a)
+        return UPD_E_INVAL;
+    if (a->err)
+        return a->err;
+    int rc = 0;
+    if (a->state != ST_DONE)
+        rc = UPD_E_PKG_TRUNCATED;
+    else if (a->cur_size != a->h.new_size)
+        rc = UPD_E_RESULT_SIZE;
+    else if (!(a->p.flags & UPD_APPLY_DRY_RUN))
+        rc = upd_ap_check_result(a);
+    if (rc < 0)
+        a->err = rc;
+    return rc;
+}

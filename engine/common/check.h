@@ -1,0 +1,41 @@
+/* Internal helpers shared by the engine layers (never installed). */
+#ifndef UPD_CHECK_H
+#define UPD_CHECK_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* Forward an error: evaluate E once, return it if negative (zstd's CHECK_F). */
+#define UPD_CHECK(e) do { int upd_rc_ = (e); if (upd_rc_ < 0) return upd_rc_; } while (0)
+
+static inline uint16_t upd_rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t upd_rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t upd_rd64(const uint8_t *p)
+{
+    return (uint64_t)upd_rd32(p) | (uint64_t)upd_rd32(p + 4) << 32;
+}
+static inline void upd_wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void upd_wr32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void upd_wr64(uint8_t *p, uint64_t v)
+{
+    upd_wr32(p, (uint32_t)v);
+    upd_wr32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* a + b > limit without overflow. */
+static inline int upd_range_exceeds(uint64_t a, uint64_t b, uint64_t limit)
+{
+    return a > limit || b > limit - a;
+}
+
+/* Seconds on the monotonic clock. */
+double upd_now(void);
+
+#endif /* UPD_CHECK_H */

@@ -1,0 +1,69 @@
+/* Names and descriptions of every upd_err, in one table so a code and its
+ * text cannot drift apart (tests check every code has both). */
+#include "updelta/common.h"
+
+#include <stddef.h>
+
+typedef struct { int code; const char *name; const char *text; } err_row;
+
+#define ROW(c, t) { c, #c, t }
+static const err_row err_table[] = {
+    ROW(UPD_OK,               "success"),
+    ROW(UPD_E_INVAL,          "invalid argument"),
+    ROW(UPD_E_NOMEM,          "out of memory"),
+    ROW(UPD_E_LIMIT,          "input exceeds a configured limit (memory window or count)"),
+    ROW(UPD_E_STATE,          "call not valid in the current state"),
+    ROW(UPD_E_IO_OPEN,        "cannot open or stat the file or device"),
+    ROW(UPD_E_IO_READ,        "read failed"),
+    ROW(UPD_E_IO_WRITE,       "write failed"),
+    ROW(UPD_E_IO_FLUSH,       "flush to stable storage failed (data state unknown; recover from the journal)"),
+    ROW(UPD_E_IO_RESIZE,      "cannot resize the image (truncate failed or device too small)"),
+    ROW(UPD_E_PKG_MAGIC,      "not an updelta package (bad magic)"),
+    ROW(UPD_E_PKG_VERSION,    "unsupported package format version"),
+    ROW(UPD_E_PKG_HEADER,     "malformed package header field"),
+    ROW(UPD_E_PKG_MANIFEST,   "malformed package manifest entry"),
+    ROW(UPD_E_PKG_DIGEST,     "package header/manifest digest mismatch (corrupt package)"),
+    ROW(UPD_E_PKG_TRUNCATED,  "package is truncated"),
+    ROW(UPD_E_PKG_TRAILING,   "unexpected bytes after the last segment"),
+    ROW(UPD_E_SEG_DIGEST,     "segment digest mismatch (corrupt package)"),
+    ROW(UPD_E_SEG_DECODE,     "segment does not decompress to its declared size"),
+    ROW(UPD_E_PKG_SIGNATURE,  "package signature block malformed or signature invalid"),
+    ROW(UPD_E_OP_DECODE,      "malformed operation encoding"),
+    ROW(UPD_E_OP_BOUNDS,      "operation outside the image or stash bounds"),
+    ROW(UPD_E_OP_STALE,       "operation reads image bytes already overwritten"),
+    ROW(UPD_E_OP_STASH,       "operation reads stash bytes never filled"),
+    ROW(UPD_E_OP_STREAM,      "operations do not consume the segment's payload exactly"),
+    ROW(UPD_E_BASE_SIZE,      "base image size does not match the package"),
+    ROW(UPD_E_BASE_HASH,      "base image hash does not match the package (wrong base image)"),
+    ROW(UPD_E_RESULT_HASH,    "updated image hash does not match the package"),
+    ROW(UPD_E_RESULT_SIZE,    "updated image size does not match the package"),
+    ROW(UPD_E_DIFF_TOO_LARGE, "image too large for the generator"),
+    ROW(UPD_E_COMPRESS,       "compression failed"),
+    ROW(UPD_E_PLAN,           "in-place schedule failed its simulator check"),
+    ROW(UPD_E_INTERNAL,       "internal error (a bug)"),
+};
+#undef ROW
+
+static const err_row *err_find(int code)
+{
+    for (size_t i = 0; i < sizeof err_table / sizeof err_table[0]; i++)
+        if (err_table[i].code == code)
+            return &err_table[i];
+    return NULL;
+}
+
+const char *upd_strerror(int code)
+{
+    const err_row *r = err_find(code);
+    return r ? r->text : "unknown error";
+}
+
+const char *upd_errname(int code)
+{
+    const err_row *r = err_find(code);
+    return r ? r->name : "UPD_E_UNKNOWN";
+}
+
+unsigned upd_version_number(void) { return UPD_VERSION_NUMBER; }
+
+const char *upd_version_string(void) { return "0.1.0"; }

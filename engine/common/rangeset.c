@@ -1,0 +1,186 @@
+#include "rangeset.h"
+#include "updelta/common.h"
+
+#include <stdlib.h>
+
+#define NIL 0u   /* node 0 is never used, so 0 can mean "none" */
+
+struct upd_rnode {
+    uint64_t lo, hi;
+    uint32_t left, right, prio;
+};
+
+void upd_rangeset_init(upd_rangeset *s, uint32_t cap)
+{
+    *s = (upd_rangeset){ .cap = cap ? cap : 1, .seed = 0x9e3779b97f4a7c15ull };
+}
+
+void upd_rangeset_free(upd_rangeset *s)
+{
+    free(s->nodes);
+    s->nodes = NULL;
+    s->alloc = s->used = s->root = s->free_head = s->count = 0;
+}
+
+size_t upd_rangeset_mem(const upd_rangeset *s) { return (size_t)s->alloc * sizeof(upd_rnode); }
+
+static uint32_t next_prio(upd_rangeset *s)
+{
+    s->seed ^= s->seed << 13;
+    s->seed ^= s->seed >> 7;
+    s->seed ^= s->seed << 17;
+    return (uint32_t)(s->seed >> 32);
+}
+
+static int node_new(upd_rangeset *s, uint64_t lo, uint64_t hi, uint32_t *out)
+{
+    uint32_t i;
+    if (s->free_head) {
+        i = s->free_head;
+        s->free_head = s->nodes[i].left;
+    } else {
+        if (s->used + 1 >= s->alloc) {
+            if (s->alloc > s->cap)
+                return UPD_E_LIMIT;
+            uint32_t n = s->alloc ? s->alloc * 2 : 64;
+            if (n > s->cap + 1)
+                n = s->cap + 1;
+            if (n <= s->used + 1)
+                return UPD_E_LIMIT;
+            upd_rnode *p = realloc(s->nodes, (size_t)n * sizeof *p);
+            if (!p)
+                return UPD_E_NOMEM;
+            s->nodes = p;
+            s->alloc = n;
+            if (!s->used)
+                s->used = 1;
+        }
+        i = s->used++;
+    }
+    s->nodes[i] = (upd_rnode){ lo, hi, NIL, NIL, next_prio(s) };
+    *out = i;
+    return 0;
+}
+
+static void node_release(upd_rangeset *s, uint32_t i)
+{
+    s->nodes[i].left = s->free_head;
+    s->free_head = i;
+}
+
+/* Split T into keys < KEY (*l) and >= KEY (*r). */
+static void split(upd_rnode *n, uint32_t t, uint64_t key, uint32_t *l, uint32_t *r)
+{
+    if (t == NIL) {
+        *l = *r = NIL;
+    } else if (n[t].lo < key) {
+        split(n, n[t].right, key, &n[t].right, r);
+        *l = t;
+    } else {
+        split(n, n[t].left, key, l, &n[t].left);
+        *r = t;
+    }
+}
+
+static uint32_t merge(upd_rnode *n, uint32_t a, uint32_t b)
+{
+    if (a == NIL)
+        return b;
+    if (b == NIL)
+        return a;
+    if (n[a].prio > n[b].prio) {
+        n[a].right = merge(n, n[a].right, b);
+        return a;
+    }
+    n[b].left = merge(n, a, n[b].left);
+    return b;
+}
+
+/* Free a whole subtree, returning the largest hi in it. */
+static uint64_t drop_tree(upd_rangeset *s, uint32_t t, uint64_t hi)
+{
+    while (t != NIL) {
+        uint32_t r = s->nodes[t].right;
+        if (s->nodes[t].hi > hi)
+            hi = s->nodes[t].hi;
+        hi = drop_tree(s, s->nodes[t].left, hi);
+        node_release(s, t);
+        s->count--;
+        t = r;
+    }
+    return hi;
+}
+
+int upd_rangeset_add(upd_rangeset *s, uint64_t lo, uint64_t hi)
+{
+    if (lo >= hi)
+        return 0;
+    upd_rnode *n = s->nodes;
+    uint32_t left, mid, right;
+    split(n, s->root, lo, &left, &right);
+    /* the last range of LEFT may reach or touch lo: absorb it */
+    if (left != NIL) {
+        uint32_t p = NIL, t = left;
+        while (n[t].right != NIL) {
+            p = t;
+            t = n[t].right;
+        }
+        if (n[t].hi >= lo) {
+            lo = n[t].lo;
+            if (n[t].hi > hi)
+                hi = n[t].hi;
+            if (p == NIL)
+                left = n[t].left;
+            else
+                n[p].right = n[t].left;
+            node_release(s, t);
+            s->count--;
+        }
+    }
+    /* every range of RIGHT starting at or before hi is absorbed */
+    split(n, right, hi + 1, &mid, &right);
+    hi = drop_tree(s, mid, hi);
+    uint32_t t;
+    int rc = node_new(s, lo, hi, &t);
+    if (rc < 0) {
+        /* keep the set valid: put back what we can (ranges merged into
+         * [lo,hi) are lost, so report the failure as final) */
+        s->root = merge(s->nodes, left, right);
+        return rc;
+    }
+    n = s->nodes;   /* node_new may have moved the array */
+    s->count++;
+    s->root = merge(n, merge(n, left, t), right);
+    return 0;
+}
+
+/* The range with the largest lo <= KEY, or NIL. */
+static uint32_t floor_node(const upd_rangeset *s, uint64_t key)
+{
+    uint32_t t = s->root, best = NIL;
+    while (t != NIL) {
+        if (s->nodes[t].lo <= key) {
+            best = t;
+            t = s->nodes[t].right;
+        } else {
+            t = s->nodes[t].left;
+        }
+    }
+    return best;
+}
+
+int upd_rangeset_intersects(const upd_rangeset *s, uint64_t lo, uint64_t hi)
+{
+    if (lo >= hi || s->root == NIL)
+        return 0;
+    uint32_t t = floor_node(s, hi - 1);
+    return t != NIL && s->nodes[t].hi > lo;
+}
+
+int upd_rangeset_covers(const upd_rangeset *s, uint64_t lo, uint64_t hi)
+{
+    if (lo >= hi)
+        return 1;
+    uint32_t t = floor_node(s, lo);
+    return t != NIL && s->nodes[t].hi >= hi;
+}

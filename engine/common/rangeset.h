@@ -1,0 +1,38 @@
+/* A set of disjoint half-open byte ranges, merged on insert.
+ *
+ * The applier records every image range written so far and asks, before
+ * each read of the old image, whether the range meets any of them (a
+ * hostile or buggy package must never read bytes it already overwrote).
+ * Writes arrive in schedule order, not address order, so this is a treap
+ * keyed by range start: O(log n) insert and query.  Nodes live in one
+ * array that grows up to a hard cap (bounded memory); inserting past the
+ * cap fails with UPD_E_LIMIT. */
+#ifndef UPD_RANGESET_H
+#define UPD_RANGESET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct upd_rnode upd_rnode;
+
+typedef struct {
+    upd_rnode *nodes;
+    uint32_t   alloc, used, cap;
+    uint32_t   root, free_head;
+    uint32_t   count;          /* ranges in the set */
+    uint64_t   seed;           /* treap priorities */
+} upd_rangeset;
+
+/* CAP: most ranges ever held (>= 1). */
+void upd_rangeset_init(upd_rangeset *s, uint32_t cap);
+void upd_rangeset_free(upd_rangeset *s);
+/* Add [lo, hi) (lo < hi); 0, UPD_E_LIMIT or UPD_E_NOMEM. */
+int upd_rangeset_add(upd_rangeset *s, uint64_t lo, uint64_t hi);
+/* Non-zero when [lo, hi) meets a range in the set. */
+int upd_rangeset_intersects(const upd_rangeset *s, uint64_t lo, uint64_t hi);
+/* Non-zero when [lo, hi) lies entirely inside one range of the set. */
+int upd_rangeset_covers(const upd_rangeset *s, uint64_t lo, uint64_t hi);
+/* Bytes of memory the set holds. */
+size_t upd_rangeset_mem(const upd_rangeset *s);
+
+#endif

@@ -1,0 +1,85 @@
+/* upd_diff(): match -> build -> plan -> check -> emit. */
+#include "diff_internal.h"
+#include "../common/check.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+void upd_diff_params_default(upd_diff_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->level = UPD_DEFAULT_LEVEL;
+    p->block_size = UPD_DEFAULT_BLOCK;
+    p->segment_size = UPD_DEFAULT_SEGMENT;
+    p->stash_max = UPD_DEFAULT_STASH_MAX;
+    p->threads = 2;
+}
+
+static int str_ok(const char *s, size_t max)
+{
+    if (!s)
+        return 1;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    return n <= max;
+}
+
+static int check_params(const upd_diff_params *p)
+{
+    if (p->level < 1 || p->level > ZSTD_maxCLevel())
+        return UPD_E_INVAL;
+    if (p->block_size < UPD_MIN_BLOCK || p->block_size > UPD_MAX_BLOCK
+        || (p->block_size & (p->block_size - 1)))
+        return UPD_E_INVAL;
+    /* a segment must hold the largest op's payload plus its encoding */
+    if (p->segment_size < 2 * UPD_PIECE || p->segment_size > UPD_MAX_SEG_SIZE / 2)
+        return UPD_E_INVAL;
+    if (p->threads < 1 || p->threads > 64 || p->stash_max > UPD_MAX_IMAGE)
+        return UPD_E_INVAL;
+    if (!str_ok(p->package_id, UPD_ID_MAX) || !str_ok(p->from_version, UPD_VERSION_MAX)
+        || !str_ok(p->to_version, UPD_VERSION_MAX))
+        return UPD_E_INVAL;
+    return 0;
+}
+
+int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
+             const upd_diff_params *p, upd_write_fn out, void *out_user, upd_diff_stats *st)
+{
+    upd_diff_params defaults;
+    upd_diff_stats local;
+    if (!p) {
+        upd_diff_params_default(&defaults);
+        p = &defaults;
+    }
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof *st);
+    if (!out || (old_len && !old_img) || (new_len && !new_img))
+        return UPD_E_INVAL;
+    UPD_CHECK(check_params(p));
+    if (old_len > UPD_MAX_IMAGE || new_len > UPD_MAX_IMAGE)
+        return UPD_E_DIFF_TOO_LARGE;
+
+    upd_covers cv = { 0 };
+    upd_gops ops = { 0 }, sched = { 0 };
+    uint64_t stash_size = 0;
+    int rc = upd_match(old_img, old_len, new_img, new_len, &cv, p, st);
+    if (!rc)
+        rc = upd_build_ops(old_img, old_len, new_img, new_len, &cv, &ops, st);
+    free(cv.v);
+    if (!rc && p->progress)
+        p->progress(p->progress_user, UPD_PHASE_PLAN, 0, ops.n);
+    if (!rc)
+        rc = upd_plan(&ops, old_len, new_len, p->stash_max, &sched, &stash_size, st);
+    free(ops.v);
+    if (!rc)
+        rc = upd_plan_check(&sched, old_img, old_len, new_img, new_len, stash_size);
+    if (!rc)
+        rc = upd_emit(&sched, old_img, old_len, new_img, new_len, stash_size, p, out,
+                      out_user, st);
+    free(sched.v);
+    return rc;
+}

@@ -1,0 +1,71 @@
+/* The generator's private types, shared by its stages:
+ *   match.c   suffix array + bsdiff scan -> covers
+ *   build.c   covers -> operations (unchanged runs dropped, fills found)
+ *   plan.c    in-place schedule + simulator check
+ *   emit.c    segments, compression, package bytes
+ *   diff.c    upd_diff(): the pipeline */
+#ifndef UPD_DIFF_INTERNAL_H
+#define UPD_DIFF_INTERNAL_H
+
+#include "updelta/diff.h"
+#include "updelta/format.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* An approximate match: new[dst, dst+len) ~ old[src, src+len). */
+typedef struct {
+    uint64_t dst, src, len;
+} upd_cover;
+
+typedef struct {
+    upd_cover *v;
+    size_t     n, cap;
+} upd_covers;
+
+/* A generator operation.  SRC is the image (or stash) offset the applier
+ * reads; DATA is the old-image offset whose bytes the op's diff is taken
+ * against (equal to SRC unless the bytes come from the stash). */
+typedef struct {
+    uint8_t  kind;         /* upd_op_kind */
+    uint8_t  from_stash;
+    uint8_t  fill;
+    uint64_t dst, src, len, data;
+} upd_gop;
+
+typedef struct {
+    upd_gop *v;
+    size_t   n, cap;
+} upd_gops;
+
+int upd_gops_push(upd_gops *a, const upd_gop *op);
+
+/* Find covers of NEW in OLD (bsdiff's scan over a libdivsufsort suffix
+ * array).  Covers come out in increasing dst order, non-overlapping. */
+int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
+              upd_covers *out, const upd_diff_params *p, upd_diff_stats *st);
+
+/* Turn covers into ops in dst order, at most PIECE bytes each. */
+int upd_build_ops(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
+                  const upd_covers *cv, upd_gops *out, upd_diff_stats *st);
+
+/* Order OPS for in-place application within the stash budget; OUT gets the
+ * schedule with STASH, stash-sourced and RESIZE ops, and *STASH_SIZE the
+ * stash area it needs.  Then replay it in memory (upd_plan_check). */
+int upd_plan(const upd_gops *ops, uint64_t old_len, uint64_t new_len, uint64_t stash_max,
+             upd_gops *out, uint64_t *stash_size, upd_diff_stats *st);
+
+/* The simulator: replay SCHED on a copy of OLD with the applier's own rules
+ * (no read of overwritten bytes, stash reads see what was stashed, the
+ * result equals NEW).  UPD_E_PLAN on any violation. */
+int upd_plan_check(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
+                   const uint8_t *new_img, size_t new_len, uint64_t stash_size);
+
+/* Pack the schedule into segments, compress, and write the package. */
+int upd_emit(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
+             const uint8_t *new_img, size_t new_len, uint64_t stash_size,
+             const upd_diff_params *p, upd_write_fn out, void *out_user, upd_diff_stats *st);
+
+#define UPD_PIECE (1u << 20)   /* largest op before scheduling */
+
+#endif

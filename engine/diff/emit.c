@@ -1,0 +1,269 @@
+/* Emission: the schedule is cut into segments of about segment_size decoded
+ * bytes (control | diff | literal), each compressed as one independent zstd
+ * frame (in parallel: frames share nothing), hashed, and written after the
+ * header, manifest and auth block. */
+#include "diff_internal.h"
+#include "../common/check.h"
+#include "../crypto/digest.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+typedef struct {
+    uint8_t *raw;               /* ctrl | diff | lit */
+    size_t   ctrl, diff, lit;
+    uint32_t nops;
+    uint8_t *comp;
+    size_t   csize;
+} segment;
+
+typedef struct {
+    segment *v;
+    size_t   n, cap;
+} segments;
+
+typedef struct {               /* a growing byte buffer */
+    uint8_t *p;
+    size_t   n, cap;
+} bytes;
+
+static int bytes_reserve(bytes *b, size_t more)
+{
+    if (b->n + more <= b->cap)
+        return 0;
+    size_t n = b->cap ? b->cap : 65536;
+    while (n < b->n + more)
+        n *= 2;
+    uint8_t *p = realloc(b->p, n);
+    if (!p)
+        return UPD_E_NOMEM;
+    b->p = p;
+    b->cap = n;
+    return 0;
+}
+
+typedef struct {
+    bytes ctrl, diff, lit;
+    uint32_t nops;
+    uint64_t prev_end;          /* op delta base, reset per segment */
+} seg_builder;
+
+static int close_segment(seg_builder *sb, segments *out)
+{
+    if (!sb->nops)
+        return 0;
+    if (out->n == out->cap) {
+        size_t n = out->cap ? out->cap * 2 : 64;
+        segment *v = realloc(out->v, n * sizeof *v);
+        if (!v)
+            return UPD_E_NOMEM;
+        out->v = v;
+        out->cap = n;
+    }
+    segment *s = &out->v[out->n];
+    memset(s, 0, sizeof *s);
+    s->ctrl = sb->ctrl.n;
+    s->diff = sb->diff.n;
+    s->lit = sb->lit.n;
+    s->nops = sb->nops;
+    s->raw = malloc(s->ctrl + s->diff + s->lit);
+    if (!s->raw)
+        return UPD_E_NOMEM;
+    out->n++;
+    memcpy(s->raw, sb->ctrl.p, s->ctrl);
+    if (s->diff)
+        memcpy(s->raw + s->ctrl, sb->diff.p, s->diff);
+    if (s->lit)
+        memcpy(s->raw + s->ctrl + s->diff, sb->lit.p, s->lit);
+    sb->ctrl.n = sb->diff.n = sb->lit.n = 0;
+    sb->nops = 0;
+    sb->prev_end = 0;
+    return 0;
+}
+
+static int add_op(seg_builder *sb, segments *out, const upd_gop *g, const uint8_t *old,
+                  const uint8_t *nw, uint32_t target, upd_diff_stats *st)
+{
+    uint64_t payload = g->kind == UPD_OP_DIFF || g->kind == UPD_OP_LIT ? g->len : 0;
+    if (sb->nops && sb->ctrl.n + sb->diff.n + sb->lit.n + payload + UPD_OP_MAX_ENCODED > target)
+        UPD_CHECK(close_segment(sb, out));
+    upd_op op = { (upd_op_kind)g->kind, g->from_stash, g->dst, g->src, g->len, g->fill };
+    UPD_CHECK(bytes_reserve(&sb->ctrl, UPD_OP_MAX_ENCODED));
+    int n = upd_op_encode(&op, &sb->prev_end, sb->ctrl.p + sb->ctrl.n);
+    if (n < 0)
+        return UPD_E_INTERNAL;
+    sb->ctrl.n += (size_t)n;
+    sb->nops++;
+    st->ops[g->kind]++;
+    if (g->kind == UPD_OP_DIFF) {
+        UPD_CHECK(bytes_reserve(&sb->diff, g->len));
+        uint8_t *d = sb->diff.p + sb->diff.n;
+        for (uint64_t i = 0; i < g->len; i++)
+            d[i] = (uint8_t)(nw[g->dst + i] - old[g->data + i]);
+        sb->diff.n += g->len;
+        st->diff_bytes += g->len;
+    } else if (g->kind == UPD_OP_LIT) {
+        UPD_CHECK(bytes_reserve(&sb->lit, g->len));
+        memcpy(sb->lit.p + sb->lit.n, nw + g->dst, g->len);
+        sb->lit.n += g->len;
+        st->lit_bytes += g->len;
+    } else if (g->kind == UPD_OP_COPY) {
+        st->copy_bytes += g->len;
+    } else if (g->kind == UPD_OP_FILL) {
+        st->fill_bytes += g->len;
+    }
+    return 0;
+}
+
+/* ---- parallel compression ----------------------------------------------- */
+
+typedef struct {
+    segments *segs;
+    atomic_size_t next;
+    atomic_int err;
+    int level;
+} zjob;
+
+static void *compress_worker(void *arg)
+{
+    zjob *j = arg;
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    if (!cc) {
+        atomic_store(&j->err, UPD_E_NOMEM);
+        return NULL;
+    }
+    for (;;) {
+        size_t i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->segs->n || atomic_load(&j->err))
+            break;
+        segment *s = &j->segs->v[i];
+        size_t usize = s->ctrl + s->diff + s->lit;
+        size_t bound = ZSTD_compressBound(usize);
+        s->comp = malloc(bound);
+        if (!s->comp) {
+            atomic_store(&j->err, UPD_E_NOMEM);
+            break;
+        }
+        ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, j->level);
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1);
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0);   /* SHA-256 covers it */
+        size_t r = ZSTD_compress2(cc, s->comp, bound, s->raw, usize);
+        if (ZSTD_isError(r)) {
+            atomic_store(&j->err, UPD_E_COMPRESS);
+            break;
+        }
+        s->csize = r;
+        free(s->raw);
+        s->raw = NULL;
+    }
+    ZSTD_freeCCtx(cc);
+    return NULL;
+}
+
+static int compress_all(segments *segs, int level, unsigned threads)
+{
+    zjob j = { .segs = segs, .level = level };
+    atomic_init(&j.next, 0);
+    atomic_init(&j.err, 0);
+    pthread_t tid[64];
+    unsigned started = 0;
+    if (threads > segs->n)
+        threads = (unsigned)segs->n;
+    for (unsigned i = 1; i < threads; i++) {
+        if (pthread_create(&tid[started], NULL, compress_worker, &j) != 0)
+            break;   /* fewer threads is still correct */
+        started++;
+    }
+    compress_worker(&j);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+    return atomic_load(&j.err);
+}
+
+/* ---- package ------------------------------------------------------------- */
+
+static int write_package(const segments *segs, upd_header *h, upd_write_fn out, void *user,
+                         uint64_t *total)
+{
+    uint8_t *pre = malloc(upd_pkg_prefix_size(h));
+    if (!pre)
+        return UPD_E_NOMEM;
+    int rc = upd_header_encode(h, pre);
+    for (size_t i = 0; !rc && i < segs->n; i++) {
+        const segment *s = &segs->v[i];
+        upd_seg_entry e = { (uint32_t)s->csize, (uint32_t)s->ctrl, (uint32_t)s->diff,
+                            (uint32_t)s->lit, s->nops, { 0 } };
+        rc = upd_sha256(s->comp, s->csize, e.sha256);
+        upd_seg_entry_encode(&e, pre + UPD_HEADER_SIZE + i * UPD_SEG_ENTRY_SIZE);
+    }
+    size_t hm = UPD_HEADER_SIZE + segs->n * UPD_SEG_ENTRY_SIZE;
+    upd_auth au = { .sig_alg = UPD_SIG_NONE };
+    if (!rc)
+        rc = upd_sha256(pre, hm, au.digest);
+    upd_auth_encode(&au, pre + hm);
+    if (!rc)
+        rc = out(user, pre, hm + UPD_AUTH_SIZE);
+    *total = hm + UPD_AUTH_SIZE;
+    for (size_t i = 0; !rc && i < segs->n; i++) {
+        rc = out(user, segs->v[i].comp, segs->v[i].csize);
+        *total += segs->v[i].csize;
+    }
+    free(pre);
+    return rc;
+}
+
+int upd_emit(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
+             const uint8_t *new_img, size_t new_len, uint64_t stash_size,
+             const upd_diff_params *p, upd_write_fn out, void *out_user, upd_diff_stats *st)
+{
+    seg_builder sb = { 0 };
+    segments segs = { 0 };
+    int rc = 0;
+    double t0 = upd_now();
+    for (size_t i = 0; !rc && i < sched->n; i++)
+        rc = add_op(&sb, &segs, &sched->v[i], old_img, new_img, p->segment_size, st);
+    if (!rc)
+        rc = close_segment(&sb, &segs);
+    if (!rc && p->progress)
+        p->progress(p->progress_user, UPD_PHASE_COMPRESS, 0, segs.n);
+    if (!rc)
+        rc = compress_all(&segs, p->level, p->threads);
+    upd_header h = { .version = UPD_FORMAT_VERSION, .block_size = p->block_size,
+                     .seg_count = (uint32_t)segs.n, .old_size = old_len, .new_size = new_len,
+                     .stash_size = stash_size };
+    for (size_t i = 0; !rc && i < segs.n; i++) {
+        segment *s = &segs.v[i];
+        size_t usize = s->ctrl + s->diff + s->lit;
+        h.seg_max = usize > h.seg_max ? (uint32_t)usize : h.seg_max;
+        h.seg_cmax = s->csize > h.seg_cmax ? (uint32_t)s->csize : h.seg_cmax;
+        h.op_count += s->nops;
+        st->ctrl_raw += s->ctrl;
+        st->diff_raw += s->diff;
+        st->lit_raw += s->lit;
+    }
+    if (!rc) {
+        strcpy(h.package_id, p->package_id ? p->package_id : "");
+        strcpy(h.from_version, p->from_version ? p->from_version : "");
+        strcpy(h.to_version, p->to_version ? p->to_version : "");
+        rc = upd_sha256(old_img, old_len, h.old_sha256);
+    }
+    if (!rc)
+        rc = upd_sha256(new_img, new_len, h.new_sha256);
+    if (!rc)
+        rc = write_package(&segs, &h, out, out_user, &st->pkg_size);
+    st->segments = (uint32_t)segs.n;
+    for (size_t i = 0; i < segs.n; i++) {
+        free(segs.v[i].raw);
+        free(segs.v[i].comp);
+    }
+    free(segs.v);
+    free(sb.ctrl.p);
+    free(sb.diff.p);
+    free(sb.lit.p);
+    st->t_emit = upd_now() - t0;
+    return rc;
+}

@@ -1,0 +1,183 @@
+/* Matching: bsdiff's scan (Percival 2003) over a libdivsufsort suffix
+ * array of the old image.
+ *
+ * For each position of the new image we find the longest exact match in the
+ * old image by binary search over the suffix array, and keep it only when it
+ * beats, by more than 8 bytes, simply continuing the previous alignment.
+ * A kept match is then grown forward and backward into an approximate
+ * match (a cover) while at least half its bytes agree, because the bytewise
+ * difference of two approximately aligned code regions is mostly zeros and
+ * compresses far better than either region. */
+#include "diff_internal.h"
+#include "../common/check.h"
+
+#include <divsufsort.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const int32_t *sa;
+    const uint8_t *old;
+    size_t         oldn;
+} sa_index;
+
+static size_t common_prefix(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn, i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* Longest match of NW[0..NN) among the old image's suffixes; *POS gets its
+ * old offset. */
+static size_t sa_longest(const sa_index *ix, const uint8_t *nw, size_t nn, size_t *pos)
+{
+    size_t lo = 0, hi = ix->oldn - 1;
+    while (hi - lo >= 2) {
+        size_t mid = lo + (hi - lo) / 2;
+        size_t o = (size_t)ix->sa[mid];
+        size_t n = ix->oldn - o < nn ? ix->oldn - o : nn;
+        if (memcmp(ix->old + o, nw, n) < 0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    size_t olo = (size_t)ix->sa[lo], ohi = (size_t)ix->sa[hi];
+    size_t x = common_prefix(ix->old + olo, ix->oldn - olo, nw, nn);
+    size_t y = common_prefix(ix->old + ohi, ix->oldn - ohi, nw, nn);
+    *pos = x >= y ? olo : ohi;
+    return x >= y ? x : y;
+}
+
+static int covers_push(upd_covers *c, uint64_t dst, uint64_t src, uint64_t len)
+{
+    if (c->n == c->cap) {
+        size_t n = c->cap ? c->cap * 2 : 1024;
+        upd_cover *v = realloc(c->v, n * sizeof *v);
+        if (!v)
+            return UPD_E_NOMEM;
+        c->v = v;
+        c->cap = n;
+    }
+    c->v[c->n++] = (upd_cover){ dst, src, len };
+    return 0;
+}
+
+/* old[i + off] == nw[i], with the old index checked on both sides. */
+static int agrees(const sa_index *ix, const uint8_t *nw, size_t i, int64_t off)
+{
+    int64_t j = (int64_t)i + off;
+    return j >= 0 && (uint64_t)j < ix->oldn && ix->old[j] == nw[i];
+}
+
+/* Given the previous cover's start (LASTSCAN, LASTPOS) and the next exact
+ * match at (SCAN, POS), choose how far the previous cover extends forward
+ * (*LENF) and the next one backward (*LENB): each grows while at least half
+ * its bytes agree, and where they would overlap the split point that keeps
+ * the most agreeing bytes wins. */
+static void extend(const sa_index *ix, const uint8_t *nw, size_t nn, size_t lastscan,
+                   size_t lastpos, size_t scan, size_t pos, size_t *lenf, size_t *lenb)
+{
+    const uint8_t *old = ix->old;
+    int64_t s = 0, best = 0;
+    size_t lf = 0, lb = 0;
+    for (size_t i = 0; lastscan + i < scan && lastpos + i < ix->oldn;) {
+        if (old[lastpos + i] == nw[lastscan + i])
+            s++;
+        i++;
+        if (s * 2 - (int64_t)i > best * 2 - (int64_t)lf) {
+            best = s;
+            lf = i;
+        }
+    }
+    if (scan < nn) {
+        s = best = 0;
+        for (size_t i = 1; scan >= lastscan + i && pos >= i; i++) {
+            if (old[pos - i] == nw[scan - i])
+                s++;
+            if (s * 2 - (int64_t)i > best * 2 - (int64_t)lb) {
+                best = s;
+                lb = i;
+            }
+        }
+    }
+    if (lastscan + lf > scan - lb) {
+        size_t overlap = (lastscan + lf) - (scan - lb), keep = 0;
+        s = best = 0;
+        for (size_t i = 0; i < overlap; i++) {
+            if (nw[lastscan + lf - overlap + i] == old[lastpos + lf - overlap + i])
+                s++;
+            if (nw[scan - lb + i] == old[pos - lb + i])
+                s--;
+            if (s > best) {
+                best = s;
+                keep = i + 1;
+            }
+        }
+        lf = lf + keep - overlap;
+        lb -= keep;
+    }
+    *lenf = lf;
+    *lenb = lb;
+}
+
+static int scan_new(const sa_index *ix, const uint8_t *nw, size_t nn, upd_covers *out,
+                    const upd_diff_params *p)
+{
+    size_t scan = 0, len = 0, pos = 0, lastscan = 0, lastpos = 0, next_report = 0;
+    int64_t lastoffset = 0;
+    while (scan < nn) {
+        size_t oldscore = 0, scsc;
+        scsc = scan += len;
+        for (; scan < nn; scan++) {
+            len = sa_longest(ix, nw + scan, nn - scan, &pos);
+            for (; scsc < scan + len; scsc++)
+                oldscore += agrees(ix, nw, scsc, lastoffset);
+            if ((len == oldscore && len != 0) || len > oldscore + 8)
+                break;
+            if (agrees(ix, nw, scan, lastoffset))
+                oldscore--;
+        }
+        if (len != oldscore || scan == nn) {
+            size_t lenf, lenb;
+            extend(ix, nw, nn, lastscan, lastpos, scan, pos, &lenf, &lenb);
+            if (lenf)
+                UPD_CHECK(covers_push(out, lastscan, lastpos, lenf));
+            lastscan = scan - lenb;
+            lastpos = pos - lenb;
+            lastoffset = (int64_t)pos - (int64_t)scan;
+        }
+        if (p->progress && scan >= next_report) {
+            p->progress(p->progress_user, UPD_PHASE_MATCH, scan, nn);
+            next_report = scan + (1u << 20);
+        }
+    }
+    return 0;
+}
+
+int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
+              upd_covers *out, const upd_diff_params *p, upd_diff_stats *st)
+{
+    if (old_len >= INT32_MAX)
+        return UPD_E_DIFF_TOO_LARGE;
+    if (old_len < 2 || !new_len)
+        return 0;   /* nothing to match against: all literal */
+    double t0 = upd_now();
+    int32_t *sa = malloc(old_len * sizeof *sa);
+    if (!sa)
+        return UPD_E_NOMEM;
+    if (p->progress)
+        p->progress(p->progress_user, UPD_PHASE_INDEX, 0, old_len);
+    if (divsufsort(old_img, sa, (int32_t)old_len) != 0) {
+        free(sa);
+        return UPD_E_NOMEM;
+    }
+    double t1 = upd_now();
+    sa_index ix = { sa, old_img, old_len };
+    int rc = scan_new(&ix, new_img, new_len, out, p);
+    free(sa);
+    st->t_index = t1 - t0;
+    st->t_match = upd_now() - t1;
+    return rc;
+}

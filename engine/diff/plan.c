@@ -1,0 +1,406 @@
+/* In-place scheduling (Burns, Stockmeyer & Long; Android blockimgdiff).
+ *
+ * Vertices are the ops; an edge u -> v says u reads old bytes that v
+ * overwrites, so u must run first.  Destinations are disjoint and sorted,
+ * so each reader finds its edges by binary search.  A vertex's key is the
+ * number of bytes it would destroy if it ran now (the unplaced readers of
+ * its destination).  We always run the vertex with the smallest key, ties
+ * in destination order (sequential writes): key 0 is a plain topological
+ * step; key > 0 means every remaining vertex sits on a cycle, and the one
+ * chosen is the cheapest cut: the bytes its readers still need are saved
+ * to the stash first (STASH ops), and those readers later read them from
+ * there.  When a saved range does not fit the stash budget, that part of
+ * the reader becomes literal bytes instead; the largest ranges are tried
+ * first, so what is lost to literals is the small change.
+ * A reader whose source overlaps its own destination is not an edge: the
+ * applier runs such an op in memmove order. */
+#include "diff_internal.h"
+#include "../common/check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { E_OPEN, E_ORDERED, E_STASHED, E_LITERAL };
+
+typedef struct {
+    uint32_t u, v;          /* u reads [lo, hi) that v writes */
+    uint8_t  mode;          /* E_* */
+    uint64_t lo, hi, stash; /* stash offset when E_STASHED */
+} edge;
+
+typedef struct { uint64_t key; uint32_t v; } hent;
+
+typedef struct {
+    uint64_t off, len;
+} extent;
+
+typedef struct {
+    const upd_gops *ops;
+    edge     *e;
+    size_t    ne;
+    size_t   *out_start;    /* CSR by reader: edges of u are e[out_start[u] .. out_start[u+1]) */
+    uint32_t *in_idx;       /* CSR by writer: edge indices */
+    size_t   *in_start;
+    uint64_t *key;
+    uint8_t  *placed;
+    hent     *heap;
+    size_t    nh, hcap;
+    extent   *free_ext;     /* stash free list, sorted by offset */
+    size_t    nfree, free_cap;
+    uint64_t  stash_max, stash_high, stash_live;
+    upd_gops *out;
+    upd_diff_stats *st;
+} planner;
+
+static int is_reader(const upd_gop *g)
+{
+    return (g->kind == UPD_OP_COPY || g->kind == UPD_OP_DIFF) && !g->from_stash;
+}
+
+/* ---- heap of (key, vertex), lazily invalidated ------------------------- */
+
+static int hless(const hent *a, const hent *b)
+{
+    return a->key < b->key || (a->key == b->key && a->v < b->v);
+}
+
+static int heap_push(planner *p, uint64_t key, uint32_t v)
+{
+    if (p->nh == p->hcap) {
+        size_t n = p->hcap ? p->hcap * 2 : 1024;
+        hent *h = realloc(p->heap, n * sizeof *h);
+        if (!h)
+            return UPD_E_NOMEM;
+        p->heap = h;
+        p->hcap = n;
+    }
+    size_t i = p->nh++;
+    p->heap[i] = (hent){ key, v };
+    while (i && hless(&p->heap[i], &p->heap[(i - 1) / 2])) {
+        hent t = p->heap[i];
+        p->heap[i] = p->heap[(i - 1) / 2];
+        p->heap[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+    return 0;
+}
+
+static hent heap_pop(planner *p)
+{
+    hent top = p->heap[0];
+    p->heap[0] = p->heap[--p->nh];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < p->nh && hless(&p->heap[l], &p->heap[m]))
+            m = l;
+        if (r < p->nh && hless(&p->heap[r], &p->heap[m]))
+            m = r;
+        if (m == i)
+            break;
+        hent t = p->heap[i];
+        p->heap[i] = p->heap[m];
+        p->heap[m] = t;
+        i = m;
+    }
+    return top;
+}
+
+/* ---- stash space: first fit over a sorted free list ------------------- */
+
+static int stash_alloc(planner *p, uint64_t len, uint64_t *off)
+{
+    for (size_t i = 0; i < p->nfree; i++) {
+        extent *x = &p->free_ext[i];
+        if (x->len < len)
+            continue;
+        *off = x->off;
+        x->off += len;
+        x->len -= len;
+        if (!x->len) {
+            memmove(x, x + 1, (p->nfree - i - 1) * sizeof *x);
+            p->nfree--;
+        }
+        if (*off + len > p->stash_high)
+            p->stash_high = *off + len;
+        p->stash_live += len;
+        return 1;
+    }
+    return 0;
+}
+
+static int stash_release(planner *p, uint64_t off, uint64_t len)
+{
+    size_t i = 0;
+    while (i < p->nfree && p->free_ext[i].off < off)
+        i++;
+    p->stash_live -= len;
+    /* coalesce with the neighbours where they touch */
+    int prev = i > 0 && p->free_ext[i - 1].off + p->free_ext[i - 1].len == off;
+    int next = i < p->nfree && off + len == p->free_ext[i].off;
+    if (prev && next) {
+        p->free_ext[i - 1].len += len + p->free_ext[i].len;
+        memmove(&p->free_ext[i], &p->free_ext[i + 1], (p->nfree - i - 1) * sizeof(extent));
+        p->nfree--;
+    } else if (prev) {
+        p->free_ext[i - 1].len += len;
+    } else if (next) {
+        p->free_ext[i].off = off;
+        p->free_ext[i].len += len;
+    } else {
+        if (p->nfree == p->free_cap) {
+            size_t n = p->free_cap ? p->free_cap * 2 : 64;
+            extent *x = realloc(p->free_ext, n * sizeof *x);
+            if (!x)
+                return UPD_E_NOMEM;
+            p->free_ext = x;
+            p->free_cap = n;
+        }
+        memmove(&p->free_ext[i + 1], &p->free_ext[i], (p->nfree - i) * sizeof(extent));
+        p->free_ext[i] = (extent){ off, len };
+        p->nfree++;
+    }
+    return 0;
+}
+
+/* ---- graph ------------------------------------------------------------- */
+
+/* First op whose destination ends after POS (ops are sorted by dst). */
+static size_t first_ending_after(const upd_gops *ops, uint64_t pos)
+{
+    size_t lo = 0, hi = ops->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ops->v[mid].dst + ops->v[mid].len <= pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int build_graph(planner *p)
+{
+    const upd_gops *ops = p->ops;
+    size_t n = ops->n, cap = 0;
+    p->out_start = calloc(n + 1, sizeof *p->out_start);
+    p->in_start = calloc(n + 1, sizeof *p->in_start);
+    p->key = calloc(n ? n : 1, sizeof *p->key);
+    p->placed = calloc(n ? n : 1, 1);
+    if (!p->out_start || !p->in_start || !p->key || !p->placed)
+        return UPD_E_NOMEM;
+    for (size_t u = 0; u < n; u++) {
+        p->out_start[u] = p->ne;
+        const upd_gop *g = &ops->v[u];
+        if (!is_reader(g))
+            continue;
+        uint64_t s = g->src, e = g->src + g->len;
+        for (size_t v = first_ending_after(ops, s); v < n && ops->v[v].dst < e; v++) {
+            if (v == u)
+                continue;
+            uint64_t lo = s > ops->v[v].dst ? s : ops->v[v].dst;
+            uint64_t hi = e < ops->v[v].dst + ops->v[v].len ? e : ops->v[v].dst + ops->v[v].len;
+            if (p->ne == cap) {
+                cap = cap ? cap * 2 : 1024;
+                edge *x = realloc(p->e, cap * sizeof *x);
+                if (!x)
+                    return UPD_E_NOMEM;
+                p->e = x;
+            }
+            p->e[p->ne++] = (edge){ (uint32_t)u, (uint32_t)v, E_OPEN, lo, hi, 0 };
+            p->key[v] += hi - lo;
+            p->in_start[v + 1]++;
+        }
+    }
+    p->out_start[n] = p->ne;
+    for (size_t v = 0; v < n; v++)
+        p->in_start[v + 1] += p->in_start[v];
+    p->in_idx = malloc((p->ne ? p->ne : 1) * sizeof *p->in_idx);
+    size_t *fill = calloc(n ? n : 1, sizeof *fill);
+    if (!p->in_idx || !fill) {
+        free(fill);
+        return UPD_E_NOMEM;
+    }
+    for (size_t i = 0; i < p->ne; i++) {
+        uint32_t v = p->e[i].v;
+        p->in_idx[p->in_start[v] + fill[v]++] = (uint32_t)i;
+    }
+    free(fill);
+    return 0;
+}
+
+/* ---- placement ---------------------------------------------------------- */
+
+static int cmp_edge_len_desc(const void *a, const void *b)
+{
+    const edge *x = *(const edge *const *)a, *y = *(const edge *const *)b;
+    uint64_t lx = x->hi - x->lo, ly = y->hi - y->lo;
+    return lx < ly ? 1 : lx > ly ? -1 : (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+/* V runs while readers still need its destination: save their ranges. */
+static int cut_cycle(planner *p, uint32_t v)
+{
+    size_t a = p->in_start[v], b = p->in_start[v + 1], k = 0;
+    edge **open = malloc((b - a) * sizeof *open);
+    if (!open)
+        return UPD_E_NOMEM;
+    for (size_t i = a; i < b; i++)
+        if (p->e[p->in_idx[i]].mode == E_OPEN)
+            open[k++] = &p->e[p->in_idx[i]];
+    qsort(open, k, sizeof *open, cmp_edge_len_desc);
+    int rc = 0;
+    for (size_t i = 0; i < k && !rc; i++) {
+        edge *e = open[i];
+        uint64_t len = e->hi - e->lo, off;
+        if (stash_alloc(p, len, &off)) {
+            e->mode = E_STASHED;
+            e->stash = off;
+            p->st->stash_bytes += len;
+            rc = upd_gops_push(p->out, &(upd_gop){ .kind = UPD_OP_STASH, .dst = off,
+                                                   .src = e->lo, .data = e->lo, .len = len });
+        } else {
+            e->mode = E_LITERAL;
+            p->st->cycle_lit_bytes += len;
+        }
+        p->key[v] -= len;
+    }
+    free(open);
+    return rc;
+}
+
+typedef struct { uint64_t lo, hi; const edge *e; } piece;
+
+static int cmp_piece(const void *a, const void *b)
+{
+    const piece *x = a, *y = b;
+    return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+static int emit_sub(planner *p, const upd_gop *g, uint64_t lo, uint64_t hi, const edge *e)
+{
+    upd_gop s = *g;
+    s.dst = g->dst + (lo - g->src);
+    s.len = hi - lo;
+    s.src = s.data = lo;
+    if (e && e->mode == E_LITERAL) {
+        s.kind = UPD_OP_LIT;
+        s.src = s.data = 0;
+    } else if (e) {
+        s.from_stash = 1;
+        s.src = e->stash + (lo - e->lo);
+    }
+    return upd_gops_push(p->out, &s);
+}
+
+/* Emit reader U, split where parts of its source come from the stash or
+ * became literals; parts run in memmove order for its own overlap. */
+static int emit_reader(planner *p, uint32_t u)
+{
+    const upd_gop *g = &p->ops->v[u];
+    size_t a = p->out_start[u], b = p->out_start[u + 1], k = 0;
+    for (size_t i = a; i < b; i++)
+        k += p->e[i].mode == E_STASHED || p->e[i].mode == E_LITERAL;
+    if (!k)
+        return upd_gops_push(p->out, g);
+    piece *pc = malloc((2 * k + 1) * sizeof *pc);
+    if (!pc)
+        return UPD_E_NOMEM;
+    size_t np = 0;
+    for (size_t i = a; i < b; i++)
+        if (p->e[i].mode == E_STASHED || p->e[i].mode == E_LITERAL)
+            pc[np++] = (piece){ p->e[i].lo, p->e[i].hi, &p->e[i] };
+    qsort(pc, np, sizeof *pc, cmp_piece);
+    /* fill the gaps between saved pieces with old-sourced pieces */
+    size_t nsaved = np;
+    uint64_t pos = g->src;
+    for (size_t i = 0; i < nsaved; i++) {
+        if (pc[i].lo > pos)
+            pc[np++] = (piece){ pos, pc[i].lo, NULL };
+        pos = pc[i].hi;
+    }
+    if (g->src + g->len > pos)
+        pc[np++] = (piece){ pos, g->src + g->len, NULL };
+    qsort(pc, np, sizeof *pc, cmp_piece);
+    int backward = g->src < g->dst;
+    int rc = 0;
+    for (size_t i = 0; i < np && !rc; i++) {
+        const piece *x = &pc[backward ? np - 1 - i : i];
+        rc = emit_sub(p, g, x->lo, x->hi, x->e);
+    }
+    for (size_t i = 0; i < np && !rc; i++)
+        if (pc[i].e && pc[i].e->mode == E_STASHED)
+            rc = stash_release(p, pc[i].e->stash, pc[i].hi - pc[i].lo);
+    free(pc);
+    return rc;
+}
+
+static int place(planner *p, uint32_t v)
+{
+    p->placed[v] = 1;
+    if (is_reader(&p->ops->v[v]))
+        UPD_CHECK(emit_reader(p, v));
+    else
+        UPD_CHECK(upd_gops_push(p->out, &p->ops->v[v]));
+    for (size_t i = p->out_start[v]; i < p->out_start[v + 1]; i++) {
+        edge *e = &p->e[i];
+        if (e->mode != E_OPEN)
+            continue;
+        e->mode = E_ORDERED;
+        p->key[e->v] -= e->hi - e->lo;
+        UPD_CHECK(heap_push(p, p->key[e->v], e->v));
+    }
+    return 0;
+}
+
+static void planner_free(planner *p)
+{
+    free(p->e);
+    free(p->out_start);
+    free(p->in_start);
+    free(p->in_idx);
+    free(p->key);
+    free(p->placed);
+    free(p->heap);
+    free(p->free_ext);
+}
+
+int upd_plan(const upd_gops *ops, uint64_t old_len, uint64_t new_len, uint64_t stash_max,
+             upd_gops *out, uint64_t *stash_size, upd_diff_stats *st)
+{
+    planner p = { .ops = ops, .stash_max = stash_max, .out = out, .st = st };
+    int rc = 0;
+    double t0 = upd_now();
+    if (ops->n >= UINT32_MAX)
+        return UPD_E_DIFF_TOO_LARGE;
+    if (stash_max) {
+        p.free_ext = malloc(sizeof *p.free_ext);
+        if (!p.free_ext)
+            return UPD_E_NOMEM;
+        p.free_ext[0] = (extent){ 0, stash_max };
+        p.nfree = p.free_cap = 1;
+    }
+    if (new_len > old_len)
+        rc = upd_gops_push(out, &(upd_gop){ .kind = UPD_OP_RESIZE, .len = new_len });
+    if (!rc)
+        rc = build_graph(&p);
+    for (uint32_t v = 0; !rc && v < ops->n; v++)
+        rc = heap_push(&p, p.key[v], v);
+    while (!rc && p.nh) {
+        hent h = heap_pop(&p);
+        if (p.placed[h.v] || h.key != p.key[h.v])
+            continue;   /* stale entry */
+        if (h.key)
+            rc = cut_cycle(&p, h.v);
+        if (!rc)
+            rc = place(&p, h.v);
+    }
+    if (!rc && new_len < old_len)
+        rc = upd_gops_push(out, &(upd_gop){ .kind = UPD_OP_RESIZE, .len = new_len });
+    if (!rc && p.stash_live)
+        rc = UPD_E_INTERNAL;   /* every stashed range is read exactly once */
+    *stash_size = p.stash_high;
+    st->stash_peak = p.stash_high;
+    st->t_plan = upd_now() - t0;
+    planner_free(&p);
+    return rc;
+}

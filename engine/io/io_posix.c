@@ -1,0 +1,144 @@
+/* POSIX backend: pread/pwrite/fdatasync on a regular file or block device.
+ * Requests run synchronously inside submit; reap reports nothing new.
+ * Short transfers are continued, EINTR retried; a read that meets end of
+ * file is -ENODATA (the caller asked for bytes that are not there). */
+#define _GNU_SOURCE
+#include "updelta/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    int      fd;
+    int      rdonly;
+    uint64_t capacity;     /* block devices: fixed size */
+} posix_io;
+
+static int px_xfer(posix_io *p, const upd_io_req *r)
+{
+    uint8_t *b = r->buf;
+    size_t left = r->len;
+    off_t off = (off_t)r->off;
+    while (left) {
+        ssize_t n = r->op == UPD_IO_READ ? pread(p->fd, b, left, off) : pwrite(p->fd, b, left, off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return r->op == UPD_IO_READ ? -ENODATA : -EIO;
+        b += n;
+        off += n;
+        left -= (size_t)n;
+    }
+    return 0;
+}
+
+static int px_submit(void *ctx, const upd_io_req *reqs, unsigned n)
+{
+    posix_io *p = ctx;
+    for (unsigned i = 0; i < n; i++) {
+        if (reqs[i].op == UPD_IO_WRITE && p->rdonly)
+            return -EBADF;
+        int rc = px_xfer(p, &reqs[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int px_reap(void *ctx) { (void)ctx; return 0; }
+
+static int px_flush(void *ctx)
+{
+    posix_io *p = ctx;
+    if (p->rdonly)
+        return 0;
+    return fdatasync(p->fd) < 0 ? -errno : 0;
+}
+
+static int px_size(void *ctx, uint64_t *size)
+{
+    posix_io *p = ctx;
+    if (p->capacity) {
+        *size = p->capacity;
+        return 0;
+    }
+    struct stat st;
+    if (fstat(p->fd, &st) < 0)
+        return -errno;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+static int px_resize(void *ctx, uint64_t size)
+{
+    posix_io *p = ctx;
+    if (p->rdonly)
+        return -EBADF;
+    if (p->capacity)
+        return size <= p->capacity ? 0 : -ENOSPC;
+    return ftruncate(p->fd, (off_t)size) < 0 ? -errno : 0;
+}
+
+static void px_close(void *ctx)
+{
+    posix_io *p = ctx;
+    close(p->fd);
+    free(p);
+}
+
+static const upd_io_methods posix_file_methods = {
+    "posix", 0, px_submit, px_reap, px_flush, px_size, px_resize, px_close
+};
+static const upd_io_methods posix_blk_methods = {
+    "posix", UPD_IO_FIXED_SIZE, px_submit, px_reap, px_flush, px_size, px_resize, px_close
+};
+
+int upd_io_open_posix(upd_io **out, const char *path, unsigned flags)
+{
+    if (!out || !path || (flags & ~(UPD_IO_RDONLY | UPD_IO_CREATE | UPD_IO_TRUNC)))
+        return UPD_E_INVAL;
+    int oflags = O_CLOEXEC | ((flags & UPD_IO_RDONLY) ? O_RDONLY : O_RDWR);
+    if (flags & UPD_IO_CREATE)
+        oflags |= O_CREAT;
+    if (flags & UPD_IO_TRUNC)
+        oflags |= O_TRUNC;
+    int fd = open(path, oflags, 0644);
+    if (fd < 0)
+        return UPD_E_IO_OPEN;
+    posix_io *p = calloc(1, sizeof *p);
+    if (!p) {
+        close(fd);
+        return UPD_E_NOMEM;
+    }
+    p->fd = fd;
+    p->rdonly = !!(flags & UPD_IO_RDONLY);
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+        int e = errno;
+        free(p);
+        close(fd);
+        errno = S_ISDIR(st.st_mode) ? EISDIR : e ? e : EINVAL;
+        return UPD_E_IO_OPEN;
+    }
+    if (S_ISBLK(st.st_mode)) {
+        uint64_t cap = 0;
+        if (ioctl(fd, BLKGETSIZE64, &cap) < 0 || cap == 0) {
+            free(p);
+            close(fd);
+            return UPD_E_IO_OPEN;
+        }
+        p->capacity = cap;
+    }
+    int rc = upd_io_create(out, S_ISBLK(st.st_mode) ? &posix_blk_methods : &posix_file_methods, p);
+    if (rc < 0)
+        px_close(p);
+    return rc;
+}

@@ -1,0 +1,97 @@
+/*
+ * updelta: the streaming applier.
+ *
+ * The applier consumes a package front to back through upd_applier_push(),
+ * in pieces of any size (a file read loop, a pipe, a download agent's
+ * callback), and never seeks in it.  It rewrites the image either in place
+ * (source == NULL: the target holds the old image and ends holding the new
+ * one, with no second copy anywhere) or out of place (old image read from
+ * SOURCE, new image written to TARGET).
+ *
+ * Guarantees, in order:
+ *   - Nothing is written before the header, the manifest and their digest
+ *     (and, once signing lands, the signature) check out, and the base image
+ *     has the size and SHA-256 the package names.  Wrong base, corrupt or
+ *     truncated header: a clear error and an untouched target.
+ *   - Each segment is checked against its manifest SHA-256 before any of its
+ *     operations runs, then decoded and fully validated (bounds, stale
+ *     reads of bytes an earlier op overwrote, unfilled stash, stream
+ *     lengths) before its first write.
+ *   - After the last segment the image has the new size and is re-read and
+ *     hashed; UPD_E_RESULT_HASH if it differs.
+ * A failure after the first write leaves segments already applied in place:
+ * to keep a target untouched by a corrupt or truncated package that is not
+ * streamed, first run the whole package through an applier made with
+ * UPD_APPLY_DRY_RUN (no image I/O at all); the command-line tool does this
+ * for every regular-file package.  Power-fail safety is the journal's job.
+ *
+ * Memory is bounded by the window (default 16 MiB), whatever the image
+ * size: a package whose segments or manifest need more is refused with
+ * UPD_E_LIMIT before any write.
+ * Thread safety: an applier is used by one thread at a time.
+ */
+#ifndef UPDELTA_APPLY_H
+#define UPDELTA_APPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common.h"
+#include "format.h"
+#include "io.h"
+
+#define UPD_DEFAULT_WINDOW  (16u << 20)
+
+/* Flags for upd_apply_params.flags. */
+#define UPD_APPLY_DRY_RUN   1u   /* parse, verify and validate everything; no image I/O */
+
+typedef struct {
+    upd_io  *target;          /* required unless DRY_RUN; not owned */
+    upd_io  *source;          /* out-of-place old image, or NULL for in place; not owned */
+    upd_io  *stash;           /* stash store, or NULL for an in-memory stash counted
+                                 against the window; not owned */
+    size_t   window;          /* memory budget in bytes; 0 = UPD_DEFAULT_WINDOW */
+    unsigned flags;
+    upd_progress_fn progress; /* optional */
+    void    *progress_user;
+} upd_apply_params;
+
+typedef struct {
+    uint64_t pkg_bytes;               /* package bytes consumed */
+    uint32_t segments_done;
+    uint64_t ops[7];                  /* validated (and, unless DRY_RUN, run), by upd_op_kind */
+    uint64_t bytes_written;           /* to the target */
+    uint64_t bytes_read;              /* from source/target, including the hash passes */
+    uint64_t stash_bytes;             /* written to the stash */
+    size_t   mem_peak;                /* bytes allocated by the applier at its peak */
+    double   t_check_base, t_apply, t_check_result;   /* seconds */
+} upd_apply_stats;
+
+typedef struct upd_applier upd_applier;
+
+/* Make an applier.  Errors: UPD_E_INVAL (no target without DRY_RUN, window
+ * smaller than 1 MiB), UPD_E_NOMEM. */
+UPD_API int upd_applier_create(upd_applier **out, const upd_apply_params *p);
+
+/* Feed the next LEN package bytes.  Returns 0 when all were consumed.  On
+ * failure returns the error and stays failed (every later call returns the
+ * same error).  Errors: every UPD_E_PKG_*, UPD_E_SEG_*, UPD_E_OP_*,
+ * UPD_E_BASE_*, UPD_E_IO_*, UPD_E_LIMIT, UPD_E_NOMEM. */
+UPD_API int upd_applier_push(upd_applier *a, const void *data, size_t len);
+
+/* Declare the end of the package: checks that every segment arrived and
+ * nothing followed, sets the final size, flushes, and verifies the new
+ * image hash (skipped for DRY_RUN).  Errors: UPD_E_PKG_TRUNCATED,
+ * UPD_E_RESULT_SIZE, UPD_E_RESULT_HASH, UPD_E_IO_*, or the sticky error. */
+UPD_API int upd_applier_finish(upd_applier *a);
+
+/* The decoded header once the header and manifest digest were verified,
+ * else NULL.  Valid until upd_applier_free(). */
+UPD_API const upd_header *upd_applier_header(const upd_applier *a);
+
+/* Copy counters into *ST (any time). */
+UPD_API void upd_applier_stats(const upd_applier *a, upd_apply_stats *st);
+
+/* Free the applier (NULL is a no-op).  I/O handles are not closed. */
+UPD_API void upd_applier_free(upd_applier *a);
+
+#endif /* UPDELTA_APPLY_H */

@@ -1,0 +1,75 @@
+/*
+ * updelta: the generator (old image + new image -> delta package).
+ *
+ * Pipeline (docs/ARCHITECTURE.md):
+ *   1. index   suffix array over the old image (libdivsufsort);
+ *   2. match   bsdiff-style approximate matches of the new image against
+ *              the old: COPY/DIFF covers with LIT between; same-offset
+ *              unchanged runs produce no operation at all;
+ *   3. plan    in-place schedule (every package is in-place safe; the
+ *              applier enforces it in both modes): read/write conflict graph between ops,
+ *              ordered so every op reads old bytes before any op overwrites
+ *              them; cycles broken by stashing the needed bytes within the
+ *              stash budget, literals past it (cheapest first); the result is
+ *              checked by a simulator before anything is emitted;
+ *   4. emit    ops packed into segments (control, diff, literal streams),
+ *              each an independent zstd frame, hashed into the manifest.
+ *
+ * Memory: about 5x the old image (suffix array) plus 2x the new image.
+ * Both images are held in memory by the caller.
+ */
+#ifndef UPDELTA_DIFF_H
+#define UPDELTA_DIFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common.h"
+
+#define UPD_DEFAULT_LEVEL      19
+#define UPD_DEFAULT_BLOCK      4096u
+#define UPD_DEFAULT_SEGMENT    (4u << 20)
+#define UPD_DEFAULT_STASH_MAX  (64ull << 20)
+
+typedef struct {
+    int      level;           /* zstd level, 1..22 */
+    uint32_t block_size;      /* recorded in the header; power of two */
+    uint32_t segment_size;    /* target decoded bytes per segment (64 KiB..UPD_MAX_SEG_SIZE/2) */
+    uint64_t stash_max;       /* in-place stash budget in bytes; 0 turns every cycle into literals */
+    unsigned threads;         /* compression threads (1..64) */
+    const char *package_id;   /* ROM package id, at most UPD_ID_MAX bytes ("" if NULL) */
+    const char *from_version; /* at most UPD_VERSION_MAX bytes */
+    const char *to_version;
+    upd_progress_fn progress; /* optional */
+    void    *progress_user;
+} upd_diff_params;
+
+typedef struct {
+    uint64_t pkg_size;
+    uint64_t ops[7];                  /* indexed by upd_op_kind */
+    uint64_t copy_bytes, diff_bytes, lit_bytes, fill_bytes;
+    uint64_t unchanged_bytes;         /* same-offset bytes that need no write */
+    uint64_t stash_peak, stash_bytes; /* peak live stash, total stashed */
+    uint64_t cycle_lit_bytes;         /* bytes turned into literals past the stash budget */
+    uint64_t ctrl_raw, diff_raw, lit_raw;   /* stream bytes before compression */
+    uint32_t segments;
+    double   t_index, t_match, t_plan, t_emit;   /* seconds */
+} upd_diff_stats;
+
+/* Fill *P with the defaults above (threads = 2). */
+UPD_API void upd_diff_params_default(upd_diff_params *p);
+
+/* Sink for package bytes: 0 on success, a negative value to abort (returned
+ * by upd_diff as is). */
+typedef int (*upd_write_fn)(void *user, const void *data, size_t len);
+
+/* Make a package that turns OLD[0..OLD_LEN) into NEW[0..NEW_LEN) and hand
+ * it to OUT front to back.  ST (optional) receives statistics.  The inputs
+ * are only read.  Errors: UPD_E_INVAL (bad params, strings too long),
+ * UPD_E_DIFF_TOO_LARGE (old image >= 2 GiB), UPD_E_NOMEM, UPD_E_COMPRESS,
+ * UPD_E_PLAN (internal schedule check failed), or OUT's own error. */
+UPD_API int upd_diff(const uint8_t *old_img, size_t old_len,
+                     const uint8_t *new_img, size_t new_len,
+                     const upd_diff_params *p,
+                     upd_write_fn out, void *out_user, upd_diff_stats *st);
+
+#endif /* UPDELTA_DIFF_H */

@@ -1,0 +1,146 @@
+/*
+ * updelta: the delta package format, version 1 (docs/FORMAT.md is the spec).
+ *
+ * A package is read front to back, once:
+ *
+ *   header    UPD_HEADER_SIZE bytes: sizes, hashes, ids, limits
+ *   manifest  seg_count entries of UPD_SEG_ENTRY_SIZE bytes
+ *   auth      UPD_AUTH_SIZE bytes: SHA-256 of header||manifest and a
+ *             signature slot over the same bytes
+ *   segments  seg_count independent zstd frames
+ *
+ * Each segment decodes to three streams laid end to end: control (the
+ * operations), diff bytes and literal bytes.  The manifest gives every
+ * segment's compressed size, stream lengths, op count and SHA-256, so a
+ * reader verifies a segment before running any of its operations and can
+ * restart at any segment boundary without decoder state.
+ *
+ * This header offers the pieces a reader, an inspector or a fuzzer needs:
+ * decoding and checking the fixed parts, and decoding operations.  It does
+ * no I/O and allocates nothing.  Everything is little-endian; every length
+ * and count is checked against the bounds below before use.
+ */
+#ifndef UPDELTA_FORMAT_H
+#define UPDELTA_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common.h"
+
+#define UPD_MAGIC            "\x89UPDLTA\n"   /* 8 bytes */
+#define UPD_FORMAT_VERSION   1
+#define UPD_HEADER_SIZE      256
+#define UPD_SEG_ENTRY_SIZE   64
+#define UPD_AUTH_SIZE        128
+#define UPD_ID_MAX           64    /* package id field, NUL-padded */
+#define UPD_VERSION_MAX      32    /* from/to version fields, NUL-padded */
+
+/* Bounds every reader enforces (a package outside them is malformed). */
+#define UPD_MAX_IMAGE        (1ull << 48)     /* 256 TiB */
+#define UPD_MAX_SEGMENTS     (1u << 16)
+#define UPD_MAX_SEG_SIZE     (64u << 20)      /* decoded segment, bytes */
+#define UPD_MIN_BLOCK        512u
+#define UPD_MAX_BLOCK        (1u << 20)
+
+/* Signature algorithms in the auth block. */
+#define UPD_SIG_NONE         0
+#define UPD_SIG_ED25519      1
+
+typedef struct {
+    uint16_t version;
+    uint32_t flags;
+    uint32_t block_size;       /* power of two: I/O and journal granularity */
+    uint32_t seg_count;
+    uint32_t seg_max;          /* largest decoded segment (ctrl+diff+lit) */
+    uint32_t seg_cmax;         /* largest compressed segment */
+    uint64_t old_size, new_size;
+    uint64_t stash_size;       /* bytes of stash the schedule needs at its peak */
+    uint64_t op_count;         /* total operations in all segments */
+    uint8_t  old_sha256[32], new_sha256[32];
+    char     package_id[UPD_ID_MAX + 1];
+    char     from_version[UPD_VERSION_MAX + 1];
+    char     to_version[UPD_VERSION_MAX + 1];
+} upd_header;
+
+typedef struct {
+    uint32_t csize;            /* compressed frame size */
+    uint32_t ctrl_len, diff_len, lit_len;
+    uint32_t op_count;
+    uint8_t  sha256[32];       /* of the compressed frame */
+} upd_seg_entry;
+
+typedef struct {
+    uint8_t  digest[32];       /* SHA-256(header || manifest) */
+    uint16_t sig_alg;          /* UPD_SIG_* */
+    uint8_t  key_id[8];
+    uint8_t  sig[64];
+} upd_auth;
+
+/* Decode and check the fixed header in BUF[0..UPD_HEADER_SIZE).
+ * Errors: UPD_E_PKG_TRUNCATED (LEN too small), UPD_E_PKG_MAGIC,
+ * UPD_E_PKG_VERSION, UPD_E_PKG_HEADER (any field out of range, non-zero
+ * reserved bytes, unterminated strings). */
+UPD_API int upd_header_decode(const void *buf, size_t len, upd_header *h);
+
+/* Encode H into OUT[0..UPD_HEADER_SIZE).  H must pass upd_header_decode's
+ * checks (UPD_E_PKG_HEADER otherwise). */
+UPD_API int upd_header_encode(const upd_header *h, void *out);
+
+/* Decode one manifest entry and check it against H.
+ * Errors: UPD_E_PKG_MANIFEST. */
+UPD_API int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e);
+UPD_API void upd_seg_entry_encode(const upd_seg_entry *e, void *out);
+
+/* Decode the auth block.  Errors: UPD_E_PKG_SIGNATURE (unknown algorithm,
+ * non-zero reserved bytes). */
+UPD_API int upd_auth_decode(const void *buf, upd_auth *a);
+UPD_API void upd_auth_encode(const upd_auth *a, void *out);
+
+/* Byte offset of the first segment: header + manifest + auth block. */
+UPD_API uint64_t upd_pkg_prefix_size(const upd_header *h);
+
+/* ---- operations ---------------------------------------------------------
+ * A segment's control stream is a sequence of operations.  Offsets are
+ * absolute after decoding; the encoding delta-codes them (FORMAT.md).
+ *   COPY   dst <- src               (src in the old image or the stash)
+ *   DIFF   dst <- src + diff bytes  (bytewise add mod 256, bsdiff style)
+ *   LIT    dst <- literal bytes
+ *   FILL   dst <- LEN copies of one byte
+ *   STASH  stash[slot] <- old image bytes at src (for in-place cycles)
+ *   RESIZE image length <- len (grow before writes past the end, shrink last)
+ */
+typedef enum {
+    UPD_OP_COPY = 1, UPD_OP_DIFF = 2, UPD_OP_LIT = 3,
+    UPD_OP_FILL = 4, UPD_OP_STASH = 5, UPD_OP_RESIZE = 6
+} upd_op_kind;
+
+typedef struct {
+    upd_op_kind kind;
+    int      from_stash;       /* COPY/DIFF: src is a stash offset */
+    uint64_t dst;              /* image offset (stash offset for STASH) */
+    uint64_t src;              /* image or stash offset */
+    uint64_t len;              /* bytes; for RESIZE the new image length */
+    uint8_t  fill;             /* FILL byte */
+} upd_op;
+
+/* Cursor over a control stream. */
+typedef struct {
+    const uint8_t *p, *end;
+    uint64_t prev_end;         /* end of the previous op's dst: the delta base */
+} upd_op_cursor;
+
+UPD_API void upd_op_cursor_init(upd_op_cursor *c, const void *ctrl, size_t len);
+
+/* Decode the next operation into *OP.  Returns 1 when an op was decoded,
+ * 0 at the end of the stream, UPD_E_OP_DECODE on malformed bytes (unknown
+ * kind or flags, overlong or overflowing varint, zero length, offsets that
+ * wrap).  Only encoding is checked here; bounds are the applier's job. */
+UPD_API int upd_op_next(upd_op_cursor *c, upd_op *op);
+
+/* Encode OP after the op that ended at *PREV_END into OUT (at most
+ * UPD_OP_MAX_ENCODED bytes); returns the bytes written and advances
+ * *PREV_END.  UPD_E_INVAL for an op that cannot be encoded. */
+#define UPD_OP_MAX_ENCODED 40
+UPD_API int upd_op_encode(const upd_op *op, uint64_t *prev_end, uint8_t *out);
+
+#endif /* UPDELTA_FORMAT_H */

@@ -1,0 +1,21 @@
+/*
+ * updelta: delta-install engine for over-the-air firmware updates.
+ *
+ * One header per layer, lowest first:
+ *   common.h   error codes (upd_err, upd_strerror), progress callback, version
+ *   io.h       image I/O: batched requests, flush barriers, POSIX and memory backends
+ *   format.h   delta package format v1: header, manifest, auth block, operations
+ *   diff.h     generator: old + new image -> package
+ *   apply.h    streaming applier: package -> image, in place or out of place
+ * Programs include this file, or just the layers they use.
+ */
+#ifndef UPDELTA_H
+#define UPDELTA_H
+
+#include "common.h"
+#include "io.h"
+#include "format.h"
+#include "diff.h"
+#include "apply.h"
+
+#endif /* UPDELTA_H */

@@ -1,0 +1,212 @@
+/* updelta apply: out of place (OLD PKG -o NEW) or in place (--in-place TARGET PKG).
+ *
+ * A package in a regular file is first run through a dry-run applier (every
+ * digest, every op validated, no image I/O), so a corrupt or truncated file
+ * never touches the target; a streamed package (PKG = -) is applied in one
+ * pass, each segment verified before it runs. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHUNK (256u << 10)
+
+/* Push everything readable from FD into A, then finish. */
+static int feed(upd_applier *a, int fd, uint8_t *buf)
+{
+    for (;;) {
+        ssize_t n = read(fd, buf, CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return UPD_E_IO_READ;
+        if (n == 0)
+            return upd_applier_finish(a);
+        int rc = upd_applier_push(a, buf, (size_t)n);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+typedef struct {
+    const char *old, *pkg, *target, *stash_path;
+    int in_place;
+    size_t window;
+    cli_opts o;
+} apply_args;
+
+static int parse(int argc, char **argv, apply_args *a)
+{
+    static const struct option lo[] = {
+        { "output", required_argument, 0, 'o' }, { "in-place", no_argument, 0, 'i' },
+        { "stash", required_argument, 0, 's' }, { "window", required_argument, 0, 'w' },
+        { "quiet", no_argument, 0, 'q' }, { "verbose", no_argument, 0, 'v' },
+        { "json", no_argument, 0, 'j' }, { 0, 0, 0, 0 }
+    };
+    uint64_t v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qv", lo, NULL)) != -1) {
+        switch (c) {
+        case 'o': a->target = optarg; break;
+        case 'i': a->in_place = 1; break;
+        case 's': a->stash_path = optarg; break;
+        case 'w': if (cli_parse_size(optarg, &v) || v > SIZE_MAX) return -1; a->window = (size_t)v; break;
+        case 'q': a->o.quiet = 1; break;
+        case 'v': a->o.verbose = 1; break;
+        case 'j': a->o.json = 1; break;
+        default: return -1;
+        }
+    }
+    if (argc - optind != 2)
+        return -1;
+    if (a->in_place) {
+        if (a->target)
+            return -1;
+        a->target = argv[optind];
+    } else {
+        if (!a->target)
+            return -1;
+        a->old = argv[optind];
+    }
+    a->pkg = argv[optind + 1];
+    return 0;
+}
+
+static int open_pkg(const char *path, int *regular)
+{
+    struct stat st;
+    int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+    *regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    return fd;
+}
+
+/* Dry run over a package file: everything but image I/O. */
+static int precheck(const apply_args *args, int fd, uint8_t *buf, upd_header *h)
+{
+    upd_apply_params p = { .flags = UPD_APPLY_DRY_RUN, .window = args->window };
+    upd_applier *a;
+    int rc = upd_applier_create(&a, &p);
+    if (!rc)
+        rc = feed(a, fd, buf);
+    if (!rc)
+        *h = *upd_applier_header(a);
+    upd_applier_free(a);
+    if (!rc && lseek(fd, 0, SEEK_SET) != 0)
+        rc = UPD_E_IO_READ;
+    return rc;
+}
+
+static void print_summary(const apply_args *args, const upd_applier *ap, upd_io *target)
+{
+    upd_apply_stats st;
+    upd_applier_stats(ap, &st);
+    const upd_header *h = upd_applier_header(ap);
+    char a[32], b[32];
+    if (args->o.json) {
+        printf("{\"new_size\":%llu,\"bytes_written\":%llu,\"bytes_read\":%llu,\"stash_bytes\":%llu,"
+               "\"segments\":%u,\"mem_peak\":%zu,\"io\":\"%s\",\"flushes\":%llu,"
+               "\"t_check_base\":%.3f,\"t_apply\":%.3f,\"t_check_result\":%.3f}\n",
+               (unsigned long long)h->new_size, (unsigned long long)st.bytes_written,
+               (unsigned long long)st.bytes_read, (unsigned long long)st.stash_bytes,
+               st.segments_done, st.mem_peak, upd_io_name(target),
+               (unsigned long long)0, st.t_check_base, st.t_apply, st.t_check_result);
+        return;
+    }
+    if (args->o.quiet)
+        return;
+    printf("applied   %s: %s bytes, sha256 verified\n", args->in_place ? "in place" : "out of place",
+           cli_num(h->new_size, a));
+    printf("written   %s bytes to the image, %s to the stash\n", cli_num(st.bytes_written, a),
+           cli_num(st.stash_bytes, b));
+    printf("time      base check %.3f s, apply %.3f s, result check %.3f s\n", st.t_check_base,
+           st.t_apply, st.t_check_result);
+    if (args->o.verbose)
+        printf("engine    io %s, window %zu KiB, peak memory %zu KiB, %u segments\n",
+               upd_io_name(target), (args->window ? args->window : UPD_DEFAULT_WINDOW) >> 10,
+               st.mem_peak >> 10, st.segments_done);
+}
+
+int cmd_apply(int argc, char **argv)
+{
+    apply_args args = { 0 };
+    if (parse(argc, argv, &args) < 0) {
+        fprintf(stderr, "usage: updelta apply OLD PKG -o NEW | apply --in-place TARGET PKG\n");
+        return 2;
+    }
+    int regular, rc = 0;
+    int fd = open_pkg(args.pkg, &regular);
+    if (fd < 0) {
+        fprintf(stderr, "updelta: %s: %s\n", args.pkg, strerror(errno));
+        return 1;
+    }
+    uint8_t *buf = malloc(CHUNK);
+    upd_header h;
+    int have_header = 0;
+    if (!buf)
+        rc = UPD_E_NOMEM;
+    if (!rc && regular) {
+        rc = precheck(&args, fd, buf, &h);
+        have_header = !rc;
+    }
+    char tmp[4096] = "", stash_path[4096] = "";
+    upd_io *target = NULL, *source = NULL, *stash = NULL;
+    if (!rc && args.in_place) {
+        rc = upd_io_open_posix(&target, args.target, 0);
+    } else if (!rc) {
+        rc = upd_io_open_posix(&source, args.old, UPD_IO_RDONLY);
+        snprintf(tmp, sizeof tmp, "%s.part", args.target);
+        if (!rc)
+            rc = upd_io_open_posix(&target, tmp, UPD_IO_CREATE | UPD_IO_TRUNC);
+    }
+    /* the stash lives in a file beside the image unless it is known to be
+     * empty, or the image is a block device (memory, bounded by the window) */
+    int need_stash = !(have_header && h.stash_size == 0);
+    if (!rc && need_stash && (args.stash_path || !(upd_io_flags(target) & UPD_IO_FIXED_SIZE))) {
+        snprintf(stash_path, sizeof stash_path, "%s",
+                 args.stash_path ? args.stash_path : "");
+        if (!args.stash_path)
+            snprintf(stash_path, sizeof stash_path, "%s.upd-stash", args.target);
+        rc = upd_io_open_posix(&stash, stash_path, UPD_IO_CREATE | UPD_IO_TRUNC);
+    }
+    cli_progress pr;
+    cli_progress_init(&pr, &args.o);
+    upd_apply_params p = { .target = target, .source = source, .stash = stash,
+                           .window = args.window, .progress = cli_progress_cb,
+                           .progress_user = &pr };
+    upd_applier *ap = NULL;
+    if (!rc)
+        rc = upd_applier_create(&ap, &p);
+    if (!rc)
+        rc = feed(ap, fd, buf);
+    cli_progress_end(&pr);
+    if (!rc && tmp[0] && rename(tmp, args.target) != 0)
+        rc = UPD_E_IO_WRITE;
+    if (rc) {
+        int e = upd_io_last_errno(target) ? upd_io_last_errno(target) : upd_io_last_errno(source);
+        cli_fail(args.pkg, rc);
+        if (e)
+            fprintf(stderr, "updelta: system error: %s\n", strerror(e));
+    } else {
+        print_summary(&args, ap, target);
+    }
+    upd_applier_free(ap);
+    upd_io_close(target);
+    upd_io_close(source);
+    upd_io_close(stash);
+    if (stash_path[0])
+        remove(stash_path);
+    if (rc && tmp[0])
+        remove(tmp);
+    if (fd != STDIN_FILENO)
+        close(fd);
+    free(buf);
+    return rc ? 1 : 0;
+}
