@@ -879,6 +879,7 @@ struct exe {
     uint8_t *namelen;
     uint32_t *fnorder[2], *strorder[2];
     uint32_t *fnaddr, *straddr; /* by id, for the version being written */
+    uint64_t str_scale[2]; /* nstr/nfn in 8.24 fixed point: no division per ref */
     uint32_t data_addr;
     size_t text_off, ro_off, data_off, sym_off, str_off, sh_off, end;
 };
@@ -904,19 +905,38 @@ static uint32_t exe_ref(const exe *e, int what, uint64_t y, uint32_t self,
      * bytes differ between versions only in resolved addresses. */
     switch (what) {
     case REF_CALL:
+        /* Real call graphs: mostly neighbours in the same unit, a share of
+         * calls to a few hot helpers, the rest anywhere.  The locality also
+         * keeps fnaddr[] lookups in cache, which matters at 128 MiB. */
         v = self < e->nfn[0] ? 0 : 1;
         bound = e->nfn[v];
-        if (y >> 63) { /* half are calls to neighbours, as in real code */
+        switch (y >> 62) {
+        case 0: case 1:
             t = self + ((y >> 40) & 31);
             t = t < 16 ? t + bound - 16 : t - 16;
+            t = t >= bound ? t % bound : t;
+            break;
+        case 2:
+            t = reduce32(y, bound / 64 + 1);
+            break;
+        default:
+            t = reduce32(y, bound);
+            break;
+        }
+        return e->fnaddr[t] - next_pc;
+    case REF_STR:
+        /* A unit's strings sit together in .rodata in unit order, so a
+         * function mostly uses strings at the matching relative position. */
+        v = self < e->nfn[0] ? 0 : 1;
+        bound = e->nstr[v];
+        if (y >> 62) {
+            t = (((uint64_t)self * e->str_scale[v]) >> 24) + ((y >> 40) & 127);
+            t = t < 64 ? t + bound - 64 : t - 64;
             t = t >= bound ? t % bound : t;
         } else {
             t = reduce32(y, bound);
         }
-        return e->fnaddr[t] - next_pc;
-    case REF_STR:
-        v = self < e->nfn[0] ? 0 : 1;
-        return e->straddr[reduce32(y, e->nstr[v])] - next_pc;
+        return e->straddr[t] - next_pc;
     case REF_DATA_ABS:
         v = self < e->nfn[0] ? 0 : 1;
         return e->data_addr + 8 * (uint32_t)reduce32(y, e->ndata[v]);
@@ -1263,6 +1283,8 @@ static void k_exe(rng *r, size_t size, buf *o, buf *n)
         e.strorder[0][i] = (uint32_t)i;
     exe_order(r, nf, gfn, e.fnorder[1]);
     exe_order(r, ns, gstr, e.strorder[1]);
+    e.str_scale[0] = ((uint64_t)e.nstr[0] << 24) / e.nfn[0];
+    e.str_scale[1] = ((uint64_t)e.nstr[1] << 24) / e.nfn[1];
 
     obase = o->len;
     nbase = n->len;

@@ -39,21 +39,19 @@ static int node_new(upd_rangeset *s, uint64_t lo, uint64_t hi, uint32_t *out)
         i = s->free_head;
         s->free_head = s->nodes[i].left;
     } else {
-        if (s->used + 1 >= s->alloc) {
+        if (!s->used)
+            s->used = 1;                       /* index 0 is NIL */
+        if (s->used >= s->alloc) {
             if (s->alloc > s->cap)
                 return UPD_E_LIMIT;
             uint32_t n = s->alloc ? s->alloc * 2 : 64;
             if (n > s->cap + 1)
                 n = s->cap + 1;
-            if (n <= s->used + 1)
-                return UPD_E_LIMIT;
             upd_rnode *p = realloc(s->nodes, (size_t)n * sizeof *p);
             if (!p)
                 return UPD_E_NOMEM;
             s->nodes = p;
             s->alloc = n;
-            if (!s->used)
-                s->used = 1;
         }
         i = s->used++;
     }

@@ -1,0 +1,174 @@
+#include "helpers.h"
+
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+void buf_free(buf_t *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+int buf_sink(void *user, const void *data, size_t len)
+{
+    buf_t *b = user;
+    if (b->n + len > b->cap) {
+        size_t c = b->cap ? b->cap : 4096;
+        while (c < b->n + len)
+            c *= 2;
+        uint8_t *p = realloc(b->p, c);
+        if (!p)
+            return UPD_E_NOMEM;
+        b->p = p;
+        b->cap = c;
+    }
+    memcpy(b->p + b->n, data, len);
+    b->n += len;
+    return 0;
+}
+
+int make_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
+             const upd_diff_params *p, buf_t *pkg)
+{
+    upd_diff_params d;
+    if (!p) {
+        upd_diff_params_default(&d);
+        d.threads = 1;
+        d.level = 3;
+        p = &d;
+    }
+    memset(pkg, 0, sizeof *pkg);
+    return upd_diff(old_img, old_len, new_img, new_len, p, buf_sink, pkg, NULL);
+}
+
+int apply_mem(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, size_t old_len,
+              int in_place, size_t chunk, size_t window, buf_t *out)
+{
+    upd_io *target = NULL, *source = NULL;
+    const size_t cap = 1u << 30;
+    int rc = in_place ? upd_io_open_mem(&target, old_img, old_len, cap)
+                      : upd_io_open_mem(&target, NULL, 0, cap);
+    if (!rc && !in_place)
+        rc = upd_io_open_mem(&source, old_img, old_len, old_len);
+    upd_applier *a = NULL;
+    upd_apply_params p = { .target = target, .source = source, .window = window };
+    if (!rc)
+        rc = upd_applier_create(&a, &p);
+    if (!chunk)
+        chunk = pkg_len ? pkg_len : 1;
+    for (size_t off = 0; !rc && off < pkg_len; off += chunk)
+        rc = upd_applier_push(a, pkg + off, pkg_len - off < chunk ? pkg_len - off : chunk);
+    if (!rc)
+        rc = upd_applier_finish(a);
+    memset(out, 0, sizeof *out);
+    const uint8_t *d;
+    size_t n;
+    if (target && upd_io_mem_view(target, &d, &n) == 0)
+        buf_sink(out, d, n);
+    upd_applier_free(a);
+    upd_io_close(target);
+    upd_io_close(source);
+    return rc;
+}
+
+int dry_run(const uint8_t *pkg, size_t pkg_len)
+{
+    upd_apply_params p = { .flags = UPD_APPLY_DRY_RUN };
+    upd_applier *a;
+    int rc = upd_applier_create(&a, &p);
+    if (!rc)
+        rc = upd_applier_push(a, pkg, pkg_len);
+    if (!rc)
+        rc = upd_applier_finish(a);
+    upd_applier_free(a);
+    return rc;
+}
+
+int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
+              uint64_t stash_size, const craft_seg *segs, size_t nsegs, buf_t *pkg)
+{
+    upd_header h = { .version = UPD_FORMAT_VERSION, .block_size = 4096,
+                     .seg_count = (uint32_t)nsegs, .old_size = old_len, .new_size = new_len,
+                     .stash_size = stash_size };
+    SHA256(old_img, old_len, h.old_sha256);
+    SHA256(new_img, new_len, h.new_sha256);
+    uint8_t *raw[16], *comp[16];
+    upd_seg_entry ent[16];
+    if (nsegs > 16)
+        return -1;
+    for (size_t s = 0; s < nsegs; s++) {
+        uint8_t ctrl[64 * UPD_OP_MAX_ENCODED];
+        size_t cl = 0;
+        uint64_t prev = 0;
+        if (segs[s].raw_ctrl) {
+            memcpy(ctrl, segs[s].raw_ctrl, segs[s].raw_ctrl_len);
+            cl = segs[s].raw_ctrl_len;
+        }
+        for (size_t i = 0; i < segs[s].nops; i++) {
+            int n = upd_op_encode(&segs[s].ops[i], &prev, ctrl + cl);
+            if (n < 0)
+                return n;
+            cl += (size_t)n;
+        }
+        size_t usize = cl + segs[s].diff_len + segs[s].lit_len;
+        raw[s] = malloc(usize + 1);
+        memcpy(raw[s], ctrl, cl);
+        if (segs[s].diff_len)
+            memcpy(raw[s] + cl, segs[s].diff, segs[s].diff_len);
+        if (segs[s].lit_len)
+            memcpy(raw[s] + cl + segs[s].diff_len, segs[s].lit, segs[s].lit_len);
+        size_t bound = ZSTD_compressBound(usize) + segs[s].raw_frame_len;
+        comp[s] = malloc(bound);
+        size_t cs = ZSTD_compress(comp[s], bound, raw[s], usize, 1);
+        if (segs[s].raw_frame) {
+            memcpy(comp[s], segs[s].raw_frame, segs[s].raw_frame_len);
+            cs = segs[s].raw_frame_len;
+        }
+        uint32_t nops = segs[s].raw_ctrl ? segs[s].raw_nops : (uint32_t)segs[s].nops;
+        ent[s] = (upd_seg_entry){ (uint32_t)cs, (uint32_t)cl, (uint32_t)segs[s].diff_len,
+                                  (uint32_t)segs[s].lit_len, nops, { 0 } };
+        SHA256(comp[s], cs, ent[s].sha256);
+        h.op_count += nops;
+        if (usize > h.seg_max)
+            h.seg_max = (uint32_t)usize;
+        if (cs > h.seg_cmax)
+            h.seg_cmax = (uint32_t)cs;
+    }
+    memset(pkg, 0, sizeof *pkg);
+    uint8_t hdr[UPD_HEADER_SIZE];
+    int rc = upd_header_encode(&h, hdr);
+    if (!rc)
+        buf_sink(pkg, hdr, sizeof hdr);
+    for (size_t s = 0; !rc && s < nsegs; s++) {
+        uint8_t e[UPD_SEG_ENTRY_SIZE];
+        upd_seg_entry_encode(&ent[s], e);
+        buf_sink(pkg, e, sizeof e);
+    }
+    uint8_t auth[UPD_AUTH_SIZE] = { 0 };
+    if (!rc) {
+        buf_sink(pkg, auth, sizeof auth);
+        reseal(pkg->p, pkg->n);
+    }
+    for (size_t s = 0; s < nsegs; s++) {
+        if (!rc)
+            buf_sink(pkg, comp[s], ent[s].csize);
+        free(raw[s]);
+        free(comp[s]);
+    }
+    return rc;
+}
+
+int reseal(uint8_t *pkg, size_t len)
+{
+    if (len < UPD_HEADER_SIZE)
+        return -1;
+    uint32_t segs = (uint32_t)pkg[20] | (uint32_t)pkg[21] << 8 | (uint32_t)pkg[22] << 16
+                  | (uint32_t)pkg[23] << 24;
+    size_t hm = UPD_HEADER_SIZE + (size_t)segs * UPD_SEG_ENTRY_SIZE;
+    if (segs > UPD_MAX_SEGMENTS || len < hm + UPD_AUTH_SIZE)
+        return -1;
+    SHA256(pkg, hm, pkg + hm);
+    return 0;
+}

@@ -1,0 +1,51 @@
+/* Shared test helpers: make packages, apply them in memory, craft hostile
+ * packages with valid digests. */
+#ifndef UPD_TEST_HELPERS_H
+#define UPD_TEST_HELPERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <updelta/updelta.h>
+#include "../corpora/synth.h"
+
+typedef struct {
+    uint8_t *p;
+    size_t   n, cap;
+} buf_t;
+
+void buf_free(buf_t *b);
+int buf_sink(void *user, const void *data, size_t len);
+
+/* Diff OLD->NEW with P (NULL: defaults, 1 thread) into *PKG; returns upd rc. */
+int make_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
+             const upd_diff_params *p, buf_t *pkg);
+
+/* Apply PKG to a memory image holding OLD, in place (SOURCE == NULL) or out
+ * of place.  CHUNK: push size (0 = all at once).  On return *OUT holds the
+ * resulting image (malloc'd copy, even on failure).  Returns upd rc. */
+int apply_mem(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, size_t old_len,
+              int in_place, size_t chunk, size_t window, buf_t *out);
+
+/* Dry-run only: every check, no image. */
+int dry_run(const uint8_t *pkg, size_t pkg_len);
+
+/* A hand-made package: ops encoded as given, payload streams as given, the
+ * digests correct so the applier reaches the op checks. */
+typedef struct {
+    upd_op   ops[64];
+    size_t   nops;
+    const uint8_t *diff;  size_t diff_len;
+    const uint8_t *lit;   size_t lit_len;
+    const uint8_t *raw_ctrl; size_t raw_ctrl_len;  /* used instead of OPS when set */
+    uint32_t raw_nops;                             /* op count claimed for RAW_CTRL */
+    const uint8_t *raw_frame; size_t raw_frame_len;/* segment bytes instead of a zstd frame */
+} craft_seg;
+
+int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
+              uint64_t stash_size, const craft_seg *segs, size_t nsegs, buf_t *pkg);
+
+/* Re-seal a package after its header or manifest was edited: recompute the
+ * header||manifest digest in the auth block.  Returns 0, -1 if too short. */
+int reseal(uint8_t *pkg, size_t len);
+
+#endif

@@ -1,0 +1,369 @@
+/* Bad input: every corruption, truncation, wrong base, oversize field and
+ * hostile operation is refused with its own error, and the target stays
+ * byte-identical to before (checks that run before the first write), or
+ * the dry run that the tool runs first refuses it (checks that need the
+ * whole package). */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+typedef struct {
+    synth_pair sp;
+    buf_t pkg;
+    size_t prefix;        /* header + manifest + auth */
+    uint32_t segs;
+} fixture;
+
+static void make_fixture(fixture *f, const char *kind, size_t size, uint32_t seg_size)
+{
+    cr_assert_eq(synth_make(kind, 42, size, &f->sp), 0);
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    p.level = 1;
+    if (seg_size)
+        p.segment_size = seg_size;
+    cr_assert_eq(make_pkg(f->sp.old_img, f->sp.old_len, f->sp.new_img, f->sp.new_len, &p,
+                          &f->pkg), 0);
+    upd_header h;
+    cr_assert_eq(upd_header_decode(f->pkg.p, f->pkg.n, &h), 0);
+    f->prefix = (size_t)upd_pkg_prefix_size(&h);
+    f->segs = h.seg_count;
+}
+
+static void free_fixture(fixture *f)
+{
+    buf_free(&f->pkg);
+    synth_free(&f->sp);
+}
+
+/* Apply PKG in place over a copy of the old image: returns the error and
+ * asserts the image is untouched. */
+static int refused_untouched(const fixture *f, const uint8_t *pkg, size_t len, size_t window)
+{
+    buf_t out;
+    int rc = apply_mem(pkg, len, f->sp.old_img, f->sp.old_len, 1, 0, window, &out);
+    cr_assert_lt(rc, 0, "a bad package was accepted");
+    cr_assert_eq(out.n, f->sp.old_len, "image length changed (%s)", upd_errname(rc));
+    cr_assert(out.n == 0 || memcmp(out.p, f->sp.old_img, out.n) == 0,
+              "image bytes changed (%s)", upd_errname(rc));
+    buf_free(&out);
+    return rc;
+}
+
+Test(bad_input, truncation_everywhere, .description = "every cut in the prefix, 300 cuts in segments",
+     .timeout = 300)
+{
+    fixture f;
+    make_fixture(&f, "unrelated", 5 << 20, 2u << 20);
+    cr_assert_geq(f.segs, 2, "fixture should have several segments");
+    for (size_t len = 0; len < f.pkg.n; len += len < f.prefix + 64 ? 1 : f.pkg.n / 300 + 1) {
+        /* the dry run (what the tool runs first) refuses every cut */
+        cr_assert_eq(dry_run(f.pkg.p, len), UPD_E_PKG_TRUNCATED, "cut at %zu", len);
+        /* a cut before the first segment ends never reaches the image */
+        if (len < f.prefix + 16)
+            cr_assert_eq(refused_untouched(&f, f.pkg.p, len, 0), UPD_E_PKG_TRUNCATED);
+    }
+    free_fixture(&f);
+}
+
+Test(bad_input, flip_every_prefix_bit, .description = "any flipped bit in header/manifest/auth: refused, untouched",
+     .timeout = 300)
+{
+    fixture f;
+    make_fixture(&f, "insert-delete", 256 << 10, 0);
+    uint8_t *p = malloc(f.pkg.n);
+    for (size_t byte = 0; byte < f.prefix; byte++) {
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(p, f.pkg.p, f.pkg.n);
+            p[byte] ^= (uint8_t)(1u << bit);
+            int rc = refused_untouched(&f, p, f.pkg.n, 0);
+            cr_assert(rc == UPD_E_PKG_DIGEST || rc == UPD_E_PKG_MAGIC || rc == UPD_E_PKG_VERSION
+                      || rc == UPD_E_PKG_HEADER || rc == UPD_E_PKG_MANIFEST
+                      || rc == UPD_E_PKG_SIGNATURE || rc == UPD_E_PKG_TRUNCATED
+                      || rc == UPD_E_PKG_TRAILING || rc == UPD_E_LIMIT,
+                      "byte %zu bit %d: unexpected %s", byte, bit, upd_errname(rc));
+        }
+    }
+    free(p);
+    free_fixture(&f);
+}
+
+Test(bad_input, resealed_header_fields, .description = "flips with a recomputed digest: the dry run refuses, or the package is still correct",
+     .timeout = 300)
+{
+    fixture f;
+    make_fixture(&f, "insert-delete", 256 << 10, 0);
+    uint8_t *p = malloc(f.pkg.n);
+    int refused = 0;
+    /* bytes 0..95: magic .. old sha256 (the new hash and the id strings are
+     * only checked at the end: making them consistent takes the signing key) */
+    for (size_t byte = 0; byte < 96; byte++) {
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(p, f.pkg.p, f.pkg.n);
+            p[byte] ^= (uint8_t)(1u << bit);
+            reseal(p, f.pkg.n);
+            int dry = dry_run(p, f.pkg.n);
+            buf_t out;
+            int rc = apply_mem(p, f.pkg.n, f.sp.old_img, f.sp.old_len, 1, 0, 0, &out);
+            if (dry == 0 && (rc == UPD_E_BASE_SIZE || rc == UPD_E_BASE_HASH || rc == UPD_E_LIMIT)) {
+                /* old size/hash fields: the base check (image I/O, so not in
+                 * the dry run), or an in-memory stash past the window, refuse
+                 * before the first write */
+                refused++;
+                cr_assert(out.n == f.sp.old_len && !memcmp(out.p, f.sp.old_img, out.n),
+                          "byte %zu bit %d: base check after a write", byte, bit);
+            } else if (dry == 0) {
+                /* e.g. a larger seg_max: still a correct package */
+                cr_assert_eq(rc, 0, "byte %zu bit %d: dry run ok, apply %s", byte, bit, upd_errname(rc));
+                cr_assert_eq(out.n, f.sp.new_len);
+                cr_assert(memcmp(out.p, f.sp.new_img, out.n) == 0, "byte %zu bit %d", byte, bit);
+            } else {
+                refused++;
+                cr_assert_lt(rc, 0, "byte %zu bit %d: dry run %s but apply ok", byte, bit, upd_errname(dry));
+            }
+            buf_free(&out);
+        }
+    }
+    cr_assert_gt(refused, 700, "only %d of 768 flips refused", refused);
+    free(p);
+    free_fixture(&f);
+}
+
+Test(bad_input, corrupt_segment_bytes, .description = "flipped segment bytes: SEG_DIGEST before any op of that segment")
+{
+    fixture f;
+    make_fixture(&f, "exe-like", 512 << 10, 0);
+    uint8_t *p = malloc(f.pkg.n);
+    for (size_t i = f.prefix; i < f.pkg.n; i += (f.pkg.n - f.prefix) / 200 + 1) {
+        memcpy(p, f.pkg.p, f.pkg.n);
+        p[i] ^= 0x5a;
+        cr_assert_eq(refused_untouched(&f, p, f.pkg.n, 0), UPD_E_SEG_DIGEST, "offset %zu", i);
+        cr_assert_eq(dry_run(p, f.pkg.n), UPD_E_SEG_DIGEST);
+    }
+    free(p);
+    free_fixture(&f);
+}
+
+Test(bad_input, trailing_bytes, .description = "bytes after the last segment are refused")
+{
+    fixture f;
+    make_fixture(&f, "same-offset-edits", 64 << 10, 0);
+    buf_sink(&f.pkg, "x", 1);
+    cr_assert_eq(dry_run(f.pkg.p, f.pkg.n), UPD_E_PKG_TRAILING);
+    free_fixture(&f);
+}
+
+Test(bad_input, wrong_base, .description = "a base image one byte off, or one byte longer: refused, untouched")
+{
+    fixture f;
+    make_fixture(&f, "insert-delete", 128 << 10, 0);
+    f.sp.old_img[f.sp.old_len / 2] ^= 1;
+    cr_assert_eq(refused_untouched(&f, f.pkg.p, f.pkg.n, 0), UPD_E_BASE_HASH);
+    f.sp.old_img[f.sp.old_len / 2] ^= 1;
+    uint8_t *longer = calloc(1, f.sp.old_len + 1);
+    memcpy(longer, f.sp.old_img, f.sp.old_len);
+    free(f.sp.old_img);
+    f.sp.old_img = longer;
+    f.sp.old_len++;
+    cr_assert_eq(refused_untouched(&f, f.pkg.p, f.pkg.n, 0), UPD_E_BASE_SIZE);
+    free_fixture(&f);
+}
+
+static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> 8 * i); }
+static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
+
+Test(bad_input, oversize_fields, .description = "huge counts and sizes (digest fixed): refused before any allocation or write")
+{
+    fixture f;
+    make_fixture(&f, "insert-delete", 128 << 10, 0);
+    uint8_t *p = malloc(f.pkg.n);
+    struct { size_t off; int width; uint64_t v; int want; } cases[] = {
+        { 20, 4, 0xffffffffu, UPD_E_PKG_HEADER },      /* segment count */
+        { 20, 4, UPD_MAX_SEGMENTS, UPD_E_PKG_MANIFEST },   /* segment bytes read as entries */
+        { 24, 4, 0x80000000u, UPD_E_PKG_HEADER },      /* seg_max */
+        { 28, 4, 0x7fffffffu, UPD_E_PKG_HEADER },      /* seg_cmax */
+        { 32, 8, 1ull << 60, UPD_E_PKG_HEADER },       /* old size */
+        { 40, 8, 1ull << 60, UPD_E_PKG_HEADER },       /* new size */
+        { 48, 8, 1ull << 60, UPD_E_PKG_HEADER },       /* stash size */
+        { 56, 8, 1ull << 40, UPD_E_PKG_HEADER },       /* op count */
+        { 48, 8, 64ull << 20, UPD_E_LIMIT },           /* in-memory stash past the window */
+        { 24, 4, 60u << 20, UPD_E_LIMIT },             /* segment buffer past the window */
+        { 256, 4, 0xfffffff0u, UPD_E_PKG_MANIFEST },   /* csize */
+        { 272, 4, 0xffffu, UPD_E_PKG_MANIFEST },       /* manifest op count */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(p, f.pkg.p, f.pkg.n);
+        if (cases[i].width == 4)
+            put32(p + cases[i].off, (uint32_t)cases[i].v);
+        else
+            put64(p + cases[i].off, cases[i].v);
+        reseal(p, f.pkg.n);
+        int rc = refused_untouched(&f, p, f.pkg.n, 0);
+        cr_assert_eq(rc, cases[i].want, "case %zu: got %s", i, upd_errname(rc));
+    }
+    free(p);
+    free_fixture(&f);
+}
+
+Test(bad_input, window_too_small, .description = "segments larger than the memory window: UPD_E_LIMIT, untouched")
+{
+    fixture f;
+    make_fixture(&f, "unrelated", 3 << 20, 0);
+    cr_assert_eq(refused_untouched(&f, f.pkg.p, f.pkg.n, 1u << 20), UPD_E_LIMIT);
+    free_fixture(&f);
+}
+
+/* ---- hostile operations, crafted with correct digests ------------------ */
+
+#define IMG 4096
+static uint8_t old_img[IMG], new_img[IMG], payload[IMG];
+
+static void init_imgs(void)
+{
+    for (int i = 0; i < IMG; i++) {
+        old_img[i] = (uint8_t)(i * 7);
+        new_img[i] = old_img[i];
+        payload[i] = 0xab;
+    }
+}
+
+static int hostile(const craft_seg *segs, size_t n, uint64_t stash, uint64_t new_len)
+{
+    buf_t pkg, out;
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, new_len, stash, segs, n, &pkg), 0);
+    int dry = dry_run(pkg.p, pkg.n);
+    int rc = apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out);
+    cr_assert_eq(dry, rc, "dry run %s vs apply %s", upd_errname(dry), upd_errname(rc));
+    cr_assert_lt(rc, 0, "hostile package accepted");
+    cr_assert_eq(out.n, IMG);
+    cr_assert(memcmp(out.p, old_img, IMG) == 0, "%s: image touched", upd_errname(rc));
+    buf_free(&pkg);
+    buf_free(&out);
+    return rc;
+}
+
+#define OP(k, d, s, l) ((upd_op){ .kind = (k), .dst = (d), .src = (s), .len = (l) })
+
+Test(hostile, stale_read_same_segment, .init = init_imgs,
+     .description = "an op reading bytes an earlier op of its segment wrote")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_LIT, 0, 0, 100), OP(UPD_OP_COPY, 200, 50, 100) },
+                    .nops = 2, .lit = payload, .lit_len = 100 };
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_STALE);
+}
+
+Test(hostile, stale_read_later_segment, .init = init_imgs,
+     .description = "segment 2 reading what segment 1 wrote: the dry run refuses it")
+{
+    craft_seg s[2] = {
+        { .ops = { OP(UPD_OP_LIT, 1000, 0, 10) }, .nops = 1, .lit = payload, .lit_len = 10 },
+        { .ops = { OP(UPD_OP_COPY, 0, 995, 10) }, .nops = 1 },
+    };
+    buf_t pkg;
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, s, 2, &pkg), 0);
+    cr_assert_eq(dry_run(pkg.p, pkg.n), UPD_E_OP_STALE);
+    buf_free(&pkg);
+}
+
+Test(hostile, write_past_end, .init = init_imgs, .description = "a literal written past the image end")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_LIT, IMG - 10, 0, 20) }, .nops = 1, .lit = payload,
+                    .lit_len = 20 };
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_BOUNDS);
+}
+
+Test(hostile, read_past_old_end, .init = init_imgs, .description = "a copy reading past the old image")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_COPY, 0, IMG - 5, 10) }, .nops = 1 };
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_BOUNDS);
+}
+
+Test(hostile, read_after_shrink_regrow, .init = init_imgs,
+     .description = "old bytes cut off by a shrink cannot be read after growing back")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_RESIZE, 0, 0, 100), OP(UPD_OP_RESIZE, 0, 0, IMG),
+                             OP(UPD_OP_COPY, 0, 2000, 10) }, .nops = 3 };
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_BOUNDS);
+}
+
+Test(hostile, resize_past_max, .init = init_imgs, .description = "resize beyond max(old, new)")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_RESIZE, 0, 0, IMG + 1) }, .nops = 1 };
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_BOUNDS);
+}
+
+Test(hostile, unfilled_stash, .init = init_imgs, .description = "reading stash bytes never stashed")
+{
+    upd_op op = OP(UPD_OP_COPY, 0, 0, 10);
+    op.from_stash = 1;
+    craft_seg s = { .ops = { op }, .nops = 1 };
+    cr_assert_eq(hostile(&s, 1, 100, IMG), UPD_E_OP_STASH);
+}
+
+Test(hostile, stash_out_of_bounds, .init = init_imgs, .description = "stashing past the stash size")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_STASH, 90, 0, 20) }, .nops = 1 };
+    cr_assert_eq(hostile(&s, 1, 100, IMG), UPD_E_OP_BOUNDS);
+}
+
+Test(hostile, stash_of_written_bytes, .init = init_imgs, .description = "stashing bytes already overwritten")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_LIT, 0, 0, 10), OP(UPD_OP_STASH, 0, 5, 10) }, .nops = 2,
+                    .lit = payload, .lit_len = 10 };
+    cr_assert_eq(hostile(&s, 1, 100, IMG), UPD_E_OP_STALE);
+}
+
+Test(hostile, diff_stream_overrun, .init = init_imgs, .description = "a DIFF longer than the diff stream")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_DIFF, 0, 0, 100) }, .nops = 1, .diff = payload,
+                    .diff_len = 50 };
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_STREAM);
+}
+
+Test(hostile, literal_left_over, .init = init_imgs, .description = "literal bytes no op consumes")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_LIT, 0, 0, 10) }, .nops = 1, .lit = payload, .lit_len = 11 };
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_STREAM);
+}
+
+Test(hostile, bad_op_byte, .init = init_imgs, .description = "an unknown operation kind")
+{
+    static const uint8_t ctrl[] = { 0x07, 0x00, 0x01, 0x00 };
+    craft_seg s = { .raw_ctrl = ctrl, .raw_ctrl_len = sizeof ctrl, .raw_nops = 1 };
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_DECODE);
+}
+
+Test(hostile, op_count_mismatch, .init = init_imgs, .description = "the manifest claims more ops than the stream holds")
+{
+    static const uint8_t ctrl[] = { 0x06, 0x80, 0x20 };   /* RESIZE 4096 */
+    craft_seg s = { .raw_ctrl = ctrl, .raw_ctrl_len = sizeof ctrl, .raw_nops = 1 };
+    buf_t pkg, out;
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &s, 1, &pkg), 0);
+    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), 0, "control is valid");
+    buf_free(&out);
+    buf_free(&pkg);
+    static const uint8_t ctrl2[] = { 0x06, 0x80, 0x20, 0x06, 0x80, 0x20 };
+    craft_seg s2 = { .raw_ctrl = ctrl2, .raw_ctrl_len = sizeof ctrl2, .raw_nops = 1 };
+    cr_assert_eq(hostile(&s2, 1, 0, IMG), UPD_E_OP_STREAM);
+}
+
+Test(hostile, garbage_segment, .init = init_imgs, .description = "a segment that is not a zstd frame (digest valid)")
+{
+    static const uint8_t junk[] = "definitely not a zstd frame at all";
+    craft_seg s = { .ops = { OP(UPD_OP_LIT, 0, 0, 10) }, .nops = 1, .lit = payload, .lit_len = 10,
+                    .raw_frame = junk, .raw_frame_len = sizeof junk };
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_SEG_DECODE);
+}
+
+Test(hostile, wrong_result, .init = init_imgs, .description = "a well-formed package whose result hash is wrong")
+{
+    /* only a signer can make such a package; the applier still reports it */
+    craft_seg s = { .ops = { OP(UPD_OP_LIT, 0, 0, 10) }, .nops = 1, .lit = payload, .lit_len = 10 };
+    buf_t pkg, out;
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &s, 1, &pkg), 0);
+    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), UPD_E_RESULT_HASH);
+    buf_free(&out);
+    buf_free(&pkg);
+}
