@@ -292,109 +292,117 @@ static uint32_t exe_ref(const exe *e, int what, uint64_t y, uint32_t self,
 
 enum { REF_NONE, REF_CALL, REF_STR, REF_DATA_ABS, REF_DATA_REL };
 
-/* Which selector values (x & 31) produce a reference operand.  Kept in one
- * place so callers know whether to draw the operand word. */
-static int insn_ref(uint32_t x)
-{
-    switch (x & 31) {
-    case 11: case 12: case 29: return REF_CALL;
-    case 13: case 14: return REF_STR;
-    case 15: return REF_DATA_ABS;
-    case 28: return REF_DATA_REL;
-    default: return REF_NONE;
-    }
-}
+/* Instruction templates, indexed by selector x & 31.  Emission is table
+ * driven rather than a 32-way switch: selectors are random, so a switch
+ * mispredicts on nearly every instruction, and instruction emission is
+ * most of the cost of a large image.  Each template gets up to two byte
+ * fields added in (F_* below), an optional imm32 and an optional
+ * reference operand.  The repertoire is weighted towards mov/lea/call the
+ * way compiled code is; ModRM/register fields vary only a little, which is
+ * what makes real code compress 2-3x. */
+enum {
+    F_NONE, F_REG3, F_D8, F_REG, F_TESTCMP, F_REG3REG2, F_FLAG, F_X24_3F,
+    F_ADDSUB, F_IMM8X, F_PUSHPOP, F_X24_78, F_COUNT
+};
+enum { I_NONE, I_SMALL, I_LOCAL }; /* imm32 kinds */
 
-/* Length of the instruction emit_insn() writes for selector x & 31; lets
- * the layout pass size functions without emitting them. */
-static const uint8_t insn_len[32] = {
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 7, 7, 8,
-    3, 3, 2, 2, 6, 4, 4, 2, 3, 3, 2, 4, 6, 5, 3, 5,
+/* Template bytes (up to 4; the rest are zero) packed little-endian, and
+ * bit shifts locating each added field in the 8-byte instruction word.
+ * Field values never carry out of their byte, so "add" is "or". */
+#define LE4(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+
+typedef struct {
+    uint32_t base;
+    uint8_t len, ref, refsh;
+    uint8_t sh1, f1, sh2, f2;
+    uint8_t immsh, imm;
+} insn_tpl;
+
+static const insn_tpl tpl[32] = {
+#define MOVLD LE4(0x48, 0x8B, 0x45, 0), 4, REF_NONE, 0, 16, F_REG3, 24, F_D8, 0, I_NONE
+#define MOVST LE4(0x48, 0x89, 0x45, 0), 4, REF_NONE, 0, 16, F_REG3, 24, F_D8, 0, I_NONE
+#define PLAIN(len, ref, refsh) len, ref, refsh, 0, F_NONE, 0, F_NONE, 0, I_NONE
+    {MOVLD}, {MOVLD}, {MOVLD}, {MOVLD}, {MOVLD},                      /* mov r64, [rbp-d8] */
+    {MOVST}, {MOVST}, {MOVST}, {MOVST},                               /* mov [rbp-d8], r64 */
+    {LE4(0xB8, 0, 0, 0), 5, REF_NONE, 0, 0, F_REG, 0, F_NONE, 8, I_SMALL}, /* mov r32, imm32 */
+    {LE4(0xB8, 0, 0, 0), 5, REF_NONE, 0, 0, F_REG, 0, F_NONE, 8, I_SMALL},
+    {LE4(0xE8, 0, 0, 0), PLAIN(5, REF_CALL, 8)},                      /* call rel32 */
+    {LE4(0xE8, 0, 0, 0), PLAIN(5, REF_CALL, 8)},
+    {LE4(0x48, 0x8D, 0x3D, 0), PLAIN(7, REF_STR, 24)},                /* lea rdi, [rip+d] */
+    {LE4(0x48, 0x8D, 0x35, 0), PLAIN(7, REF_STR, 24)},                /* lea rsi, [rip+d] */
+    {LE4(0x48, 0x8B, 0x04, 0x25), PLAIN(8, REF_DATA_ABS, 32)},        /* mov rax, [abs32] */
+    {LE4(0x48, 0x39, 0xC0, 0), 3, REF_NONE, 0, 8, F_TESTCMP, 16, F_REG3REG2, 0, I_NONE}, /* test/cmp */
+    {LE4(0x48, 0x39, 0xC0, 0), 3, REF_NONE, 0, 8, F_TESTCMP, 16, F_REG3REG2, 0, I_NONE},
+    {LE4(0x74, 0, 0, 0), 2, REF_NONE, 0, 0, F_FLAG, 8, F_X24_3F, 0, I_NONE}, /* jcc rel8 */
+    {LE4(0x74, 0, 0, 0), 2, REF_NONE, 0, 0, F_FLAG, 8, F_X24_3F, 0, I_NONE},
+    {LE4(0x0F, 0x84, 0, 0), 6, REF_NONE, 0, 8, F_FLAG, 0, F_NONE, 16, I_LOCAL}, /* jcc rel32 */
+    {LE4(0x48, 0x83, 0xC0, 0), 4, REF_NONE, 0, 16, F_ADDSUB, 24, F_IMM8X, 0, I_NONE}, /* add/sub */
+    {LE4(0x48, 0x83, 0xC0, 0), 4, REF_NONE, 0, 16, F_ADDSUB, 24, F_IMM8X, 0, I_NONE},
+    {LE4(0x31, 0xC0, 0, 0), PLAIN(2, REF_NONE, 0)},                   /* xor eax, eax */
+    {LE4(0x48, 0x89, 0xC0, 0), 3, REF_NONE, 0, 16, F_REG3REG2, 0, F_NONE, 0, I_NONE}, /* mov r, r */
+    {LE4(0x48, 0x89, 0xC0, 0), 3, REF_NONE, 0, 16, F_REG3REG2, 0, F_NONE, 0, I_NONE},
+    {LE4(0x41, 0x50, 0, 0), 2, REF_NONE, 0, 8, F_PUSHPOP, 0, F_NONE, 0, I_NONE}, /* push/pop r12-15 */
+    {LE4(0x0F, 0xB6, 0x45, 0), 4, REF_NONE, 0, 24, F_D8, 0, F_NONE, 0, I_NONE}, /* movzx */
+    {LE4(0xFF, 0x15, 0, 0), PLAIN(6, REF_DATA_REL, 16)},              /* call [rip+d] */
+    {LE4(0xE9, 0, 0, 0), PLAIN(5, REF_CALL, 8)},                      /* jmp (tail call) */
+    {LE4(0x8B, 0x47, 0, 0), 3, REF_NONE, 0, 8, F_REG3, 16, F_X24_78, 0, I_NONE}, /* mov r32, [rdi+d8] */
+    {LE4(0x0F, 0x1F, 0x44, 0), PLAIN(5, REF_NONE, 0)},                /* nop5 */
+#undef MOVLD
+#undef MOVST
+#undef PLAIN
 };
 
-/* Writes one x86-64-flavoured instruction (at most 8 bytes) to O and
- * returns its length.  The repertoire is weighted towards mov/lea/call the
- * way compiled code is; ModRM/register fields vary only a little, which is
- * what makes real code compress 2-3x.  X is 32 bits so one PRNG draw
- * yields two instructions (instruction emission dominates the run time of
- * large images).  Y is the operand draw for reference-carrying forms;
+#undef LE4
+
+/* Whether selector x & 31 carries a reference operand, so callers know
+ * whether to draw the operand word. */
+static int insn_ref(uint32_t x)
+{
+    return tpl[x & 31].ref;
+}
+
+/* Writes one x86-64-flavoured instruction to O and returns its length
+ * (at most 8).  Always stores 8 bytes at O: callers leave that much room
+ * and overwrite the tail with what follows.  The instruction is assembled
+ * in a register and stored once; byte stores followed by a wide copy
+ * stall store forwarding.  X is 32 bits so one PRNG draw yields two
+ * instructions.  Y is the operand draw for reference-carrying forms;
  * E/SELF/PC resolve it (E may be NULL). */
 static size_t emit_insn(uint32_t x, uint64_t y, const exe *e, uint32_t self,
                         uint32_t pc, uint8_t *o)
 {
+    const insn_tpl *t = &tpl[x & 31];
     unsigned reg = (x >> 5) & 7, reg2 = (x >> 8) & 7, flag = (x >> 15) & 1;
-    uint8_t d8 = (uint8_t)(0x100 - 8 * (1 + ((x >> 11) & 15)));
+    uint8_t f[F_COUNT];
+    uint32_t imm[3];
+    uint64_t v;
 
-    switch (x & 31) {
-    case 0: case 1: case 2: case 3: case 4: /* mov r64, [rbp-d8] */
-        o[0] = 0x48, o[1] = 0x8B, o[2] = (uint8_t)(0x45 | reg << 3), o[3] = d8;
-        return 4;
-    case 5: case 6: case 7: case 8: /* mov [rbp-d8], r64 */
-        o[0] = 0x48, o[1] = 0x89, o[2] = (uint8_t)(0x45 | reg << 3), o[3] = d8;
-        return 4;
-    case 9: case 10: /* mov r32, imm32 (mostly small constants) */
-        o[0] = (uint8_t)(0xB8 + reg);
-        put32(o + 1, flag ? (x >> 16) & 0xFFFF : (x >> 24) & 0xFF);
-        return 5;
-    case 11: case 12: /* call rel32 */
-        o[0] = 0xE8;
-        put32(o + 1, exe_ref(e, REF_CALL, y, self, pc + 5));
-        return 5;
-    case 13: /* lea rdi, [rip+disp32] -> string */
-        o[0] = 0x48, o[1] = 0x8D, o[2] = 0x3D;
-        put32(o + 3, exe_ref(e, REF_STR, y, self, pc + 7));
-        return 7;
-    case 14: /* lea rsi, [rip+disp32] -> string */
-        o[0] = 0x48, o[1] = 0x8D, o[2] = 0x35;
-        put32(o + 3, exe_ref(e, REF_STR, y, self, pc + 7));
-        return 7;
-    case 15: /* mov rax, [abs32] -> data */
-        o[0] = 0x48, o[1] = 0x8B, o[2] = 0x04, o[3] = 0x25;
-        put32(o + 4, exe_ref(e, REF_DATA_ABS, y, self, pc + 8));
-        return 8;
-    case 16: case 17: /* test/cmp r64, r64 */
-        o[0] = 0x48, o[1] = flag ? 0x85 : 0x39;
-        o[2] = (uint8_t)(0xC0 | reg << 3 | reg2);
-        return 3;
-    case 18: case 19: /* jcc rel8 */
-        o[0] = (uint8_t)(0x74 + flag), o[1] = (uint8_t)(x >> 24) & 0x3F;
-        return 2;
-    case 20: /* jcc rel32 (local) */
-        o[0] = 0x0F, o[1] = (uint8_t)(0x84 + flag);
-        put32(o + 2, (x >> 20) & 0x3FF);
-        return 6;
-    case 21: case 22: /* add/sub r64, imm8 */
-        o[0] = 0x48, o[1] = 0x83;
-        o[2] = (uint8_t)((flag ? 0xE8 : 0xC0) | reg);
-        o[3] = (uint8_t)(8 * (1 + ((x >> 24) & 7)));
-        return 4;
-    case 23: /* xor eax, eax */
-        o[0] = 0x31, o[1] = 0xC0;
-        return 2;
-    case 24: case 25: /* mov r64, r64 */
-        o[0] = 0x48, o[1] = 0x89, o[2] = (uint8_t)(0xC0 | reg << 3 | reg2);
-        return 3;
-    case 26: /* push/pop r12..r15 */
-        o[0] = 0x41, o[1] = (uint8_t)((flag ? 0x58u : 0x50u) + 4 + (reg & 3));
-        return 2;
-    case 27: /* movzx eax, byte [rbp-d8] */
-        o[0] = 0x0F, o[1] = 0xB6, o[2] = 0x45, o[3] = d8;
-        return 4;
-    case 28: /* call [rip+disp32] -> data (GOT-style) */
-        o[0] = 0xFF, o[1] = 0x15;
-        put32(o + 2, exe_ref(e, REF_DATA_REL, y, self, pc + 6));
-        return 6;
-    case 29: /* jmp rel32 (tail call) */
-        o[0] = 0xE9;
-        put32(o + 1, exe_ref(e, REF_CALL, y, self, pc + 5));
-        return 5;
-    case 30: /* mov r32, [rdi+d8] */
-        o[0] = 0x8B, o[1] = (uint8_t)(0x47 | reg << 3), o[2] = (uint8_t)(x >> 24) & 0x78;
-        return 3;
-    default: /* 5-byte nop, as compilers pad loops */
-        o[0] = 0x0F, o[1] = 0x1F, o[2] = 0x44, o[3] = 0, o[4] = 0;
-        return 5;
-    }
+    /* Every field value is computed and the template picks: cheaper than
+     * branching on the selector. */
+    f[F_NONE] = 0;
+    f[F_REG3] = (uint8_t)(reg << 3);
+    f[F_D8] = (uint8_t)(0x100 - 8 * (1 + ((x >> 11) & 15)));
+    f[F_REG] = (uint8_t)reg;
+    f[F_TESTCMP] = (uint8_t)(flag * (0x85 - 0x39));
+    f[F_REG3REG2] = (uint8_t)(reg << 3 | reg2);
+    f[F_FLAG] = (uint8_t)flag;
+    f[F_X24_3F] = (uint8_t)((x >> 24) & 0x3F);
+    f[F_ADDSUB] = (uint8_t)(flag * (0xE8 - 0xC0) + reg);
+    f[F_IMM8X] = (uint8_t)(8 * (1 + ((x >> 24) & 7)));
+    f[F_PUSHPOP] = (uint8_t)(flag * 8 + 4 + (reg & 3));
+    f[F_X24_78] = (uint8_t)((x >> 24) & 0x78);
+    imm[I_NONE] = 0;
+    imm[I_SMALL] = flag ? (x >> 16) & 0xFFFF : (x >> 24) & 0xFF;
+    imm[I_LOCAL] = (x >> 20) & 0x3FF;
+
+    v = t->base;
+    v += (uint64_t)f[t->f1] << t->sh1;
+    v += (uint64_t)f[t->f2] << t->sh2;
+    v |= (uint64_t)imm[t->imm] << t->immsh;
+    if (t->ref)
+        v |= (uint64_t)exe_ref(e, t->ref, y, self, pc + t->len) << t->refsh;
+    put64(o, v);
+    return t->len;
 }
 
 static void fill_code(rng *r, uint8_t *dst, size_t n)
@@ -987,7 +995,7 @@ static size_t exe_emit_fn(const exe *e, const exe_fn *f, uint32_t id, int ver,
                 if (out)
                     pos += emit_insn(x, 0, e, id, addr + (uint32_t)pos, out + pos);
                 else
-                    pos += insn_len[x & 31];
+                    pos += tpl[x & 31].len;
             }
         }
         if ((i & 1) == 0)
@@ -997,7 +1005,7 @@ static size_t exe_emit_fn(const exe *e, const exe_fn *f, uint32_t id, int ver,
         if (out)
             pos += emit_insn(x, y, e, id, addr + (uint32_t)pos, out + pos);
         else
-            pos += insn_len[x & 31];
+            pos += tpl[x & 31].len;
     }
     if (framed) {
         EMIT_BYTES(0x48, 0x83, 0xC4);
@@ -1120,8 +1128,11 @@ static void exe_write(exe *e, int ver, buf *b)
 
         memset(p + off, 0xCC, a - off); /* int3 padding between functions */
         off = a + exe_emit_fn(e, &e->fn[id], id, ver, EXE_BASE + (uint32_t)a, p + a);
-        assert(off - a == e->fn[id].len[ver]); /* insn_len[] out of sync */
+        assert(off - a == e->fn[id].len[ver]); /* measure and write passes disagree */
     }
+    /* emit_insn() stores 8 bytes at a time; clear what spilled past the
+     * last function. */
+    memset(p + off, 0, e->ro_off - off);
     for (i = 0, off = e->ro_off; i < e->nstr[ver]; i++) {
         uint8_t tmp[128];
         uint32_t id = e->strorder[ver][i];
@@ -1265,8 +1276,10 @@ static void k_exe(rng *r, size_t size, buf *o, buf *n)
     if (!e.strsalt || !e.namelen || !e.fnorder[0] || !e.fnorder[1] ||
         !e.strorder[0] || !e.strorder[1] || !e.fnaddr || !e.straddr)
         goto oom;
-    for (i = ns; i < e.nstr[1]; i++)
-        e.slen[i][0] = 0, e.slen[i][1] = (uint8_t)make_text(exe_str_hash(&e, (uint32_t)i, 1), tmp);
+    for (i = ns; i < e.nstr[1]; i++) {
+        e.slen[i][0] = 0;
+        e.slen[i][1] = (uint8_t)make_text(exe_str_hash(&e, (uint32_t)i, 1), tmp);
+    }
     for (i = 0; i < 1 + ns / 33; i++) {
         uint32_t id = (uint32_t)rng_below(r, ns);
 

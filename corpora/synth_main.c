@@ -8,6 +8,7 @@
  */
 #include "synth.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +22,8 @@ static void usage(FILE *f)
             "usage: %s KIND SEED SIZE OLD_OUT NEW_OUT\n"
             "       %s --list\n"
             "  KIND  pair kind (see --list)\n"
-            "  SEED  unsigned 64-bit integer (decimal or 0x hex)\n"
-            "  SIZE  approximate old image size in bytes; suffix K, M or G\n"
+            "  SEED  unsigned 64-bit integer, decimal or 0x hex\n"
+            "  SIZE  old image size in bytes (decimal or 0x hex); suffix K, M or G\n"
             "        multiplies by 1024, 1024^2, 1024^3\n",
             prog, prog);
 }
@@ -36,17 +37,23 @@ static int bad_args(const char *fmt, const char *arg)
     return 2;
 }
 
-/* Whole-string unsigned parse; strtoull alone accepts "-1", " 7" and
- * trailing junk, none of which should silently become a seed. */
+/* Unsigned parse, decimal or 0x hex.  strtoull alone accepts "-1", " 7"
+ * and (with base 0) reads "010" as octal 8; none of that should silently
+ * become a seed or a size. */
 static int parse_u64(const char *s, uint64_t *v, char **rest)
 {
     char *end;
     unsigned long long x;
+    int base = 10;
 
-    if (*s < '0' || *s > '9')
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    if (!isxdigit((unsigned char)*s) || (base == 10 && !isdigit((unsigned char)*s)))
         return -1;
     errno = 0;
-    x = strtoull(s, &end, 0);
+    x = strtoull(s, &end, base);
     if (errno || end == s)
         return -1;
     *v = (uint64_t)x;

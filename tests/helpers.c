@@ -136,6 +136,9 @@ int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
         if (cs > h.seg_cmax)
             h.seg_cmax = (uint32_t)cs;
     }
+    /* the most range-set room a header may claim: crafted ops are judged by
+     * the op checks, not by the window */
+    h.write_ranges = h.stash_ranges = (uint32_t)h.op_count;
     memset(pkg, 0, sizeof *pkg);
     uint8_t hdr[UPD_HEADER_SIZE];
     int rc = upd_header_encode(&h, hdr);

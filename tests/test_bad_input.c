@@ -161,6 +161,11 @@ Test(bad_input, wrong_base, .description = "a base image one byte off, or one by
     make_fixture(&f, "insert-delete", 128 << 10, 0);
     f.sp.old_img[f.sp.old_len / 2] ^= 1;
     cr_assert_eq(refused_untouched(&f, f.pkg.p, f.pkg.n, 0), UPD_E_BASE_HASH);
+    buf_t out;
+    cr_assert_eq(apply_mem(f.pkg.p, f.pkg.n, f.sp.old_img, f.sp.old_len, 0, 0, 0, &out),
+                 UPD_E_BASE_HASH);
+    cr_assert_eq(out.n, 0, "out of place: the target got %zu bytes before the base check", out.n);
+    buf_free(&out);
     f.sp.old_img[f.sp.old_len / 2] ^= 1;
     uint8_t *longer = calloc(1, f.sp.old_len + 1);
     memcpy(longer, f.sp.old_img, f.sp.old_len);
@@ -364,6 +369,22 @@ Test(hostile, wrong_result, .init = init_imgs, .description = "a well-formed pac
     buf_t pkg, out;
     cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &s, 1, &pkg), 0);
     cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), UPD_E_RESULT_HASH);
+    buf_free(&out);
+    buf_free(&pkg);
+}
+
+Test(hostile, understated_range_peak, .init = init_imgs,
+     .description = "a header claiming fewer written ranges than the ops make: LIMIT, dry run agrees")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_LIT, 0, 0, 10), OP(UPD_OP_LIT, 100, 0, 10) }, .nops = 2,
+                    .lit = payload, .lit_len = 20 };
+    buf_t pkg, out;
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &s, 1, &pkg), 0);
+    pkg.p[240] = 1;           /* write_ranges = 1 */
+    reseal(pkg.p, pkg.n);
+    cr_assert_eq(dry_run(pkg.p, pkg.n), UPD_E_LIMIT);
+    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), UPD_E_LIMIT);
+    cr_assert(memcmp(out.p, old_img, IMG) == 0, "image touched");
     buf_free(&out);
     buf_free(&pkg);
 }

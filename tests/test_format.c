@@ -55,7 +55,7 @@ Test(format, header_rejects, .description = "each out-of-range field has its own
     cr_assert_eq(upd_header_encode(&h, buf), UPD_E_PKG_HEADER);
     h = sample_header();
     memset(h.package_id, 'a', UPD_ID_MAX);
-    h.package_id[UPD_ID_MAX] = 0;                               /* exactly 64 chars: allowed */
+    h.package_id[UPD_ID_MAX] = 0;                               /* full width, no NUL: allowed */
     cr_assert_eq(upd_header_encode(&h, buf), 0);
     cr_assert_eq(upd_header_decode(buf, sizeof buf, &out), 0);
     cr_assert_str_eq(out.package_id, h.package_id);

@@ -1,6 +1,6 @@
 /* The applier's private state, shared by its three files:
  *   reader.c  the push state machine: header, manifest, auth, segments
- *   ops.c     per-segment validation (pass 1) and execution (pass 2)
+ *   segment.c per-segment validation (pass 1) and execution (pass 2)
  *   image.c   base-image and result-image checks */
 #ifndef UPD_APPLIER_H
 #define UPD_APPLIER_H
@@ -52,7 +52,7 @@ static inline upd_io *upd_ap_old(upd_applier *a) { return a->p.source ? a->p.sou
 int upd_ap_check_base(upd_applier *a);
 int upd_ap_check_result(upd_applier *a);
 
-/* ops.c: validate every op of the decoded segment E, then run them. */
+/* segment.c: validate every op of the decoded segment E, then run them. */
 int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e);
 int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e);
 

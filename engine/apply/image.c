@@ -6,23 +6,24 @@
 
 #include <string.h>
 
-/* Hash IO[0..LEN) through the I/O buffer; when COPY_TO is set, also write
- * every chunk there at the same offset (out-of-place: the new image starts
- * as a copy of the old, so unchanged bytes need no operation). */
-static int hash_image(upd_applier *a, upd_io *io, uint64_t len, upd_io *copy_to,
-                      int phase, uint8_t out[32])
+/* Stream IO[0..LEN) through the I/O buffer: hash it into OUT when OUT is
+ * set, write every chunk to COPY_TO at the same offset when that is set. */
+static int stream_image(upd_applier *a, upd_io *io, uint64_t len, upd_io *copy_to,
+                        int phase, uint8_t *out)
 {
     for (uint64_t off = 0; off < len;) {
         size_t n = len - off < a->iobuf_size ? (size_t)(len - off) : a->iobuf_size;
         UPD_CHECK(upd_io_read(io, a->iobuf, n, off));
-        upd_sha256_update(a->hash, a->iobuf, n);
+        if (out)
+            upd_sha256_update(a->hash, a->iobuf, n);
         if (copy_to)
             UPD_CHECK(upd_io_write(copy_to, a->iobuf, n, off));
         off += n;
         a->st.bytes_read += n;
         upd_ap_progress(a, phase, off, len);
     }
-    upd_sha256_final(a->hash, out);
+    if (out)
+        upd_sha256_final(a->hash, out);
     return 0;
 }
 
@@ -37,6 +38,10 @@ static int check_size(upd_io *io, uint64_t need, uint64_t fit)
     return sz == need ? 0 : UPD_E_BASE_SIZE;
 }
 
+/* In place: the target must hold exactly the old image.  Out of place: the
+ * source must; only once it has hashed right does the target get a copy of
+ * it (unchanged bytes need no operation), so a wrong base never touches the
+ * target in either mode. */
 int upd_ap_check_base(upd_applier *a)
 {
     const upd_header *h = &a->h;
@@ -44,17 +49,19 @@ int upd_ap_check_base(upd_applier *a)
     upd_io *old = upd_ap_old(a);
     double t0 = upd_now();
     UPD_CHECK(check_size(old, h->old_size, a->p.source ? h->old_size : fit));
-    if (a->p.source) {
-        if (upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE)
-            UPD_CHECK(check_size(a->p.target, 0, fit));
-        else
-            UPD_CHECK(upd_io_resize(a->p.target, h->old_size));
-    }
+    if (a->p.source && (upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE))
+        UPD_CHECK(check_size(a->p.target, 0, fit));
     uint8_t got[32];
-    UPD_CHECK(hash_image(a, old, h->old_size, a->p.source ? a->p.target : NULL,
-                         UPD_PHASE_CHECK_BASE, got));
+    UPD_CHECK(stream_image(a, old, h->old_size, NULL, UPD_PHASE_CHECK_BASE, got));
+    if (memcmp(got, h->old_sha256, 32))
+        return UPD_E_BASE_HASH;
+    if (a->p.source) {
+        if (!(upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE))
+            UPD_CHECK(upd_io_resize(a->p.target, h->old_size));
+        UPD_CHECK(stream_image(a, old, h->old_size, a->p.target, UPD_PHASE_CHECK_BASE, NULL));
+    }
     a->st.t_check_base = upd_now() - t0;
-    return memcmp(got, h->old_sha256, 32) ? UPD_E_BASE_HASH : 0;
+    return 0;
 }
 
 int upd_ap_check_result(upd_applier *a)
@@ -69,7 +76,7 @@ int upd_ap_check_result(upd_applier *a)
     }
     UPD_CHECK(upd_io_flush(a->p.target));
     uint8_t got[32];
-    UPD_CHECK(hash_image(a, a->p.target, h->new_size, NULL, UPD_PHASE_CHECK_RESULT, got));
+    UPD_CHECK(stream_image(a, a->p.target, h->new_size, NULL, UPD_PHASE_CHECK_RESULT, got));
     a->st.t_check_result = upd_now() - t0;
     return memcmp(got, h->new_sha256, 32) ? UPD_E_RESULT_HASH : 0;
 }

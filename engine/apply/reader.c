@@ -13,7 +13,6 @@
 #include <string.h>
 
 #define IOBUF_MAX   (1u << 20)
-#define RNODE_BYTES 32u        /* upper bound of one rangeset node */
 
 static void *ap_alloc(upd_applier *a, size_t n)
 {
@@ -91,22 +90,25 @@ void upd_applier_stats(const upd_applier *a, upd_apply_stats *st)
 }
 
 /* The window must hold both segment buffers, the I/O buffer, the manifest,
- * the decoder and an in-memory stash; what is left bounds the range sets. */
+ * the decoder, both range sets at the sizes the header declares, and an
+ * in-memory stash.  All of it is known here, so a package too large for the
+ * window is refused before the first write, and a dry run reaches the same
+ * verdict as the real run (except for the in-memory stash, which only the
+ * real run holds). */
 static int on_header(upd_applier *a)
 {
     UPD_CHECK(upd_header_decode(a->fix, UPD_HEADER_SIZE, &a->h));
     const upd_header *h = &a->h;
     uint64_t need = a->mem + (uint64_t)h->seg_cmax + h->seg_max
-                  + (uint64_t)h->seg_count * sizeof(upd_seg_entry);
+                  + (uint64_t)h->seg_count * sizeof(upd_seg_entry)
+                  + upd_rangeset_max_mem(h->write_ranges) + upd_rangeset_max_mem(h->stash_ranges);
     int mem_stash = !a->p.stash && h->stash_size && !(a->p.flags & UPD_APPLY_DRY_RUN);
     if (mem_stash)
         need += h->stash_size;
-    if (need >= a->p.window)
+    if (need > a->p.window)
         return UPD_E_LIMIT;
-    uint64_t nodes = (a->p.window - need) / (2 * RNODE_BYTES);
-    uint64_t cap = h->op_count + 1 < nodes ? h->op_count + 1 : nodes;
-    upd_rangeset_init(&a->written, (uint32_t)(cap > UINT32_MAX - 2 ? UINT32_MAX - 2 : cap));
-    upd_rangeset_init(&a->filled, (uint32_t)(cap > UINT32_MAX - 2 ? UINT32_MAX - 2 : cap));
+    upd_rangeset_init(&a->written, h->write_ranges);
+    upd_rangeset_init(&a->filled, h->stash_ranges);
     a->manifest = ap_alloc(a, (size_t)h->seg_count * sizeof(upd_seg_entry));
     a->cbuf = ap_alloc(a, h->seg_cmax);
     a->dbuf = ap_alloc(a, h->seg_max);
@@ -163,9 +165,10 @@ static int on_auth(upd_applier *a, const uint8_t *blk)
     a->state = a->h.seg_count ? ST_SEGMENT : ST_DONE;
     if (a->p.flags & UPD_APPLY_DRY_RUN)
         return 0;
+    UPD_CHECK(upd_ap_check_base(a));
     if (a->stash == a->p.stash && a->h.stash_size)
         UPD_CHECK(upd_io_resize(a->stash, a->h.stash_size));
-    return upd_ap_check_base(a);
+    return 0;
 }
 
 static int on_segment(upd_applier *a)

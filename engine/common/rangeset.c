@@ -12,7 +12,7 @@ struct upd_rnode {
 
 void upd_rangeset_init(upd_rangeset *s, uint32_t cap)
 {
-    *s = (upd_rangeset){ .cap = cap ? cap : 1, .seed = 0x9e3779b97f4a7c15ull };
+    *s = (upd_rangeset){ .cap = cap, .seed = 0x9e3779b97f4a7c15ull };
 }
 
 void upd_rangeset_free(upd_rangeset *s)
@@ -23,6 +23,8 @@ void upd_rangeset_free(upd_rangeset *s)
 }
 
 size_t upd_rangeset_mem(const upd_rangeset *s) { return (size_t)s->alloc * sizeof(upd_rnode); }
+
+size_t upd_rangeset_max_mem(uint32_t cap) { return ((size_t)cap + 1) * sizeof(upd_rnode); }
 
 static uint32_t next_prio(upd_rangeset *s)
 {
@@ -47,6 +49,8 @@ static int node_new(upd_rangeset *s, uint64_t lo, uint64_t hi, uint32_t *out)
             uint32_t n = s->alloc ? s->alloc * 2 : 64;
             if (n > s->cap + 1)
                 n = s->cap + 1;
+            if (n <= s->used)
+                return UPD_E_LIMIT;
             upd_rnode *p = realloc(s->nodes, (size_t)n * sizeof *p);
             if (!p)
                 return UPD_E_NOMEM;

@@ -23,7 +23,7 @@ typedef struct {
     uint64_t   seed;           /* treap priorities */
 } upd_rangeset;
 
-/* CAP: most ranges ever held (>= 1). */
+/* CAP: most ranges ever held (0: the set must stay empty). */
 void upd_rangeset_init(upd_rangeset *s, uint32_t cap);
 void upd_rangeset_free(upd_rangeset *s);
 /* Add [lo, hi) (lo < hi); 0, UPD_E_LIMIT or UPD_E_NOMEM. */
@@ -32,7 +32,8 @@ int upd_rangeset_add(upd_rangeset *s, uint64_t lo, uint64_t hi);
 int upd_rangeset_intersects(const upd_rangeset *s, uint64_t lo, uint64_t hi);
 /* Non-zero when [lo, hi) lies entirely inside one range of the set. */
 int upd_rangeset_covers(const upd_rangeset *s, uint64_t lo, uint64_t hi);
-/* Bytes of memory the set holds. */
+/* Bytes of memory the set holds now, and at most for capacity CAP. */
 size_t upd_rangeset_mem(const upd_rangeset *s);
+size_t upd_rangeset_max_mem(uint32_t cap);
 
 #endif

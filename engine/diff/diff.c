@@ -65,7 +65,7 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
 
     upd_covers cv = { 0 };
     upd_gops ops = { 0 }, sched = { 0 };
-    uint64_t stash_size = 0;
+    upd_plan_info info = { 0 };
     int rc = upd_match(old_img, old_len, new_img, new_len, &cv, p, st);
     if (!rc)
         rc = upd_build_ops(old_img, old_len, new_img, new_len, &cv, &ops, st);
@@ -73,12 +73,12 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     if (!rc && p->progress)
         p->progress(p->progress_user, UPD_PHASE_PLAN, 0, ops.n);
     if (!rc)
-        rc = upd_plan(&ops, old_len, new_len, p->stash_max, &sched, &stash_size, st);
+        rc = upd_plan(&ops, old_len, new_len, p->stash_max, &sched, &info.stash_size, st);
     free(ops.v);
     if (!rc)
-        rc = upd_plan_check(&sched, old_img, old_len, new_img, new_len, stash_size);
+        rc = upd_plan_check(&sched, old_img, old_len, new_img, new_len, &info);
     if (!rc)
-        rc = upd_emit(&sched, old_img, old_len, new_img, new_len, stash_size, p, out,
+        rc = upd_emit(&sched, old_img, old_len, new_img, new_len, &info, p, out,
                       out_user, st);
     free(sched.v);
     return rc;

@@ -55,15 +55,22 @@ int upd_build_ops(const uint8_t *old_img, size_t old_len, const uint8_t *new_img
 int upd_plan(const upd_gops *ops, uint64_t old_len, uint64_t new_len, uint64_t stash_max,
              upd_gops *out, uint64_t *stash_size, upd_diff_stats *st);
 
+/* What the schedule needs from an applier, recorded in the header. */
+typedef struct {
+    uint64_t stash_size;
+    uint32_t write_ranges, stash_ranges;   /* range-set peaks */
+} upd_plan_info;
+
 /* The simulator: replay SCHED on a copy of OLD with the applier's own rules
  * (no read of overwritten bytes, stash reads see what was stashed, the
- * result equals NEW).  UPD_E_PLAN on any violation. */
+ * result equals NEW) and measure the applier's range-set peaks into INFO.
+ * UPD_E_PLAN on any violation. */
 int upd_plan_check(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
-                   const uint8_t *new_img, size_t new_len, uint64_t stash_size);
+                   const uint8_t *new_img, size_t new_len, upd_plan_info *info);
 
 /* Pack the schedule into segments, compress, and write the package. */
 int upd_emit(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
-             const uint8_t *new_img, size_t new_len, uint64_t stash_size,
+             const uint8_t *new_img, size_t new_len, const upd_plan_info *info,
              const upd_diff_params *p, upd_write_fn out, void *out_user, upd_diff_stats *st);
 
 #define UPD_PIECE (1u << 20)   /* largest op before scheduling */

@@ -217,7 +217,7 @@ static int write_package(const segments *segs, upd_header *h, upd_write_fn out, 
 }
 
 int upd_emit(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
-             const uint8_t *new_img, size_t new_len, uint64_t stash_size,
+             const uint8_t *new_img, size_t new_len, const upd_plan_info *info,
              const upd_diff_params *p, upd_write_fn out, void *out_user, upd_diff_stats *st)
 {
     seg_builder sb = { 0 };
@@ -234,7 +234,8 @@ int upd_emit(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
         rc = compress_all(&segs, p->level, p->threads);
     upd_header h = { .version = UPD_FORMAT_VERSION, .block_size = p->block_size,
                      .seg_count = (uint32_t)segs.n, .old_size = old_len, .new_size = new_len,
-                     .stash_size = stash_size };
+                     .stash_size = info->stash_size, .write_ranges = info->write_ranges,
+                     .stash_ranges = info->stash_ranges };
     for (size_t i = 0; !rc && i < segs.n; i++) {
         segment *s = &segs.v[i];
         size_t usize = s->ctrl + s->diff + s->lit;

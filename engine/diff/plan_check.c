@@ -18,8 +18,19 @@
 typedef struct {
     uint8_t *img, *stash;
     uint64_t size, low;
-    upd_rangeset written;
+    upd_rangeset written, filled;  /* exactly the applier's two sets */
+    uint32_t written_peak, filled_peak;
 } sim;
+
+/* Add to SET as the applier will, and keep its peak size. */
+static int track(upd_rangeset *set, uint32_t *peak, uint64_t lo, uint64_t hi)
+{
+    if (upd_rangeset_add(set, lo, hi) < 0)
+        return UPD_E_NOMEM;
+    if (set->count > *peak)
+        *peak = set->count;
+    return 0;
+}
 
 static int sim_op(sim *s, const upd_gop *g, const uint8_t *old, size_t oldn,
                   const uint8_t *nw, uint64_t stash_size)
@@ -38,7 +49,7 @@ static int sim_op(sim *s, const upd_gop *g, const uint8_t *old, size_t oldn,
             || memcmp(s->img + g->src, old + g->src, g->len))
             return UPD_E_PLAN;
         memcpy(s->stash + g->dst, s->img + g->src, g->len);
-        return 0;
+        return track(&s->filled, &s->filled_peak, g->dst, g->dst + g->len);
     }
     if (upd_range_exceeds(g->dst, g->len, s->size))
         return UPD_E_PLAN;
@@ -64,14 +75,15 @@ static int sim_op(sim *s, const upd_gop *g, const uint8_t *old, size_t oldn,
         return UPD_E_PLAN;
     }
     memcpy(s->img + g->dst, nw + g->dst, g->len);
-    return upd_rangeset_add(&s->written, g->dst, g->dst + g->len) < 0 ? UPD_E_NOMEM : 0;
+    return track(&s->written, &s->written_peak, g->dst, g->dst + g->len);
 }
 
 int upd_plan_check(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
-                   const uint8_t *new_img, size_t new_len, uint64_t stash_size)
+                   const uint8_t *new_img, size_t new_len, upd_plan_info *info)
 {
     size_t max = old_len > new_len ? old_len : new_len;
-    sim s = { malloc(max ? max : 1), malloc(stash_size ? stash_size : 1), old_len, old_len, { 0 } };
+    uint64_t stash_size = info->stash_size;
+    sim s = { malloc(max ? max : 1), malloc(stash_size ? stash_size : 1), old_len, old_len };
     int rc = 0;
     if (!s.img || !s.stash)
         rc = UPD_E_NOMEM;
@@ -79,6 +91,7 @@ int upd_plan_check(const upd_gops *sched, const uint8_t *old_img, size_t old_len
         memcpy(s.img, old_img, old_len);
         memset(s.img + old_len, 0, max - old_len);
         upd_rangeset_init(&s.written, UINT32_MAX - 2);
+        upd_rangeset_init(&s.filled, UINT32_MAX - 2);
     }
     for (size_t i = 0; !rc && i < sched->n; i++) {
         if (sched->v[i].dst + sched->v[i].len > max && sched->v[i].kind != UPD_OP_RESIZE
@@ -89,7 +102,10 @@ int upd_plan_check(const upd_gops *sched, const uint8_t *old_img, size_t old_len
     }
     if (!rc && (s.size != new_len || memcmp(s.img, new_img, new_len)))
         rc = UPD_E_PLAN;
+    info->write_ranges = s.written_peak;
+    info->stash_ranges = s.filled_peak;
     upd_rangeset_free(&s.written);
+    upd_rangeset_free(&s.filled);
     free(s.img);
     free(s.stash);
     return rc;

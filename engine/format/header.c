@@ -10,7 +10,7 @@ enum {  /* header offsets */
     H_MAGIC = 0, H_VERSION = 8, H_HSIZE = 10, H_FLAGS = 12, H_BLOCK = 16,
     H_SEGS = 20, H_SEGMAX = 24, H_SEGCMAX = 28, H_OLD = 32, H_NEW = 40,
     H_STASH = 48, H_OPS = 56, H_OLDSHA = 64, H_NEWSHA = 96, H_ID = 128,
-    H_FROM = 192, H_TO = 224
+    H_FROM = 176, H_TO = 208, H_WRANGES = 240, H_SRANGES = 244, H_RSV = 248
 };
 enum {  /* manifest entry offsets */
     M_CSIZE = 0, M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_OPS = 16, M_RSV = 20, M_SHA = 32
@@ -75,6 +75,9 @@ static int check_header(const upd_header *h)
     /* every op takes at least two control bytes */
     if (h->op_count > (uint64_t)h->seg_count * (h->seg_max / 2) || (h->seg_count && !h->op_count))
         return UPD_E_PKG_HEADER;
+    /* range peaks are bounded by the ops that add ranges */
+    if (h->write_ranges > h->op_count || h->stash_ranges > h->op_count)
+        return UPD_E_PKG_HEADER;
     return 0;
 }
 
@@ -104,6 +107,10 @@ int upd_header_decode(const void *buf, size_t len, upd_header *h)
     h->op_count = upd_rd64(p + H_OPS);
     memcpy(h->old_sha256, p + H_OLDSHA, 32);
     memcpy(h->new_sha256, p + H_NEWSHA, 32);
+    h->write_ranges = upd_rd32(p + H_WRANGES);
+    h->stash_ranges = upd_rd32(p + H_SRANGES);
+    if (!all_zero(p + H_RSV, UPD_HEADER_SIZE - H_RSV))
+        return UPD_E_PKG_HEADER;
     UPD_CHECK(decode_str(p + H_ID, UPD_ID_MAX, h->package_id));
     UPD_CHECK(decode_str(p + H_FROM, UPD_VERSION_MAX, h->from_version));
     UPD_CHECK(decode_str(p + H_TO, UPD_VERSION_MAX, h->to_version));
@@ -131,6 +138,8 @@ int upd_header_encode(const upd_header *h, void *out)
     upd_wr64(p + H_OPS, h->op_count);
     memcpy(p + H_OLDSHA, h->old_sha256, 32);
     memcpy(p + H_NEWSHA, h->new_sha256, 32);
+    upd_wr32(p + H_WRANGES, h->write_ranges);
+    upd_wr32(p + H_SRANGES, h->stash_ranges);
     UPD_CHECK(encode_str(h->package_id, p + H_ID, UPD_ID_MAX));
     UPD_CHECK(encode_str(h->from_version, p + H_FROM, UPD_VERSION_MAX));
     UPD_CHECK(encode_str(h->to_version, p + H_TO, UPD_VERSION_MAX));

@@ -135,7 +135,12 @@ int upd_op_encode(const upd_op *op, uint64_t *prev_end, uint8_t *out)
     if (!op || !prev_end || !out || op->dst >= OFF_LIMIT || op->src >= OFF_LIMIT
         || op->len >= OFF_LIMIT)
         return UPD_E_INVAL;
-    if (op->kind != UPD_OP_RESIZE && (op->len == 0 || op->len >= OFF_LIMIT - op->dst))
+    /* the decoder bounds len by the larger of the offsets it reads */
+    uint64_t base = op->dst;
+    if ((op->kind == UPD_OP_STASH || op->kind == UPD_OP_COPY || op->kind == UPD_OP_DIFF)
+        && op->src > op->dst)
+        base = op->src;
+    if (op->kind != UPD_OP_RESIZE && (op->len == 0 || op->len >= OFF_LIMIT - base))
         return UPD_E_INVAL;
     if (op->from_stash && op->kind != UPD_OP_COPY && op->kind != UPD_OP_DIFF)
         return UPD_E_INVAL;

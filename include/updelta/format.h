@@ -32,7 +32,7 @@
 #define UPD_HEADER_SIZE      256
 #define UPD_SEG_ENTRY_SIZE   64
 #define UPD_AUTH_SIZE        128
-#define UPD_ID_MAX           64    /* package id field, NUL-padded */
+#define UPD_ID_MAX           48    /* package id field, NUL-padded */
 #define UPD_VERSION_MAX      32    /* from/to version fields, NUL-padded */
 
 /* Bounds every reader enforces (a package outside them is malformed). */
@@ -56,6 +56,9 @@ typedef struct {
     uint64_t old_size, new_size;
     uint64_t stash_size;       /* bytes of stash the schedule needs at its peak */
     uint64_t op_count;         /* total operations in all segments */
+    uint32_t write_ranges;     /* most disjoint image ranges written at once (applier's
+                                  stale-read tracking; >= 1 when op_count > 0) */
+    uint32_t stash_ranges;     /* most disjoint stash ranges filled at once */
     uint8_t  old_sha256[32], new_sha256[32];
     char     package_id[UPD_ID_MAX + 1];
     char     from_version[UPD_VERSION_MAX + 1];
@@ -79,7 +82,7 @@ typedef struct {
 /* Decode and check the fixed header in BUF[0..UPD_HEADER_SIZE).
  * Errors: UPD_E_PKG_TRUNCATED (LEN too small), UPD_E_PKG_MAGIC,
  * UPD_E_PKG_VERSION, UPD_E_PKG_HEADER (any field out of range, non-zero
- * reserved bytes, unterminated strings). */
+ * reserved bytes, strings not printable ASCII or not zero-padded). */
 UPD_API int upd_header_decode(const void *buf, size_t len, upd_header *h);
 
 /* Encode H into OUT[0..UPD_HEADER_SIZE).  H must pass upd_header_decode's
@@ -126,7 +129,8 @@ typedef struct {
 /* Cursor over a control stream. */
 typedef struct {
     const uint8_t *p, *end;
-    uint64_t prev_end;         /* end of the previous op's dst: the delta base */
+    uint64_t prev_end;         /* end of the previous image write (COPY, DIFF,
+                                  LIT, FILL) in this stream: the delta base */
 } upd_op_cursor;
 
 UPD_API void upd_op_cursor_init(upd_op_cursor *c, const void *ctrl, size_t len);
@@ -137,9 +141,10 @@ UPD_API void upd_op_cursor_init(upd_op_cursor *c, const void *ctrl, size_t len);
  * wrap).  Only encoding is checked here; bounds are the applier's job. */
 UPD_API int upd_op_next(upd_op_cursor *c, upd_op *op);
 
-/* Encode OP after the op that ended at *PREV_END into OUT (at most
- * UPD_OP_MAX_ENCODED bytes); returns the bytes written and advances
- * *PREV_END.  UPD_E_INVAL for an op that cannot be encoded. */
+/* Encode OP into OUT (at most UPD_OP_MAX_ENCODED bytes) against the delta
+ * base *PREV_END (0 at the start of a stream); returns the bytes written and
+ * advances *PREV_END for image writes.  UPD_E_INVAL for an op the decoder
+ * would refuse. */
 #define UPD_OP_MAX_ENCODED 40
 UPD_API int upd_op_encode(const upd_op *op, uint64_t *prev_end, uint8_t *out);
 
