@@ -85,7 +85,7 @@ check "unknown command: exit 2" test $? -eq 2
 
 "$SYNTH" transpose 1 2M "$T/o2" "$T/n2"
 "$UPD" diff "$T/o2" "$T/n2" -o "$T/p2" --stash-max 16K --json > "$T/d.json"
-check "diff --json reports the stash peak" grep -q '"stash_peak":' "$T/d.json"
+check "diff --json reports the stash size" grep -q '"stash_size":' "$T/d.json"
 cp "$T/o2" "$T/tgt"
 "$UPD" apply --in-place "$T/tgt" "$T/p2" --stash "$T/mystash" -q
 check "in-place with a named stash file" cmp -s "$T/tgt" "$T/n2"

@@ -299,18 +299,37 @@ Test(hostile, resize_past_max, .init = init_imgs, .description = "resize beyond 
     cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_BOUNDS);
 }
 
-Test(hostile, unfilled_stash, .init = init_imgs, .description = "reading stash bytes never stashed")
+Test(hostile, stash_twice, .init = init_imgs, .description = "saving old bytes that are already saved")
 {
-    upd_op op = OP(UPD_OP_COPY, 0, 0, 10);
-    op.from_stash = 1;
-    craft_seg s = { .ops = { op }, .nops = 1 };
+    craft_seg s = { .ops = { OP(UPD_OP_STASH, 0, 0, 10), OP(UPD_OP_STASH, 0, 5, 10) }, .nops = 2 };
     cr_assert_eq(hostile(&s, 1, 100, IMG), UPD_E_OP_STASH);
 }
 
-Test(hostile, stash_out_of_bounds, .init = init_imgs, .description = "stashing past the stash size")
+Test(hostile, stash_out_of_bounds, .init = init_imgs, .description = "saving more than the stash holds")
 {
-    craft_seg s = { .ops = { OP(UPD_OP_STASH, 90, 0, 20) }, .nops = 1 };
+    craft_seg s = { .ops = { OP(UPD_OP_STASH, 0, 0, 60), OP(UPD_OP_STASH, 0, 100, 60) }, .nops = 2 };
     cr_assert_eq(hostile(&s, 1, 100, IMG), UPD_E_OP_BOUNDS);
+}
+
+Test(hostile, stashed_bytes_serve_later_reads, .init = init_imgs,
+     .description = "control: save, overwrite, then read the saved old bytes: accepted and exact")
+{
+    /* new[0..10) = literal, new[100..110) = old[0..10): the copy runs after
+     * the literal destroyed its source, so it must read the stash */
+    memset(new_img, 0xab, 10);
+    memcpy(new_img + 100, old_img, 10);
+    craft_seg s = { .ops = { OP(UPD_OP_STASH, 0, 0, 10), OP(UPD_OP_LIT, 0, 0, 10),
+                             OP(UPD_OP_COPY, 100, 0, 10) }, .nops = 3, .lit = payload, .lit_len = 10 };
+    buf_t pkg, out;
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 10, &s, 1, &pkg), 0);
+    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), 0);
+    cr_assert(memcmp(out.p, new_img, IMG) == 0);
+    buf_free(&out);
+    buf_free(&pkg);
+    /* without the save, the same copy is a stale read */
+    craft_seg s2 = { .ops = { OP(UPD_OP_LIT, 0, 0, 10), OP(UPD_OP_COPY, 100, 0, 10) }, .nops = 2,
+                     .lit = payload, .lit_len = 10 };
+    cr_assert_eq(hostile(&s2, 1, 0, IMG), UPD_E_OP_STALE);
 }
 
 Test(hostile, stash_of_written_bytes, .init = init_imgs, .description = "stashing bytes already overwritten")

@@ -124,8 +124,8 @@ Test(format, op_roundtrip_random, .description = "100k random ops encode and dec
         op->dst = rnd(&seed) % lim;
         op->len = 1 + rnd(&seed) % (big ? (1ull << 40) : 4096);
         op->src = rnd(&seed) % lim;
-        if (op->kind == UPD_OP_COPY || op->kind == UPD_OP_DIFF)
-            op->from_stash = rnd(&seed) % 3 == 0;
+        if (op->kind == UPD_OP_STASH)
+            op->dst = 0;
         if (op->kind == UPD_OP_FILL)
             op->fill = (uint8_t)rnd(&seed);
         if (op->kind == UPD_OP_LIT || op->kind == UPD_OP_FILL || op->kind == UPD_OP_RESIZE)
@@ -142,7 +142,6 @@ Test(format, op_roundtrip_random, .description = "100k random ops encode and dec
     for (int i = 0; i < 100000; i++) {
         cr_assert_eq(upd_op_next(&c, &got), 1, "op %d", i);
         cr_assert_eq(got.kind, ops[i].kind);
-        cr_assert_eq(got.from_stash, ops[i].from_stash);
         cr_assert_eq(got.dst, ops[i].dst, "op %d dst", i);
         cr_assert_eq(got.src, ops[i].src, "op %d src", i);
         cr_assert_eq(got.len, ops[i].len);
@@ -166,7 +165,7 @@ Test(format, op_decode_rejects, .description = "malformed op bytes are refused, 
     static const uint8_t bad_kind[] = { 0x00, 0, 1 };
     static const uint8_t kind7[] = { 0x07, 0, 1 };
     static const uint8_t high_bits[] = { 0x13, 0, 1 };
-    static const uint8_t stash_lit[] = { 0x0b, 0, 1 };          /* from_stash on LIT */
+    static const uint8_t stash_lit[] = { 0x0b, 0, 1 };          /* bit 3 set */
     static const uint8_t zero_len[] = { 0x03, 0x00, 0x00 };
     static const uint8_t truncated[] = { 0x01, 0x80 };
     static const uint8_t overlong[] = { 0x03, 0x80, 0x00, 0x01 };  /* 0 encoded in 2 bytes */

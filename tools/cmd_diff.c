@@ -24,8 +24,8 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
         printf("{\"pkg_size\":%llu,\"new_size\":%zu,\"segments\":%u,"
                "\"ops\":{\"copy\":%llu,\"diff\":%llu,\"lit\":%llu,\"fill\":%llu,\"stash\":%llu,"
                "\"resize\":%llu},\"copy_bytes\":%llu,\"diff_bytes\":%llu,\"lit_bytes\":%llu,"
-               "\"fill_bytes\":%llu,\"unchanged_bytes\":%llu,\"stash_peak\":%llu,"
-               "\"stash_bytes\":%llu,\"cycle_lit_bytes\":%llu,\"t_index\":%.3f,\"t_match\":%.3f,"
+               "\"fill_bytes\":%llu,\"unchanged_bytes\":%llu,\"stash_size\":%llu,"
+               "\"cycle_lit_bytes\":%llu,\"t_index\":%.3f,\"t_match\":%.3f,"
                "\"t_plan\":%.3f,\"t_emit\":%.3f}\n",
                (unsigned long long)st->pkg_size, new_len, st->segments,
                (unsigned long long)st->ops[UPD_OP_COPY], (unsigned long long)st->ops[UPD_OP_DIFF],
@@ -33,8 +33,8 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
                (unsigned long long)st->ops[UPD_OP_STASH], (unsigned long long)st->ops[UPD_OP_RESIZE],
                (unsigned long long)st->copy_bytes, (unsigned long long)st->diff_bytes,
                (unsigned long long)st->lit_bytes, (unsigned long long)st->fill_bytes,
-               (unsigned long long)st->unchanged_bytes, (unsigned long long)st->stash_peak,
-               (unsigned long long)st->stash_bytes, (unsigned long long)st->cycle_lit_bytes,
+               (unsigned long long)st->unchanged_bytes, (unsigned long long)st->stash_size,
+               (unsigned long long)st->cycle_lit_bytes,
                st->t_index, st->t_match, st->t_plan, st->t_emit);
         return;
     }
@@ -53,9 +53,8 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
                cli_num(st->unchanged_bytes, a), (unsigned long long)st->copy_bytes,
                (unsigned long long)st->diff_bytes, (unsigned long long)st->lit_bytes,
                (unsigned long long)st->fill_bytes);
-        printf("in place  stash peak %llu, stashed %llu, cycle literals %llu\n",
-               (unsigned long long)st->stash_peak, (unsigned long long)st->stash_bytes,
-               (unsigned long long)st->cycle_lit_bytes);
+        printf("in place  stash %llu bytes, cycle literals %llu bytes\n",
+               (unsigned long long)st->stash_size, (unsigned long long)st->cycle_lit_bytes);
         printf("streams   ctrl %llu, diff %llu, literal %llu (before compression)\n",
                (unsigned long long)st->ctrl_raw, (unsigned long long)st->diff_raw,
                (unsigned long long)st->lit_raw);

@@ -37,7 +37,9 @@ struct upd_applier {
     upd_io   *stash;            /* params' stash, or the in-memory one below */
     upd_io   *stash_mem;
     upd_rangeset written;       /* image ranges written so far */
-    upd_rangeset filled;        /* stash ranges filled so far */
+    upd_rangeset saved;         /* old ranges saved -> their stash offsets */
+    uint64_t  stash_end;        /* stash log length after the ops validated */
+    uint64_t  stash_done;       /* stash log length after the ops run */
     uint64_t  cur_size;         /* image length as the ops have set it */
     uint64_t  low_water;        /* smallest length the image has had */
 

@@ -68,7 +68,7 @@ void upd_applier_free(upd_applier *a)
     free(a->manifest);
     upd_io_close(a->stash_mem);
     upd_rangeset_free(&a->written);
-    upd_rangeset_free(&a->filled);
+    upd_rangeset_free(&a->saved);
     free(a);
 }
 
@@ -108,7 +108,7 @@ static int on_header(upd_applier *a)
     if (need > a->p.window)
         return UPD_E_LIMIT;
     upd_rangeset_init(&a->written, h->write_ranges);
-    upd_rangeset_init(&a->filled, h->stash_ranges);
+    upd_rangeset_init(&a->saved, h->stash_ranges);
     a->manifest = ap_alloc(a, (size_t)h->seg_count * sizeof(upd_seg_entry));
     a->cbuf = ap_alloc(a, h->seg_cmax);
     a->dbuf = ap_alloc(a, h->seg_max);

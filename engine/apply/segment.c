@@ -29,12 +29,24 @@ static uint64_t old_valid_end(const upd_applier *a, uint64_t low_water)
     return a->h.old_size < low_water ? a->h.old_size : low_water;
 }
 
+/* Old bytes [src, src+len) are readable when each part is either saved in
+ * the stash or not yet written. */
 static int check_old_read(const upd_applier *a, uint64_t src, uint64_t len, uint64_t low)
 {
     if (upd_range_exceeds(src, len, old_valid_end(a, low)))
         return UPD_E_OP_BOUNDS;
-    if (upd_rangeset_intersects(&a->written, src, src + len))
-        return UPD_E_OP_STALE;
+    uint64_t end = src + len, lo, hi, val;
+    for (uint64_t x = src; x < end;) {
+        int found = upd_rangeset_next(&a->saved, x, &lo, &hi, &val);
+        if (found && lo <= x) {
+            x = hi < end ? hi : end;
+            continue;
+        }
+        uint64_t gap_end = found && lo < end ? lo : end;
+        if (upd_rangeset_intersects(&a->written, x, gap_end))
+            return UPD_E_OP_STALE;
+        x = gap_end;
+    }
     return 0;
 }
 
@@ -52,21 +64,22 @@ static int validate_op(upd_applier *a, const upd_op *op, const upd_seg_entry *e,
             *low = op->len;
         return 0;
     }
-    case UPD_OP_STASH:
-        if (upd_range_exceeds(op->dst, op->len, h->stash_size))
+    case UPD_OP_STASH: {
+        /* saved bytes must still be old: not written, not saved before */
+        if (upd_range_exceeds(a->stash_end, op->len, h->stash_size)
+            || upd_range_exceeds(op->src, op->len, old_valid_end(a, *low)))
             return UPD_E_OP_BOUNDS;
-        UPD_CHECK(check_old_read(a, op->src, op->len, *low));
-        return upd_rangeset_add(&a->filled, op->dst, op->dst + op->len);
+        if (upd_rangeset_intersects(&a->written, op->src, op->src + op->len))
+            return UPD_E_OP_STALE;
+        int rc = upd_rangemap_add(&a->saved, op->src, op->src + op->len, a->stash_end);
+        if (rc < 0)
+            return rc == UPD_E_INVAL ? UPD_E_OP_STASH : rc;
+        a->stash_end += op->len;
+        return 0;
+    }
     case UPD_OP_COPY:
     case UPD_OP_DIFF:
-        if (op->from_stash) {
-            if (upd_range_exceeds(op->src, op->len, h->stash_size))
-                return UPD_E_OP_BOUNDS;
-            if (!upd_rangeset_covers(&a->filled, op->src, op->src + op->len))
-                return UPD_E_OP_STASH;
-        } else {
-            UPD_CHECK(check_old_read(a, op->src, op->len, *low));
-        }
+        UPD_CHECK(check_old_read(a, op->src, op->len, *low));
         if (op->kind == UPD_OP_DIFF) {
             if (upd_range_exceeds(pl->diff_used, op->len, e->diff_len))
                 return UPD_E_OP_STREAM;
@@ -128,24 +141,55 @@ static void add_bytes(uint8_t *dst, const uint8_t *src, size_t n)
         dst[i] = (uint8_t)(dst[i] + src[i]);
 }
 
+/* Fill BUF with old bytes [x, x+n): parts saved by a STASH that has already
+ * run come from the stash, the rest from the old image.  (Pass 1 recorded
+ * the whole segment's saves; a save not yet run means the image there has
+ * not been overwritten yet.) */
+static int read_old(upd_applier *a, uint8_t *buf, uint64_t x, size_t n)
+{
+    uint64_t end = x + n, lo, hi, val;
+    while (x < end) {
+        int found = upd_rangeset_next(&a->saved, x, &lo, &hi, &val);
+        uint64_t stop = found && lo < end ? lo : end;
+        int from_stash = 0;
+        if (found && lo <= x) {
+            /* merged saves: only the part whose STASH already ran counts */
+            uint64_t spos = val + (x - lo);
+            stop = hi < end ? hi : end;
+            if (spos < a->stash_done) {
+                from_stash = 1;
+                if (stop - x > a->stash_done - spos)
+                    stop = x + (a->stash_done - spos);
+            }
+        }
+        size_t k = (size_t)(stop - x);
+        if (from_stash)
+            UPD_CHECK(upd_io_read(a->stash, buf, k, val + (x - lo)));
+        else
+            UPD_CHECK(upd_io_read(upd_ap_old(a), buf, k, x));
+        a->st.bytes_read += k;
+        buf += k;
+        x = stop;
+    }
+    return 0;
+}
+
 /* COPY/DIFF: chunks through the I/O buffer.  In place, a source that
  * overlaps its own destination from below is walked back to front (memmove
  * order), so no chunk reads bytes an earlier chunk of the same op wrote. */
 static int run_move(upd_applier *a, const upd_op *op, const uint8_t *diff)
 {
-    upd_io *in = op->from_stash ? a->stash : upd_ap_old(a);
-    int backward = in == a->p.target && op->src < op->dst && op->src + op->len > op->dst;
+    int backward = !a->p.source && op->src < op->dst && op->src + op->len > op->dst;
     uint64_t chunk = a->iobuf_size;
     uint64_t nchunks = (op->len + chunk - 1) / chunk;
     for (uint64_t k = 0; k < nchunks; k++) {
         uint64_t idx = backward ? nchunks - 1 - k : k;
         uint64_t off = idx * chunk;
         size_t n = (size_t)(op->len - off < chunk ? op->len - off : chunk);
-        UPD_CHECK(upd_io_read(in, a->iobuf, n, op->src + off));
+        UPD_CHECK(read_old(a, a->iobuf, op->src + off, n));
         if (diff)
             add_bytes(a->iobuf, diff + off, n);
         UPD_CHECK(upd_io_write(a->p.target, a->iobuf, n, op->dst + off));
-        a->st.bytes_read += n;
     }
     return 0;
 }
@@ -167,11 +211,12 @@ static int run_stash(upd_applier *a, const upd_op *op)
     for (uint64_t off = 0; off < op->len;) {
         size_t n = op->len - off < a->iobuf_size ? (size_t)(op->len - off) : a->iobuf_size;
         UPD_CHECK(upd_io_read(upd_ap_old(a), a->iobuf, n, op->src + off));
-        UPD_CHECK(upd_io_write(a->stash, a->iobuf, n, op->dst + off));
+        UPD_CHECK(upd_io_write(a->stash, a->iobuf, n, a->stash_done + off));
         a->st.bytes_read += n;
         a->st.stash_bytes += n;
         off += n;
     }
+    a->stash_done += op->len;
     return 0;
 }
 

@@ -1,12 +1,13 @@
 #include "rangeset.h"
 #include "updelta/common.h"
+#include "check.h"
 
 #include <stdlib.h>
 
 #define NIL 0u   /* node 0 is never used, so 0 can mean "none" */
 
 struct upd_rnode {
-    uint64_t lo, hi;
+    uint64_t lo, hi, val;
     uint32_t left, right, prio;
 };
 
@@ -59,7 +60,7 @@ static int node_new(upd_rangeset *s, uint64_t lo, uint64_t hi, uint32_t *out)
         }
         i = s->used++;
     }
-    s->nodes[i] = (upd_rnode){ lo, hi, NIL, NIL, next_prio(s) };
+    s->nodes[i] = (upd_rnode){ lo, hi, 0, NIL, NIL, next_prio(s) };
     *out = i;
     return 0;
 }
@@ -154,6 +155,79 @@ int upd_rangeset_add(upd_rangeset *s, uint64_t lo, uint64_t hi)
     s->count++;
     s->root = merge(n, merge(n, left, t), right);
     return 0;
+}
+
+/* Remove the node whose key is exactly LO. */
+static void erase_key(upd_rangeset *s, uint64_t lo)
+{
+    uint32_t left, mid, right;
+    split(s->nodes, s->root, lo, &left, &right);
+    split(s->nodes, right, lo + 1, &mid, &right);
+    if (mid != NIL) {
+        node_release(s, mid);
+        s->count--;
+    }
+    s->root = merge(s->nodes, left, right);
+}
+
+/* The range with the smallest lo >= KEY, or NIL. */
+static uint32_t ceil_node(const upd_rangeset *s, uint64_t key)
+{
+    uint32_t t = s->root, best = NIL;
+    while (t != NIL) {
+        if (s->nodes[t].lo >= key) {
+            best = t;
+            t = s->nodes[t].left;
+        } else {
+            t = s->nodes[t].right;
+        }
+    }
+    return best;
+}
+
+static uint32_t floor_node(const upd_rangeset *s, uint64_t key);
+
+/* A new range can take over a neighbour in place: keys keep their order
+ * because nothing lies between the neighbour and the new range. */
+int upd_rangemap_add(upd_rangeset *s, uint64_t lo, uint64_t hi, uint64_t val)
+{
+    if (lo >= hi || upd_rangeset_intersects(s, lo, hi))
+        return UPD_E_INVAL;
+    uint32_t l = floor_node(s, lo), r = ceil_node(s, hi);
+    int join_l = l != NIL && s->nodes[l].hi == lo && s->nodes[l].val + (lo - s->nodes[l].lo) == val;
+    int join_r = r != NIL && s->nodes[r].lo == hi && val + (hi - lo) == s->nodes[r].val;
+    if (join_l && join_r) {
+        uint64_t rhi = s->nodes[r].hi;
+        erase_key(s, s->nodes[r].lo);
+        s->nodes[l].hi = rhi;
+    } else if (join_l) {
+        s->nodes[l].hi = hi;
+    } else if (join_r) {
+        s->nodes[r].lo = lo;
+        s->nodes[r].val = val;
+    } else {
+        uint32_t t, left, right;
+        UPD_CHECK(node_new(s, lo, hi, &t));
+        s->nodes[t].val = val;
+        s->count++;
+        split(s->nodes, s->root, lo, &left, &right);
+        s->root = merge(s->nodes, merge(s->nodes, left, t), right);
+    }
+    return 0;
+}
+
+int upd_rangeset_next(const upd_rangeset *s, uint64_t pos, uint64_t *lo, uint64_t *hi,
+                      uint64_t *val)
+{
+    uint32_t t = floor_node(s, pos);
+    if (t == NIL || s->nodes[t].hi <= pos)
+        t = ceil_node(s, pos + 1);
+    if (t == NIL)
+        return 0;
+    *lo = s->nodes[t].lo;
+    *hi = s->nodes[t].hi;
+    *val = s->nodes[t].val;
+    return 1;
 }
 
 /* The range with the largest lo <= KEY, or NIL. */

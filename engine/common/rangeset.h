@@ -1,8 +1,12 @@
-/* A set of disjoint half-open byte ranges, merged on insert.
+/* A set of disjoint half-open byte ranges, merged on insert, optionally
+ * carrying a value per range (a range map).
  *
  * The applier records every image range written so far and asks, before
  * each read of the old image, whether the range meets any of them (a
  * hostile or buggy package must never read bytes it already overwrote).
+ * As a map it records which old ranges were saved to the stash and where:
+ * VAL is the stash offset of the range's first byte, and two ranges merge
+ * only when both their bytes and their stash offsets are contiguous.
  * Writes arrive in schedule order, not address order, so this is a treap
  * keyed by range start: O(log n) insert and query.  Nodes live in one
  * array that grows up to a hard cap (bounded memory); inserting past the
@@ -28,6 +32,12 @@ void upd_rangeset_init(upd_rangeset *s, uint32_t cap);
 void upd_rangeset_free(upd_rangeset *s);
 /* Add [lo, hi) (lo < hi); 0, UPD_E_LIMIT or UPD_E_NOMEM. */
 int upd_rangeset_add(upd_rangeset *s, uint64_t lo, uint64_t hi);
+/* Map form: add [lo, hi) -> VAL.  0, UPD_E_INVAL when it meets a range
+ * already present, UPD_E_LIMIT, UPD_E_NOMEM. */
+int upd_rangemap_add(upd_rangeset *s, uint64_t lo, uint64_t hi, uint64_t val);
+/* The first range ending after POS: 1 and its bounds and value, or 0. */
+int upd_rangeset_next(const upd_rangeset *s, uint64_t pos, uint64_t *lo, uint64_t *hi,
+                      uint64_t *val);
 /* Non-zero when [lo, hi) meets a range in the set. */
 int upd_rangeset_intersects(const upd_rangeset *s, uint64_t lo, uint64_t hi);
 /* Non-zero when [lo, hi) lies entirely inside one range of the set. */

@@ -23,12 +23,10 @@ typedef struct {
     size_t     n, cap;
 } upd_covers;
 
-/* A generator operation.  SRC is the image (or stash) offset the applier
- * reads; DATA is the old-image offset whose bytes the op's diff is taken
- * against (equal to SRC unless the bytes come from the stash). */
+/* A generator operation: upd_op plus DATA, the old-image offset its diff is
+ * taken against (equal to SRC for every op that reads). */
 typedef struct {
     uint8_t  kind;         /* upd_op_kind */
-    uint8_t  from_stash;
     uint8_t  fill;
     uint64_t dst, src, len, data;
 } upd_gop;

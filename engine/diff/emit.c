@@ -90,7 +90,7 @@ static int add_op(seg_builder *sb, segments *out, const upd_gop *g, const uint8_
     uint64_t payload = g->kind == UPD_OP_DIFF || g->kind == UPD_OP_LIT ? g->len : 0;
     if (sb->nops && sb->ctrl.n + sb->diff.n + sb->lit.n + payload + UPD_OP_MAX_ENCODED > target)
         UPD_CHECK(close_segment(sb, out));
-    upd_op op = { (upd_op_kind)g->kind, g->from_stash, g->dst, g->src, g->len, g->fill };
+    upd_op op = { (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
     UPD_CHECK(bytes_reserve(&sb->ctrl, UPD_OP_MAX_ENCODED));
     int n = upd_op_encode(&op, &sb->prev_end, sb->ctrl.p + sb->ctrl.n);
     if (n < 0)

@@ -8,10 +8,11 @@
  * in destination order (sequential writes): key 0 is a plain topological
  * step; key > 0 means every remaining vertex sits on a cycle, and the one
  * chosen is the cheapest cut: the bytes its readers still need are saved
- * to the stash first (STASH ops), and those readers later read them from
- * there.  When a saved range does not fit the stash budget, that part of
- * the reader becomes literal bytes instead; the largest ranges are tried
- * first, so what is lost to literals is the small change.
+ * to the stash first (one STASH per disjoint range), and the applier serves
+ * those readers from the stash, so a cut costs one small op and no change
+ * to the readers.  When a range does not fit the stash budget (total bytes
+ * saved), the readers' parts in it become literal bytes instead; the
+ * largest ranges are saved first, so what is lost to literals is small.
  * A reader whose source overlaps its own destination is not an edge: the
  * applier runs such an op in memmove order. */
 #include "diff_internal.h"
@@ -25,14 +26,10 @@ enum { E_OPEN, E_ORDERED, E_STASHED, E_LITERAL };
 typedef struct {
     uint32_t u, v;          /* u reads [lo, hi) that v writes */
     uint8_t  mode;          /* E_* */
-    uint64_t lo, hi, stash; /* stash offset when E_STASHED */
+    uint64_t lo, hi;
 } edge;
 
 typedef struct { uint64_t key; uint32_t v; } hent;
-
-typedef struct {
-    uint64_t off, len;
-} extent;
 
 typedef struct {
     const upd_gops *ops;
@@ -45,16 +42,14 @@ typedef struct {
     uint8_t  *placed;
     hent     *heap;
     size_t    nh, hcap;
-    extent   *free_ext;     /* stash free list, sorted by offset */
-    size_t    nfree, free_cap;
-    uint64_t  stash_max, stash_high, stash_live;
+    uint64_t  stash_max, stash_total;
     upd_gops *out;
     upd_diff_stats *st;
 } planner;
 
 static int is_reader(const upd_gop *g)
 {
-    return (g->kind == UPD_OP_COPY || g->kind == UPD_OP_DIFF) && !g->from_stash;
+    return g->kind == UPD_OP_COPY || g->kind == UPD_OP_DIFF;
 }
 
 /* ---- heap of (key, vertex), lazily invalidated ------------------------- */
@@ -105,63 +100,6 @@ static hent heap_pop(planner *p)
     return top;
 }
 
-/* ---- stash space: first fit over a sorted free list ------------------- */
-
-static int stash_alloc(planner *p, uint64_t len, uint64_t *off)
-{
-    for (size_t i = 0; i < p->nfree; i++) {
-        extent *x = &p->free_ext[i];
-        if (x->len < len)
-            continue;
-        *off = x->off;
-        x->off += len;
-        x->len -= len;
-        if (!x->len) {
-            memmove(x, x + 1, (p->nfree - i - 1) * sizeof *x);
-            p->nfree--;
-        }
-        if (*off + len > p->stash_high)
-            p->stash_high = *off + len;
-        p->stash_live += len;
-        return 1;
-    }
-    return 0;
-}
-
-static int stash_release(planner *p, uint64_t off, uint64_t len)
-{
-    size_t i = 0;
-    while (i < p->nfree && p->free_ext[i].off < off)
-        i++;
-    p->stash_live -= len;
-    /* coalesce with the neighbours where they touch */
-    int prev = i > 0 && p->free_ext[i - 1].off + p->free_ext[i - 1].len == off;
-    int next = i < p->nfree && off + len == p->free_ext[i].off;
-    if (prev && next) {
-        p->free_ext[i - 1].len += len + p->free_ext[i].len;
-        memmove(&p->free_ext[i], &p->free_ext[i + 1], (p->nfree - i - 1) * sizeof(extent));
-        p->nfree--;
-    } else if (prev) {
-        p->free_ext[i - 1].len += len;
-    } else if (next) {
-        p->free_ext[i].off = off;
-        p->free_ext[i].len += len;
-    } else {
-        if (p->nfree == p->free_cap) {
-            size_t n = p->free_cap ? p->free_cap * 2 : 64;
-            extent *x = realloc(p->free_ext, n * sizeof *x);
-            if (!x)
-                return UPD_E_NOMEM;
-            p->free_ext = x;
-            p->free_cap = n;
-        }
-        memmove(&p->free_ext[i + 1], &p->free_ext[i], (p->nfree - i) * sizeof(extent));
-        p->free_ext[i] = (extent){ off, len };
-        p->nfree++;
-    }
-    return 0;
-}
-
 /* ---- graph ------------------------------------------------------------- */
 
 /* First op whose destination ends after POS (ops are sorted by dst). */
@@ -206,7 +144,7 @@ static int build_graph(planner *p)
                     return UPD_E_NOMEM;
                 p->e = x;
             }
-            p->e[p->ne++] = (edge){ (uint32_t)u, (uint32_t)v, E_OPEN, lo, hi, 0 };
+            p->e[p->ne++] = (edge){ (uint32_t)u, (uint32_t)v, E_OPEN, lo, hi };
             p->key[v] += hi - lo;
             p->in_start[v + 1]++;
         }
@@ -230,41 +168,65 @@ static int build_graph(planner *p)
 
 /* ---- placement ---------------------------------------------------------- */
 
-static int cmp_edge_len_desc(const void *a, const void *b)
+static int cmp_edge_lo(const void *a, const void *b)
 {
     const edge *x = *(const edge *const *)a, *y = *(const edge *const *)b;
+    return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+typedef struct { uint64_t lo, hi; size_t first, last; } span;   /* open[first..last] */
+
+static int cmp_span_len_desc(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
     uint64_t lx = x->hi - x->lo, ly = y->hi - y->lo;
     return lx < ly ? 1 : lx > ly ? -1 : (x->lo > y->lo) - (x->lo < y->lo);
 }
 
-/* V runs while readers still need its destination: save their ranges. */
+/* V runs while readers still need its destination: save the union of the
+ * ranges they need, largest spans first while the budget lasts. */
 static int cut_cycle(planner *p, uint32_t v)
 {
-    size_t a = p->in_start[v], b = p->in_start[v + 1], k = 0;
+    size_t a = p->in_start[v], b = p->in_start[v + 1], k = 0, ns = 0;
     edge **open = malloc((b - a) * sizeof *open);
-    if (!open)
+    span *sp = malloc((b - a) * sizeof *sp);
+    if (!open || !sp) {
+        free(open);
+        free(sp);
         return UPD_E_NOMEM;
+    }
     for (size_t i = a; i < b; i++)
         if (p->e[p->in_idx[i]].mode == E_OPEN)
             open[k++] = &p->e[p->in_idx[i]];
-    qsort(open, k, sizeof *open, cmp_edge_len_desc);
-    int rc = 0;
-    for (size_t i = 0; i < k && !rc; i++) {
-        edge *e = open[i];
-        uint64_t len = e->hi - e->lo, off;
-        if (stash_alloc(p, len, &off)) {
-            e->mode = E_STASHED;
-            e->stash = off;
-            p->st->stash_bytes += len;
-            rc = upd_gops_push(p->out, &(upd_gop){ .kind = UPD_OP_STASH, .dst = off,
-                                                   .src = e->lo, .data = e->lo, .len = len });
+    qsort(open, k, sizeof *open, cmp_edge_lo);
+    for (size_t i = 0; i < k; i++) {
+        if (ns && open[i]->lo <= sp[ns - 1].hi) {
+            if (open[i]->hi > sp[ns - 1].hi)
+                sp[ns - 1].hi = open[i]->hi;
+            sp[ns - 1].last = i;
         } else {
-            e->mode = E_LITERAL;
-            p->st->cycle_lit_bytes += len;
+            sp[ns++] = (span){ open[i]->lo, open[i]->hi, i, i };
         }
-        p->key[v] -= len;
+    }
+    qsort(sp, ns, sizeof *sp, cmp_span_len_desc);
+    int rc = 0;
+    for (size_t i = 0; i < ns && !rc; i++) {
+        uint64_t len = sp[i].hi - sp[i].lo;
+        int save = p->stash_total + len <= p->stash_max;
+        if (save) {
+            p->stash_total += len;
+            rc = upd_gops_push(p->out, &(upd_gop){ .kind = UPD_OP_STASH, .src = sp[i].lo,
+                                                   .data = sp[i].lo, .len = len });
+        }
+        for (size_t j = sp[i].first; j <= sp[i].last; j++) {
+            open[j]->mode = save ? E_STASHED : E_LITERAL;
+            if (!save)
+                p->st->cycle_lit_bytes += open[j]->hi - open[j]->lo;
+            p->key[v] -= open[j]->hi - open[j]->lo;
+        }
     }
     free(open);
+    free(sp);
     return rc;
 }
 
@@ -276,30 +238,25 @@ static int cmp_piece(const void *a, const void *b)
     return (x->lo > y->lo) - (x->lo < y->lo);
 }
 
-static int emit_sub(planner *p, const upd_gop *g, uint64_t lo, uint64_t hi, const edge *e)
+static int emit_sub(planner *p, const upd_gop *g, uint64_t lo, uint64_t hi, int literal)
 {
     upd_gop s = *g;
     s.dst = g->dst + (lo - g->src);
     s.len = hi - lo;
-    s.src = s.data = lo;
-    if (e && e->mode == E_LITERAL) {
+    s.src = s.data = literal ? 0 : lo;
+    if (literal)
         s.kind = UPD_OP_LIT;
-        s.src = s.data = 0;
-    } else if (e) {
-        s.from_stash = 1;
-        s.src = e->stash + (lo - e->lo);
-    }
     return upd_gops_push(p->out, &s);
 }
 
-/* Emit reader U, split where parts of its source come from the stash or
- * became literals; parts run in memmove order for its own overlap. */
+/* Emit reader U, split where parts of its source became literals (past the
+ * stash budget); parts run in memmove order for its own overlap. */
 static int emit_reader(planner *p, uint32_t u)
 {
     const upd_gop *g = &p->ops->v[u];
     size_t a = p->out_start[u], b = p->out_start[u + 1], k = 0;
     for (size_t i = a; i < b; i++)
-        k += p->e[i].mode == E_STASHED || p->e[i].mode == E_LITERAL;
+        k += p->e[i].mode == E_LITERAL;
     if (!k)
         return upd_gops_push(p->out, g);
     piece *pc = malloc((2 * k + 1) * sizeof *pc);
@@ -307,13 +264,13 @@ static int emit_reader(planner *p, uint32_t u)
         return UPD_E_NOMEM;
     size_t np = 0;
     for (size_t i = a; i < b; i++)
-        if (p->e[i].mode == E_STASHED || p->e[i].mode == E_LITERAL)
+        if (p->e[i].mode == E_LITERAL)
             pc[np++] = (piece){ p->e[i].lo, p->e[i].hi, &p->e[i] };
     qsort(pc, np, sizeof *pc, cmp_piece);
-    /* fill the gaps between saved pieces with old-sourced pieces */
-    size_t nsaved = np;
+    /* the parts between literal pieces still read the old image */
+    size_t nlit = np;
     uint64_t pos = g->src;
-    for (size_t i = 0; i < nsaved; i++) {
+    for (size_t i = 0; i < nlit; i++) {
         if (pc[i].lo > pos)
             pc[np++] = (piece){ pos, pc[i].lo, NULL };
         pos = pc[i].hi;
@@ -325,11 +282,8 @@ static int emit_reader(planner *p, uint32_t u)
     int rc = 0;
     for (size_t i = 0; i < np && !rc; i++) {
         const piece *x = &pc[backward ? np - 1 - i : i];
-        rc = emit_sub(p, g, x->lo, x->hi, x->e);
+        rc = emit_sub(p, g, x->lo, x->hi, x->e != NULL);
     }
-    for (size_t i = 0; i < np && !rc; i++)
-        if (pc[i].e && pc[i].e->mode == E_STASHED)
-            rc = stash_release(p, pc[i].e->stash, pc[i].hi - pc[i].lo);
     free(pc);
     return rc;
 }
@@ -361,7 +315,6 @@ static void planner_free(planner *p)
     free(p->key);
     free(p->placed);
     free(p->heap);
-    free(p->free_ext);
 }
 
 int upd_plan(const upd_gops *ops, uint64_t old_len, uint64_t new_len, uint64_t stash_max,
@@ -372,13 +325,6 @@ int upd_plan(const upd_gops *ops, uint64_t old_len, uint64_t new_len, uint64_t s
     double t0 = upd_now();
     if (ops->n >= UINT32_MAX)
         return UPD_E_DIFF_TOO_LARGE;
-    if (stash_max) {
-        p.free_ext = malloc(sizeof *p.free_ext);
-        if (!p.free_ext)
-            return UPD_E_NOMEM;
-        p.free_ext[0] = (extent){ 0, stash_max };
-        p.nfree = p.free_cap = 1;
-    }
     if (new_len > old_len)
         rc = upd_gops_push(out, &(upd_gop){ .kind = UPD_OP_RESIZE, .len = new_len });
     if (!rc)
@@ -396,10 +342,8 @@ int upd_plan(const upd_gops *ops, uint64_t old_len, uint64_t new_len, uint64_t s
     }
     if (!rc && new_len < old_len)
         rc = upd_gops_push(out, &(upd_gop){ .kind = UPD_OP_RESIZE, .len = new_len });
-    if (!rc && p.stash_live)
-        rc = UPD_E_INTERNAL;   /* every stashed range is read exactly once */
-    *stash_size = p.stash_high;
-    st->stash_peak = p.stash_high;
+    *stash_size = p.stash_total;
+    st->stash_size = p.stash_total;
     st->t_plan = upd_now() - t0;
     planner_free(&p);
     return rc;

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #define KIND_MASK   0x07u
-#define FROM_STASH  0x08u
 #define OFF_LIMIT   (1ull << 62)   /* decoded offsets stay far from wrap-around */
 
 static uint64_t zz_enc(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
@@ -88,17 +87,14 @@ int upd_op_next(upd_op_cursor *c, upd_op *op)
     uint8_t b = *c->p++;
     memset(op, 0, sizeof *op);
     op->kind = (upd_op_kind)(b & KIND_MASK);
-    op->from_stash = !!(b & FROM_STASH);
-    if (b & ~(KIND_MASK | FROM_STASH))
-        return UPD_E_OP_DECODE;
-    if (op->from_stash && op->kind != UPD_OP_COPY && op->kind != UPD_OP_DIFF)
+    if (b & ~KIND_MASK)
         return UPD_E_OP_DECODE;
     switch (op->kind) {
     case UPD_OP_COPY:
     case UPD_OP_DIFF:
         if (get_rel(c, c->prev_end, &op->dst) < 0)
             return UPD_E_OP_DECODE;
-        if (op->from_stash ? get_abs(c, &op->src) < 0 : get_rel(c, op->dst, &op->src) < 0)
+        if (get_rel(c, op->dst, &op->src) < 0)
             return UPD_E_OP_DECODE;
         if (get_len(c, op->dst > op->src ? op->dst : op->src, &op->len) < 0)
             return UPD_E_OP_DECODE;
@@ -114,10 +110,9 @@ int upd_op_next(upd_op_cursor *c, upd_op *op)
         }
         break;
     case UPD_OP_STASH:
-        if (get_abs(c, &op->dst) < 0 || get_rel(c, c->prev_end, &op->src) < 0
-            || get_len(c, op->dst > op->src ? op->dst : op->src, &op->len) < 0)
+        if (get_rel(c, c->prev_end, &op->src) < 0 || get_len(c, op->src, &op->len) < 0)
             return UPD_E_OP_DECODE;
-        return 1;   /* stash writes do not move the image delta base */
+        return 1;   /* a save writes no image byte: the delta base stays */
     case UPD_OP_RESIZE:
         if (get_abs(c, &op->len) < 0)
             return UPD_E_OP_DECODE;
@@ -142,15 +137,14 @@ int upd_op_encode(const upd_op *op, uint64_t *prev_end, uint8_t *out)
         base = op->src;
     if (op->kind != UPD_OP_RESIZE && (op->len == 0 || op->len >= OFF_LIMIT - base))
         return UPD_E_INVAL;
-    if (op->from_stash && op->kind != UPD_OP_COPY && op->kind != UPD_OP_DIFF)
+    if (op->kind == UPD_OP_STASH && op->dst)
         return UPD_E_INVAL;
-    out[n++] = (uint8_t)(op->kind | (op->from_stash ? FROM_STASH : 0));
+    out[n++] = (uint8_t)op->kind;
     switch (op->kind) {
     case UPD_OP_COPY:
     case UPD_OP_DIFF:
         n += put_var(out + n, zz_enc((int64_t)(op->dst - *prev_end)));
-        n += op->from_stash ? put_var(out + n, op->src)
-                            : put_var(out + n, zz_enc((int64_t)(op->src - op->dst)));
+        n += put_var(out + n, zz_enc((int64_t)(op->src - op->dst)));
         n += put_var(out + n, op->len);
         break;
     case UPD_OP_LIT:
@@ -161,7 +155,6 @@ int upd_op_encode(const upd_op *op, uint64_t *prev_end, uint8_t *out)
             out[n++] = op->fill;
         break;
     case UPD_OP_STASH:
-        n += put_var(out + n, op->dst);
         n += put_var(out + n, zz_enc((int64_t)(op->src - *prev_end)));
         n += put_var(out + n, op->len);
         return n;

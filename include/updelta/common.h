@@ -51,7 +51,7 @@ typedef enum {
     UPD_E_OP_DECODE      = -30,  /* malformed operation encoding in a control stream */
     UPD_E_OP_BOUNDS      = -31,  /* operation reads or writes outside the image or stash */
     UPD_E_OP_STALE       = -32,  /* operation reads image bytes an earlier operation overwrote */
-    UPD_E_OP_STASH       = -33,  /* operation reads stash bytes that were never filled */
+    UPD_E_OP_STASH       = -33,  /* a STASH saves old bytes that are already saved */
     UPD_E_OP_STREAM      = -34,  /* a segment's ops consume more or fewer payload bytes than it holds */
     /* images */
     UPD_E_BASE_SIZE      = -40,  /* target/source image size differs from the package's old size */

@@ -34,7 +34,8 @@ typedef struct {
     int      level;           /* zstd level, 1..22 */
     uint32_t block_size;      /* recorded in the header; power of two */
     uint32_t segment_size;    /* target decoded bytes per segment (64 KiB..UPD_MAX_SEG_SIZE/2) */
-    uint64_t stash_max;       /* in-place stash budget in bytes; 0 turns every cycle into literals */
+    uint64_t stash_max;       /* in-place stash budget: bytes saved in all; 0 turns every
+                                 cycle into literals */
     unsigned threads;         /* compression threads (1..64) */
     const char *package_id;   /* ROM package id, at most UPD_ID_MAX bytes ("" if NULL) */
     const char *from_version; /* at most UPD_VERSION_MAX bytes */
@@ -48,7 +49,7 @@ typedef struct {
     uint64_t ops[7];                  /* indexed by upd_op_kind */
     uint64_t copy_bytes, diff_bytes, lit_bytes, fill_bytes;
     uint64_t unchanged_bytes;         /* same-offset bytes that need no write */
-    uint64_t stash_peak, stash_bytes; /* peak live stash, total stashed */
+    uint64_t stash_size;              /* stash log the schedule needs (bytes saved) */
     uint64_t cycle_lit_bytes;         /* bytes turned into literals past the stash budget */
     uint64_t ctrl_raw, diff_raw, lit_raw;   /* stream bytes before compression */
     uint32_t segments;

@@ -105,12 +105,16 @@ UPD_API uint64_t upd_pkg_prefix_size(const upd_header *h);
 /* ---- operations ---------------------------------------------------------
  * A segment's control stream is a sequence of operations.  Offsets are
  * absolute after decoding; the encoding delta-codes them (FORMAT.md).
- *   COPY   dst <- src               (src in the old image or the stash)
- *   DIFF   dst <- src + diff bytes  (bytewise add mod 256, bsdiff style)
+ *   COPY   dst <- old[src]               (src in the old image)
+ *   DIFF   dst <- old[src] + diff bytes  (bytewise add mod 256, bsdiff style)
  *   LIT    dst <- literal bytes
  *   FILL   dst <- LEN copies of one byte
- *   STASH  stash[slot] <- old image bytes at src (for in-place cycles)
+ *   STASH  save old[src, src+len) at the end of the stash log, so that ops
+ *          after the write that destroys those bytes still read them (the
+ *          applier serves such reads from the stash: readers never name it)
  *   RESIZE image length <- len (grow before writes past the end, shrink last)
+ * Every read of the old image sees old bytes: from the image where no op
+ * has written yet, from the stash where an earlier STASH saved them.
  */
 typedef enum {
     UPD_OP_COPY = 1, UPD_OP_DIFF = 2, UPD_OP_LIT = 3,
@@ -119,9 +123,8 @@ typedef enum {
 
 typedef struct {
     upd_op_kind kind;
-    int      from_stash;       /* COPY/DIFF: src is a stash offset */
-    uint64_t dst;              /* image offset (stash offset for STASH) */
-    uint64_t src;              /* image or stash offset */
+    uint64_t dst;              /* image offset written (COPY, DIFF, LIT, FILL) */
+    uint64_t src;              /* old-image offset read (COPY, DIFF, STASH) */
     uint64_t len;              /* bytes; for RESIZE the new image length */
     uint8_t  fill;             /* FILL byte */
 } upd_op;
