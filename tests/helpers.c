@@ -14,6 +14,8 @@ void buf_free(buf_t *b)
 int buf_sink(void *user, const void *data, size_t len)
 {
     buf_t *b = user;
+    if (!len)
+        return 0;
     if (b->n + len > b->cap) {
         size_t c = b->cap ? b->cap : 4096;
         while (c < b->n + len)

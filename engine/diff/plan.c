@@ -331,14 +331,32 @@ int upd_plan(const upd_gops *ops, uint64_t old_len, uint64_t new_len, uint64_t s
         rc = build_graph(&p);
     for (uint32_t v = 0; !rc && v < ops->n; v++)
         rc = heap_push(&p, p.key[v], v);
+    /* Locality: after placing v, a ready destination neighbour (v-1 or
+     * v+1, in the direction we were going first) runs next, so the
+     * schedule is made of contiguous runs, which the op encoding codes in
+     * a byte and the applier writes sequentially. */
+    uint32_t last = UINT32_MAX;
+    int dir = 1;
     while (!rc && p.nh) {
-        hent h = heap_pop(&p);
-        if (p.placed[h.v] || h.key != p.key[h.v])
-            continue;   /* stale entry */
-        if (h.key)
-            rc = cut_cycle(&p, h.v);
+        uint32_t v = UINT32_MAX;
+        if (last != UINT32_MAX) {
+            uint32_t ahead = last + (uint32_t)dir, back = last - (uint32_t)dir;
+            if (ahead < ops->n && !p.placed[ahead] && !p.key[ahead])
+                v = ahead;
+            else if (back < ops->n && !p.placed[back] && !p.key[back])
+                v = back, dir = -dir;
+        }
+        if (v == UINT32_MAX) {
+            hent h = heap_pop(&p);
+            if (p.placed[h.v] || h.key != p.key[h.v])
+                continue;   /* stale entry */
+            v = h.v;
+            if (h.key)
+                rc = cut_cycle(&p, v);
+        }
         if (!rc)
-            rc = place(&p, h.v);
+            rc = place(&p, v);
+        last = v;
     }
     if (!rc && new_len < old_len)
         rc = upd_gops_push(out, &(upd_gop){ .kind = UPD_OP_RESIZE, .len = new_len });

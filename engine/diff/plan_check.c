@@ -106,7 +106,8 @@ int upd_plan_check(const upd_gops *sched, const uint8_t *old_img, size_t old_len
     if (!s.img || !s.stash)
         rc = UPD_E_NOMEM;
     if (!rc) {
-        memcpy(s.img, old_img, old_len);
+        if (old_len)
+            memcpy(s.img, old_img, old_len);
         memset(s.img + old_len, 0, max - old_len);
         upd_rangeset_init(&s.written, UINT32_MAX - 2);
         upd_rangeset_init(&s.saved, UINT32_MAX - 2);
@@ -118,7 +119,7 @@ int upd_plan_check(const upd_gops *sched, const uint8_t *old_img, size_t old_len
         else
             rc = sim_op(&s, g, old_img, old_len, new_img, stash_size);
     }
-    if (!rc && (s.size != new_len || memcmp(s.img, new_img, new_len)))
+    if (!rc && (s.size != new_len || (new_len && memcmp(s.img, new_img, new_len))))
         rc = UPD_E_PLAN;
     info->write_ranges = s.written_peak;
     info->stash_ranges = s.saved_peak;
