@@ -654,14 +654,14 @@ cell_t() { # list -> "m (a–b)" seconds
     [[ -n $1 ]] || { echo -; return; }
     # shellcheck disable=SC2086
     read -r m a b < <(stats %.3f $1)
-    if ((runs > 1)); then echo "$m ($a–$b)"; else echo "$m"; fi
+    if [[ $1 == *" "* ]]; then echo "$m ($a–$b)"; else echo "$m"; fi
 }
 cell_m() { # list of KiB -> MiB "m (a–b)"
     local m a b
     [[ -n $1 ]] || { echo -; return; }
     # shellcheck disable=SC2046,SC2086
     read -r m a b < <(stats %.1f $(awk '{ for (i = 1; i <= NF; i++) printf "%.1f\n", $i / 1024 }' <<<"$1"))
-    if ((runs > 1)) && [[ $a != "$b" ]]; then echo "$m ($a–$b)"; else echo "$m"; fi
+    if [[ $a != "$b" ]]; then echo "$m ($a–$b)"; else echo "$m"; fi
 }
 pct_of() { # bytes new
     awk -v a="$1" -v b="$2" 'BEGIN { v = 100 * a / b; printf (v < 0.1 ? "%.3f" : "%.2f") "\n", v }'
@@ -727,7 +727,7 @@ md_pair() { # index
             printf '**updelta vs best peer** (updelta ÷ peer; below 1 is better): patch size **%s** (best peer %s, %s bytes); apply time out of place **%s**, in place **%s** (best peer %s, %s s)%s.\n\n' \
                 "$rs" "$best_sz_t" "$(commas "$best_sz")" "$ra" "$rai" "$best_ap_t" "$best_ap" "$mp"
         fi
-        SUMMARY[$p]="| $p | $(commas "$nb") | $(commas "$ub") | $(commas "$best_sz") ($best_sz_t) | $rs | $ua / $ui_a | $best_ap ($best_ap_t) | $ra / $rai |"
+        SUMMARY[$p]="| $p | $(commas "$nb") | $(commas "$ub") | $(commas "$best_sz")${best_sz_t:+ ($best_sz_t)} | $rs | $ua / $ui_a | $best_ap${best_ap_t:+ ($best_ap_t)} | $ra / $rai |"
     fi
     if ((${#notes[@]})); then
         printf 'Notes:\n\n'
@@ -741,7 +741,8 @@ for i in "${sel[@]}"; do md_pair "$i" >>"$work/pairs.md"; done # fills SUMMARY
 # shellcheck disable=SC2016 # the backticks are Markdown
 {
     printf '# updelta benchmark, %s\n\n' "$(date +%F)"
-    printf 'updelta: `%s` (%s, repo HEAD %s). ' "${updelta:--}" "$(tool_version updelta)" "${repo_head:0:12}"
+    printf 'updelta: `%s` (%s, sha256 %s; repo HEAD at run time %s). ' "${updelta:--}" \
+        "$(tool_version updelta)" "${ud_sha:0:12}" "${repo_head:0:12}"
     printf 'Peers: bsdiff %s, %s, %s.\n' "$(dpkg-query -W -f '${Version}' bsdiff 2>/dev/null || echo '?')" \
         "$(xdelta3 -V 2>&1 | head -n 1 | awk '{ print "xdelta3 " $3 }' | tr -d ',')" \
         "$(zstd -V 2>&1 | grep -oE 'v[0-9.]+' | head -n 1 | sed 's/^/zstd /')"

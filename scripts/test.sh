@@ -1,0 +1,25 @@
+#!/bin/sh
+# The test command: install dependencies, build twice (release, and
+# AddressSanitizer + UndefinedBehaviorSanitizer), run every suite in both,
+# then the bounded-memory check (in-place apply of a 128 MiB image within
+# 16 MiB peak RSS).  Long soak/fuzz runs are not part of this; see docs.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/deps.sh
+JOBS=$(nproc 2>/dev/null || echo 2)
+start=$(date +%s)
+
+echo "== release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+make -C build -j"$JOBS" >/dev/null
+(cd build && ctest --output-on-failure -j2)
+
+echo "== ASan + UBSan build"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUPD_SANITIZE=ON >/dev/null
+make -C build-asan -j"$JOBS" >/dev/null
+(cd build-asan && ctest --output-on-failure -j2)
+
+echo "== bounded memory: in-place apply of a 128 MiB image"
+sh tests/rss_test.sh build/updelta build/updelta-synth 128M 16384
+
+echo "== all tests passed in $(( $(date +%s) - start )) s"
