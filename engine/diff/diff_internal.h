@@ -48,7 +48,7 @@ int upd_build_ops(const uint8_t *old_img, size_t old_len, const uint8_t *new_img
                   const upd_covers *cv, upd_gops *out, upd_diff_stats *st);
 
 /* Order OPS for in-place application within the stash budget; OUT gets the
- * schedule with STASH, stash-sourced and RESIZE ops, and *STASH_SIZE the
+ * schedule with STASH and RESIZE ops, and *STASH_SIZE the
  * stash area it needs.  Then replay it in memory (upd_plan_check). */
 int upd_plan(const upd_gops *ops, uint64_t old_len, uint64_t new_len, uint64_t stash_max,
              upd_gops *out, uint64_t *stash_size, upd_diff_stats *st);

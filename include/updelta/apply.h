@@ -15,7 +15,7 @@
  *     truncated header: a clear error and an untouched target.
  *   - Each segment is checked against its manifest SHA-256 before any of its
  *     operations runs, then decoded and fully validated (bounds, stale
- *     reads of bytes an earlier op overwrote, unfilled stash, stream
+ *     reads of bytes an earlier op overwrote and no STASH saved, stash rules, stream
  *     lengths) before its first write.
  *   - After the last segment the image has the new size and is re-read and
  *     hashed; UPD_E_RESULT_HASH if it differs.
@@ -26,8 +26,9 @@
  * for every regular-file package.  Power-fail safety is the journal's job.
  *
  * Memory is bounded by the window (default 16 MiB), whatever the image
- * size: a package whose segments or manifest need more is refused with
- * UPD_E_LIMIT before any write.
+ * size: a package whose segment buffers, manifest, range sets (sized by the
+ * header) and in-memory stash need more is refused with UPD_E_LIMIT before
+ * any write.
  * Thread safety: an applier is used by one thread at a time.
  */
 #ifndef UPDELTA_APPLY_H

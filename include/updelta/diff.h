@@ -33,7 +33,7 @@
 typedef struct {
     int      level;           /* zstd level, 1..22 */
     uint32_t block_size;      /* recorded in the header; power of two */
-    uint32_t segment_size;    /* target decoded bytes per segment (64 KiB..UPD_MAX_SEG_SIZE/2) */
+    uint32_t segment_size;    /* target decoded bytes per segment (2 MiB..UPD_MAX_SEG_SIZE/2) */
     uint64_t stash_max;       /* in-place stash budget: bytes saved in all; 0 turns every
                                  cycle into literals */
     unsigned threads;         /* compression threads (1..64) */

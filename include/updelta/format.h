@@ -54,11 +54,11 @@ typedef struct {
     uint32_t seg_max;          /* largest decoded segment (ctrl+diff+lit) */
     uint32_t seg_cmax;         /* largest compressed segment */
     uint64_t old_size, new_size;
-    uint64_t stash_size;       /* bytes of stash the schedule needs at its peak */
+    uint64_t stash_size;       /* stash log length: all bytes the schedule saves */
     uint64_t op_count;         /* total operations in all segments */
-    uint32_t write_ranges;     /* most disjoint image ranges written at once (applier's
-                                  stale-read tracking; >= 1 when op_count > 0) */
-    uint32_t stash_ranges;     /* most disjoint stash ranges filled at once */
+    uint32_t write_ranges;     /* most disjoint image ranges written at once (the
+                                  applier's stale-read tracking; 0 if nothing is written) */
+    uint32_t stash_ranges;     /* most disjoint old ranges saved in the stash map */
     uint8_t  old_sha256[32], new_sha256[32];
     char     package_id[UPD_ID_MAX + 1];
     char     from_version[UPD_VERSION_MAX + 1];
