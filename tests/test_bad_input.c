@@ -193,7 +193,7 @@ Test(bad_input, oversize_fields, .description = "huge counts and sizes (digest f
         { 40, 8, 1ull << 60, UPD_E_PKG_HEADER },       /* new size */
         { 48, 8, 1ull << 60, UPD_E_PKG_HEADER },       /* stash size */
         { 56, 8, 1ull << 40, UPD_E_PKG_HEADER },       /* op count */
-        { 48, 8, 64ull << 20, UPD_E_LIMIT },           /* in-memory stash past the window */
+        { 48, 8, (128 << 10) + 1, UPD_E_PKG_HEADER },  /* stash larger than the old image */
         { 24, 4, 60u << 20, UPD_E_LIMIT },             /* segment buffer past the window */
         { 256, 4, 0xfffffff0u, UPD_E_PKG_MANIFEST },   /* csize */
         { 272, 4, 0xffffu, UPD_E_PKG_MANIFEST },       /* manifest op count */

@@ -172,3 +172,38 @@ Test(roundtrip, sparse_edits_write_little, .description = "same-offset edits wri
     buf_free(&pkg);
     synth_free(&sp);
 }
+
+Test(roundtrip, many_tiny_changes_fit_the_window, .timeout = 120,
+     .description = "a byte changed every 100: the generator keeps the package within the applier's window")
+{
+    size_t n = 4u << 20;
+    uint8_t *old_img = malloc(n), *new_img = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        old_img[i] = (uint8_t)((i * 2654435761u) >> 13);
+    memcpy(new_img, old_img, n);
+    for (size_t i = 0; i < n; i += 100)
+        new_img[i] ^= 0x5a;
+    size_t window = 2u << 20;
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    p.level = 1;
+    p.segment_size = 512u << 10;   /* below the minimum: refused */
+    buf_t pkg, out;
+    cr_assert_eq(make_pkg(old_img, n, new_img, n, &p, &pkg), UPD_E_INVAL);
+    p.segment_size = 2u << 20;
+    p.window = 8u << 20;
+    cr_assert_eq(make_pkg(old_img, n, new_img, n, &p, &pkg), 0);
+    upd_header h;
+    cr_assert_eq(upd_header_decode(pkg.p, pkg.n, &h), 0);
+    cr_assert_leq(upd_applier_mem_need(&h, p.window), p.window);
+    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, n, 1, 0, p.window, &out), 0);
+    cr_assert(memcmp(out.p, new_img, n) == 0);
+    buf_free(&out);
+    buf_free(&pkg);
+    /* a window too small for even one segment: the generator says so */
+    p.window = window;
+    cr_assert_eq(make_pkg(old_img, n, new_img, n, &p, &pkg), UPD_E_LIMIT);
+    buf_free(&pkg);
+    free(old_img);
+    free(new_img);
+}

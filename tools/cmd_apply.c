@@ -166,14 +166,19 @@ int cmd_apply(int argc, char **argv)
         if (!rc)
             rc = upd_io_open_posix(&target, tmp, UPD_IO_CREATE | UPD_IO_TRUNC);
     }
-    /* the stash lives in a file beside the image unless it is known to be
-     * empty, or the image is a block device (memory, bounded by the window) */
+    /* the stash lives in a file beside the image (for a block device, in
+     * /var/tmp), unless the package is known to need none */
     int need_stash = !(have_header && h.stash_size == 0);
-    if (!rc && need_stash && (args.stash_path || !(upd_io_flags(target) & UPD_IO_FIXED_SIZE))) {
-        snprintf(stash_path, sizeof stash_path, "%s",
-                 args.stash_path ? args.stash_path : "");
-        if (!args.stash_path)
+    if (!rc && need_stash) {
+        if (args.stash_path) {
+            snprintf(stash_path, sizeof stash_path, "%s", args.stash_path);
+        } else if (upd_io_flags(target) & UPD_IO_FIXED_SIZE) {
+            const char *base = strrchr(args.target, '/');
+            snprintf(stash_path, sizeof stash_path, "/var/tmp/updelta-%s.stash",
+                     base ? base + 1 : args.target);
+        } else {
             snprintf(stash_path, sizeof stash_path, "%s.upd-stash", args.target);
+        }
         rc = upd_io_open_posix(&stash, stash_path, UPD_IO_CREATE | UPD_IO_TRUNC);
     }
     cli_progress pr;

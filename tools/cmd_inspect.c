@@ -9,6 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A header string as a JSON string body: printable ASCII, so only the
+ * quote and the backslash need escaping. */
+static const char *json_str(const char *s, char out[2 * UPD_ID_MAX + 1])
+{
+    size_t o = 0;
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            out[o++] = '\\';
+        out[o++] = *s;
+    }
+    out[o] = 0;
+    return out;
+}
+
 static void hex(const uint8_t *p, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++)
@@ -60,6 +74,7 @@ int cmd_inspect(int argc, char **argv)
     hex(h->old_sha256, 32, osha);
     hex(h->new_sha256, 32, nsha);
     const char *verdict = rc ? upd_errname(rc) : "ok";
+    char jid[2 * UPD_ID_MAX + 1], jfrom[2 * UPD_ID_MAX + 1], jto[2 * UPD_ID_MAX + 1];
     if (o.json) {
         printf("{\"format\":%u,\"package_id\":\"%s\",\"from\":\"%s\",\"to\":\"%s\","
                "\"old_size\":%llu,\"new_size\":%llu,\"old_sha256\":\"%s\",\"new_sha256\":\"%s\","
@@ -67,7 +82,8 @@ int cmd_inspect(int argc, char **argv)
                "\"stash_size\":%llu,\"ops\":{\"copy\":%llu,\"diff\":%llu,\"lit\":%llu,"
                "\"fill\":%llu,\"stash\":%llu,\"resize\":%llu},\"package_size\":%zu,"
                "\"io\":\"none\",\"valid\":\"%s\"}\n",
-               h->version, h->package_id, h->from_version, h->to_version,
+               h->version, json_str(h->package_id, jid), json_str(h->from_version, jfrom),
+               json_str(h->to_version, jto),
                (unsigned long long)h->old_size, (unsigned long long)h->new_size, osha, nsha,
                h->block_size, h->seg_count, h->seg_max, h->seg_cmax,
                (unsigned long long)h->stash_size, (unsigned long long)st.ops[UPD_OP_COPY],

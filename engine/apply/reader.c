@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define IOBUF_MAX   (1u << 20)
+#define DCTX_BOUND  (128u << 10)  /* a zstd 1.5 decoder context is about 96 KiB */
 
 static void *ap_alloc(upd_applier *a, size_t n)
 {
@@ -31,6 +32,20 @@ void upd_ap_progress(upd_applier *a, int phase, uint64_t done, uint64_t total)
         a->p.progress(a->p.progress_user, phase, done, total);
 }
 
+static size_t iobuf_size(size_t window)
+{
+    return window / 8 < IOBUF_MAX ? window / 8 : IOBUF_MAX;
+}
+
+uint64_t upd_applier_mem_need(const upd_header *h, size_t window)
+{
+    if (!window)
+        window = UPD_DEFAULT_WINDOW;
+    return iobuf_size(window) + DCTX_BOUND + (uint64_t)h->seg_cmax + h->seg_max
+         + (uint64_t)h->seg_count * sizeof(upd_seg_entry)
+         + upd_rangeset_max_mem(h->write_ranges) + upd_rangeset_max_mem(h->stash_ranges);
+}
+
 int upd_applier_create(upd_applier **out, const upd_apply_params *p)
 {
     if (!out || !p || (!p->target && !(p->flags & UPD_APPLY_DRY_RUN))
@@ -45,7 +60,7 @@ int upd_applier_create(upd_applier **out, const upd_apply_params *p)
         a->p.window = UPD_DEFAULT_WINDOW;
     a->hash = upd_sha256_new();
     a->dctx = ZSTD_createDCtx();
-    a->iobuf_size = a->p.window / 8 < IOBUF_MAX ? a->p.window / 8 : IOBUF_MAX;
+    a->iobuf_size = iobuf_size(a->p.window);
     a->iobuf = ap_alloc(a, a->iobuf_size);
     a->mem += ZSTD_sizeof_DCtx(a->dctx);
     if (!a->hash || !a->dctx || !a->iobuf) {
@@ -99,9 +114,7 @@ static int on_header(upd_applier *a)
 {
     UPD_CHECK(upd_header_decode(a->fix, UPD_HEADER_SIZE, &a->h));
     const upd_header *h = &a->h;
-    uint64_t need = a->mem + (uint64_t)h->seg_cmax + h->seg_max
-                  + (uint64_t)h->seg_count * sizeof(upd_seg_entry)
-                  + upd_rangeset_max_mem(h->write_ranges) + upd_rangeset_max_mem(h->stash_ranges);
+    uint64_t need = upd_applier_mem_need(h, a->p.window);
     int mem_stash = !a->p.stash && h->stash_size && !(a->p.flags & UPD_APPLY_DRY_RUN);
     if (mem_stash)
         need += h->stash_size;

@@ -5,7 +5,7 @@
  * Bytes that are the same at the same offset in both images need no
  * operation at all, whatever the matcher chose for them (a zero run matched
  * somewhere else, an identity cover's zero diff): any run of at least
- * SAME_RUN such bytes is cut out of the ops around it, so applying it costs
+ * same_run (64 by default) such bytes is cut out of the ops around it, so applying it costs
  * no read and no write.  Literal stretches made of one repeated byte become
  * FILL.  Every op is at most UPD_PIECE bytes, so no op outgrows a segment
  * and the scheduler works at a useful granularity. */
@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SAME_RUN 64     /* unchanged bytes worth splitting an op for */
 /* A cover shorter than this that does not continue its neighbours'
  * alignment becomes literal bytes: a short match from elsewhere saves
  * fewer bytes than its op costs, and in place it reads from far away, which
@@ -27,6 +26,7 @@
 typedef struct {
     const uint8_t *old, *nw;
     size_t oldn, newn;
+    uint64_t same_run;
     upd_gops *out;
     upd_diff_stats *st;
 } builder;
@@ -105,7 +105,7 @@ static int emit_region(builder *b, uint64_t a, uint64_t e, int is_cover, int64_t
         uint64_t y = x + 1;
         while (y < same_end && b->nw[y] == b->old[y])
             y++;
-        if (y - x >= SAME_RUN) {
+        if (y - x >= b->same_run) {
             if (x > start)
                 UPD_CHECK(is_cover ? emit_cover(b, start, x, delta) : emit_literal(b, start, x));
             b->st->unchanged_bytes += y - x;
@@ -119,9 +119,9 @@ static int emit_region(builder *b, uint64_t a, uint64_t e, int is_cover, int64_t
 }
 
 int upd_build_ops(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
-                  const upd_covers *cv, upd_gops *out, upd_diff_stats *st)
+                  const upd_covers *cv, uint64_t same_run, upd_gops *out, upd_diff_stats *st)
 {
-    builder b = { old_img, new_img, old_len, new_len, out, st };
+    builder b = { old_img, new_img, old_len, new_len, same_run, out, st };
     uint64_t pos = 0;
     int64_t prev_shift = 0;
     for (size_t i = 0; i < cv->n; i++) {

@@ -14,6 +14,27 @@ void upd_diff_params_default(upd_diff_params *p)
     p->segment_size = UPD_DEFAULT_SEGMENT;
     p->stash_max = UPD_DEFAULT_STASH_MAX;
     p->threads = 2;
+    p->window = UPD_DEFAULT_WINDOW;
+}
+
+#define SAME_RUN_MIN 64u          /* unchanged bytes worth splitting an op for */
+#define SAME_RUN_MAX (64u << 10)
+
+/* The applier memory a schedule needs, bounded from above before emission:
+ * segments hold at most segment_size decoded bytes, and a segment closes
+ * only when the next op (at most UPD_PIECE of payload) does not fit. */
+static uint64_t schedule_mem(const upd_gops *sched, const upd_plan_info *info,
+                             const upd_diff_params *p)
+{
+    uint64_t payload = 0;
+    for (size_t i = 0; i < sched->n; i++) {
+        const upd_gop *g = &sched->v[i];
+        payload += UPD_OP_MAX_ENCODED + (g->kind == UPD_OP_DIFF || g->kind == UPD_OP_LIT ? g->len : 0);
+    }
+    upd_header h = { .seg_max = p->segment_size, .seg_cmax = ZSTD_COMPRESSBOUND(p->segment_size),
+                     .write_ranges = info->write_ranges, .stash_ranges = info->stash_ranges };
+    h.seg_count = (uint32_t)(payload / (p->segment_size - UPD_PIECE - UPD_OP_MAX_ENCODED) + 1);
+    return upd_applier_mem_need(&h, p->window);
 }
 
 static int str_ok(const char *s, size_t max)
@@ -37,7 +58,8 @@ static int check_params(const upd_diff_params *p)
     /* a segment must hold the largest op's payload plus its encoding */
     if (p->segment_size < 2 * UPD_PIECE || p->segment_size > UPD_MAX_SEG_SIZE / 2)
         return UPD_E_INVAL;
-    if (p->threads < 1 || p->threads > 64 || p->stash_max > UPD_MAX_IMAGE)
+    if (p->threads < 1 || p->threads > 64 || p->stash_max > UPD_MAX_IMAGE
+        || p->window < (1u << 20))
         return UPD_E_INVAL;
     if (!str_ok(p->package_id, UPD_ID_MAX) || !str_ok(p->from_version, UPD_VERSION_MAX)
         || !str_ok(p->to_version, UPD_VERSION_MAX))
@@ -67,16 +89,28 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     upd_gops ops = { 0 }, sched = { 0 };
     upd_plan_info info = { 0 };
     int rc = upd_match(old_img, old_len, new_img, new_len, &cv, p, st);
-    if (!rc)
-        rc = upd_build_ops(old_img, old_len, new_img, new_len, &cv, &ops, st);
+    /* many tiny changes make many written ranges: leave unchanged runs out
+     * of ops only from longer lengths until the applier's window holds them */
+    for (uint64_t same_run = SAME_RUN_MIN; !rc; same_run *= 4) {
+        upd_diff_stats keep = *st;
+        ops.n = sched.n = 0;
+        info = (upd_plan_info){ 0 };
+        rc = upd_build_ops(old_img, old_len, new_img, new_len, &cv, same_run, &ops, st);
+        if (!rc && p->progress)
+            p->progress(p->progress_user, UPD_PHASE_PLAN, 0, ops.n);
+        if (!rc)
+            rc = upd_plan(&ops, old_len, new_len, p->stash_max, &sched, &info.stash_size, st);
+        if (!rc)
+            rc = upd_plan_check(&sched, old_img, old_len, new_img, new_len, &info);
+        if (rc || schedule_mem(&sched, &info, p) <= p->window)
+            break;
+        if (same_run >= SAME_RUN_MAX)
+            rc = UPD_E_LIMIT;
+        else
+            *st = keep;   /* count the final attempt only */
+    }
     free(cv.v);
-    if (!rc && p->progress)
-        p->progress(p->progress_user, UPD_PHASE_PLAN, 0, ops.n);
-    if (!rc)
-        rc = upd_plan(&ops, old_len, new_len, p->stash_max, &sched, &info.stash_size, st);
     free(ops.v);
-    if (!rc)
-        rc = upd_plan_check(&sched, old_img, old_len, new_img, new_len, &info);
     if (!rc)
         rc = upd_emit(&sched, old_img, old_len, new_img, new_len, &info, p, out,
                       out_user, st);

@@ -43,9 +43,10 @@ int upd_gops_push(upd_gops *a, const upd_gop *op);
 int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
               upd_covers *out, const upd_diff_params *p, upd_diff_stats *st);
 
-/* Turn covers into ops in dst order, at most PIECE bytes each. */
+/* Turn covers into ops in dst order, at most PIECE bytes each; unchanged
+ * same-offset runs of SAME_RUN bytes or more get no op. */
 int upd_build_ops(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
-                  const upd_covers *cv, upd_gops *out, upd_diff_stats *st);
+                  const upd_covers *cv, uint64_t same_run, upd_gops *out, upd_diff_stats *st);
 
 /* Order OPS for in-place application within the stash budget; OUT gets the
  * schedule with STASH and RESIZE ops, and *STASH_SIZE the

@@ -69,8 +69,9 @@ static int check_header(const upd_header *h)
         return UPD_E_PKG_HEADER;
     if ((h->seg_count == 0) != (h->seg_max == 0) || (h->seg_count == 0) != (h->seg_cmax == 0))
         return UPD_E_PKG_HEADER;
+    /* saved ranges are disjoint ranges of the old image */
     if (h->old_size > UPD_MAX_IMAGE || h->new_size > UPD_MAX_IMAGE
-        || h->stash_size > UPD_MAX_IMAGE)
+        || h->stash_size > h->old_size)
         return UPD_E_PKG_HEADER;
     /* every op takes at least two control bytes */
     if (h->op_count > (uint64_t)h->seg_count * (h->seg_max / 2) || (h->seg_count && !h->op_count))

@@ -121,11 +121,13 @@ int upd_io_open_posix(upd_io **out, const char *path, unsigned flags)
     p->fd = fd;
     p->rdonly = !!(flags & UPD_IO_RDONLY);
     struct stat st;
-    if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-        int e = errno;
+    int bad = fstat(fd, &st) < 0 ? errno
+            : S_ISDIR(st.st_mode) ? EISDIR
+            : !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) ? EINVAL : 0;
+    if (bad) {
         free(p);
         close(fd);
-        errno = S_ISDIR(st.st_mode) ? EISDIR : e ? e : EINVAL;
+        errno = bad;
         return UPD_E_IO_OPEN;
     }
     if (S_ISBLK(st.st_mode)) {

@@ -69,6 +69,12 @@ typedef struct {
 
 typedef struct upd_applier upd_applier;
 
+/* Bytes of memory an applier with memory budget WINDOW needs for a package
+ * with header H, not counting an in-memory stash (add h->stash_size when
+ * no stash handle is given).  A package is applicable when this is at most
+ * WINDOW; the generator checks the same figure (upd_diff_params.window). */
+UPD_API uint64_t upd_applier_mem_need(const upd_header *h, size_t window);
+
 /* Make an applier.  Errors: UPD_E_INVAL (no target without DRY_RUN, window
  * smaller than 1 MiB), UPD_E_NOMEM. */
 UPD_API int upd_applier_create(upd_applier **out, const upd_apply_params *p);

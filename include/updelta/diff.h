@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common.h"
+#include "apply.h"
 
 #define UPD_DEFAULT_LEVEL      19
 #define UPD_DEFAULT_BLOCK      4096u
@@ -37,6 +38,8 @@ typedef struct {
     uint64_t stash_max;       /* in-place stash budget: bytes saved in all; 0 turns every
                                  cycle into literals */
     unsigned threads;         /* compression threads (1..64) */
+    size_t   window;          /* applier memory budget the package must fit
+                                 (upd_applier_mem_need), default UPD_DEFAULT_WINDOW */
     const char *package_id;   /* ROM package id, at most UPD_ID_MAX bytes ("" if NULL) */
     const char *from_version; /* at most UPD_VERSION_MAX bytes */
     const char *to_version;
@@ -65,9 +68,13 @@ typedef int (*upd_write_fn)(void *user, const void *data, size_t len);
 
 /* Make a package that turns OLD[0..OLD_LEN) into NEW[0..NEW_LEN) and hand
  * it to OUT front to back.  ST (optional) receives statistics.  The inputs
- * are only read.  Errors: UPD_E_INVAL (bad params, strings too long),
+ * are only read.  When the schedule needs more applier memory than
+ * P->window (many tiny changes make many written ranges), unchanged runs
+ * are left out of ops only from longer lengths, up to 64 KiB, before giving
+ * up with UPD_E_LIMIT.  Errors: UPD_E_INVAL (bad params, strings too long),
  * UPD_E_DIFF_TOO_LARGE (old image >= 2 GiB), UPD_E_NOMEM, UPD_E_COMPRESS,
- * UPD_E_PLAN (internal schedule check failed), or OUT's own error. */
+ * UPD_E_PLAN (internal schedule check failed), UPD_E_LIMIT, or OUT's own
+ * error. */
 UPD_API int upd_diff(const uint8_t *old_img, size_t old_len,
                      const uint8_t *new_img, size_t new_len,
                      const upd_diff_params *p,
