@@ -10,12 +10,12 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 start=$(date +%s)
 
 echo "== release build"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUPD_TESTS=ON >/dev/null
 make -C build -j"$JOBS" >/dev/null
 (cd build && ctest --output-on-failure -j2)
 
 echo "== ASan + UBSan build"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUPD_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUPD_SANITIZE=ON -DUPD_TESTS=ON >/dev/null
 make -C build-asan -j"$JOBS" >/dev/null
 (cd build-asan && ctest --output-on-failure -j2)
 
