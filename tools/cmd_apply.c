@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,10 @@ static void print_summary(const apply_args *args, const upd_applier *ap, upd_io 
 int cmd_apply(int argc, char **argv)
 {
     apply_args args = { 0 };
+    /* A fixed mmap threshold: glibc otherwise raises it after the first
+     * large free, and the dry run's buffers would stay in the heap while the
+     * real run allocates its own, doubling peak RSS past the window. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     if (parse(argc, argv, &args) < 0) {
         fprintf(stderr, "usage: updelta apply OLD PKG -o NEW | apply --in-place TARGET PKG\n");
         return 2;

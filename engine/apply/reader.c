@@ -203,6 +203,10 @@ static int on_segment(upd_applier *a)
         UPD_CHECK(upd_ap_execute_segment(a, e));
         a->st.t_apply += upd_now() - t0;
     }
+    /* the range sets grow inside their own allocations: count them too */
+    size_t now = a->mem + upd_rangeset_mem(&a->written) + upd_rangeset_mem(&a->saved);
+    if (now > a->st.mem_peak)
+        a->st.mem_peak = now;
     a->cbuf_have = 0;
     a->st.segments_done++;
     if (++a->seg == a->h.seg_count)
