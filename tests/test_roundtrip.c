@@ -60,30 +60,30 @@ Test(roundtrip, trickled_push, .description = "pushing 1, 7 and 4093 bytes at a 
     }
 }
 
-Test(roundtrip, no_stash_budget, .description = "stash-max 0: every cycle becomes literals, still exact",
-     .timeout = 120)
+/* Every kind in KINDS through a generator with stash budget BUDGET. */
+static void with_budget(uint64_t budget, const char *const *kinds, uint64_t seed)
 {
     upd_diff_params p;
     upd_diff_params_default(&p);
     p.threads = 1;
     p.level = 3;
-    p.stash_max = 0;
-    static const char *const kinds[] = { "transpose", "rotate", "reverse-blocks", "mixed", "exe-like" };
-    for (size_t i = 0; i < 5; i++)
-        roundtrip(kinds[i], 2, 1 << 20, &p, 0);
+    p.stash_max = budget;
+    for (; *kinds; kinds++)
+        roundtrip(*kinds, seed, 1 << 20, &p, 0);
+}
+
+Test(roundtrip, no_stash_budget, .description = "stash-max 0: every cycle becomes literals, still exact",
+     .timeout = 120)
+{
+    static const char *const kinds[] = { "transpose", "rotate", "reverse-blocks", "mixed", "exe-like", NULL };
+    with_budget(0, kinds, 2);
 }
 
 Test(roundtrip, small_stash_budget, .description = "a 4 KiB stash budget: part stash, part literal",
      .timeout = 120)
 {
-    upd_diff_params p;
-    upd_diff_params_default(&p);
-    p.threads = 1;
-    p.level = 3;
-    p.stash_max = 4096;
-    static const char *const kinds[] = { "transpose", "rotate", "reverse-blocks", "mixed" };
-    for (size_t i = 0; i < 4; i++)
-        roundtrip(kinds[i], 3, 1 << 20, &p, 0);
+    static const char *const kinds[] = { "transpose", "rotate", "reverse-blocks", "mixed", NULL };
+    with_budget(4096, kinds, 3);
 }
 
 Test(roundtrip, smallest_segments, .description = "2 MiB segments force many segments per package",

@@ -35,6 +35,11 @@ static inline int upd_range_exceeds(uint64_t a, uint64_t b, uint64_t limit)
     return a > limit || b > limit - a;
 }
 
+/* Room for element N in the growable array ARR of *CAP elements of ELEM
+ * bytes (the capacity doubles): the array, possibly moved, or NULL when
+ * memory runs out (ARR is then untouched and still the caller's). */
+void *upd_grow(void *arr, size_t n, size_t *cap, size_t elem);
+
 /* Seconds on the monotonic clock. */
 double upd_now(void);
 

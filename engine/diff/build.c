@@ -33,14 +33,10 @@ typedef struct {
 
 int upd_gops_push(upd_gops *a, const upd_gop *op)
 {
-    if (a->n == a->cap) {
-        size_t n = a->cap ? a->cap * 2 : 1024;
-        upd_gop *v = realloc(a->v, n * sizeof *v);
-        if (!v)
-            return UPD_E_NOMEM;
-        a->v = v;
-        a->cap = n;
-    }
+    void *grown = upd_grow(a->v, a->n, &a->cap, sizeof *a->v);
+    if (!grown)
+        return UPD_E_NOMEM;
+    a->v = grown;
     a->v[a->n++] = *op;
     return 0;
 }

@@ -55,14 +55,10 @@ static int close_segment(seg_builder *sb, segments *out)
 {
     if (!sb->nops)
         return 0;
-    if (out->n == out->cap) {
-        size_t n = out->cap ? out->cap * 2 : 64;
-        segment *v = realloc(out->v, n * sizeof *v);
-        if (!v)
-            return UPD_E_NOMEM;
-        out->v = v;
-        out->cap = n;
-    }
+    void *grown = upd_grow(out->v, out->n, &out->cap, sizeof *out->v);
+    if (!grown)
+        return UPD_E_NOMEM;
+    out->v = grown;
     segment *s = &out->v[out->n];
     memset(s, 0, sizeof *s);
     s->ctrl = sb->ctrl.n;

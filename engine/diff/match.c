@@ -52,14 +52,10 @@ static size_t sa_longest(const sa_index *ix, const uint8_t *nw, size_t nn, size_
 
 static int covers_push(upd_covers *c, uint64_t dst, uint64_t src, uint64_t len)
 {
-    if (c->n == c->cap) {
-        size_t n = c->cap ? c->cap * 2 : 1024;
-        upd_cover *v = realloc(c->v, n * sizeof *v);
-        if (!v)
-            return UPD_E_NOMEM;
-        c->v = v;
-        c->cap = n;
-    }
+    void *grown = upd_grow(c->v, c->n, &c->cap, sizeof *c->v);
+    if (!grown)
+        return UPD_E_NOMEM;
+    c->v = grown;
     c->v[c->n++] = (upd_cover){ dst, src, len };
     return 0;
 }

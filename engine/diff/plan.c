@@ -61,14 +61,10 @@ static int hless(const hent *a, const hent *b)
 
 static int heap_push(planner *p, uint64_t key, uint32_t v)
 {
-    if (p->nh == p->hcap) {
-        size_t n = p->hcap ? p->hcap * 2 : 1024;
-        hent *h = realloc(p->heap, n * sizeof *h);
-        if (!h)
-            return UPD_E_NOMEM;
-        p->heap = h;
-        p->hcap = n;
-    }
+    void *grown = upd_grow(p->heap, p->nh, &p->hcap, sizeof *p->heap);
+    if (!grown)
+        return UPD_E_NOMEM;
+    p->heap = grown;
     size_t i = p->nh++;
     p->heap[i] = (hent){ key, v };
     while (i && hless(&p->heap[i], &p->heap[(i - 1) / 2])) {
@@ -137,13 +133,10 @@ static int build_graph(planner *p)
                 continue;
             uint64_t lo = s > ops->v[v].dst ? s : ops->v[v].dst;
             uint64_t hi = e < ops->v[v].dst + ops->v[v].len ? e : ops->v[v].dst + ops->v[v].len;
-            if (p->ne == cap) {
-                cap = cap ? cap * 2 : 1024;
-                edge *x = realloc(p->e, cap * sizeof *x);
-                if (!x)
-                    return UPD_E_NOMEM;
-                p->e = x;
-            }
+            void *grown = upd_grow(p->e, p->ne, &cap, sizeof *p->e);
+            if (!grown)
+                return UPD_E_NOMEM;
+            p->e = grown;
             p->e[p->ne++] = (edge){ (uint32_t)u, (uint32_t)v, E_OPEN, lo, hi };
             p->key[v] += hi - lo;
             p->in_start[v + 1]++;
