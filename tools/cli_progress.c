@@ -61,8 +61,10 @@ void cli_progress_cb(void *user, int phase, uint64_t done, uint64_t total)
         bar[i] = i < fill ? '#' : '.';
     bar[width] = 0;
     double el = t - p->t_start;
-    double rate = el > 0 ? (double)done / el / 1e6 : 0;
-    fprintf(stderr, "\r%-12s [%s] %5.1f%%  %8.1f MB/s", phase_name(phase), bar, frac * 100, rate);
+    fprintf(stderr, "\r%-12s [%s] %5.1f%%", phase_name(phase), bar, frac * 100);
+    /* plan and compress count ops and segments, not bytes */
+    if (phase != UPD_PHASE_PLAN && phase != UPD_PHASE_COMPRESS && el > 0)
+        fprintf(stderr, "  %8.1f MB/s", (double)done / el / 1e6);
     fflush(stderr);
 }
 

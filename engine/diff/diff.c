@@ -102,6 +102,8 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
             rc = upd_plan(&ops, old_len, new_len, p->stash_max, &sched, &info.stash_size, st);
         if (!rc)
             rc = upd_plan_check(&sched, old_img, old_len, new_img, new_len, &info);
+        if (!rc && p->progress)
+            p->progress(p->progress_user, UPD_PHASE_PLAN, ops.n, ops.n);
         if (rc || schedule_mem(&sched, &info, p) <= p->window)
             break;
         if (same_run >= SAME_RUN_MAX)

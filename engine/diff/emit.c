@@ -118,14 +118,21 @@ static int add_op(seg_builder *sb, segments *out, const upd_gop *g, const uint8_
 
 typedef struct {
     segments *segs;
-    atomic_size_t next;
+    atomic_size_t next, done;
     atomic_int err;
     int level;
+    const upd_diff_params *p;   /* progress, reported from the caller's thread only */
 } zjob;
+
+typedef struct {
+    zjob *job;
+    int   caller;               /* the thread that called upd_diff */
+} zworker;
 
 static void *compress_worker(void *arg)
 {
-    zjob *j = arg;
+    const zworker *w = arg;
+    zjob *j = w->job;
     ZSTD_CCtx *cc = ZSTD_createCCtx();
     if (!cc) {
         atomic_store(&j->err, UPD_E_NOMEM);
@@ -155,26 +162,32 @@ static void *compress_worker(void *arg)
         s->csize = r;
         free(s->raw);
         s->raw = NULL;
+        size_t done = atomic_fetch_add(&j->done, 1) + 1;
+        if (w->caller && j->p->progress)
+            j->p->progress(j->p->progress_user, UPD_PHASE_COMPRESS, done, j->segs->n);
     }
     ZSTD_freeCCtx(cc);
     return NULL;
 }
 
-static int compress_all(segments *segs, int level, unsigned threads)
+static int compress_all(segments *segs, const upd_diff_params *p)
 {
-    zjob j = { .segs = segs, .level = level };
+    zjob j = { .segs = segs, .level = p->level, .p = p };
+    unsigned threads = p->threads;
+    zworker helper = { &j, 0 }, caller = { &j, 1 };
     atomic_init(&j.next, 0);
+    atomic_init(&j.done, 0);
     atomic_init(&j.err, 0);
     pthread_t tid[64];
     unsigned started = 0;
     if (threads > segs->n)
         threads = (unsigned)segs->n;
     for (unsigned i = 1; i < threads; i++) {
-        if (pthread_create(&tid[started], NULL, compress_worker, &j) != 0)
+        if (pthread_create(&tid[started], NULL, compress_worker, &helper) != 0)
             break;   /* fewer threads is still correct */
         started++;
     }
-    compress_worker(&j);
+    compress_worker(&caller);
     for (unsigned i = 0; i < started; i++)
         pthread_join(tid[i], NULL);
     return atomic_load(&j.err);
@@ -227,7 +240,7 @@ int upd_emit(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
     if (!rc && p->progress)
         p->progress(p->progress_user, UPD_PHASE_COMPRESS, 0, segs.n);
     if (!rc)
-        rc = compress_all(&segs, p->level, p->threads);
+        rc = compress_all(&segs, p);
     upd_header h = { .version = UPD_FORMAT_VERSION, .block_size = p->block_size,
                      .seg_count = (uint32_t)segs.n, .old_size = old_len, .new_size = new_len,
                      .stash_size = info->stash_size, .write_ranges = info->write_ranges,

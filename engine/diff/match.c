@@ -170,6 +170,8 @@ int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
         return UPD_E_NOMEM;
     }
     double t1 = upd_now();
+    if (p->progress)
+        p->progress(p->progress_user, UPD_PHASE_INDEX, old_len, old_len);
     sa_index ix = { sa, old_img, old_len };
     int rc = scan_new(&ix, new_img, new_len, out, p);
     free(sa);
