@@ -411,6 +411,25 @@ cmd_apply() { # tool old pkg out -> CMD   (updelta-inplace: old is the target)
 
 # ---------------------------------------------------------------- benchmarks
 
+# One timed, cmp-checked updelta apply: key tool src out result pkg new prefix run
+updelta_apply() {
+    local k=$1 t=$2 src=$3 outarg=$4 result=$5 pkg=$6 new=$7 pre=$8 r=$9
+    rec_failed "$k" && return 0
+    cmd_apply "$t" "$src" "$pkg" "$outarg"
+    R_ACMD[$k]=$(qcmd "${CMD[@]}")
+    timed "$pre" "${CMD[@]}"
+    if step_ok "$k" apply "$pre" "$r"; then
+        if cmp -s "$result" "$new"; then
+            push_apply "$k"
+            R_JA[$k]=$(json_line "$pre.out")
+            progress "$k" apply
+        else
+            rec_fail "$k" FAIL cmp "$t result differs from new (run $r)"
+        fi
+    fi
+    [[ $result == "$src" ]] || rm -f "$result"
+}
+
 bench_peer() { # pair tool
     local p=$1 t=$2 k=$1/$2 r pre
     local old=$corpus/$1/old new=$corpus/$1/new pkg=$work/pkg outf=$work/out
@@ -497,40 +516,11 @@ bench_updelta() { # pair
         R_JD[$k1]=$(json_line "$pre.out") R_JD[$k2]=${R_JD[$k1]}
         progress "$k1" diff
 
-        if ! rec_failed "$k1"; then
-            cmd_apply updelta "$old" "$pkg" "$outf"
-            R_ACMD[$k1]=$(qcmd "${CMD[@]}")
-            pre=$raw/$p/updelta.r$r.apply
-            timed "$pre" "${CMD[@]}"
-            if step_ok "$k1" apply "$pre" "$r"; then
-                if cmp -s "$outf" "$new"; then
-                    push_apply "$k1"
-                    R_JA[$k1]=$(json_line "$pre.out")
-                    progress "$k1" apply
-                else
-                    rec_fail "$k1" FAIL cmp "apply output differs from new (run $r)"
-                fi
-            fi
-            rm -f "$outf"
-        fi
-
-        if ! rec_failed "$k2"; then
-            cp "$old" "$tgt" # fresh copy, not timed
-            cmd_apply updelta-inplace "$tgt" "$pkg" -
-            R_ACMD[$k2]=$(qcmd "${CMD[@]}")
-            pre=$raw/$p/updelta-inplace.r$r.apply
-            timed "$pre" "${CMD[@]}"
-            if step_ok "$k2" apply "$pre" "$r"; then
-                if cmp -s "$tgt" "$new"; then
-                    push_apply "$k2"
-                    R_JA[$k2]=$(json_line "$pre.out")
-                    progress "$k2" apply
-                else
-                    rec_fail "$k2" FAIL cmp "in-place result differs from new (run $r)"
-                fi
-            fi
-            rm -f "$tgt" "$tgt.upd-stash"
-        fi
+        updelta_apply "$k1" updelta "$old" "$outf" "$outf" "$pkg" "$new" "$raw/$p/updelta.r$r.apply" "$r"
+        cp "$old" "$tgt" # fresh copy, not timed
+        updelta_apply "$k2" updelta-inplace "$tgt" - "$tgt" "$pkg" "$new" \
+            "$raw/$p/updelta-inplace.r$r.apply" "$r"
+        rm -f "$tgt" "$tgt.upd-stash"
     done
     rm -f "$pkg" "$outf" "$tgt" "$tgt.upd-stash"
 }
