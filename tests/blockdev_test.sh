@@ -10,6 +10,7 @@ T=$(mktemp -d /tmp/upd-blk-XXXXXX)
 LOOP=""
 cleanup() { [ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
+"$UPD" keygen "$T/v" >/dev/null || { echo "keygen failed"; exit 1; }
 pass=0; fail=0
 check() { desc=$1; shift; if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $desc" >&2; fi; }
 
@@ -20,7 +21,7 @@ attach() {  # attach FILE, set LOOP
 }
 
 "$SYNTH" grow 4 2M "$T/old" "$T/new"
-"$UPD" diff "$T/old" "$T/new" -o "$T/pkg" -q
+"$UPD" diff --sign "$T/v.key" "$T/old" "$T/new" -o "$T/pkg" -q
 new_size=$(stat -c %s "$T/new")
 
 truncate -s 8M "$T/dev.img"
@@ -29,12 +30,12 @@ if ! attach "$T/dev.img"; then
     echo "blockdev: SKIP: cannot attach a loop device here (not root, or no loop support)"
     exit 77
 fi
-"$UPD" apply --in-place "$LOOP" "$T/pkg" -q
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$LOOP" "$T/pkg" -q
 check "apply on $LOOP exits 0" test $? -eq 0
 check "device holds the new image" cmp -s -n "$new_size" "$LOOP" "$T/new"
 check "bytes past the image untouched" sh -c "tail -c +$((new_size + 1)) '$LOOP' | tr -d '\\000' | wc -c | grep -qx 0"
 check "default stash file removed" sh -c "! ls /var/tmp/updelta-$(basename "$LOOP").stash 2>/dev/null"
-"$UPD" apply --in-place "$LOOP" "$T/pkg" -q 2>/dev/null
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$LOOP" "$T/pkg" -q 2>/dev/null
 check "second apply refused (base is now the new image)" test $? -eq 1
 
 # a device smaller than the new image: refused before any write
@@ -42,7 +43,7 @@ truncate -s 3M "$T/small.img"
 dd if="$T/old" of="$T/small.img" conv=notrunc status=none
 cp "$T/small.img" "$T/small.before"
 attach "$T/small.img"
-"$UPD" apply --in-place "$LOOP" "$T/pkg" -q 2>"$T/err"
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$LOOP" "$T/pkg" -q 2>"$T/err"
 check "small device: exit 1" test $? -eq 1
 check "small device: UPD_E_BASE_SIZE" grep -q UPD_E_BASE_SIZE "$T/err"
 losetup -d "$LOOP"; LOOP=""

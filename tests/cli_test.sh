@@ -7,6 +7,7 @@ UPD=$1
 SYNTH=$2
 T=$(mktemp -d /tmp/upd-cli-XXXXXX)
 trap 'rm -rf "$T"' EXIT
+"$UPD" keygen "$T/v" >/dev/null || { echo "keygen failed"; exit 1; }
 pass=0
 fail=0
 ok()  { pass=$((pass + 1)); }
@@ -14,23 +15,23 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 check() { desc=$1; shift; if "$@"; then ok; else bad "$desc"; fi; }
 
 "$SYNTH" exe-like 5 3M "$T/old" "$T/new" || { echo "synth failed"; exit 1; }
-"$UPD" diff "$T/old" "$T/new" -o "$T/pkg" -q --package-id rom.sys --from 1.0 --to 1.1
+"$UPD" diff --sign "$T/v.key" "$T/old" "$T/new" -o "$T/pkg" -q --package-id rom.sys --from 1.0 --to 1.1
 check "diff exits 0" test $? -eq 0
 check "no .part left by diff" test ! -e "$T/pkg.part"
 
-"$UPD" apply "$T/old" "$T/pkg" -o "$T/out" -q
+"$UPD" apply --pubkey "$T/v.pub" "$T/old" "$T/pkg" -o "$T/out" -q
 check "out-of-place apply" cmp -s "$T/out" "$T/new"
 
 cp "$T/old" "$T/tgt"
-"$UPD" apply --in-place "$T/tgt" "$T/pkg" -q
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkg" -q
 check "in-place apply" cmp -s "$T/tgt" "$T/new"
 check "stash file removed" test ! -e "$T/tgt.upd-stash"
 
 cp "$T/old" "$T/tgt"
-"$UPD" apply --in-place "$T/tgt" - -q < "$T/pkg"
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" - -q < "$T/pkg"
 check "in-place apply streamed from stdin" cmp -s "$T/tgt" "$T/new"
 
-cat "$T/pkg" | "$UPD" apply "$T/old" - -o "$T/out2" -q
+cat "$T/pkg" | "$UPD" apply --pubkey "$T/v.pub" "$T/old" - -o "$T/out2" -q
 check "out-of-place apply from a pipe" cmp -s "$T/out2" "$T/new"
 
 "$UPD" inspect "$T/pkg" --json > "$T/inspect.json"
@@ -39,7 +40,7 @@ check "inspect --json has the package id" grep -q '"package_id":"rom.sys"' "$T/i
 "$UPD" inspect "$T/pkg" > "$T/inspect.txt"
 check "inspect text names the io backend" grep -q '^io ' "$T/inspect.txt"
 
-"$UPD" apply --in-place "$T/tgt" "$T/pkg" -q -v >/dev/null 2>&1
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkg" -q -v >/dev/null 2>&1
 check "re-applying to the new image is refused (wrong base)" test $? -eq 1
 check "  ... and leaves it intact" cmp -s "$T/tgt" "$T/new"
 
@@ -48,7 +49,7 @@ size=$(stat -c %s "$T/pkg")
 for cut in 0 1 100 255 256 300 383 384 385 $((size / 2)) $((size - 1)); do
     head -c "$cut" "$T/pkg" > "$T/cut"
     cp "$T/old" "$T/tgt"
-    "$UPD" apply --in-place "$T/tgt" "$T/cut" -q 2>"$T/err"
+    "$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/cut" -q 2>"$T/err"
     check "truncated at $cut: exit 1" test $? -eq 1
     check "truncated at $cut: target intact" cmp -s "$T/tgt" "$T/old"
     check "truncated at $cut: message" grep -q 'UPD_E_' "$T/err"
@@ -57,39 +58,93 @@ for off in 10 40 100 200 300 500 1000 $((size - 10)); do
     cp "$T/pkg" "$T/corrupt"
     printf '\377' | dd of="$T/corrupt" bs=1 seek="$off" conv=notrunc 2>/dev/null
     cp "$T/old" "$T/tgt"
-    "$UPD" apply --in-place "$T/tgt" "$T/corrupt" -q 2>/dev/null
+    "$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/corrupt" -q 2>/dev/null
     check "corrupt byte $off: exit 1" test $? -eq 1
     check "corrupt byte $off: target intact" cmp -s "$T/tgt" "$T/old"
 done
-"$UPD" apply "$T/old" "$T/corrupt" -o "$T/out3" -q 2>/dev/null
+"$UPD" apply --pubkey "$T/v.pub" "$T/old" "$T/corrupt" -o "$T/out3" -q 2>/dev/null
 check "failed out-of-place apply leaves no output" test ! -e "$T/out3" -a ! -e "$T/out3.part"
 
 "$SYNTH" exe-like 6 3M "$T/other" "$T/unused"
 cp "$T/other" "$T/tgt"
-"$UPD" apply --in-place "$T/tgt" "$T/pkg" -q 2>"$T/err"
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkg" -q 2>"$T/err"
 check "wrong base: exit 1" test $? -eq 1
 check "wrong base: named" grep -q UPD_E_BASE "$T/err"
 check "wrong base: target intact" cmp -s "$T/tgt" "$T/other"
 
 head -c 1000 "$T/pkg" > "$T/cut"
 cp "$T/old" "$T/tgt"
-"$UPD" apply --in-place "$T/tgt" - -q < "$T/cut" 2>"$T/err"
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" - -q < "$T/cut" 2>"$T/err"
 check "streamed truncation: exit 1 with UPD_E_PKG_TRUNCATED" grep -q UPD_E_PKG_TRUNCATED "$T/err"
 
-"$UPD" diff "$T/old" -o "$T/x" -q 2>/dev/null
+"$UPD" diff --sign "$T/v.key" "$T/old" -o "$T/x" -q 2>/dev/null
 check "diff with a missing argument: usage, exit 2" test $? -eq 2
-"$UPD" diff "$T/old" "$T/new" -o "$T/x" --level 99 -q 2>/dev/null
+"$UPD" diff --sign "$T/v.key" "$T/old" "$T/new" -o "$T/x" --level 99 -q 2>/dev/null
 check "diff with a bad level: exit 1" test $? -eq 1
 "$UPD" nosuch 2>/dev/null
 check "unknown command: exit 2" test $? -eq 2
 
 "$SYNTH" transpose 1 2M "$T/o2" "$T/n2"
-"$UPD" diff "$T/o2" "$T/n2" -o "$T/p2" --stash-max 16K --json > "$T/d.json"
+"$UPD" diff --sign "$T/v.key" "$T/o2" "$T/n2" -o "$T/p2" --stash-max 16K --json > "$T/d.json"
 check "diff --json reports the stash size" grep -q '"stash_size":' "$T/d.json"
 cp "$T/o2" "$T/tgt"
-"$UPD" apply --in-place "$T/tgt" "$T/p2" --stash "$T/mystash" -q
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/p2" --stash "$T/mystash" -q
 check "in-place with a named stash file" cmp -s "$T/tgt" "$T/n2"
 check "  ... which is removed" test ! -e "$T/mystash"
+
+# ---- signing, trust and policy
+"$UPD" diff "$T/old" "$T/new" -o "$T/unsigned" -q --package-id rom.sys --from 1.0 --to 1.1
+cp "$T/old" "$T/tgt"
+"$UPD" apply --in-place "$T/tgt" "$T/unsigned" -q 2>"$T/err"
+check "apply without any trusted key is refused" test $? -eq 1
+check "  ... naming the missing key" grep -q "no trusted key" "$T/err"
+"$UPD" apply --in-place "$T/tgt" "$T/unsigned" --pubkey "$T/v.pub" -q 2>"$T/err"
+check "unsigned package refused with a key given" grep -q UPD_E_SIG_MISSING "$T/err"
+check "  ... target untouched" cmp -s "$T/tgt" "$T/old"
+"$UPD" apply --in-place "$T/tgt" "$T/unsigned" --insecure 2>/dev/null | grep -q "signature not checked"
+check "--insecure applies an unsigned package, and says so" cmp -s "$T/tgt" "$T/new"
+"$UPD" inspect "$T/unsigned" | grep -q "^signature   none"
+check "inspect shows an unsigned package" test $? -eq 0
+"$UPD" inspect "$T/pkg" --json | grep -q '"signature":"ed25519","key_id":"[0-9a-f]\{16\}"'
+check "inspect --json shows the signing key id" test $? -eq 0
+"$UPD" verify "$T/pkg" --pubkey "$T/v.pub" | grep -q "^verified"
+check "verify accepts the vendor's signature" test $? -eq 0
+"$UPD" keygen "$T/other" >/dev/null
+"$UPD" verify "$T/pkg" --pubkey "$T/other.pub" -q 2>"$T/err"
+check "verify with the wrong key fails" grep -q UPD_E_SIG_KEY_UNKNOWN "$T/err"
+"$UPD" keygen "$T/other" >/dev/null 2>&1
+check "keygen refuses to overwrite a private key" test $? -ne 0
+cp "$T/unsigned" "$T/resigned"
+"$UPD" sign "$T/resigned" --key "$T/other.key" -q
+"$UPD" verify "$T/resigned" --pubkey "$T/v.pub" --pubkey "$T/other.pub" -q
+check "sign an existing package; verify with a two-key ring (rotation)" test $? -eq 0
+"$UPD" sign "$T/resigned" --key "$T/other.pub" -q 2>/dev/null
+check "signing with a public key fails" test $? -eq 1
+mkdir "$T/keys"
+cp "$T/v.pub" "$T/keys/vendor.pub"
+cp "$T/old" "$T/tgt"
+"$UPD" apply --in-place "$T/tgt" "$T/pkg" --keydir "$T/keys" -q
+check "apply with a key directory" cmp -s "$T/tgt" "$T/new"
+"$UPD" verify "$T/pkg" --keydir "$T/keys" | sed -n 's/.*by key \([0-9a-f]*\),.*/\1/p' > "$T/keys/revoked"
+cp "$T/old" "$T/tgt"
+"$UPD" apply --in-place "$T/tgt" "$T/pkg" --keydir "$T/keys" -q 2>"$T/err"
+check "a revoked key is refused" grep -q UPD_E_SIG_KEY_REVOKED "$T/err"
+check "  ... target untouched" cmp -s "$T/tgt" "$T/old"
+"$UPD" apply --in-place "$T/tgt" "$T/pkg" --pubkey "$T/v.pub" --installed-version 1.1 -q 2>"$T/err"
+check "replayed package (already on 1.1) refused as rollback" grep -q UPD_E_PKG_ROLLBACK "$T/err"
+"$UPD" apply --in-place "$T/tgt" "$T/pkg" --pubkey "$T/v.pub" --package-id modem -q 2>"$T/err"
+check "package for another ROM package id refused" grep -q UPD_E_PKG_WRONG_ID "$T/err"
+"$UPD" apply --in-place "$T/tgt" "$T/pkg" --pubkey "$T/v.pub" --installed-version 0.9 -q 2>"$T/err"
+check "package for another installed version refused" grep -q UPD_E_PKG_WRONG_FROM "$T/err"
+check "  ... target untouched by every refusal" cmp -s "$T/tgt" "$T/old"
+"$UPD" diff "$T/new" "$T/old" -o "$T/down" -q --sign "$T/v.key" --package-id rom.sys --from 1.1 --to 1.0
+cp "$T/new" "$T/tgt"
+"$UPD" apply --in-place "$T/tgt" "$T/down" --pubkey "$T/v.pub" -q 2>"$T/err"
+check "a signed downgrade is refused by default" grep -q UPD_E_PKG_ROLLBACK "$T/err"
+"$UPD" apply --in-place "$T/tgt" "$T/down" --pubkey "$T/v.pub" --allow-downgrade -q
+check "  ... and applies with --allow-downgrade" cmp -s "$T/tgt" "$T/old"
+"$UPD" diff "$T/old" "$T/new" -o "$T/badsign" -q --sign "$T/v.pub" 2>/dev/null
+check "diff --sign with a public key fails and leaves no package" test $? -ne 0 -a ! -e "$T/badsign" -a ! -e "$T/badsign.part"
 
 echo "cli: $pass passed, $fail failed"
 test "$fail" -eq 0

@@ -48,6 +48,14 @@ int make_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
 int apply_mem(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, size_t old_len,
               int in_place, size_t chunk, size_t window, buf_t *out)
 {
+    upd_apply_params p = { .window = window, .flags = UPD_APPLY_INSECURE };
+    return apply_mem_with(pkg, pkg_len, old_img, old_len, in_place, chunk, &p, out, NULL);
+}
+
+int apply_mem_with(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, size_t old_len,
+                   int in_place, size_t chunk, const upd_apply_params *base, buf_t *out,
+                   upd_apply_stats *st)
+{
     upd_io *target = NULL, *source = NULL;
     const size_t cap = 1u << 30;
     int rc = in_place ? upd_io_open_mem(&target, old_img, old_len, cap)
@@ -55,7 +63,9 @@ int apply_mem(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, size_t
     if (!rc && !in_place)
         rc = upd_io_open_mem(&source, old_img, old_len, old_len);
     upd_applier *a = NULL;
-    upd_apply_params p = { .target = target, .source = source, .window = window };
+    upd_apply_params p = *base;
+    p.target = target;
+    p.source = source;
     if (!rc)
         rc = upd_applier_create(&a, &p);
     if (!chunk)
@@ -64,6 +74,8 @@ int apply_mem(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, size_t
         rc = upd_applier_push(a, pkg + off, pkg_len - off < chunk ? pkg_len - off : chunk);
     if (!rc)
         rc = upd_applier_finish(a);
+    if (st)
+        upd_applier_stats(a, st);
     memset(out, 0, sizeof *out);
     const uint8_t *d;
     size_t n;
@@ -77,7 +89,7 @@ int apply_mem(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, size_t
 
 int dry_run(const uint8_t *pkg, size_t pkg_len)
 {
-    upd_apply_params p = { .flags = UPD_APPLY_DRY_RUN };
+    upd_apply_params p = { .flags = UPD_APPLY_DRY_RUN | UPD_APPLY_INSECURE };
     upd_applier *a;
     int rc = upd_applier_create(&a, &p);
     if (!rc)

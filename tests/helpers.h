@@ -26,6 +26,12 @@ int make_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
 int apply_mem(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, size_t old_len,
               int in_place, size_t chunk, size_t window, buf_t *out);
 
+/* apply_mem with BASE's flags, window, keys and policy (its target and
+ * source are ignored); ST (optional) receives the applier's counters. */
+int apply_mem_with(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, size_t old_len,
+                   int in_place, size_t chunk, const upd_apply_params *base, buf_t *out,
+                   upd_apply_stats *st);
+
 /* Dry-run only: every check, no image. */
 int dry_run(const uint8_t *pkg, size_t pkg_len);
 

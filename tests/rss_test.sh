@@ -5,12 +5,13 @@ set -eu
 UPD=$1; SYNTH=$2; SIZE=$3; MAX=$4
 T=$(mktemp -d /tmp/upd-rss-XXXXXX)
 trap 'rm -rf "$T"' EXIT
+"$UPD" keygen "$T/v" >/dev/null || { echo "keygen failed"; exit 1; }
 pass=0; fail=0
 for kind in exe-like transpose; do
     "$SYNTH" "$kind" 3 "$SIZE" "$T/old" "$T/new"
-    "$UPD" diff "$T/old" "$T/new" -o "$T/pkg" -q
+    "$UPD" diff --sign "$T/v.key" "$T/old" "$T/new" -o "$T/pkg" -q
     cp "$T/old" "$T/tgt"
-    /usr/bin/time -f '%M' -o "$T/rss" "$UPD" apply --in-place "$T/tgt" "$T/pkg" -q
+    /usr/bin/time -f '%M' -o "$T/rss" "$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkg" -q
     rss=$(cat "$T/rss")
     if cmp -s "$T/tgt" "$T/new" && [ "$rss" -le "$MAX" ]; then
         pass=$((pass + 1))

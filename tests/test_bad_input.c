@@ -82,7 +82,8 @@ Test(bad_input, flip_every_prefix_bit, .description = "any flipped bit in header
             cr_assert(rc == UPD_E_PKG_DIGEST || rc == UPD_E_PKG_MAGIC || rc == UPD_E_PKG_VERSION
                       || rc == UPD_E_PKG_HEADER || rc == UPD_E_PKG_MANIFEST
                       || rc == UPD_E_PKG_SIGNATURE || rc == UPD_E_PKG_TRUNCATED
-                      || rc == UPD_E_PKG_TRAILING || rc == UPD_E_LIMIT,
+                      || rc == UPD_E_PKG_TRAILING || rc == UPD_E_LIMIT
+                      || rc == UPD_E_SIG_KEY_UNKNOWN,
                       "byte %zu bit %d: unexpected %s", byte, bit, upd_errname(rc));
         }
     }

@@ -165,7 +165,7 @@ Test(io, fixed_size_target, .description = "apply onto a fixed-size device: grow
         upd_io *t;
         cr_assert_eq(upd_io_create(&t, &fixed, NULL), 0);
         upd_applier *a;
-        upd_apply_params ap = { .target = t };
+        upd_apply_params ap = { .target = t, .flags = UPD_APPLY_INSECURE };
         cr_assert_eq(upd_applier_create(&a, &ap), 0);
         int rc = upd_applier_push(a, pkg.p, pkg.n);
         if (!rc)

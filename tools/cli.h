@@ -30,7 +30,38 @@ int cli_fail(const char *context, int code);
 /* "1,234,567" */
 const char *cli_num(uint64_t v, char buf[32]);
 
+/* Trust options (apply, verify): --pubkey FILE (repeatable), --keydir DIR,
+ * --insecure.  getopt codes for them: */
+enum { CLI_OPT_PUBKEY = 0x100, CLI_OPT_KEYDIR, CLI_OPT_INSECURE };
+#define CLI_MAX_KEYS 16
+#define CLI_DEFAULT_KEYDIR "/etc/updelta/keys"
+#define CLI_TRUST_OPTIONS \
+    { "pubkey", required_argument, 0, CLI_OPT_PUBKEY }, \
+    { "keydir", required_argument, 0, CLI_OPT_KEYDIR }, \
+    { "insecure", no_argument, 0, CLI_OPT_INSECURE }
+typedef struct {
+    const char *pub[CLI_MAX_KEYS];
+    unsigned    npub;
+    const char *keydir;
+    int         insecure;
+} cli_trust;
+
+/* Take option C if it is a trust option: 1 taken, 0 not one, -1 bad. */
+int cli_trust_opt(cli_trust *t, int c, const char *arg);
+/* The keyring T names (*OUT NULL when insecure with no keys); prints the
+ * reason and returns an upd_err on failure (no key at all: UPD_E_SIG_MISSING). */
+int cli_trust_load(const cli_trust *t, upd_keyring **out);
+/* Sign the package file PATH with K in place (rewrites its auth block). */
+int cli_sign_file(const char *path, const upd_key *k);
+/* Load private key PATH and sign package file PKG; prints errors; 0 or 1. */
+int cli_sign_with(const char *pkg, const char *path, int quiet);
+/* Lower-case hex of P[0..N) into OUT (2N+1 bytes). */
+void cli_hex(const uint8_t *p, size_t n, char *out);
+
 int cmd_diff(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 

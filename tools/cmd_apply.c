@@ -38,10 +38,26 @@ static int feed(upd_applier *a, int fd, uint8_t *buf)
 
 typedef struct {
     const char *old, *pkg, *target, *stash_path;
-    int in_place;
+    const char *package_id, *installed_version;
+    int in_place, allow_downgrade;
     size_t window;
+    cli_trust trust;
+    upd_keyring *keys;
     cli_opts o;
 } apply_args;
+
+/* The parameters both passes share: window, trust and policy. */
+static upd_apply_params base_params(const apply_args *a, unsigned flags)
+{
+    upd_apply_params p = { .window = a->window, .keys = a->keys,
+                           .package_id = a->package_id,
+                           .installed_version = a->installed_version, .flags = flags };
+    if (a->trust.insecure)
+        p.flags |= UPD_APPLY_INSECURE;
+    if (a->allow_downgrade)
+        p.flags |= UPD_APPLY_ALLOW_DOWNGRADE;
+    return p;
+}
 
 static int parse(int argc, char **argv, apply_args *a)
 {
@@ -49,13 +65,24 @@ static int parse(int argc, char **argv, apply_args *a)
         { "output", required_argument, 0, 'o' }, { "in-place", no_argument, 0, 'i' },
         { "stash", required_argument, 0, 's' }, { "window", required_argument, 0, 'w' },
         { "quiet", no_argument, 0, 'q' }, { "verbose", no_argument, 0, 'v' },
-        { "json", no_argument, 0, 'j' }, { 0, 0, 0, 0 }
+        { "json", no_argument, 0, 'j' }, CLI_TRUST_OPTIONS,
+        { "package-id", required_argument, 0, 'P' },
+        { "installed-version", required_argument, 0, 'I' },
+        { "allow-downgrade", no_argument, 0, 'D' }, { 0, 0, 0, 0 }
     };
     uint64_t v;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qv", lo, NULL)) != -1) {
+        int took = cli_trust_opt(&a->trust, c, optarg);
+        if (took < 0)
+            return -1;
+        if (took)
+            continue;
         switch (c) {
+        case 'P': a->package_id = optarg; break;
+        case 'I': a->installed_version = optarg; break;
+        case 'D': a->allow_downgrade = 1; break;
         case 'o': a->target = optarg; break;
         case 'i': a->in_place = 1; break;
         case 's': a->stash_path = optarg; break;
@@ -92,7 +119,7 @@ static int open_pkg(const char *path, int *regular)
 /* Dry run over a package file: everything but image I/O. */
 static int precheck(const apply_args *args, int fd, uint8_t *buf, upd_header *h)
 {
-    upd_apply_params p = { .flags = UPD_APPLY_DRY_RUN, .window = args->window };
+    upd_apply_params p = base_params(args, UPD_APPLY_DRY_RUN);
     upd_applier *a;
     int rc = upd_applier_create(&a, &p);
     if (!rc)
@@ -114,11 +141,13 @@ static void print_summary(const apply_args *args, const upd_applier *ap, upd_io 
     if (args->o.json) {
         printf("{\"new_size\":%llu,\"bytes_written\":%llu,\"bytes_read\":%llu,\"stash_bytes\":%llu,"
                "\"segments\":%u,\"mem_peak\":%zu,\"io\":\"%s\",\"flushes\":%llu,"
-               "\"t_check_base\":%.3f,\"t_apply\":%.3f,\"t_check_result\":%.3f}\n",
+               "\"t_check_base\":%.3f,\"t_apply\":%.3f,\"t_check_result\":%.3f,"
+               "\"t_verify\":%.6f,\"signed\":%s}\n",
                (unsigned long long)h->new_size, (unsigned long long)st.bytes_written,
                (unsigned long long)st.bytes_read, (unsigned long long)st.stash_bytes,
                st.segments_done, st.mem_peak, upd_io_name(target),
-               (unsigned long long)0, st.t_check_base, st.t_apply, st.t_check_result);
+               (unsigned long long)0, st.t_check_base, st.t_apply, st.t_check_result,
+               st.t_verify, args->trust.insecure ? "false" : "true");
         return;
     }
     if (args->o.quiet)
@@ -127,8 +156,11 @@ static void print_summary(const apply_args *args, const upd_applier *ap, upd_io 
            cli_num(h->new_size, a));
     printf("written   %s bytes to the image, %s to the stash\n", cli_num(st.bytes_written, a),
            cli_num(st.stash_bytes, b));
-    printf("time      base check %.3f s, apply %.3f s, result check %.3f s\n", st.t_check_base,
-           st.t_apply, st.t_check_result);
+    printf("time      base check %.3f s, apply %.3f s, result check %.3f s, "
+           "package verification %.3f s\n", st.t_check_base, st.t_apply, st.t_check_result,
+           st.t_verify);
+    if (args->trust.insecure)
+        printf("warning   signature not checked (--insecure)\n");
     if (args->o.verbose)
         printf("engine    io %s, window %zu KiB, peak memory %zu KiB, %u segments\n",
                upd_io_name(target), (args->window ? args->window : UPD_DEFAULT_WINDOW) >> 10,
@@ -143,13 +175,17 @@ int cmd_apply(int argc, char **argv)
      * real run allocates its own, doubling peak RSS past the window. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     if (parse(argc, argv, &args) < 0) {
-        fprintf(stderr, "usage: updelta apply OLD PKG -o NEW | apply --in-place TARGET PKG\n");
+        fprintf(stderr, "usage: updelta apply OLD PKG -o NEW | apply --in-place TARGET PKG\n"
+                        "       (see updelta --help for trust and policy options)\n");
         return 2;
     }
+    if (cli_trust_load(&args.trust, &args.keys) < 0)
+        return 1;
     int regular, rc = 0;
     int fd = open_pkg(args.pkg, &regular);
     if (fd < 0) {
         fprintf(stderr, "updelta: %s: %s\n", args.pkg, strerror(errno));
+        upd_keyring_free(args.keys);
         return 1;
     }
     uint8_t *buf = malloc(CHUNK);
@@ -188,9 +224,12 @@ int cmd_apply(int argc, char **argv)
     }
     cli_progress pr;
     cli_progress_init(&pr, &args.o);
-    upd_apply_params p = { .target = target, .source = source, .stash = stash,
-                           .window = args.window, .progress = cli_progress_cb,
-                           .progress_user = &pr };
+    upd_apply_params p = base_params(&args, 0);
+    p.target = target;
+    p.source = source;
+    p.stash = stash;
+    p.progress = cli_progress_cb;
+    p.progress_user = &pr;
     upd_applier *ap = NULL;
     if (!rc)
         rc = upd_applier_create(&ap, &p);
@@ -208,6 +247,7 @@ int cmd_apply(int argc, char **argv)
         print_summary(&args, ap, target);
     }
     upd_applier_free(ap);
+    upd_keyring_free(args.keys);
     upd_io_close(target);
     upd_io_close(source);
     upd_io_close(stash);

@@ -69,8 +69,10 @@ int cmd_diff(int argc, char **argv)
         { "block-size", required_argument, 0, 'b' }, { "threads", required_argument, 0, 't' },
         { "package-id", required_argument, 0, 'P' }, { "from", required_argument, 0, 'F' },
         { "to", required_argument, 0, 'T' }, { "quiet", no_argument, 0, 'q' },
-        { "verbose", no_argument, 0, 'v' }, { "json", no_argument, 0, 'j' }, { 0, 0, 0, 0 }
+        { "verbose", no_argument, 0, 'v' }, { "json", no_argument, 0, 'j' },
+        { "sign", required_argument, 0, 'K' }, { 0, 0, 0, 0 }
     };
+    const char *sign_key = NULL;
     upd_diff_params p;
     upd_diff_params_default(&p);
     cli_opts o = { 0 };
@@ -92,6 +94,7 @@ int cmd_diff(int argc, char **argv)
         case 'q': o.quiet = 1; break;
         case 'v': o.verbose = 1; break;
         case 'j': o.json = 1; break;
+        case 'K': sign_key = optarg; break;
         default: goto bad;
         }
     }
@@ -129,11 +132,18 @@ int cmd_diff(int argc, char **argv)
     free(nw);
     if (fclose(sink.f) != 0 && !rc)
         rc = UPD_E_IO_WRITE;
-    if (!rc && rename(tmp, out) != 0)
-        rc = UPD_E_IO_WRITE;
     if (rc) {
         remove(tmp);
         return cli_fail("diff", rc);
+    }
+    /* signed before the rename: PKG never exists unsigned when --sign is given */
+    if (sign_key && cli_sign_with(tmp, sign_key, o.quiet || o.json) != 0) {
+        remove(tmp);
+        return 1;
+    }
+    if (rename(tmp, out) != 0) {
+        remove(tmp);
+        return cli_fail("diff", UPD_E_IO_WRITE);
     }
     print_summary(&st, new_len, &o);
     return 0;

@@ -23,12 +23,6 @@ static const char *json_str(const char *s, char out[2 * UPD_ID_MAX + 1])
     return out;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", p[i]);
-}
-
 int cmd_inspect(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -55,7 +49,22 @@ int cmd_inspect(int argc, char **argv)
         fprintf(stderr, "updelta: %s: %s\n", argv[optind], strerror(errno));
         return 1;
     }
-    upd_apply_params p = { .flags = UPD_APPLY_DRY_RUN };
+    /* inspection shows the signature but does not check it (verify does):
+     * note it, then validate everything else as an unsigned package */
+    upd_auth au = { .sig_alg = UPD_SIG_NONE };
+    upd_header hh;
+    uint8_t *auth = NULL;
+    if (upd_header_decode(pkg, len, &hh) == 0 && upd_pkg_prefix_size(&hh) <= len) {
+        auth = pkg + upd_pkg_prefix_size(&hh) - UPD_AUTH_SIZE;
+        if (upd_auth_decode(auth, &au) == 0 && au.sig_alg != UPD_SIG_NONE) {
+            upd_auth bare = au;
+            bare.sig_alg = UPD_SIG_NONE;
+            memset(bare.key_id, 0, sizeof bare.key_id);
+            memset(bare.sig, 0, sizeof bare.sig);
+            upd_auth_encode(&bare, auth);
+        }
+    }
+    upd_apply_params p = { .flags = UPD_APPLY_DRY_RUN | UPD_APPLY_INSECURE };
     upd_applier *a = NULL;
     int rc = upd_applier_create(&a, &p);
     if (!rc)
@@ -71,8 +80,11 @@ int cmd_inspect(int argc, char **argv)
     upd_apply_stats st;
     upd_applier_stats(a, &st);
     char osha[65], nsha[65];
-    hex(h->old_sha256, 32, osha);
-    hex(h->new_sha256, 32, nsha);
+    cli_hex(h->old_sha256, 32, osha);
+    cli_hex(h->new_sha256, 32, nsha);
+    char keyid[2 * UPD_KEY_ID_SIZE + 1] = "";
+    if (au.sig_alg == UPD_SIG_ED25519)
+        cli_hex(au.key_id, UPD_KEY_ID_SIZE, keyid);
     const char *verdict = rc ? upd_errname(rc) : "ok";
     char jid[2 * UPD_ID_MAX + 1], jfrom[2 * UPD_ID_MAX + 1], jto[2 * UPD_ID_MAX + 1];
     if (o.json) {
@@ -81,7 +93,7 @@ int cmd_inspect(int argc, char **argv)
                "\"block_size\":%u,\"segments\":%u,\"seg_max\":%u,\"seg_cmax\":%u,"
                "\"stash_size\":%llu,\"ops\":{\"copy\":%llu,\"diff\":%llu,\"lit\":%llu,"
                "\"fill\":%llu,\"stash\":%llu,\"resize\":%llu},\"package_size\":%zu,"
-               "\"io\":\"none\",\"valid\":\"%s\"}\n",
+               "\"signature\":\"%s\",\"key_id\":\"%s\",\"io\":\"none\",\"valid\":\"%s\"}\n",
                h->version, json_str(h->package_id, jid), json_str(h->from_version, jfrom),
                json_str(h->to_version, jto),
                (unsigned long long)h->old_size, (unsigned long long)h->new_size, osha, nsha,
@@ -89,7 +101,8 @@ int cmd_inspect(int argc, char **argv)
                (unsigned long long)h->stash_size, (unsigned long long)st.ops[UPD_OP_COPY],
                (unsigned long long)st.ops[UPD_OP_DIFF], (unsigned long long)st.ops[UPD_OP_LIT],
                (unsigned long long)st.ops[UPD_OP_FILL], (unsigned long long)st.ops[UPD_OP_STASH],
-               (unsigned long long)st.ops[UPD_OP_RESIZE], len, verdict);
+               (unsigned long long)st.ops[UPD_OP_RESIZE], len,
+               keyid[0] ? "ed25519" : "none", keyid, verdict);
     } else if (!o.quiet) {
         char a1[32], a2[32];
         printf("format      updelta v%u, %s bytes, %u segments (largest %u decoded, %u compressed)\n",
@@ -103,6 +116,10 @@ int cmd_inspect(int argc, char **argv)
                (unsigned long long)st.ops[UPD_OP_COPY], (unsigned long long)st.ops[UPD_OP_DIFF],
                (unsigned long long)st.ops[UPD_OP_LIT], (unsigned long long)st.ops[UPD_OP_FILL],
                (unsigned long long)st.ops[UPD_OP_STASH], (unsigned long long)st.ops[UPD_OP_RESIZE]);
+        if (keyid[0])
+            printf("signature   ed25519, key id %s (not checked here: see updelta verify)\n", keyid);
+        else
+            printf("signature   none (unsigned: applies only with --insecure)\n");
         printf("io          none (inspection does no image I/O)\n");
         printf("validation  %s\n", rc ? upd_strerror(rc) : "ok: every digest and operation checks out");
     }

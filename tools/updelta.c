@@ -11,11 +11,18 @@ static int usage(FILE *f)
         "usage: updelta COMMAND ...\n"
         "  diff OLD NEW -o PKG [--level N] [--segment-size N] [--stash-max N]\n"
         "       [--block-size N] [--threads N] [--package-id ID] [--from V] [--to V]\n"
-        "  apply OLD PKG -o NEW [--window N]          out of place\n"
-        "  apply --in-place TARGET PKG [--stash PATH] [--window N]\n"
+        "       [--sign PRIVATE.key]\n"
+        "  apply OLD PKG -o NEW [TRUST] [POLICY] [--window N]     out of place\n"
+        "  apply --in-place TARGET PKG [TRUST] [POLICY] [--stash PATH] [--window N]\n"
         "                                              PKG may be - (stdin, streamed)\n"
+        "  keygen NAME                                 NAME.key (private, 0600), NAME.pub\n"
+        "  sign PKG --key PRIVATE.key\n"
+        "  verify PKG [TRUST] [POLICY]                 signature, digests, every op\n"
         "  inspect PKG [--json]\n"
         "  version\n"
+        "TRUST:  --pubkey FILE (repeatable), --keydir DIR (*.pub and a 'revoked' id list;\n"
+        "        default /etc/updelta/keys), or --insecure to accept unsigned packages\n"
+        "POLICY: --package-id ID, --installed-version V, --allow-downgrade (apply only)\n"
         "common: -q/--quiet (no progress, no summary), -v/--verbose, --json (machine summary)\n");
     return f == stderr ? 2 : 0;
 }
@@ -29,6 +36,12 @@ int main(int argc, char **argv)
         return cmd_diff(argc - 1, argv + 1);
     if (!strcmp(cmd, "apply"))
         return cmd_apply(argc - 1, argv + 1);
+    if (!strcmp(cmd, "keygen"))
+        return cmd_keygen(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sign"))
+        return cmd_sign(argc - 1, argv + 1);
+    if (!strcmp(cmd, "verify"))
+        return cmd_verify(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect"))
         return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "version")) {

@@ -48,10 +48,13 @@ uint64_t upd_applier_mem_need(const upd_header *h, size_t window)
 
 int upd_applier_create(upd_applier **out, const upd_apply_params *p)
 {
+    const unsigned known = UPD_APPLY_DRY_RUN | UPD_APPLY_INSECURE | UPD_APPLY_ALLOW_DOWNGRADE;
     if (!out || !p || (!p->target && !(p->flags & UPD_APPLY_DRY_RUN))
-        || (p->window && p->window < (1u << 20)) || (p->flags & ~UPD_APPLY_DRY_RUN)
+        || (p->window && p->window < (1u << 20)) || (p->flags & ~known)
         || (p->source && p->source == p->target))
         return UPD_E_INVAL;
+    if (!p->keys && !(p->flags & UPD_APPLY_INSECURE))
+        return UPD_E_SIG_MISSING;
     upd_applier *a = calloc(1, sizeof *a);
     if (!a)
         return UPD_E_NOMEM;
@@ -161,16 +164,39 @@ static int on_entry(upd_applier *a)
     return 0;
 }
 
+/* The update policy: which package, from which version, to which. */
+static int check_policy(const upd_applier *a)
+{
+    const upd_apply_params *p = &a->p;
+    const upd_header *h = &a->h;
+    if (p->package_id && strcmp(p->package_id, h->package_id))
+        return UPD_E_PKG_WRONG_ID;
+    const char *installed = p->installed_version ? p->installed_version : h->from_version;
+    if (!*installed)
+        return 0;
+    /* rollback first: a replayed old package is named as what it is */
+    if (!(p->flags & UPD_APPLY_ALLOW_DOWNGRADE) && upd_version_cmp(h->to_version, installed) <= 0)
+        return UPD_E_PKG_ROLLBACK;
+    if (strcmp(h->from_version, installed))
+        return UPD_E_PKG_WRONG_FROM;
+    return 0;
+}
+
 static int on_auth(upd_applier *a, const uint8_t *blk)
 {
     upd_auth au;
     UPD_CHECK(upd_auth_decode(blk, &au));
     if (memcmp(au.digest, a->fix, 32))
         return UPD_E_PKG_DIGEST;
-    /* Signature verification arrives with the signing layer; until then a
-     * signed package cannot be checked and is refused rather than trusted. */
-    if (au.sig_alg != UPD_SIG_NONE)
-        return UPD_E_PKG_SIGNATURE;
+    /* INSECURE admits unsigned packages only: a signature that is present
+     * is always checked, and without a keyring its key is unknown */
+    if (au.sig_alg != UPD_SIG_NONE || !(a->p.flags & UPD_APPLY_INSECURE)) {
+        double t0 = upd_now();
+        int rc = a->p.keys ? upd_keyring_verify(a->p.keys, blk) : UPD_E_SIG_KEY_UNKNOWN;
+        a->st.t_verify += upd_now() - t0;
+        UPD_CHECK(rc);
+    }
+    UPD_CHECK(check_policy(a));
     if (!a->h.seg_count)
         a->pkg_total = upd_pkg_prefix_size(&a->h);
     a->header_ok = 1;
@@ -215,6 +241,14 @@ static int on_segment(upd_applier *a)
     return 0;
 }
 
+/* Hash package bytes, timing it: the verification cost is reported. */
+static void hash_in(upd_applier *a, const uint8_t *p, size_t n)
+{
+    double t0 = upd_now();
+    upd_sha256_update(a->hash, p, n);
+    a->st.t_verify += upd_now() - t0;
+}
+
 /* Take up to WANT - *HAVE bytes into DST; returns the bytes taken. */
 static size_t take(uint8_t *dst, size_t *have, size_t want, const uint8_t *src, size_t len)
 {
@@ -231,7 +265,7 @@ static int push(upd_applier *a, const uint8_t *p, size_t len)
         switch (a->state) {
         case ST_HEADER:
             n = take(a->fix, &a->fix_have, UPD_HEADER_SIZE, p, len);
-            upd_sha256_update(a->hash, p, n);
+            hash_in(a, p, n);
             if (a->fix_have == UPD_HEADER_SIZE) {
                 a->fix_have = 0;
                 UPD_CHECK(on_header(a));
@@ -239,7 +273,7 @@ static int push(upd_applier *a, const uint8_t *p, size_t len)
             break;
         case ST_MANIFEST:
             n = take(a->fix, &a->fix_have, UPD_SEG_ENTRY_SIZE, p, len);
-            upd_sha256_update(a->hash, p, n);
+            hash_in(a, p, n);
             if (a->fix_have == UPD_SEG_ENTRY_SIZE) {
                 a->fix_have = 0;
                 UPD_CHECK(on_entry(a));
@@ -255,7 +289,7 @@ static int push(upd_applier *a, const uint8_t *p, size_t len)
             break;
         case ST_SEGMENT:
             n = take(a->cbuf, &a->cbuf_have, a->manifest[a->seg].csize, p, len);
-            upd_sha256_update(a->hash, p, n);
+            hash_in(a, p, n);
             if (a->cbuf_have == a->manifest[a->seg].csize) {
                 a->st.pkg_bytes += n;
                 p += n;

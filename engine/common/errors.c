@@ -40,6 +40,13 @@ static const err_row err_table[] = {
     ROW(UPD_E_DIFF_TOO_LARGE, "image too large for the generator"),
     ROW(UPD_E_COMPRESS,       "compression failed"),
     ROW(UPD_E_PLAN,           "in-place schedule failed its simulator check"),
+    ROW(UPD_E_SIG_MISSING,    "package is not signed (unsigned packages need an explicit insecure mode)"),
+    ROW(UPD_E_SIG_KEY_UNKNOWN, "package is signed by a key that is not trusted"),
+    ROW(UPD_E_SIG_KEY_REVOKED, "package is signed by a revoked key"),
+    ROW(UPD_E_KEY,            "key unreadable or not an Ed25519 key of the needed kind"),
+    ROW(UPD_E_PKG_WRONG_ID,   "package is for another ROM package id (device mismatch)"),
+    ROW(UPD_E_PKG_WRONG_FROM, "package is for another installed version"),
+    ROW(UPD_E_PKG_ROLLBACK,   "package version is not newer than the installed one (rollback refused)"),
     ROW(UPD_E_INTERNAL,       "internal error (a bug)"),
 };
 #undef ROW

@@ -9,10 +9,12 @@
  * SOURCE, new image written to TARGET).
  *
  * Guarantees, in order:
- *   - Nothing is written before the header, the manifest and their digest
- *     (and, once signing lands, the signature) check out, and the base image
- *     has the size and SHA-256 the package names.  Wrong base, corrupt or
- *     truncated header: a clear error and an untouched target.
+ *   - Nothing is written before the header, the manifest, their digest and
+ *     the signature check out (a signature by a trusted key is required
+ *     unless the caller sets UPD_APPLY_INSECURE), the package passes the update policy
+ *     (package id, installed version, no rollback), and the base image has
+ *     the size and SHA-256 the package names.  Wrong base, wrong key,
+ *     corrupt or truncated header: a clear error and an untouched target.
  *   - Each segment is checked against its manifest SHA-256 before any of its
  *     operations runs, then decoded and fully validated (bounds, stale
  *     reads of bytes an earlier op overwrote and no STASH saved, stash rules, stream
@@ -39,11 +41,16 @@
 #include "common.h"
 #include "format.h"
 #include "io.h"
+#include "trust.h"
 
 #define UPD_DEFAULT_WINDOW  (16u << 20)
 
 /* Flags for upd_apply_params.flags. */
 #define UPD_APPLY_DRY_RUN   1u   /* parse, verify and validate everything; no image I/O */
+#define UPD_APPLY_INSECURE  2u   /* accept unsigned packages (tests, fuzzing, explicit
+                                    user choice); digests are still checked, and a
+                                    signature that is present is still verified */
+#define UPD_APPLY_ALLOW_DOWNGRADE 4u /* accept a to-version not newer than the installed one */
 
 typedef struct {
     upd_io  *target;          /* required unless DRY_RUN; not owned */
@@ -52,6 +59,17 @@ typedef struct {
                                  against the window; not owned */
     size_t   window;          /* memory budget in bytes; 0 = UPD_DEFAULT_WINDOW */
     unsigned flags;
+    const upd_keyring *keys;  /* trusted keys; required unless INSECURE; not owned */
+    /* Update policy, checked after the signature and before any write.
+     * package_id: the ROM package this image is (NULL: not checked); the
+     * package's id must equal it.  installed_version: the version installed
+     * now (NULL: the package's own from-version stands for it, which the
+     * base-image hash then confirms); the package's from-version must equal
+     * it and its to-version must be newer (upd_version_cmp) unless
+     * ALLOW_DOWNGRADE.  When the installed version is empty or unknown, no
+     * version is checked. */
+    const char *package_id;
+    const char *installed_version;
     upd_progress_fn progress; /* optional */
     void    *progress_user;
 } upd_apply_params;
@@ -65,6 +83,8 @@ typedef struct {
     uint64_t stash_bytes;             /* written to the stash */
     size_t   mem_peak;                /* bytes allocated by the applier at its peak */
     double   t_check_base, t_apply, t_check_result;   /* seconds */
+    double   t_verify;                /* seconds spent hashing package bytes and
+                                         checking the signature */
 } upd_apply_stats;
 
 typedef struct upd_applier upd_applier;
@@ -76,13 +96,14 @@ typedef struct upd_applier upd_applier;
 UPD_API uint64_t upd_applier_mem_need(const upd_header *h, size_t window);
 
 /* Make an applier.  Errors: UPD_E_INVAL (no target without DRY_RUN, window
- * smaller than 1 MiB), UPD_E_NOMEM. */
+ * smaller than 1 MiB, unknown flags), UPD_E_SIG_MISSING (no keyring and not
+ * INSECURE: refused up front rather than after the download), UPD_E_NOMEM. */
 UPD_API int upd_applier_create(upd_applier **out, const upd_apply_params *p);
 
 /* Feed the next LEN package bytes.  Returns 0 when all were consumed.  On
  * failure returns the error and stays failed (every later call returns the
  * same error).  Errors: every UPD_E_PKG_*, UPD_E_SEG_*, UPD_E_OP_*,
- * UPD_E_BASE_*, UPD_E_IO_*, UPD_E_LIMIT, UPD_E_NOMEM. */
+ * UPD_E_SIG_*, UPD_E_BASE_*, UPD_E_IO_*, UPD_E_LIMIT, UPD_E_NOMEM. */
 UPD_API int upd_applier_push(upd_applier *a, const void *data, size_t len);
 
 /* Declare the end of the package: checks that every segment arrived and

@@ -62,6 +62,14 @@ typedef enum {
     UPD_E_DIFF_TOO_LARGE = -50,  /* an input image exceeds what the generator can index */
     UPD_E_COMPRESS       = -51,  /* zstd failed while compressing a segment */
     UPD_E_PLAN           = -52,  /* the in-place schedule failed its own simulator check */
+    /* trust and update policy (trust.h) */
+    UPD_E_SIG_MISSING    = -60,  /* package not signed, and unsigned packages are not allowed */
+    UPD_E_SIG_KEY_UNKNOWN = -61, /* signed by a key that is not trusted */
+    UPD_E_SIG_KEY_REVOKED = -62, /* signed by a revoked key */
+    UPD_E_KEY            = -63,  /* key file unreadable, not Ed25519, or not the kind needed */
+    UPD_E_PKG_WRONG_ID   = -64,  /* package is for another ROM package id */
+    UPD_E_PKG_WRONG_FROM = -65,  /* package is for another installed (from) version */
+    UPD_E_PKG_ROLLBACK   = -66,  /* package's to-version is not newer than the installed one */
     UPD_E_INTERNAL       = -99   /* an internal invariant failed (a bug: please report) */
 } upd_err;
 

@@ -32,6 +32,7 @@
 #define UPD_HEADER_SIZE      256
 #define UPD_SEG_ENTRY_SIZE   64
 #define UPD_AUTH_SIZE        128
+#define UPD_AUTH_SIGNED      48    /* auth bytes the signature covers: digest, alg, key id */
 #define UPD_ID_MAX           48    /* package id field, NUL-padded */
 #define UPD_VERSION_MAX      32    /* from/to version fields, NUL-padded */
 

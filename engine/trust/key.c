@@ -1,0 +1,153 @@
+/* Ed25519 keys: generate, load and save PEM, key ids, and signing. */
+#define _POSIX_C_SOURCE 200809L
+#include "trust_internal.h"
+#include "updelta/format.h"
+#include "../common/check.h"
+#include "../crypto/digest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/pem.h>
+
+/* Wrap PKEY (ownership taken) after checking it is Ed25519. */
+static int key_wrap(upd_key **out, EVP_PKEY *pkey, int priv)
+{
+    size_t n = 32;
+    upd_key *k = calloc(1, sizeof *k);
+    if (!k) {
+        EVP_PKEY_free(pkey);
+        return UPD_E_NOMEM;
+    }
+    k->pkey = pkey;
+    k->priv = priv;
+    if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_ED25519
+        || EVP_PKEY_get_raw_public_key(pkey, k->pub, &n) != 1 || n != 32) {
+        upd_key_free(k);
+        return UPD_E_KEY;
+    }
+    upd_key_id_of(k->pub, k->id);
+    *out = k;
+    return 0;
+}
+
+void upd_key_id_of(const uint8_t pub[32], uint8_t id[UPD_KEY_ID_SIZE])
+{
+    uint8_t h[32];
+    if (upd_sha256(pub, 32, h) < 0)
+        memset(h, 0, sizeof h);   /* only on allocation failure; no key matches */
+    memcpy(id, h, UPD_KEY_ID_SIZE);
+}
+
+int upd_key_generate(upd_key **out)
+{
+    if (!out)
+        return UPD_E_INVAL;
+    EVP_PKEY *pkey = NULL;
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+    int ok = c && EVP_PKEY_keygen_init(c) == 1 && EVP_PKEY_keygen(c, &pkey) == 1;
+    EVP_PKEY_CTX_free(c);
+    if (!ok)
+        return UPD_E_KEY;
+    return key_wrap(out, pkey, 1);
+}
+
+int upd_key_load(upd_key **out, const char *path)
+{
+    if (!out || !path)
+        return UPD_E_INVAL;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return UPD_E_IO_OPEN;
+    EVP_PKEY *pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    int priv = pkey != NULL;
+    if (!pkey) {
+        rewind(f);
+        pkey = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    }
+    fclose(f);
+    if (!pkey)
+        return UPD_E_KEY;
+    return key_wrap(out, pkey, priv);
+}
+
+static int key_save(const upd_key *k, const char *path, int priv)
+{
+    if (!k || !path)
+        return UPD_E_INVAL;
+    if (priv && !k->priv)
+        return UPD_E_KEY;
+    /* a private key is never written over an existing file, nor readable
+     * by others for an instant */
+    int fd = priv ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
+                  : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return UPD_E_IO_OPEN;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        return UPD_E_IO_OPEN;
+    }
+    int ok = priv ? PEM_write_PrivateKey(f, k->pkey, NULL, NULL, 0, NULL, NULL)
+                  : PEM_write_PUBKEY(f, k->pkey);
+    ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok == 1;
+    if (fclose(f) != 0)
+        ok = 0;
+    return ok ? 0 : UPD_E_IO_WRITE;
+}
+
+int upd_key_save_private(const upd_key *k, const char *path) { return key_save(k, path, 1); }
+int upd_key_save_public(const upd_key *k, const char *path) { return key_save(k, path, 0); }
+
+int upd_key_is_private(const upd_key *k) { return k && k->priv; }
+
+void upd_key_id(const upd_key *k, uint8_t id[UPD_KEY_ID_SIZE])
+{
+    memcpy(id, k->id, UPD_KEY_ID_SIZE);
+}
+
+void upd_key_free(upd_key *k)
+{
+    if (!k)
+        return;
+    EVP_PKEY_free(k->pkey);
+    free(k);
+}
+
+int upd_sign_prefix(void *prefix, size_t len, const upd_key *k)
+{
+    if (!prefix || !k)
+        return UPD_E_INVAL;
+    if (!k->priv)
+        return UPD_E_KEY;
+    uint8_t *p = prefix;
+    upd_header h;
+    UPD_CHECK(upd_header_decode(p, len, &h));
+    uint64_t body = upd_pkg_prefix_size(&h) - UPD_AUTH_SIZE;
+    if (len < body + UPD_AUTH_SIZE)
+        return UPD_E_PKG_TRUNCATED;
+    upd_auth au;
+    uint8_t digest[32];
+    UPD_CHECK(upd_auth_decode(p + body, &au));
+    UPD_CHECK(upd_sha256(p, (size_t)body, digest));
+    if (memcmp(digest, au.digest, 32))
+        return UPD_E_PKG_DIGEST;
+    au.sig_alg = UPD_SIG_ED25519;
+    memcpy(au.key_id, k->id, UPD_KEY_ID_SIZE);
+    memset(au.sig, 0, sizeof au.sig);
+    uint8_t blk[UPD_AUTH_SIZE];
+    upd_auth_encode(&au, blk);
+    size_t siglen = sizeof au.sig;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = c && EVP_DigestSignInit(c, NULL, NULL, NULL, k->pkey) == 1
+             && EVP_DigestSign(c, au.sig, &siglen, blk, UPD_AUTH_SIGNED) == 1
+             && siglen == sizeof au.sig;
+    EVP_MD_CTX_free(c);
+    if (!ok)
+        return UPD_E_NOMEM;
+    upd_auth_encode(&au, p + body);
+    return 0;
+}
