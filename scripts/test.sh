@@ -2,10 +2,12 @@
 # The test command: install dependencies, build twice (release, and
 # AddressSanitizer + UndefinedBehaviorSanitizer), run every suite in both,
 # then the bounded-memory check (in-place apply of a 128 MiB image within
-# 16 MiB peak RSS).  Long soak/fuzz runs are not part of this; see docs.
+# 16 MiB peak RSS) and the kill -9 test on a real pair (fetched by exact,
+# sha256-pinned version).  Long soak/fuzz runs are not part of this: see
+# docs/JOURNAL.md (UPD_CRASH_SOAK=1) and fuzz/README.md.
 set -eu
 cd "$(dirname "$0")/.."
-sh scripts/deps.sh
+sh scripts/deps.sh bash
 JOBS=$(nproc 2>/dev/null || echo 2)
 start=$(date +%s)
 
@@ -21,5 +23,10 @@ make -C build-asan -j"$JOBS" >/dev/null
 
 echo "== bounded memory: in-place apply of a 128 MiB image"
 sh tests/rss_test.sh build/updelta build/updelta-synth 128M 16384
+
+echo "== kill -9 at random instants, resume, verify (real pair, POSIX backend)"
+CACHE=${UPDELTA_CORPUS:-$PWD/corpora/.cache}
+bash corpora/fetch.sh --pairs esbuild "$CACHE" >/dev/null
+bash tests/kill_test.sh build/updelta "$CACHE/esbuild/old" "$CACHE/esbuild/new" 200
 
 echo "== all tests passed in $(( $(date +%s) - start )) s"

@@ -40,9 +40,15 @@ check "inspect --json has the package id" grep -q '"package_id":"rom.sys"' "$T/i
 "$UPD" inspect "$T/pkg" > "$T/inspect.txt"
 check "inspect text names the io backend" grep -q '^io ' "$T/inspect.txt"
 
-"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkg" -q -v >/dev/null 2>&1
-check "re-applying to the new image is refused (wrong base)" test $? -eq 1
-check "  ... and leaves it intact" cmp -s "$T/tgt" "$T/new"
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkg" > "$T/again" 2>&1
+check "re-applying a finished update is a no-op (exit 0)" test $? -eq 0
+check "  ... that says so" grep -q "^applied   already" "$T/again"
+check "  ... and leaves the image intact" cmp -s "$T/tgt" "$T/new"
+cp "$T/old" "$T/wrong"
+printf 'X' | dd of="$T/wrong" bs=1 seek=1000 conv=notrunc 2>/dev/null
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/wrong" "$T/pkg" -q 2>"$T/err"
+check "a wrong base image is refused" grep -q UPD_E_BASE_HASH "$T/err"
+check "  ... untouched, and no journal or stash left" sh -c "printf 'X' | cmp -s - '$T/wrong' -i 0:1000 -n 1 && test ! -e '$T/wrong.upd-journal' -a ! -e '$T/wrong.upd-stash'"
 
 # refusals: the target stays byte-identical
 size=$(stat -c %s "$T/pkg")
@@ -101,7 +107,7 @@ check "  ... naming the missing key" grep -q "no trusted key" "$T/err"
 "$UPD" apply --in-place "$T/tgt" "$T/unsigned" --pubkey "$T/v.pub" -q 2>"$T/err"
 check "unsigned package refused with a key given" grep -q UPD_E_SIG_MISSING "$T/err"
 check "  ... target untouched" cmp -s "$T/tgt" "$T/old"
-"$UPD" apply --in-place "$T/tgt" "$T/unsigned" --insecure 2>/dev/null | grep -q "signature not checked"
+"$UPD" apply --in-place "$T/tgt" "$T/unsigned" --insecure 2>/dev/null | grep -q "package is not signed"
 check "--insecure applies an unsigned package, and says so" cmp -s "$T/tgt" "$T/new"
 "$UPD" inspect "$T/unsigned" | grep -q "^signature   none"
 check "inspect shows an unsigned package" test $? -eq 0

@@ -58,7 +58,13 @@ int cli_sign_with(const char *pkg, const char *path, int quiet);
 /* Lower-case hex of P[0..N) into OUT (2N+1 bytes). */
 void cli_hex(const uint8_t *p, size_t n, char *out);
 
+/* OUT (4096 bytes) = TARGET.upd-SUFFIX beside a regular file, or
+ * /var/tmp/updelta-NAME.SUFFIX for a block device (IO, the opened target,
+ * says which): nothing may live on the device beside the image. */
+void cli_side_path(char *out, const char *target, upd_io *io, const char *suffix);
+
 int cmd_diff(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);

@@ -38,8 +38,9 @@ static int feed(upd_applier *a, int fd, uint8_t *buf)
 
 typedef struct {
     const char *old, *pkg, *target, *stash_path;
-    const char *package_id, *installed_version;
-    int in_place, allow_downgrade;
+    const char *package_id, *installed_version, *journal_path;
+    int in_place, allow_downgrade, no_journal;
+    uint32_t journal_unit;
     size_t window;
     cli_trust trust;
     upd_keyring *keys;
@@ -68,7 +69,9 @@ static int parse(int argc, char **argv, apply_args *a)
         { "json", no_argument, 0, 'j' }, CLI_TRUST_OPTIONS,
         { "package-id", required_argument, 0, 'P' },
         { "installed-version", required_argument, 0, 'I' },
-        { "allow-downgrade", no_argument, 0, 'D' }, { 0, 0, 0, 0 }
+        { "allow-downgrade", no_argument, 0, 'D' }, { "journal", required_argument, 0, 'J' },
+        { "no-journal", no_argument, 0, 'N' }, { "journal-unit", required_argument, 0, 'U' },
+        { 0, 0, 0, 0 }
     };
     uint64_t v;
     int c;
@@ -83,6 +86,13 @@ static int parse(int argc, char **argv, apply_args *a)
         case 'P': a->package_id = optarg; break;
         case 'I': a->installed_version = optarg; break;
         case 'D': a->allow_downgrade = 1; break;
+        case 'J': a->journal_path = optarg; break;
+        case 'N': a->no_journal = 1; break;
+        case 'U':
+            if (cli_parse_size(optarg, &v) || v < UPD_JOURNAL_UNIT_MIN || v > UINT32_MAX)
+                return -1;
+            a->journal_unit = (uint32_t)v;
+            break;
         case 'o': a->target = optarg; break;
         case 'i': a->in_place = 1; break;
         case 's': a->stash_path = optarg; break;
@@ -137,34 +147,108 @@ static void print_summary(const apply_args *args, const upd_applier *ap, upd_io 
     upd_apply_stats st;
     upd_applier_stats(ap, &st);
     const upd_header *h = upd_applier_header(ap);
-    char a[32], b[32];
+    char a[32], b[32], c[32];
     if (args->o.json) {
         printf("{\"new_size\":%llu,\"bytes_written\":%llu,\"bytes_read\":%llu,\"stash_bytes\":%llu,"
-               "\"segments\":%u,\"mem_peak\":%zu,\"io\":\"%s\",\"flushes\":%llu,"
+               "\"journal_bytes\":%llu,\"units\":%llu,\"segments\":%u,\"mem_peak\":%zu,"
+               "\"io\":\"%s\",\"flushes\":%llu,\"resumed\":%s,\"already_applied\":%s,"
                "\"t_check_base\":%.3f,\"t_apply\":%.3f,\"t_check_result\":%.3f,"
                "\"t_verify\":%.6f,\"signed\":%s}\n",
                (unsigned long long)h->new_size, (unsigned long long)st.bytes_written,
                (unsigned long long)st.bytes_read, (unsigned long long)st.stash_bytes,
+               (unsigned long long)st.journal_bytes, (unsigned long long)st.units,
                st.segments_done, st.mem_peak, upd_io_name(target),
-               (unsigned long long)0, st.t_check_base, st.t_apply, st.t_check_result,
-               st.t_verify, args->trust.insecure ? "false" : "true");
+               (unsigned long long)st.flushes, st.resumed ? "true" : "false",
+               st.already_applied ? "true" : "false", st.t_check_base, st.t_apply,
+               st.t_check_result, st.t_verify, st.signature_verified ? "true" : "false");
         return;
     }
     if (args->o.quiet)
         return;
+    if (st.already_applied) {
+        printf("applied   already: the image is the package's new image (%s bytes, sha256 "
+               "verified); nothing to do\n", cli_num(h->new_size, a));
+        return;
+    }
+    if (st.resumed)
+        printf("resumed   an interrupted update from its journal\n");
     printf("applied   %s: %s bytes, sha256 verified\n", args->in_place ? "in place" : "out of place",
            cli_num(h->new_size, a));
-    printf("written   %s bytes to the image, %s to the stash\n", cli_num(st.bytes_written, a),
-           cli_num(st.stash_bytes, b));
+    printf("written   %s bytes to the image, %s to the journal (stash %s), %llu flushes\n",
+           cli_num(st.bytes_written, a), cli_num(st.journal_bytes, b), cli_num(st.stash_bytes, c),
+           (unsigned long long)st.flushes);
     printf("time      base check %.3f s, apply %.3f s, result check %.3f s, "
            "package verification %.3f s\n", st.t_check_base, st.t_apply, st.t_check_result,
            st.t_verify);
-    if (args->trust.insecure)
-        printf("warning   signature not checked (--insecure)\n");
+    if (!st.signature_verified)
+        printf("warning   the package is not signed (accepted because of --insecure)\n");
     if (args->o.verbose)
-        printf("engine    io %s, window %zu KiB, peak memory %zu KiB, %u segments\n",
+        printf("engine    io %s, window %zu KiB, peak memory %zu KiB, %u segments, %llu units\n",
                upd_io_name(target), (args->window ? args->window : UPD_DEFAULT_WINDOW) >> 10,
-               st.mem_peak >> 10, st.segments_done);
+               st.mem_peak >> 10, st.segments_done, (unsigned long long)st.units);
+}
+
+/* The files an apply works on, and their paths when the tool made them. */
+typedef struct {
+    upd_io *target, *source, *stash, *journal;
+    char tmp[4096], stash_path[4096], journal_path[4096];
+} apply_files;
+
+/* In place the journal (unless --no-journal) holds the stash too; without a
+ * journal, or out of place, the stash is a file of its own, made only when
+ * the package (H, NULL when not known yet) may need one. */
+static int open_files(const apply_args *args, const upd_header *h, apply_files *f)
+{
+    int rc;
+    if (args->in_place) {
+        rc = upd_io_open_posix(&f->target, args->target, 0);
+    } else {
+        rc = upd_io_open_posix(&f->source, args->old, UPD_IO_RDONLY);
+        snprintf(f->tmp, sizeof f->tmp, "%s.part", args->target);
+        if (!rc)
+            rc = upd_io_open_posix(&f->target, f->tmp, UPD_IO_CREATE | UPD_IO_TRUNC);
+    }
+    int journal = args->in_place && !args->no_journal;
+    if (!rc && journal) {
+        if (args->journal_path)
+            snprintf(f->journal_path, sizeof f->journal_path, "%s", args->journal_path);
+        else
+            cli_side_path(f->journal_path, args->target, f->target, "journal");
+        rc = upd_io_open_posix(&f->journal, f->journal_path, UPD_IO_CREATE);
+    }
+    int need_stash = (!h || h->stash_size) && (!journal || args->stash_path);
+    if (!rc && need_stash) {
+        if (args->stash_path)
+            snprintf(f->stash_path, sizeof f->stash_path, "%s", args->stash_path);
+        else
+            cli_side_path(f->stash_path, args->target, f->target, "stash");
+        /* a journaled run may resume: its stash must survive */
+        rc = upd_io_open_posix(&f->stash, f->stash_path,
+                               UPD_IO_CREATE | (journal ? 0 : UPD_IO_TRUNC));
+    }
+    return rc;
+}
+
+/* Close everything; remove what a finished (or never started) run leaves. */
+static void close_files(apply_files *f, int rc)
+{
+    upd_journal_status js = { .state = UPD_JOURNAL_EMPTY };
+    if (f->journal && rc)
+        upd_journal_read_status(f->journal, &js);
+    int resumable = js.state != UPD_JOURNAL_EMPTY;
+    if (resumable)
+        fprintf(stderr, "updelta: the journal %s holds the update's progress: run the same "
+                        "command again to resume it\n", f->journal_path);
+    upd_io_close(f->target);
+    upd_io_close(f->source);
+    upd_io_close(f->stash);
+    upd_io_close(f->journal);
+    if (f->stash_path[0] && !resumable)
+        remove(f->stash_path);
+    if (f->journal_path[0] && !resumable)
+        remove(f->journal_path);
+    if (rc && f->tmp[0])
+        remove(f->tmp);
 }
 
 int cmd_apply(int argc, char **argv)
@@ -197,37 +281,17 @@ int cmd_apply(int argc, char **argv)
         rc = precheck(&args, fd, buf, &h);
         have_header = !rc;
     }
-    char tmp[4096] = "", stash_path[4096] = "";
-    upd_io *target = NULL, *source = NULL, *stash = NULL;
-    if (!rc && args.in_place) {
-        rc = upd_io_open_posix(&target, args.target, 0);
-    } else if (!rc) {
-        rc = upd_io_open_posix(&source, args.old, UPD_IO_RDONLY);
-        snprintf(tmp, sizeof tmp, "%s.part", args.target);
-        if (!rc)
-            rc = upd_io_open_posix(&target, tmp, UPD_IO_CREATE | UPD_IO_TRUNC);
-    }
-    /* the stash lives in a file beside the image (for a block device, in
-     * /var/tmp), unless the package is known to need none */
-    int need_stash = !(have_header && h.stash_size == 0);
-    if (!rc && need_stash) {
-        if (args.stash_path) {
-            snprintf(stash_path, sizeof stash_path, "%s", args.stash_path);
-        } else if (upd_io_flags(target) & UPD_IO_FIXED_SIZE) {
-            const char *base = strrchr(args.target, '/');
-            snprintf(stash_path, sizeof stash_path, "/var/tmp/updelta-%s.stash",
-                     base ? base + 1 : args.target);
-        } else {
-            snprintf(stash_path, sizeof stash_path, "%s.upd-stash", args.target);
-        }
-        rc = upd_io_open_posix(&stash, stash_path, UPD_IO_CREATE | UPD_IO_TRUNC);
-    }
+    apply_files f = { 0 };
+    if (!rc)
+        rc = open_files(&args, have_header ? &h : NULL, &f);
     cli_progress pr;
     cli_progress_init(&pr, &args.o);
     upd_apply_params p = base_params(&args, 0);
-    p.target = target;
-    p.source = source;
-    p.stash = stash;
+    p.target = f.target;
+    p.source = f.source;
+    p.stash = f.stash;
+    p.journal = f.journal;
+    p.journal_unit = args.journal_unit;
     p.progress = cli_progress_cb;
     p.progress_user = &pr;
     upd_applier *ap = NULL;
@@ -236,25 +300,20 @@ int cmd_apply(int argc, char **argv)
     if (!rc)
         rc = feed(ap, fd, buf);
     cli_progress_end(&pr);
-    if (!rc && tmp[0] && rename(tmp, args.target) != 0)
+    if (!rc && f.tmp[0] && rename(f.tmp, args.target) != 0)
         rc = UPD_E_IO_WRITE;
     if (rc) {
-        int e = upd_io_last_errno(target) ? upd_io_last_errno(target) : upd_io_last_errno(source);
+        int e = upd_io_last_errno(f.target) ? upd_io_last_errno(f.target)
+                                            : upd_io_last_errno(f.source);
         cli_fail(args.pkg, rc);
         if (e)
             fprintf(stderr, "updelta: system error: %s\n", strerror(e));
     } else {
-        print_summary(&args, ap, target);
+        print_summary(&args, ap, f.target);
     }
     upd_applier_free(ap);
     upd_keyring_free(args.keys);
-    upd_io_close(target);
-    upd_io_close(source);
-    upd_io_close(stash);
-    if (stash_path[0])
-        remove(stash_path);
-    if (rc && tmp[0])
-        remove(tmp);
+    close_files(&f, rc);
     if (fd != STDIN_FILENO)
         close(fd);
     free(buf);

@@ -13,8 +13,11 @@ static int usage(FILE *f)
         "       [--block-size N] [--threads N] [--package-id ID] [--from V] [--to V]\n"
         "       [--sign PRIVATE.key]\n"
         "  apply OLD PKG -o NEW [TRUST] [POLICY] [--window N]     out of place\n"
-        "  apply --in-place TARGET PKG [TRUST] [POLICY] [--stash PATH] [--window N]\n"
-        "                                              PKG may be - (stdin, streamed)\n"
+        "  apply --in-place TARGET PKG [TRUST] [POLICY] [--window N]\n"
+        "        [--journal PATH | --no-journal] [--journal-unit N] [--stash PATH]\n"
+        "                                              PKG may be - (stdin, streamed);\n"
+        "                                              after a crash, run it again to resume\n"
+        "  status TARGET [--journal PATH] [--json]     where an in-place update stands\n"
         "  keygen NAME                                 NAME.key (private, 0600), NAME.pub\n"
         "  sign PKG --key PRIVATE.key\n"
         "  verify PKG [TRUST] [POLICY]                 signature, digests, every op\n"
@@ -36,6 +39,8 @@ int main(int argc, char **argv)
         return cmd_diff(argc - 1, argv + 1);
     if (!strcmp(cmd, "apply"))
         return cmd_apply(argc - 1, argv + 1);
+    if (!strcmp(cmd, "status"))
+        return cmd_status(argc - 1, argv + 1);
     if (!strcmp(cmd, "keygen"))
         return cmd_keygen(argc - 1, argv + 1);
     if (!strcmp(cmd, "sign"))

@@ -1,6 +1,8 @@
-/* The applier's private state, shared by its three files:
+/* The applier's private state, shared by its files:
  *   reader.c  the push state machine: header, manifest, auth, segments
- *   segment.c per-segment validation (pass 1) and execution (pass 2)
+ *   segment.c per-segment validation (pass 1)
+ *   exec.c    execution (pass 2): steps, commit units, replay after a crash
+ *   journal.c the journal's slots, save areas and in-journal stash
  *   image.c   base-image and result-image checks */
 #ifndef UPD_APPLIER_H
 #define UPD_APPLIER_H
@@ -12,6 +14,26 @@
 #include <zstd.h>
 
 enum { ST_HEADER, ST_MANIFEST, ST_AUTH, ST_SEGMENT, ST_DONE };
+
+/* A range [off, off+len) saved at byte AT of a save area: of the target,
+ * or of the stash when OFF has UPD_JR_STASH set. */
+typedef struct { uint64_t off, len, at; } upd_jrange;
+
+/* Where a run stands: the unit that starts at (seg, op, step). */
+typedef struct {
+    uint64_t salt, seq;
+    uint32_t seg, op;
+    uint64_t step;
+    uint64_t stash_done, image_size;
+    uint32_t chunk, unit_bytes;
+    uint32_t done;             /* the run finished: nothing to resume */
+    uint64_t area_len, area_sum;
+    uint64_t stash_from, stash_sum;  /* stash bytes [stash_from, stash_done) the
+                                        unit before appended, and their checksum */
+} upd_jslot;
+
+/* Growable list of ranges. */
+typedef struct { upd_jrange *v; size_t n, cap; } upd_jlist;
 
 struct upd_applier {
     upd_apply_params p;
@@ -45,18 +67,69 @@ struct upd_applier {
 
     upd_apply_stats st;
     size_t    mem;              /* bytes held now */
+
+    uint8_t   pkg_digest[32];   /* SHA-256(header||manifest): names the package */
+    uint64_t  chunk;            /* bytes per execution step */
+    uint64_t  exec_size;        /* image length as the executed ops left it */
+    /* journal (exec.c, journal.c) */
+    upd_io   *stash_view;       /* the stash region of the journal */
+    upd_jslot js;               /* the slot of the unit running (or to resume) */
+    int       resume;           /* js names a unit to re-run */
+    upd_jlist saved_dir;        /* the running unit's save-area directory */
+    upd_jlist rd, wr;           /* unit planning: image reads, image writes */
+    upd_jlist save;             /* unit planning: what the unit saves */
+    uint64_t  unit_stash_from;  /* stash log length when the last unit started */
+    uint64_t  stash_from;       /* unit planning: the stash log length before ... */
+    uint64_t  stash_done_planned; /* ... and after the unit */
 };
 
 /* The image old bytes are read from: the source out of place, else the target. */
 static inline upd_io *upd_ap_old(upd_applier *a) { return a->p.source ? a->p.source : a->p.target; }
 
-/* image.c */
+/* image.c: base check (1: in place, the image already is the new one) */
 int upd_ap_check_base(upd_applier *a);
 int upd_ap_check_result(upd_applier *a);
 
-/* segment.c: validate every op of the decoded segment E, then run them. */
+/* segment.c: validate every op of the decoded segment E. */
 int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e);
+/* Old bytes [x, x+n): the stash offset of the part at X when a STASH that
+ * already ran (below STASH_DONE) saved it, and the length of that part
+ * (which is served from the stash) or of the part served from the image. */
+int upd_ap_old_part(const upd_applier *a, uint64_t x, uint64_t end, uint64_t stash_done,
+                    uint64_t *stash_off, uint64_t *part);
+
+/* exec.c: run the validated segment E (from the resume point when resuming). */
 int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e);
+
+/* journal.c */
+#define UPD_JR_RANGES_MAX 8191      /* saved ranges per unit (then the unit ends): the
+                                       directory, 8 + 16 bytes a range, fits the
+                                       smallest I/O buffer (128 KiB) */
+/* The unit lists (reads, writes, save list, loaded directory) at their
+ * largest, counted in every package's memory need (journal or not, so the
+ * generator's fit check holds for both). */
+#define UPD_JR_MEM (4ull * (UPD_JR_RANGES_MAX + 1) * sizeof(upd_jrange))
+#define UPD_JR_STASH (1ull << 63)   /* a saved range of the stash, not the target */
+/* Find this package's run in the journal: sets a->resume and a->js, loads
+ * the save-area directory.  Errors: UPD_E_IO_*, UPD_E_JOURNAL, UPD_E_NOMEM. */
+int upd_jr_load(upd_applier *a);
+/* Start a fresh run: new salt, both slots cleared and flushed. */
+int upd_jr_begin(upd_applier *a);
+/* Open the stash region inside the journal as a->stash (when no stash is given). */
+int upd_jr_open_stash(upd_applier *a);
+/* Before unit (seg, op, step) runs: save the image ranges in SAVE (sorted,
+ * disjoint), write the next slot, flush the journal. */
+int upd_jr_commit(upd_applier *a, uint32_t seg, uint32_t op, uint64_t step,
+                  const upd_jlist *save);
+/* The update is verified: a final slot saying so (flushed). */
+int upd_jr_clear(upd_applier *a);
+/* Saved bytes one unit's save area holds. */
+uint64_t upd_jr_data_cap(const upd_applier *a);
+/* Before a unit re-runs: put every range its save area holds back where
+ * it was, so the unit starts from the state it first started from. */
+int upd_jr_restore(upd_applier *a);
+/* Append [off, off+len) to L. */
+int upd_jlist_push(upd_jlist *l, uint64_t off, uint64_t len);
 
 void upd_ap_progress(upd_applier *a, int phase, uint64_t done, uint64_t total);
 

@@ -38,23 +38,41 @@ static int check_size(upd_io *io, uint64_t need, uint64_t fit)
     return sz == need ? 0 : UPD_E_BASE_SIZE;
 }
 
+/* In place, whether the target already holds exactly the new image (a
+ * finished update run again is then a no-op, not a wrong base). */
+static int is_new_image(upd_applier *a)
+{
+    const upd_header *h = &a->h;
+    uint8_t got[32];
+    if (check_size(a->p.target, h->new_size, h->new_size) < 0
+        || stream_image(a, a->p.target, h->new_size, NULL, UPD_PHASE_CHECK_BASE, got) < 0)
+        return 0;
+    return !memcmp(got, h->new_sha256, 32);
+}
+
 /* In place: the target must hold exactly the old image.  Out of place: the
  * source must; only once it has hashed right does the target get a copy of
  * it (unchanged bytes need no operation), so a wrong base never touches the
- * target in either mode. */
+ * target in either mode.  Returns 1 when, in place, the target already is
+ * the new image. */
 int upd_ap_check_base(upd_applier *a)
 {
     const upd_header *h = &a->h;
     uint64_t fit = h->old_size > h->new_size ? h->old_size : h->new_size;
     upd_io *old = upd_ap_old(a);
     double t0 = upd_now();
-    UPD_CHECK(check_size(old, h->old_size, a->p.source ? h->old_size : fit));
-    if (a->p.source && (upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE))
+    int rc = check_size(old, h->old_size, a->p.source ? h->old_size : fit);
+    if (!rc && a->p.source && (upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE))
         UPD_CHECK(check_size(a->p.target, 0, fit));
     uint8_t got[32];
-    UPD_CHECK(stream_image(a, old, h->old_size, NULL, UPD_PHASE_CHECK_BASE, got));
-    if (memcmp(got, h->old_sha256, 32))
-        return UPD_E_BASE_HASH;
+    if (!rc)
+        UPD_CHECK(stream_image(a, old, h->old_size, NULL, UPD_PHASE_CHECK_BASE, got));
+    if (!rc && memcmp(got, h->old_sha256, 32))
+        rc = UPD_E_BASE_HASH;
+    if ((rc == UPD_E_BASE_HASH || rc == UPD_E_BASE_SIZE) && !a->p.source)
+        rc = is_new_image(a) ? 1 : rc;
+    if (rc)
+        return rc;
     if (a->p.source) {
         if (!(upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE))
             UPD_CHECK(upd_io_resize(a->p.target, h->old_size));

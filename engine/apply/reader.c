@@ -43,7 +43,8 @@ uint64_t upd_applier_mem_need(const upd_header *h, size_t window)
         window = UPD_DEFAULT_WINDOW;
     return iobuf_size(window) + DCTX_BOUND + (uint64_t)h->seg_cmax + h->seg_max
          + (uint64_t)h->seg_count * sizeof(upd_seg_entry)
-         + upd_rangeset_max_mem(h->write_ranges) + upd_rangeset_max_mem(h->stash_ranges);
+         + upd_rangeset_max_mem(h->write_ranges) + upd_rangeset_max_mem(h->stash_ranges)
+         + UPD_JR_MEM;
 }
 
 int upd_applier_create(upd_applier **out, const upd_apply_params *p)
@@ -52,6 +53,8 @@ int upd_applier_create(upd_applier **out, const upd_apply_params *p)
     if (!out || !p || (!p->target && !(p->flags & UPD_APPLY_DRY_RUN))
         || (p->window && p->window < (1u << 20)) || (p->flags & ~known)
         || (p->source && p->source == p->target))
+        return UPD_E_INVAL;
+    if (p->journal && (p->source || (p->journal_unit && p->journal_unit < UPD_JOURNAL_UNIT_MIN)))
         return UPD_E_INVAL;
     if (!p->keys && !(p->flags & UPD_APPLY_INSECURE))
         return UPD_E_SIG_MISSING;
@@ -85,6 +88,11 @@ void upd_applier_free(upd_applier *a)
     free(a->dbuf);
     free(a->manifest);
     upd_io_close(a->stash_mem);
+    upd_io_close(a->stash_view);
+    free(a->saved_dir.v);
+    free(a->rd.v);
+    free(a->save.v);
+    free(a->wr.v);
     upd_rangeset_free(&a->written);
     upd_rangeset_free(&a->saved);
     free(a);
@@ -105,6 +113,11 @@ void upd_applier_stats(const upd_applier *a, upd_apply_stats *st)
         upd_io_get_stats(a->p.target, &ios);
         st->bytes_written = ios.bytes_written;
     }
+    if (a->p.journal) {
+        upd_io_stats js;
+        upd_io_get_stats(a->p.journal, &js);
+        st->journal_bytes = js.bytes_written;
+    }
 }
 
 /* The window must hold both segment buffers, the I/O buffer, the manifest,
@@ -118,7 +131,8 @@ static int on_header(upd_applier *a)
     UPD_CHECK(upd_header_decode(a->fix, UPD_HEADER_SIZE, &a->h));
     const upd_header *h = &a->h;
     uint64_t need = upd_applier_mem_need(h, a->p.window);
-    int mem_stash = !a->p.stash && h->stash_size && !(a->p.flags & UPD_APPLY_DRY_RUN);
+    int mem_stash = !a->p.stash && !a->p.journal && h->stash_size
+                    && !(a->p.flags & UPD_APPLY_DRY_RUN);
     if (mem_stash)
         need += h->stash_size;
     if (need > a->p.window)
@@ -195,19 +209,44 @@ static int on_auth(upd_applier *a, const uint8_t *blk)
         int rc = a->p.keys ? upd_keyring_verify(a->p.keys, blk) : UPD_E_SIG_KEY_UNKNOWN;
         a->st.t_verify += upd_now() - t0;
         UPD_CHECK(rc);
+        a->st.signature_verified = 1;
     }
     UPD_CHECK(check_policy(a));
     if (!a->h.seg_count)
         a->pkg_total = upd_pkg_prefix_size(&a->h);
     a->header_ok = 1;
-    a->cur_size = a->low_water = a->h.old_size;
+    a->cur_size = a->low_water = a->exec_size = a->h.old_size;
     a->state = a->h.seg_count ? ST_SEGMENT : ST_DONE;
+    memcpy(a->pkg_digest, a->fix, 32);
+    a->chunk = a->iobuf_size;
     if (a->p.flags & UPD_APPLY_DRY_RUN)
         return 0;
-    UPD_CHECK(upd_ap_check_base(a));
-    if (a->stash == a->p.stash && a->h.stash_size)
+    if (a->p.journal)
+        UPD_CHECK(upd_jr_load(a));
+    if (!a->resume) {
+        int rc = upd_ap_check_base(a);
+        UPD_CHECK(rc);
+        a->st.already_applied = rc == 1;
+        if (a->st.already_applied)
+            return 0;
+        if (a->p.journal)
+            UPD_CHECK(upd_jr_begin(a));
+    }
+    if (a->p.journal && !a->p.stash)
+        UPD_CHECK(upd_jr_open_stash(a));
+    /* (on resume too: a crash may have lost the resize, never the data
+     * written after it, which a flush made durable together with it) */
+    if (a->stash != a->stash_mem && a->h.stash_size)
         UPD_CHECK(upd_io_resize(a->stash, a->h.stash_size));
     return 0;
+}
+
+/* Whether segment a->seg runs (not in a dry run, not when the image is
+ * already the new one, not when a resumed run's journal says it is done). */
+static int segment_runs(const upd_applier *a)
+{
+    return !(a->p.flags & UPD_APPLY_DRY_RUN) && !a->st.already_applied
+           && !(a->resume && a->seg < a->js.seg);
 }
 
 static int on_segment(upd_applier *a)
@@ -224,7 +263,7 @@ static int on_segment(upd_applier *a)
     if (ZSTD_isError(r) || r != usize)
         return UPD_E_SEG_DECODE;
     UPD_CHECK(upd_ap_validate_segment(a, e));
-    if (!(a->p.flags & UPD_APPLY_DRY_RUN)) {
+    if (segment_runs(a)) {
         double t0 = upd_now();
         UPD_CHECK(upd_ap_execute_segment(a, e));
         a->st.t_apply += upd_now() - t0;
@@ -320,6 +359,15 @@ int upd_applier_push(upd_applier *a, const void *data, size_t len)
     return rc;
 }
 
+/* Every segment ran (the last unit's flush made it durable): verify the
+ * new image, then clear the journal. */
+static int finish_image(upd_applier *a)
+{
+    int journaled = a->p.journal && !a->st.already_applied;
+    UPD_CHECK(upd_ap_check_result(a));
+    return journaled ? upd_jr_clear(a) : 0;
+}
+
 int upd_applier_finish(upd_applier *a)
 {
     if (!a)
@@ -332,7 +380,7 @@ int upd_applier_finish(upd_applier *a)
     else if (a->cur_size != a->h.new_size)
         rc = UPD_E_RESULT_SIZE;
     else if (!(a->p.flags & UPD_APPLY_DRY_RUN))
-        rc = upd_ap_check_result(a);
+        rc = finish_image(a);
     if (rc < 0)
         a->err = rc;
     return rc;

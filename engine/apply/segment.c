@@ -1,10 +1,6 @@
-/* One decoded segment: pass 1 validates every operation without touching
- * the image, pass 2 runs them.  A segment with one bad op therefore writes
- * nothing at all.
- *
- * Zero-copy discipline: literal bytes are written straight from the decoded
- * segment buffer; a DIFF reads its source into the I/O buffer, adds the diff
- * bytes there, and writes that same buffer. */
+/* Pass 1 over one decoded segment: every operation is validated without
+ * touching the image (exec.c runs them after), so a segment with one bad op
+ * writes nothing at all. */
 #include "applier.h"
 #include "../common/check.h"
 
@@ -124,136 +120,24 @@ int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e)
     return 0;
 }
 
-/* Bytewise add mod 256 of SRC into DST, 16 bytes at a time with the
- * compiler's vector extension (gcc and clang), the scalar tail after. */
-static void add_bytes(uint8_t *dst, const uint8_t *src, size_t n)
+int upd_ap_old_part(const upd_applier *a, uint64_t x, uint64_t end, uint64_t stash_done,
+                    uint64_t *stash_off, uint64_t *part)
 {
-    typedef uint8_t v16 __attribute__((vector_size(16)));
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        v16 x, y;
-        memcpy(&x, dst + i, 16);
-        memcpy(&y, src + i, 16);
-        x += y;
-        memcpy(dst + i, &x, 16);
-    }
-    for (; i < n; i++)
-        dst[i] = (uint8_t)(dst[i] + src[i]);
-}
-
-/* Fill BUF with old bytes [x, x+n): parts saved by a STASH that has already
- * run come from the stash, the rest from the old image.  (Pass 1 recorded
- * the whole segment's saves; a save not yet run means the image there has
- * not been overwritten yet.) */
-static int read_old(upd_applier *a, uint8_t *buf, uint64_t x, size_t n)
-{
-    uint64_t end = x + n, lo, hi, val;
-    while (x < end) {
-        int found = upd_rangeset_next(&a->saved, x, &lo, &hi, &val);
-        uint64_t stop = found && lo < end ? lo : end;
-        int from_stash = 0;
-        if (found && lo <= x) {
-            /* merged saves: only the part whose STASH already ran counts */
-            uint64_t spos = val + (x - lo);
-            stop = hi < end ? hi : end;
-            if (spos < a->stash_done) {
-                from_stash = 1;
-                if (stop - x > a->stash_done - spos)
-                    stop = x + (a->stash_done - spos);
-            }
+    uint64_t lo, hi, val;
+    int found = upd_rangeset_next(&a->saved, x, &lo, &hi, &val);
+    uint64_t stop = found && lo < end ? lo : end;
+    int from_stash = 0;
+    if (found && lo <= x) {
+        /* merged saves: only the part whose STASH already ran counts */
+        uint64_t spos = val + (x - lo);
+        stop = hi < end ? hi : end;
+        if (spos < stash_done) {
+            from_stash = 1;
+            *stash_off = spos;
+            if (stop - x > stash_done - spos)
+                stop = x + (stash_done - spos);
         }
-        size_t k = (size_t)(stop - x);
-        if (from_stash)
-            UPD_CHECK(upd_io_read(a->stash, buf, k, val + (x - lo)));
-        else
-            UPD_CHECK(upd_io_read(upd_ap_old(a), buf, k, x));
-        a->st.bytes_read += k;
-        buf += k;
-        x = stop;
     }
-    return 0;
-}
-
-/* COPY/DIFF: chunks through the I/O buffer.  In place, a source that
- * overlaps its own destination from below is walked back to front (memmove
- * order), so no chunk reads bytes an earlier chunk of the same op wrote. */
-static int run_move(upd_applier *a, const upd_op *op, const uint8_t *diff)
-{
-    int backward = !a->p.source && op->src < op->dst && op->src + op->len > op->dst;
-    uint64_t chunk = a->iobuf_size;
-    uint64_t nchunks = (op->len + chunk - 1) / chunk;
-    for (uint64_t k = 0; k < nchunks; k++) {
-        uint64_t idx = backward ? nchunks - 1 - k : k;
-        uint64_t off = idx * chunk;
-        size_t n = (size_t)(op->len - off < chunk ? op->len - off : chunk);
-        UPD_CHECK(read_old(a, a->iobuf, op->src + off, n));
-        if (diff)
-            add_bytes(a->iobuf, diff + off, n);
-        UPD_CHECK(upd_io_write(a->p.target, a->iobuf, n, op->dst + off));
-    }
-    return 0;
-}
-
-static int run_fill(upd_applier *a, const upd_op *op)
-{
-    size_t n0 = op->len < a->iobuf_size ? (size_t)op->len : a->iobuf_size;
-    memset(a->iobuf, op->fill, n0);
-    for (uint64_t off = 0; off < op->len;) {
-        size_t n = op->len - off < n0 ? (size_t)(op->len - off) : n0;
-        UPD_CHECK(upd_io_write(a->p.target, a->iobuf, n, op->dst + off));
-        off += n;
-    }
-    return 0;
-}
-
-static int run_stash(upd_applier *a, const upd_op *op)
-{
-    for (uint64_t off = 0; off < op->len;) {
-        size_t n = op->len - off < a->iobuf_size ? (size_t)(op->len - off) : a->iobuf_size;
-        UPD_CHECK(upd_io_read(upd_ap_old(a), a->iobuf, n, op->src + off));
-        UPD_CHECK(upd_io_write(a->stash, a->iobuf, n, a->stash_done + off));
-        a->st.bytes_read += n;
-        a->st.stash_bytes += n;
-        off += n;
-    }
-    a->stash_done += op->len;
-    return 0;
-}
-
-int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e)
-{
-    upd_op_cursor c;
-    upd_op op;
-    payload pl;
-    int rc;
-    payload_init(&pl, a, e);
-    upd_op_cursor_init(&c, a->dbuf, e->ctrl_len);
-    while ((rc = upd_op_next(&c, &op)) > 0) {
-        switch (op.kind) {
-        case UPD_OP_COPY:
-            rc = run_move(a, &op, NULL);
-            break;
-        case UPD_OP_DIFF:
-            rc = run_move(a, &op, pl.diff + pl.diff_used);
-            pl.diff_used += op.len;
-            break;
-        case UPD_OP_LIT:
-            rc = upd_io_write(a->p.target, pl.lit + pl.lit_used, (size_t)op.len, op.dst);
-            pl.lit_used += op.len;
-            break;
-        case UPD_OP_FILL:
-            rc = run_fill(a, &op);
-            break;
-        case UPD_OP_STASH:
-            rc = run_stash(a, &op);
-            break;
-        case UPD_OP_RESIZE:
-            rc = upd_io_resize(a->p.target, op.len);
-            break;
-        default:
-            rc = UPD_E_INTERNAL;   /* pass 1 accepted only the kinds above */
-        }
-        UPD_CHECK(rc);
-    }
-    return rc;
+    *part = stop - x;
+    return from_stash;
 }

@@ -43,4 +43,9 @@ void *upd_grow(void *arr, size_t n, size_t *cap, size_t elem);
 /* Seconds on the monotonic clock. */
 double upd_now(void);
 
+/* 64 random bits from getrandom(); if that fails, a mix of the clock and
+ * SALT's address (unpredictable enough for treap priorities; journal salts
+ * only need to differ between runs). */
+uint64_t upd_random64(const void *salt);
+
 #endif /* UPD_CHECK_H */

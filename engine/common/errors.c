@@ -47,6 +47,7 @@ static const err_row err_table[] = {
     ROW(UPD_E_PKG_WRONG_ID,   "package is for another ROM package id (device mismatch)"),
     ROW(UPD_E_PKG_WRONG_FROM, "package is for another installed version"),
     ROW(UPD_E_PKG_ROLLBACK,   "package version is not newer than the installed one (rollback refused)"),
+    ROW(UPD_E_JOURNAL,        "the journal cannot serve this run (made with other settings, or damaged)"),
     ROW(UPD_E_INTERNAL,       "internal error (a bug)"),
 };
 #undef ROW

@@ -3,7 +3,6 @@
 #include "check.h"
 
 #include <stdlib.h>
-#include <sys/random.h>
 
 #define NIL 0u   /* node 0 is never used, so 0 can mean "none" */
 
@@ -15,18 +14,9 @@ struct upd_rnode {
 /* Treap priorities must be unpredictable: with a fixed seed a hostile
  * package can order its writes so the treap degenerates into a chain
  * (quadratic time, deep recursion).  Correctness never depends on them. */
-static uint64_t random_seed(const void *salt)
-{
-    uint64_t v = 0;
-    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
-        v = (uint64_t)(upd_now() * 1e9) * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)salt;
-    }
-    return v | 1;   /* xorshift state must not be zero */
-}
-
 void upd_rangeset_init(upd_rangeset *s, uint32_t cap)
 {
-    *s = (upd_rangeset){ .cap = cap, .seed = random_seed(s) };
+    *s = (upd_rangeset){ .cap = cap, .seed = upd_random64(s) | 1 }   /* xorshift state must not be zero */;
 }
 
 void upd_rangeset_free(upd_rangeset *s)

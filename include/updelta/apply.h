@@ -25,7 +25,10 @@
  * to keep a target untouched by a corrupt or truncated package that is not
  * streamed, first run the whole package through an applier made with
  * UPD_APPLY_DRY_RUN (no image I/O at all); the command-line tool does this
- * for every regular-file package.  Power-fail safety is the journal's job.
+ * for every regular-file package.  Power-fail safety is the journal's job
+ * (journal.h): with a journal, a crash at any instant is repaired by
+ * running the same apply again.  In place, an image that already is the
+ * new one is reported as done (already_applied) instead of as a wrong base.
  *
  * Memory is bounded by the window (default 16 MiB), whatever the image
  * size: a package whose segment buffers, manifest, range sets (sized by the
@@ -42,6 +45,7 @@
 #include "format.h"
 #include "io.h"
 #include "trust.h"
+#include "journal.h"
 
 #define UPD_DEFAULT_WINDOW  (16u << 20)
 
@@ -55,8 +59,14 @@
 typedef struct {
     upd_io  *target;          /* required unless DRY_RUN; not owned */
     upd_io  *source;          /* out-of-place old image, or NULL for in place; not owned */
-    upd_io  *stash;           /* stash store, or NULL for an in-memory stash counted
-                                 against the window; not owned */
+    upd_io  *stash;           /* stash store, or NULL: inside the journal when there
+                                 is one, else in memory counted against the window;
+                                 not owned */
+    upd_io  *journal;         /* in place only: the power-fail journal (journal.h),
+                                 or NULL for none; not owned.  When it holds a run of
+                                 this package, the apply resumes it */
+    uint32_t journal_unit;    /* image bytes written per commit unit (0 = default,
+                                 at least UPD_JOURNAL_UNIT_MIN) */
     size_t   window;          /* memory budget in bytes; 0 = UPD_DEFAULT_WINDOW */
     unsigned flags;
     const upd_keyring *keys;  /* trusted keys; required unless INSECURE; not owned */
@@ -82,6 +92,12 @@ typedef struct {
     uint64_t bytes_read;              /* from source/target, including the hash passes */
     uint64_t stash_bytes;             /* written to the stash */
     size_t   mem_peak;                /* bytes allocated by the applier at its peak */
+    uint64_t journal_bytes;           /* written to the journal (save areas and slots) */
+    uint64_t flushes;                 /* flush barriers issued (target, journal, stash) */
+    uint64_t units;                   /* commit units run */
+    int      resumed;                 /* 1 when the run continued a journaled one */
+    int      already_applied;         /* 1 when the image already was the new one */
+    int      signature_verified;      /* 1 when a trusted signature was checked */
     double   t_check_base, t_apply, t_check_result;   /* seconds */
     double   t_verify;                /* seconds spent hashing package bytes and
                                          checking the signature */

@@ -70,6 +70,9 @@ typedef enum {
     UPD_E_PKG_WRONG_ID   = -64,  /* package is for another ROM package id */
     UPD_E_PKG_WRONG_FROM = -65,  /* package is for another installed (from) version */
     UPD_E_PKG_ROLLBACK   = -66,  /* package's to-version is not newer than the installed one */
+    /* journal */
+    UPD_E_JOURNAL        = -70,  /* the journal cannot serve this run (other chunk size, damaged
+                                    save area of the unit to resume) */
     UPD_E_INTERNAL       = -99   /* an internal invariant failed (a bug: please report) */
 } upd_err;
 

@@ -8,6 +8,7 @@
  *   trust.h    Ed25519 keys, keyrings, package signatures, version order
  *   diff.h     generator: old + new image -> package
  *   apply.h    streaming applier: package -> image, in place or out of place
+ *   journal.h  power-fail journal of an in-place apply: status
  * Programs include this file, or just the layers they use.
  */
 #ifndef UPDELTA_H
@@ -19,5 +20,6 @@
 #include "trust.h"
 #include "diff.h"
 #include "apply.h"
+#include "journal.h"
 
 #endif /* UPDELTA_H */

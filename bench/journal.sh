@@ -1,0 +1,53 @@
+#!/bin/bash
+# Journal cost on real pairs: write amplification (bytes written to target +
+# journal, divided by the bytes of the new image that differ from the old at
+# the same offset), flushes per MiB of new image, and in-place apply time
+# with the journal against without (median of RUNS, same machine, same run).
+# Usage: bench/journal.sh [--runs N] [--unit SIZE] CORPUS_DIR PAIR...
+#   CORPUS_DIR holds PAIR/old and PAIR/new (corpora/fetch.sh makes it).
+set -eu
+runs=5 unit=""
+while [[ ${1:-} == --* ]]; do
+    case $1 in
+    --runs) runs=$2; shift 2 ;;
+    --unit) unit="--journal-unit $2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+corpus=$1; shift
+root=$(cd "$(dirname "$0")/.." && pwd)
+U=$root/build/updelta
+W=$(mktemp -d "${TMPDIR:-/tmp}/updelta-jbench.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+"$U" keygen "$W/k" >/dev/null
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+json() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+printf '%-11s %11s %11s %11s %6s %9s %9s %9s %8s\n' pair changed target journal WA "flush/MiB" "nojrnl s" "jrnl s" overhead
+for p in "$@"; do
+    old=$corpus/$p/old new=$corpus/$p/new
+    "$U" diff "$old" "$new" -o "$W/pkg" -q --sign "$W/k.key"
+    changed=$(( $(cmp -l "$old" "$new" 2>/dev/null | wc -l) ))
+    os=$(stat -c %s "$old") ns=$(stat -c %s "$new")
+    (( ns > os )) && changed=$(( changed + ns - os ))
+    t_plain=() t_jr=()
+    for r in $(seq 1 "$runs"); do
+        for mode in plain jr; do
+            cp "$old" "$W/tgt"
+            sync
+            flag=--no-journal
+            [[ $mode == jr ]] && flag=$unit
+            s=$(date +%s%N)
+            "$U" apply --in-place "$W/tgt" "$W/pkg" --pubkey "$W/k.pub" --json $flag > "$W/$mode.json"
+            e=$(date +%s%N)
+            cmp -s "$W/tgt" "$new" || { echo "$p: $mode apply not bit-exact" >&2; exit 1; }
+            [[ $mode == jr ]] && t_jr+=("$(( (e - s) / 1000 ))") || t_plain+=("$(( (e - s) / 1000 ))")
+        done
+    done
+    tw=$(json bytes_written < "$W/jr.json") jw=$(json journal_bytes < "$W/jr.json")
+    fl=$(json flushes < "$W/jr.json")
+    mp=$(printf '%s\n' "${t_plain[@]}" | median) mj=$(printf '%s\n' "${t_jr[@]}" | median)
+    awk -v p="$p" -v c="$changed" -v tw="$tw" -v jw="$jw" -v fl="$fl" -v ns="$ns" -v mp="$mp" -v mj="$mj" \
+        'BEGIN { printf "%-11s %11d %11d %11d %5.2fx %9.2f %9.3f %9.3f %7.1f%%\n", p, c, tw, jw,
+                 (tw + jw) / (c ? c : 1), fl / (ns / 1048576), mp / 1e6, mj / 1e6, 100 * (mj - mp) / mp }'
+done
+echo "(median of $runs runs each; target and journal on $(df -T "$W" | awk 'NR == 2 { print $2 }'))"

@@ -1,0 +1,392 @@
+/* Pass 2: run a validated segment.  Each operation runs as steps of at most
+ * one chunk (the I/O buffer); with a journal, consecutive steps form commit
+ * units of about journal_unit moved bytes.
+ *
+ * A unit is made safe to re-run before it starts.  Its save area (written
+ * with the slot naming the unit, then a flush) gets the image bytes it reads
+ * and also overwrites, and the "fringes": the rest of every block its writes
+ * touch (the header's block_size), because a torn write may damage a whole
+ * block (zeros, garbage), not only the bytes written; likewise the block
+ * before the stash bytes it appends.  Every other byte the unit reads or
+ * leaves alone is untouched while it runs (pass 1 rejects reads of bytes
+ * written earlier unless the stash serves them).  After a crash, the saved
+ * ranges are put back and the unit re-runs from its first step, ending in
+ * the same state as an uninterrupted run.  After the unit: target and stash
+ * flushed; the next unit's slot records the progress.
+ *
+ * Zero-copy discipline: literal bytes are written straight from the decoded
+ * segment buffer; a DIFF reads its source into the I/O buffer, adds the diff
+ * bytes there, and writes that same buffer. */
+#include "applier.h"
+#include "../common/check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Walks a segment's operations as steps, in execution order. */
+typedef struct {
+    upd_op_cursor c;
+    const uint8_t *diff, *lit;  /* next unread payload bytes */
+    upd_op   op;                /* the current operation ... */
+    const uint8_t *payload;     /* ... its diff or literal bytes */
+    uint32_t index;             /* ... its index in the segment */
+    uint64_t nsteps, step;
+    int      backward, done;
+} step_iter;
+
+typedef struct {
+    upd_op_kind kind;
+    uint64_t dst, src, n;       /* this step's part of the operation */
+    const uint8_t *payload;
+} step_t;
+
+static int iter_load(const upd_applier *a, step_iter *it)
+{
+    int rc = upd_op_next(&it->c, &it->op);
+    UPD_CHECK(rc);
+    it->done = rc == 0;
+    if (it->done)
+        return 0;
+    const upd_op *op = &it->op;
+    it->payload = NULL;
+    if (op->kind == UPD_OP_DIFF) {
+        it->payload = it->diff;
+        it->diff += op->len;
+    } else if (op->kind == UPD_OP_LIT) {
+        it->payload = it->lit;
+        it->lit += op->len;
+    }
+    it->step = 0;
+    it->nsteps = op->kind == UPD_OP_RESIZE || !op->len ? 1 : (op->len + a->chunk - 1) / a->chunk;
+    /* in place, a source overlapping its destination from below is walked
+     * back to front (memmove order) */
+    it->backward = (op->kind == UPD_OP_COPY || op->kind == UPD_OP_DIFF) && !a->p.source
+                   && op->src < op->dst && op->src + op->len > op->dst;
+    return 0;
+}
+
+static int iter_init(const upd_applier *a, step_iter *it, const upd_seg_entry *e)
+{
+    memset(it, 0, sizeof *it);
+    upd_op_cursor_init(&it->c, a->dbuf, e->ctrl_len);
+    it->diff = a->dbuf + e->ctrl_len;
+    it->lit = it->diff + e->diff_len;
+    return iter_load(a, it);
+}
+
+static int iter_advance(const upd_applier *a, step_iter *it)
+{
+    if (++it->step < it->nsteps)
+        return 0;
+    it->index++;
+    return iter_load(a, it);
+}
+
+static void iter_get(const upd_applier *a, const step_iter *it, step_t *s)
+{
+    const upd_op *op = &it->op;
+    uint64_t idx = it->backward ? it->nsteps - 1 - it->step : it->step;
+    uint64_t off = idx * a->chunk;
+    s->kind = op->kind;
+    s->n = op->kind == UPD_OP_RESIZE ? 0 : (op->len - off < a->chunk ? op->len - off : a->chunk);
+    s->dst = op->dst + off;
+    s->src = op->src + off;
+    s->payload = it->payload ? it->payload + off : NULL;
+}
+
+/* Position IT at step STEP of operation OP (a journal's resume point). */
+static int iter_seek(const upd_applier *a, step_iter *it, uint32_t op, uint64_t step)
+{
+    while (!it->done && it->index < op) {
+        it->index++;
+        UPD_CHECK(iter_load(a, it));
+    }
+    if (it->done || step >= it->nsteps)
+        return UPD_E_JOURNAL;
+    it->step = step;
+    return 0;
+}
+
+/* ---- reads and the steps themselves ------------------------------------- */
+
+static int read_image(upd_applier *a, uint8_t *buf, uint64_t x, size_t n)
+{
+    a->st.bytes_read += n;
+    return upd_io_read(upd_ap_old(a), buf, n, x);
+}
+
+/* Old bytes [x, x+n): from the stash where a STASH that already ran saved
+ * them, else from the image. */
+static int read_old(upd_applier *a, uint8_t *buf, uint64_t x, size_t n)
+{
+    for (uint64_t end = x + n; x < end;) {
+        uint64_t soff, k;
+        if (upd_ap_old_part(a, x, end, a->stash_done, &soff, &k)) {
+            UPD_CHECK(upd_io_read(a->stash, buf, (size_t)k, soff));
+            a->st.bytes_read += k;
+        } else {
+            UPD_CHECK(read_image(a, buf, x, (size_t)k));
+        }
+        buf += k;
+        x += k;
+    }
+    return 0;
+}
+
+/* Bytewise add mod 256 of SRC into DST, 16 bytes at a time with the
+ * compiler's vector extension (gcc and clang), the scalar tail after. */
+static void add_bytes(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    typedef uint8_t v16 __attribute__((vector_size(16)));
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16 x, y;
+        memcpy(&x, dst + i, 16);
+        memcpy(&y, src + i, 16);
+        x += y;
+        memcpy(dst + i, &x, 16);
+    }
+    for (; i < n; i++)
+        dst[i] = (uint8_t)(dst[i] + src[i]);
+}
+
+static int run_step(upd_applier *a, const step_iter *it)
+{
+    step_t s;
+    iter_get(a, it, &s);
+    size_t n = (size_t)s.n;
+    switch (s.kind) {
+    case UPD_OP_COPY:
+    case UPD_OP_DIFF:
+        UPD_CHECK(read_old(a, a->iobuf, s.src, n));
+        if (s.payload)
+            add_bytes(a->iobuf, s.payload, n);
+        return upd_io_write(a->p.target, a->iobuf, n, s.dst);
+    case UPD_OP_LIT:
+        return upd_io_write(a->p.target, s.payload, n, s.dst);
+    case UPD_OP_FILL:
+        memset(a->iobuf, it->op.fill, n);
+        return upd_io_write(a->p.target, a->iobuf, n, s.dst);
+    case UPD_OP_STASH:
+        UPD_CHECK(read_image(a, a->iobuf, s.src, n));
+        UPD_CHECK(upd_io_write(a->stash, a->iobuf, n, a->stash_done));
+        a->stash_done += n;
+        a->st.stash_bytes += n;
+        return 0;
+    case UPD_OP_RESIZE:
+        a->exec_size = it->op.len;
+        return upd_io_resize(a->p.target, it->op.len);
+    default:
+        return UPD_E_INTERNAL;   /* pass 1 accepted only the kinds above */
+    }
+}
+
+/* ---- commit units -------------------------------------------------------- */
+
+/* The hull of the image-served parts of old bytes [x, x+n) when the stash
+ * holds STASH_DONE bytes: a superset of what the step reads from the image
+ * (saving a few bytes too many is harmless; one range per step keeps the
+ * directory bounded however the stash fragments). */
+static int push_image_reads(upd_applier *a, uint64_t x, uint64_t n, uint64_t stash_done)
+{
+    uint64_t first = UINT64_MAX, last = 0;
+    for (uint64_t end = x + n; x < end;) {
+        uint64_t soff, k;
+        if (!upd_ap_old_part(a, x, end, stash_done, &soff, &k)) {
+            if (first == UINT64_MAX)
+                first = x;
+            last = x + k;
+        }
+        x += k;
+    }
+    return first == UINT64_MAX ? 0 : upd_jlist_push(&a->rd, first, last - first);
+}
+
+/* Walk the unit that starts at IT (a copy), at most MAX_STEPS steps:
+ * collect its image reads and writes in a->rd and a->wr and the stash
+ * bytes it appends; returns its step count.  The unit ends once its steps
+ * moved unit_bytes (reads and writes) or its range lists fill the save
+ * area's directory. */
+static int64_t plan_unit(upd_applier *a, step_iter it, int64_t max_steps)
+{
+    uint64_t stash_done = a->stash_done, size = a->exec_size, moved = 0;
+    int64_t k = 0;
+    a->rd.n = a->wr.n = 0;
+    a->stash_from = stash_done;
+    for (; !it.done && k < max_steps; k++) {
+        if (k && (moved >= a->js.unit_bytes
+                  || a->rd.n + 3 * a->wr.n + 8 > UPD_JR_RANGES_MAX))
+            break;
+        step_t s;
+        iter_get(a, &it, &s);
+        switch (s.kind) {
+        case UPD_OP_COPY:
+        case UPD_OP_DIFF:
+            UPD_CHECK(push_image_reads(a, s.src, s.n, stash_done));
+            /* fall through */
+        case UPD_OP_LIT:
+        case UPD_OP_FILL:
+            UPD_CHECK(upd_jlist_push(&a->wr, s.dst, s.n));
+            break;
+        case UPD_OP_STASH:
+            UPD_CHECK(upd_jlist_push(&a->rd, s.src, s.n));
+            stash_done += s.n;
+            break;
+        case UPD_OP_RESIZE:
+            /* a shrink destroys the bytes past the new end */
+            if (it.op.len < size)
+                UPD_CHECK(upd_jlist_push(&a->wr, it.op.len, size - it.op.len));
+            size = it.op.len;
+            break;
+        default:
+            return UPD_E_INTERNAL;
+        }
+        moved += s.n;
+        UPD_CHECK(iter_advance(a, &it));
+    }
+    a->stash_done_planned = stash_done;
+    return k;
+}
+
+static int cmp_range(const void *x, const void *y)
+{
+    const upd_jrange *p = x, *q = y;
+    return p->off < q->off ? -1 : p->off > q->off;
+}
+
+/* Sort L and merge overlapping or touching ranges. */
+static void normalize(upd_jlist *l)
+{
+    size_t o = 0;
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof *l->v, cmp_range);
+    for (size_t i = 0; i < l->n; i++) {
+        if (!l->v[i].len)
+            continue;
+        if (o && l->v[i].off <= l->v[o - 1].off + l->v[o - 1].len) {
+            uint64_t end = l->v[i].off + l->v[i].len;
+            if (end > l->v[o - 1].off + l->v[o - 1].len)
+                l->v[o - 1].len = end - l->v[o - 1].off;
+        } else {
+            l->v[o++] = l->v[i];
+        }
+    }
+    l->n = o;
+}
+
+/* What the unit planned in a->rd / a->wr must save, into OUT: the bytes it
+ * reads and overwrites, the fringes of the blocks its writes touch (within
+ * the image as it is when the unit starts), and the stash block its first
+ * STASH write lands in. */
+static int save_list(upd_applier *a, upd_jlist *out)
+{
+    uint64_t bs = a->h.block_size, size = a->exec_size;
+    normalize(&a->rd);
+    normalize(&a->wr);
+    out->n = 0;
+    for (size_t i = 0, j = 0; i < a->rd.n && j < a->wr.n;) {
+        const upd_jrange *r = &a->rd.v[i], *w = &a->wr.v[j];
+        uint64_t lo = r->off > w->off ? r->off : w->off;
+        uint64_t re = r->off + r->len, we = w->off + w->len, hi = re < we ? re : we;
+        if (lo < hi)
+            UPD_CHECK(upd_jlist_push(out, lo, hi - lo));
+        if (re < we)
+            i++;
+        else
+            j++;
+    }
+    for (size_t j = 0; j < a->wr.n; j++) {
+        const upd_jrange *w = &a->wr.v[j];
+        uint64_t prev_end = j ? a->wr.v[j - 1].off + a->wr.v[j - 1].len : 0;
+        uint64_t next = j + 1 < a->wr.n ? a->wr.v[j + 1].off : UINT64_MAX;
+        uint64_t head = w->off / bs * bs, end = w->off + w->len;
+        uint64_t tail = end % bs ? end + (bs - end % bs) : end;
+        head = head > prev_end ? head : prev_end;
+        tail = tail < next ? tail : next;
+        tail = tail < size ? tail : size;
+        if (head < w->off && head < size)
+            UPD_CHECK(upd_jlist_push(out, head, (w->off < size ? w->off : size) - head));
+        if (end < tail)
+            UPD_CHECK(upd_jlist_push(out, end, tail - end));
+    }
+    normalize(out);
+    uint64_t s0 = a->stash_from / bs * bs;
+    if (a->stash_done_planned > a->stash_from && s0 < a->stash_from)
+        UPD_CHECK(upd_jlist_push(out, s0 | UPD_JR_STASH, a->stash_from - s0));
+    return 0;
+}
+
+/* The unit at IT: its step count, with its save list in a->save.  A unit
+ * whose save list would overflow the save area (many write fringes) is
+ * halved until it fits; the result depends on the package alone, so a
+ * re-run after a crash finds the same unit. */
+static int64_t next_unit(upd_applier *a, const step_iter *it)
+{
+    int64_t k = INT64_MAX;
+    for (;;) {
+        k = plan_unit(a, *it, k);
+        if (k < 0)
+            return k;
+        UPD_CHECK(save_list(a, &a->save));
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < a->save.n; i++)
+            bytes += a->save.v[i].len;
+        if (k == 1 || (a->save.n <= UPD_JR_RANGES_MAX && bytes <= upd_jr_data_cap(a)))
+            return k;
+        k /= 2;
+    }
+}
+
+static int flush_unit(upd_applier *a, uint64_t stash_before)
+{
+    a->st.flushes++;
+    UPD_CHECK(upd_io_flush(a->p.target));
+    /* a stash inside the journal is made durable by the next slot's flush */
+    if (a->stash_done != stash_before && a->stash != a->stash_view) {
+        a->st.flushes++;
+        UPD_CHECK(upd_io_flush(a->stash));
+    }
+    a->st.units++;
+    return 0;
+}
+
+int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e)
+{
+    step_iter it;
+    int replay = 0;
+    UPD_CHECK(iter_init(a, &it, e));
+    if (a->resume && a->js.seg == a->seg) {
+        UPD_CHECK(iter_seek(a, &it, a->js.op, a->js.step));
+        a->stash_done = a->js.stash_done;
+        a->exec_size = a->js.image_size;
+        a->resume = 0;
+        replay = 1;
+    }
+    if (!a->p.journal) {
+        while (!it.done) {
+            UPD_CHECK(run_step(a, &it));
+            UPD_CHECK(iter_advance(a, &it));
+        }
+        return 0;
+    }
+    while (!it.done) {
+        int64_t k = next_unit(a, &it);
+        if (k < 0)
+            return (int)k;
+        if (replay) {
+            /* back to the state the unit first started from */
+            UPD_CHECK(upd_io_resize(a->p.target, a->exec_size));
+            UPD_CHECK(upd_jr_restore(a));
+        } else {
+            UPD_CHECK(upd_jr_commit(a, a->seg, it.index, it.step, &a->save));
+        }
+        uint64_t stash_before = a->unit_stash_from = a->stash_done;
+        for (; k > 0; k--) {
+            UPD_CHECK(run_step(a, &it));
+            UPD_CHECK(iter_advance(a, &it));
+        }
+        UPD_CHECK(flush_unit(a, stash_before));
+        replay = 0;
+    }
+    return 0;
+}

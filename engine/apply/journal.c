@@ -1,0 +1,477 @@
+/* The journal file: two header slots, two save areas, then the stash.
+ *
+ *   0      slot 0 (512 bytes used of 4096)   \ written alternately: slot and
+ *   4096   slot 1                             / area (seq & 1) belong together
+ *   8192   save area 0 (area_cap bytes)
+ *   ...    save area 1
+ *   ...    stash region (the header's stash_size), when no stash handle is given
+ *
+ * A slot is valid when its magic, version and XXH3 checksum hold; it then
+ * names the package (digest of header+manifest), the run's random salt, its
+ * sequence number and the unit to run next.  A save area is trusted only
+ * when its checksum, seeded with salt and seq, matches the slot's: a save
+ * area left by an earlier run, or torn, never validates.  Layout details
+ * and the invariants: docs/JOURNAL.md. */
+#include "applier.h"
+#include "../common/check.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define SLOT_SIZE   512u
+#define SLOT_STRIDE 4096u     /* one slot per 4 KiB block: a torn write of one
+                                 slot's block cannot reach the other */
+#define AREA_BASE   (2u * SLOT_STRIDE)
+#define DIR_HEAD    8u
+#define DIR_MAX     (DIR_HEAD + 16u * UPD_JR_RANGES_MAX)
+#define SLOT_SEED   0x7570646a726e6c31ull   /* "updjrnl1" */
+static const uint8_t jmagic[8] = { 0x89, 'U', 'P', 'D', 'J', 'R', 'N', '\n' };
+
+enum {  /* slot offsets */
+    J_MAGIC = 0, J_VERSION = 8, J_DONE = 12, J_SALT = 16, J_SEQ = 24, J_PKG = 32,
+    J_SEG = 64, J_OP = 68, J_STEP = 72, J_STASH = 80, J_SIZE = 88, J_CHUNK = 96,
+    J_UNIT = 100, J_ALEN = 104, J_ASUM = 112, J_SFROM = 120, J_SSUM = 128,
+    J_SUM = SLOT_SIZE - 8
+};
+
+
+#define AREA_ALIGN  (64u << 10) /* areas and the stash start block-aligned, so a
+                                   torn write in one cannot reach another */
+
+/* Saved bytes a unit may hold: what its budget moves (unit_bytes plus its
+ * last step), a chunk of fringes, and a single step's worst case (a chunk
+ * and two blocks); exec.c halves a unit that needs more. */
+static uint64_t data_cap(const upd_applier *a, const upd_jslot *s)
+{
+    return (uint64_t)s->unit_bytes + 2ull * s->chunk + 2ull * a->h.block_size;
+}
+
+uint64_t upd_jr_data_cap(const upd_applier *a) { return data_cap(a, &a->js); }
+
+static uint64_t area_cap(const upd_applier *a, const upd_jslot *s)
+{
+    uint64_t cap = DIR_MAX + data_cap(a, s);
+    return (cap + AREA_ALIGN - 1) / AREA_ALIGN * AREA_ALIGN;
+}
+
+static uint64_t area_off(const upd_applier *a, const upd_jslot *s, uint64_t seq)
+{
+    return AREA_BASE + (seq & 1) * area_cap(a, s);
+}
+
+/* Where the stash region starts (the journal's length without it). */
+static uint64_t stash_base_of(const upd_applier *a, const upd_jslot *s)
+{
+    return AREA_BASE + 2 * area_cap(a, s);
+}
+static uint64_t stash_base(const upd_applier *a) { return stash_base_of(a, &a->js); }
+
+static void slot_encode(const upd_jslot *s, const uint8_t pkg[32], uint8_t *p)
+{
+    memset(p, 0, SLOT_SIZE);
+    memcpy(p + J_MAGIC, jmagic, 8);
+    upd_wr32(p + J_VERSION, 1);
+    upd_wr32(p + J_DONE, s->done);
+    upd_wr64(p + J_SALT, s->salt);
+    upd_wr64(p + J_SEQ, s->seq);
+    memcpy(p + J_PKG, pkg, 32);
+    upd_wr32(p + J_SEG, s->seg);
+    upd_wr32(p + J_OP, s->op);
+    upd_wr64(p + J_STEP, s->step);
+    upd_wr64(p + J_STASH, s->stash_done);
+    upd_wr64(p + J_SIZE, s->image_size);
+    upd_wr32(p + J_CHUNK, s->chunk);
+    upd_wr32(p + J_UNIT, s->unit_bytes);
+    upd_wr64(p + J_ALEN, s->area_len);
+    upd_wr64(p + J_ASUM, s->area_sum);
+    upd_wr64(p + J_SFROM, s->stash_from);
+    upd_wr64(p + J_SSUM, s->stash_sum);
+    upd_wr64(p + J_SUM, XXH3_64bits_withSeed(p, J_SUM, SLOT_SEED));
+}
+
+/* 1 when P holds a valid slot (then decoded into *S and PKG), else 0. */
+static int slot_decode(const uint8_t *p, upd_jslot *s, uint8_t pkg[32])
+{
+    if (memcmp(p + J_MAGIC, jmagic, 8) || upd_rd32(p + J_VERSION) != 1
+        || upd_rd64(p + J_SUM) != XXH3_64bits_withSeed(p, J_SUM, SLOT_SEED))
+        return 0;
+    *s = (upd_jslot){
+        .done = upd_rd32(p + J_DONE), .salt = upd_rd64(p + J_SALT), .seq = upd_rd64(p + J_SEQ),
+        .seg = upd_rd32(p + J_SEG), .op = upd_rd32(p + J_OP), .step = upd_rd64(p + J_STEP),
+        .stash_done = upd_rd64(p + J_STASH), .image_size = upd_rd64(p + J_SIZE),
+        .chunk = upd_rd32(p + J_CHUNK), .unit_bytes = upd_rd32(p + J_UNIT),
+        .area_len = upd_rd64(p + J_ALEN), .area_sum = upd_rd64(p + J_ASUM),
+        .stash_from = upd_rd64(p + J_SFROM), .stash_sum = upd_rd64(p + J_SSUM)
+    };
+    memcpy(pkg, p + J_PKG, 32);
+    return s->unit_bytes >= UPD_JOURNAL_UNIT_MIN && s->chunk > 0 && s->stash_from <= s->stash_done;
+}
+
+/* Both slots; *N valid ones in OUT, newest first.  A journal shorter than
+ * the slots (new, empty) has none. */
+static int read_slots(upd_io *io, upd_jslot out[2], uint8_t pkg[2][32], int *n)
+{
+    uint64_t size;
+    uint8_t buf[SLOT_SIZE];
+    *n = 0;
+    UPD_CHECK(upd_io_size(io, &size));
+    for (uint32_t i = 0; i < 2 && size >= AREA_BASE; i++) {
+        UPD_CHECK(upd_io_read(io, buf, SLOT_SIZE, i * SLOT_STRIDE));
+        if (slot_decode(buf, &out[*n], pkg[*n]))
+            (*n)++;
+    }
+    if (*n == 2 && out[1].seq > out[0].seq) {
+        upd_jslot t = out[0];
+        uint8_t tp[32];
+        out[0] = out[1];
+        out[1] = t;
+        memcpy(tp, pkg[0], 32);
+        memcpy(pkg[0], pkg[1], 32);
+        memcpy(pkg[1], tp, 32);
+    }
+    return 0;
+}
+
+int upd_jlist_push(upd_jlist *l, uint64_t off, uint64_t len)
+{
+    upd_jrange *v = upd_grow(l->v, l->n, &l->cap, sizeof *v);
+    if (!v)
+        return UPD_E_NOMEM;
+    l->v = v;
+    v[l->n++] = (upd_jrange){ off, len, 0 };
+    return 0;
+}
+
+/* XXH3 (seeded with SEED) of IO's bytes [off, off+len), through the I/O buffer. */
+static int hash_range(upd_applier *a, upd_io *io, uint64_t off, uint64_t len, uint64_t seed,
+                      uint64_t *out)
+{
+    XXH3_state_t *x = XXH3_createState();
+    if (!x)
+        return UPD_E_NOMEM;
+    XXH3_64bits_reset_withSeed(x, seed);
+    int rc = 0;
+    while (len && rc == 0) {
+        size_t k = len < a->iobuf_size ? (size_t)len : a->iobuf_size;
+        rc = upd_io_read(io, a->iobuf, k, off);
+        XXH3_64bits_update(x, a->iobuf, k);
+        off += k;
+        len -= k;
+    }
+    *out = XXH3_64bits_digest(x);
+    XXH3_freeState(x);
+    return rc;
+}
+
+/* Check slot S's save area against its checksum and load its directory. */
+static int load_area(upd_applier *a, const upd_jslot *s)
+{
+    uint64_t base = area_off(a, s, s->seq);
+    uint8_t *buf = a->iobuf;
+    if (s->area_len < DIR_HEAD || s->area_len > area_cap(a, s))
+        return 0;
+    UPD_CHECK(upd_io_read(a->p.journal, buf, DIR_HEAD, base));
+    uint32_t n = upd_rd32(buf);
+    uint64_t dir = DIR_HEAD + 16ull * n;
+    if (n > UPD_JR_RANGES_MAX || upd_rd32(buf + 4) || dir > s->area_len)
+        return 0;
+    uint64_t sum;
+    UPD_CHECK(hash_range(a, a->p.journal, base, s->area_len, s->salt ^ s->seq, &sum));
+    if (sum != s->area_sum)
+        return 0;
+    /* the directory fits the I/O buffer (DIR_MAX <= 128 KiB) */
+    UPD_CHECK(upd_io_read(a->p.journal, buf, (size_t)dir, base));
+    a->saved_dir.n = 0;
+    uint64_t at = dir;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t off = upd_rd64(buf + DIR_HEAD + 16 * i), len = upd_rd64(buf + DIR_HEAD + 16 * i + 8);
+        if (len == 0 || upd_range_exceeds(at, len, s->area_len)
+            || upd_range_exceeds(off & ~UPD_JR_STASH, len, UPD_MAX_IMAGE))
+            return 0;
+        UPD_CHECK(upd_jlist_push(&a->saved_dir, off, len));
+        a->saved_dir.v[i].at = at;
+        at += len;
+    }
+    return at == s->area_len;
+}
+
+/* Write the stash ranges of the loaded directory back into slot S's stash
+ * region (the same bytes a replay of its unit restores first). */
+static int restore_stash_fringe(upd_applier *a, const upd_jslot *s)
+{
+    uint64_t base = area_off(a, s, s->seq);
+    for (size_t i = 0; i < a->saved_dir.n; i++) {
+        const upd_jrange *r = &a->saved_dir.v[i];
+        if (!(r->off & UPD_JR_STASH))
+            continue;
+        /* a fringe is shorter than a block, which the I/O buffer holds */
+        if (r->len > a->iobuf_size)
+            return UPD_E_JOURNAL;
+        UPD_CHECK(upd_io_read(a->p.journal, a->iobuf, (size_t)r->len, base + r->at));
+        UPD_CHECK(upd_io_write(a->p.journal, a->iobuf, (size_t)r->len,
+                               stash_base_of(a, s) + (r->off & ~UPD_JR_STASH)));
+    }
+    return 0;
+}
+
+int upd_jr_load(upd_applier *a)
+{
+    upd_jslot s[2];
+    uint8_t pkg[2][32];
+    int n;
+    a->resume = 0;
+    UPD_CHECK(read_slots(a->p.journal, s, pkg, &n));
+    for (int i = 0; i < n; i++) {
+        if (memcmp(pkg[i], a->pkg_digest, 32))
+            continue;
+        if (s[i].done)
+            return 0;   /* this package's last run finished: nothing to resume */
+        /* a newer slot whose area, or the stash the unit before it wrote,
+         * is not intact was never acted on (its unit runs only after the
+         * flush that makes all of them durable): fall back to the older */
+        int ok = load_area(a, &s[i]);
+        UPD_CHECK(ok);
+        /* the stash block this slot's unit appends to may have been torn by
+         * that unit: put back its saved copy before checking the stash */
+        if (ok)
+            UPD_CHECK(restore_stash_fringe(a, &s[i]));
+        if (ok && s[i].stash_from < s[i].stash_done) {
+            uint64_t sum;
+            UPD_CHECK(hash_range(a, a->p.journal, stash_base_of(a, &s[i]) + s[i].stash_from,
+                                 s[i].stash_done - s[i].stash_from, s[i].salt ^ s[i].seq, &sum));
+            ok = sum == s[i].stash_sum;
+        }
+        if (!ok)
+            continue;
+        if (s[i].chunk > a->iobuf_size || s[i].seg > a->h.seg_count)
+            return UPD_E_JOURNAL;
+        a->js = s[i];
+        a->resume = 1;
+        a->chunk = s[i].chunk;
+        a->st.resumed = 1;
+        return 0;
+    }
+    return 0;
+}
+
+static int jflush(upd_applier *a)
+{
+    a->st.flushes++;
+    return upd_io_flush(a->p.journal);
+}
+
+int upd_jr_begin(upd_applier *a)
+{
+    uint8_t zero[SLOT_SIZE] = { 0 };
+    uint32_t unit = a->p.journal_unit ? a->p.journal_unit : UPD_JOURNAL_UNIT_DEFAULT;
+    a->js = (upd_jslot){ .salt = upd_random64(a), .chunk = (uint32_t)a->chunk,
+                         .unit_bytes = unit, .image_size = a->h.old_size };
+    /* the whole layout is allocated up front (the stash region by its own
+     * resize): no write ever has to extend the file */
+    UPD_CHECK(upd_io_resize(a->p.journal, stash_base(a) + (a->p.stash ? 0 : a->h.stash_size)));
+    /* slots of other packages go; no flush: a slot of this package could
+     * only be there had this run not resumed it */
+    UPD_CHECK(upd_io_write(a->p.journal, zero, SLOT_SIZE, 0));
+    return upd_io_write(a->p.journal, zero, SLOT_SIZE, SLOT_STRIDE);
+}
+
+static int write_slot(upd_applier *a)
+{
+    uint8_t buf[SLOT_SIZE];
+    slot_encode(&a->js, a->pkg_digest, buf);
+    UPD_CHECK(upd_io_write(a->p.journal, buf, SLOT_SIZE, (a->js.seq & 1) * SLOT_STRIDE));
+    return jflush(a);
+}
+
+/* Copy saved range R (of the target or the stash) to journal offset AT,
+ * hashing it. */
+static int save_range(upd_applier *a, XXH3_state_t *x, const upd_jrange *r, uint64_t at)
+{
+    upd_io *from = r->off & UPD_JR_STASH ? a->stash : a->p.target;
+    uint64_t off = r->off & ~UPD_JR_STASH, len = r->len;
+    while (len) {
+        size_t k = len < a->iobuf_size ? (size_t)len : a->iobuf_size;
+        UPD_CHECK(upd_io_read(from, a->iobuf, k, off));
+        XXH3_64bits_update(x, a->iobuf, k);
+        UPD_CHECK(upd_io_write(a->p.journal, a->iobuf, k, at));
+        a->st.bytes_read += k;
+        off += k;
+        at += k;
+        len -= k;
+    }
+    return 0;
+}
+
+int upd_jr_commit(upd_applier *a, uint32_t seg, uint32_t op, uint64_t step, const upd_jlist *save)
+{
+    upd_jslot *s = &a->js;
+    uint64_t seq = s->seq + 1, base = area_off(a, s, seq);
+    uint64_t dir = DIR_HEAD + 16ull * save->n, total = dir;
+    for (size_t i = 0; i < save->n; i++)
+        total += save->v[i].len;
+    if (save->n > UPD_JR_RANGES_MAX || total > area_cap(a, s))
+        return UPD_E_INTERNAL;
+    uint8_t *buf = a->iobuf;
+    upd_wr32(buf, (uint32_t)save->n);
+    upd_wr32(buf + 4, 0);
+    for (size_t i = 0; i < save->n; i++) {
+        upd_wr64(buf + DIR_HEAD + 16 * i, save->v[i].off);
+        upd_wr64(buf + DIR_HEAD + 16 * i + 8, save->v[i].len);
+    }
+    XXH3_state_t *x = XXH3_createState();
+    if (!x)
+        return UPD_E_NOMEM;
+    XXH3_64bits_reset_withSeed(x, s->salt ^ seq);
+    XXH3_64bits_update(x, buf, (size_t)dir);
+    int rc = upd_io_write(a->p.journal, buf, (size_t)dir, base);
+    uint64_t at = base + dir;
+    for (size_t i = 0; i < save->n && rc == 0; i++) {
+        rc = save_range(a, x, &save->v[i], at);
+        at += save->v[i].len;
+    }
+    uint64_t sum = XXH3_64bits_digest(x), ssum = 0;
+    XXH3_freeState(x);
+    UPD_CHECK(rc);
+    /* the stash bytes the previous unit appended are made durable by this
+     * slot's flush, not one of their own: the slot carries their checksum,
+     * so it is only trusted once they are there */
+    uint64_t sfrom = a->stash == a->stash_view ? a->unit_stash_from : a->stash_done;
+    if (sfrom < a->stash_done)
+        UPD_CHECK(hash_range(a, a->p.journal, stash_base(a) + sfrom, a->stash_done - sfrom,
+                             s->salt ^ seq, &ssum));
+    *s = (upd_jslot){ .salt = s->salt, .seq = seq, .seg = seg, .op = op, .step = step,
+                      .stash_done = a->stash_done, .image_size = a->exec_size,
+                      .chunk = s->chunk, .unit_bytes = s->unit_bytes,
+                      .area_len = at - base, .area_sum = sum, .stash_from = sfrom,
+                      .stash_sum = ssum };
+    return write_slot(a);
+}
+
+int upd_jr_clear(upd_applier *a)
+{
+    /* a newer slot that says "done", not zeroed slots: zeroing the newest
+     * first would leave the older one naming a unit that must not re-run
+     * now, and zeroing the older first needs a flush in between */
+    upd_jslot *s = &a->js;
+    *s = (upd_jslot){ .salt = s->salt, .seq = s->seq + 1, .done = 1, .chunk = s->chunk,
+                      .unit_bytes = s->unit_bytes, .stash_done = a->stash_done,
+                      .stash_from = a->stash_done, .image_size = a->exec_size };
+    return write_slot(a);
+}
+
+int upd_jr_restore(upd_applier *a)
+{
+    uint64_t base = area_off(a, &a->js, a->js.seq);
+    for (size_t i = 0; i < a->saved_dir.n; i++) {
+        const upd_jrange *r = &a->saved_dir.v[i];
+        upd_io *to = r->off & UPD_JR_STASH ? a->stash : a->p.target;
+        uint64_t off = r->off & ~UPD_JR_STASH;
+        for (uint64_t done = 0; done < r->len;) {
+            size_t k = r->len - done < a->iobuf_size ? (size_t)(r->len - done) : a->iobuf_size;
+            UPD_CHECK(upd_io_read(a->p.journal, a->iobuf, k, base + r->at + done));
+            UPD_CHECK(upd_io_write(to, a->iobuf, k, off + done));
+            done += k;
+        }
+    }
+    return 0;
+}
+
+/* ---- the stash region as an upd_io ------------------------------------- */
+
+typedef struct { upd_io *base; uint64_t off; } view;
+
+static int view_err(const view *v)
+{
+    int e = upd_io_last_errno(v->base);
+    return -(e ? e : EIO);
+}
+
+static int view_submit(void *ctx, const upd_io_req *reqs, unsigned n)
+{
+    view *v = ctx;
+    upd_io_req batch[16];
+    for (unsigned i = 0; i < n;) {
+        unsigned k = 0;
+        for (; k < 16 && i < n; k++, i++) {
+            batch[k] = reqs[i];
+            batch[k].off += v->off;
+        }
+        if (upd_io_submit(v->base, batch, k) < 0)
+            return view_err(v);
+    }
+    return 0;
+}
+
+static int view_reap(void *ctx)
+{
+    view *v = ctx;
+    return upd_io_reap(v->base) < 0 ? view_err(v) : 0;
+}
+
+static int view_flush(void *ctx)
+{
+    view *v = ctx;
+    return upd_io_flush(v->base) < 0 ? view_err(v) : 0;
+}
+
+static int view_size(void *ctx, uint64_t *size)
+{
+    view *v = ctx;
+    uint64_t s;
+    if (upd_io_size(v->base, &s) < 0)
+        return view_err(v);
+    *size = s > v->off ? s - v->off : 0;
+    return 0;
+}
+
+static int view_resize(void *ctx, uint64_t size)
+{
+    view *v = ctx;
+    return upd_io_resize(v->base, v->off + size) < 0 ? view_err(v) : 0;
+}
+
+static void view_close(void *ctx) { free(ctx); }
+
+static const upd_io_methods view_methods = {
+    .name = "journal-stash", .submit = view_submit, .reap = view_reap, .flush = view_flush,
+    .size = view_size, .resize = view_resize, .close = view_close
+};
+
+int upd_jr_open_stash(upd_applier *a)
+{
+    view *v = malloc(sizeof *v);
+    if (!v)
+        return UPD_E_NOMEM;
+    *v = (view){ a->p.journal, stash_base(a) };
+    int rc = upd_io_create(&a->stash_view, &view_methods, v);
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    a->stash = a->stash_view;
+    return 0;
+}
+
+int upd_journal_read_status(upd_io *io, upd_journal_status *st)
+{
+    if (!io || !st)
+        return UPD_E_INVAL;
+    upd_jslot s[2];
+    uint8_t pkg[2][32];
+    int n;
+    memset(st, 0, sizeof *st);
+    UPD_CHECK(read_slots(io, s, pkg, &n));
+    if (!n || s[0].done)
+        return 0;
+    st->state = UPD_JOURNAL_RUNNING;
+    st->seq = s[0].seq;
+    memcpy(st->package, pkg[0], 32);
+    st->segment = s[0].seg;
+    st->op = s[0].op;
+    st->step = s[0].step;
+    st->stash_done = s[0].stash_done;
+    st->image_size = s[0].image_size;
+    return 0;
+}

@@ -1,0 +1,289 @@
+/* Crash consistency of the journaled in-place apply, on the simulated
+ * device (iosim.h): cut the power at every write and flush boundary, build
+ * the image a reboot would find under several tear models, run the same
+ * apply again, and require the new image bit-exact.  Then crash again at
+ * every boundary of some recovery runs.  Also: an I/O error at every
+ * boundary ends the run with a clear error, and a rerun recovers.
+ *
+ * UPD_CRASH_SOAK=1 in the environment widens every loop (more seeds, every
+ * nested crash point). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <updelta/iosim.h>
+
+#include "helpers.h"
+
+#define CAP (8u << 20)          /* device capacity: images and journal fit */
+#define UNIT 8192u              /* small units: many boundaries per run */
+
+typedef struct {
+    synth_pair sp;
+    buf_t pkg;
+    uint32_t sector;
+    uint64_t states, resumed, fresh;   /* counters for the report */
+} crash_case;
+
+static int soak(void) { return getenv("UPD_CRASH_SOAK") != NULL; }
+
+static int same(const uint8_t *p, size_t n, const uint8_t *q, size_t m)
+{
+    return n == m && (n == 0 || !memcmp(p, q, n));
+}
+
+/* Apply C's package in place on TARGET with JOURNAL; ST optional. */
+static int run(const crash_case *c, upd_io *target, upd_io *journal, upd_apply_stats *st)
+{
+    upd_apply_params p = { .target = target, .journal = journal, .journal_unit = UNIT,
+                           .window = 2u << 20,
+                           .flags = UPD_APPLY_INSECURE };
+    upd_applier *a;
+    int rc = upd_applier_create(&a, &p);
+    /* fed in pieces, as a download would */
+    for (size_t off = 0; !rc && off < c->pkg.n; off += 4096)
+        rc = upd_applier_push(a, c->pkg.p + off, c->pkg.n - off < 4096 ? c->pkg.n - off : 4096);
+    if (!rc)
+        rc = upd_applier_finish(a);
+    if (st)
+        upd_applier_stats(a, st);
+    upd_applier_free(a);
+    return rc;
+}
+
+static void expect_bytes(upd_io *io, const uint8_t *want, size_t n, const char *what)
+{
+    const uint8_t *d;
+    size_t len;
+    cr_assert_eq(upd_io_mem_view(io, &d, &len), 0);
+    cr_assert_eq(len, n, "%s: length %zu, want %zu", what, len, n);
+    cr_assert(same(d, len, want, n), "%s: bytes differ", what);
+}
+
+/* Sim devices in one power domain, holding the given images. */
+typedef struct {
+    upd_sim_power *pw;
+    upd_io *target, *journal;
+} rig;
+
+static void rig_open(rig *r, const crash_case *c, const uint8_t *img, size_t n,
+                     const uint8_t *jr, size_t jn)
+{
+    cr_assert_eq(upd_sim_power_create(&r->pw), 0);
+    cr_assert_eq(upd_io_open_sim(&r->target, r->pw, img, n, CAP, c->sector), 0);
+    cr_assert_eq(upd_io_open_sim(&r->journal, r->pw, jr, jn, CAP, c->sector), 0);
+}
+
+static void rig_close(rig *r)
+{
+    upd_io_close(r->target);
+    upd_io_close(r->journal);
+    upd_sim_power_free(r->pw);
+}
+
+/* Views of two mem handles' bytes, copied (the handles may go away). */
+static void snapshot(upd_io *io, buf_t *b)
+{
+    const uint8_t *d;
+    size_t n;
+    cr_assert_eq(upd_io_mem_view(io, &d, &n), 0);
+    memset(b, 0, sizeof *b);
+    buf_sink(b, d, n);
+}
+
+/* Recover from the crash images T / J: a plain rerun on memory handles
+ * must end bit-exact.  A rerun that did not resume started afresh, which is
+ * only right when the crash left the old image. */
+static void recover(crash_case *c, const buf_t *t, const buf_t *j, const char *where)
+{
+    upd_io *mt, *mj;
+    cr_assert_eq(upd_io_open_mem(&mt, t->p, t->n, CAP), 0);
+    cr_assert_eq(upd_io_open_mem(&mj, j->p, j->n, CAP), 0);
+    upd_apply_stats st;
+    int rc = run(c, mt, mj, &st);
+    cr_assert_eq(rc, 0, "%s: recovery failed: %s", where, upd_errname(rc));
+    expect_bytes(mt, c->sp.new_img, c->sp.new_len, where);
+    if (st.resumed)
+        c->resumed++;
+    else if (!st.already_applied) {
+        cr_assert(same(t->p, t->n, c->sp.old_img, c->sp.old_len),
+                  "%s: fresh start on an image that is not the old one", where);
+        c->fresh++;
+    }
+    upd_journal_status js;
+    cr_assert_eq(upd_journal_read_status(mj, &js), 0);
+    cr_assert_eq(js.state, UPD_JOURNAL_EMPTY, "%s: journal not cleared after success", where);
+    c->states++;
+    upd_io_close(mt);
+    upd_io_close(mj);
+}
+
+/* Run on a rig armed to crash after boundary K; returns the boundaries a
+ * clean run would need when K is UPD_SIM_NEVER. */
+static uint64_t crash_run(crash_case *c, rig *r, uint64_t k)
+{
+    cr_assert_eq(upd_sim_power_crash_at(r->pw, k), 0);
+    int rc = run(c, r->target, r->journal, NULL);
+    if (k == UPD_SIM_NEVER)
+        cr_assert_eq(rc, 0, "clean run: %s", upd_errname(rc));
+    else
+        cr_assert(rc < 0 || upd_sim_power_boundaries(r->pw) <= k + 1,
+                  "crash at %llu not reported", (unsigned long long)k);
+    return upd_sim_power_boundaries(r->pw);
+}
+
+static const upd_sim_mode modes[] = {
+    UPD_SIM_KEEP_ALL, UPD_SIM_DROP_ALL, UPD_SIM_RANDOM_SUBSET, UPD_SIM_RANDOM_SUBSET,
+    UPD_SIM_TORN_ZERO, UPD_SIM_TORN_GARBAGE, UPD_SIM_REORDER, UPD_SIM_RANDOM_SUBSET,
+};
+
+static void crash_images(const rig *r, upd_sim_mode m, uint64_t seed, buf_t *t, buf_t *j)
+{
+    upd_io *ct, *cj;
+    cr_assert_eq(upd_sim_crash_image(r->target, m, seed, &ct), 0);
+    cr_assert_eq(upd_sim_crash_image(r->journal, m, seed, &cj), 0);
+    snapshot(ct, t);
+    snapshot(cj, j);
+    upd_io_close(ct);
+    upd_io_close(cj);
+}
+
+/* Crash the recovery from (T, J) at every boundary, recover each again. */
+static void nested(crash_case *c, const buf_t *t, const buf_t *j, uint64_t first)
+{
+    rig r;
+    rig_open(&r, c, t->p, t->n, j->p, j->n);
+    uint64_t total = crash_run(c, &r, UPD_SIM_NEVER);
+    rig_close(&r);
+    for (uint64_t k = 0; k < total; k++) {
+        rig_open(&r, c, t->p, t->n, j->p, j->n);
+        crash_run(c, &r, k);
+        buf_t t2, j2;
+        upd_sim_mode m = modes[(first + k) % (sizeof modes / sizeof modes[0])];
+        crash_images(&r, m, first * 1000 + k, &t2, &j2);
+        rig_close(&r);
+        char where[96];
+        snprintf(where, sizeof where, "crash %llu then %llu (mode %d)", (unsigned long long)first,
+                 (unsigned long long)k, (int)m);
+        recover(c, &t2, &j2, where);
+        buf_free(&t2);
+        buf_free(&j2);
+    }
+}
+
+static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t sector)
+{
+    crash_case c = { .sector = sector };
+    cr_assert_eq(synth_make(kind, seed, size, &c.sp), 0);
+    upd_diff_params dp;
+    upd_diff_params_default(&dp);
+    dp.threads = 1;
+    dp.level = 3;
+    cr_assert_eq(make_pkg(c.sp.old_img, c.sp.old_len, c.sp.new_img, c.sp.new_len, &dp, &c.pkg), 0);
+
+    /* pass 0: a clean run counts the boundaries */
+    rig r;
+    rig_open(&r, &c, c.sp.old_img, c.sp.old_len, NULL, 0);
+    uint64_t total = crash_run(&c, &r, UPD_SIM_NEVER);
+    buf_t t0, j0;
+    crash_images(&r, UPD_SIM_DROP_ALL, 0, &t0, &j0);   /* what is durable */
+    cr_assert(same(t0.p, t0.n, c.sp.new_img, c.sp.new_len), "clean run: not durable");
+    buf_free(&t0);
+    buf_free(&j0);
+    rig_close(&r);
+    cr_assert_gt(total, 8u, "%s: only %llu boundaries", kind, (unsigned long long)total);
+
+    size_t nmodes = sizeof modes / sizeof modes[0];
+    int variants = soak() ? 32 : (int)nmodes;
+    uint64_t nested_every = soak() ? 1 : total / 3 + 1;
+    for (uint64_t k = 0; k < total; k++) {
+        rig_open(&r, &c, c.sp.old_img, c.sp.old_len, NULL, 0);
+        crash_run(&c, &r, k);
+        for (int v = 0; v < variants; v++) {
+            buf_t t, j;
+            upd_sim_mode m = modes[v % nmodes];
+            crash_images(&r, m, k * 100 + (uint64_t)v, &t, &j);
+            char where[96];
+            snprintf(where, sizeof where, "%s: crash at %llu, mode %d seed %llu", kind,
+                     (unsigned long long)k, (int)m, (unsigned long long)(k * 100 + (uint64_t)v));
+            recover(&c, &t, &j, where);
+            /* pass 3: crash the recovery itself, at every boundary */
+            if (v == 2 && k % nested_every == 0)
+                nested(&c, &t, &j, k);
+            buf_free(&t);
+            buf_free(&j);
+        }
+        rig_close(&r);
+    }
+    cr_log_info("%s: %llu boundaries, %llu crash states recovered (%llu resumed, %llu fresh)",
+                kind, (unsigned long long)total, (unsigned long long)c.states,
+                (unsigned long long)c.resumed, (unsigned long long)c.fresh);
+    cr_assert_gt(c.resumed, 0u, "no state ever resumed: the journal was not exercised");
+    synth_free(&c.sp);
+    buf_free(&c.pkg);
+}
+
+/* Twelve pairs: cycles (transpose, rotate, reverse-blocks), shifts
+ * (insert-delete, exe-like, mixed), grow and shrink, same-offset edits,
+ * unrelated data, zeros, data to empty. */
+#define CRASH_TEST(name, kind, seed, size, sector) \
+    Test(crash, name, .timeout = 1800) { crash_pair(kind, seed, size, sector); }
+
+CRASH_TEST(transpose, "transpose", 1, 96 << 10, 512)
+CRASH_TEST(rotate, "rotate", 2, 64 << 10, 4096)
+CRASH_TEST(reverse_blocks, "reverse-blocks", 3, 96 << 10, 512)
+CRASH_TEST(insert_delete, "insert-delete", 4, 96 << 10, 4096)
+CRASH_TEST(exe_like, "exe-like", 5, 128 << 10, 512)
+CRASH_TEST(mixed, "mixed", 6, 96 << 10, 4096)
+CRASH_TEST(grow, "grow", 7, 48 << 10, 512)
+CRASH_TEST(shrink, "shrink", 8, 128 << 10, 4096)
+CRASH_TEST(same_offset_edits, "same-offset-edits", 9, 96 << 10, 512)
+CRASH_TEST(unrelated, "unrelated", 10, 64 << 10, 4096)
+CRASH_TEST(zeros, "zeros", 11, 96 << 10, 512)
+CRASH_TEST(data_to_empty, "data-to-empty", 12, 64 << 10, 4096)
+
+/* An I/O error at any request (read, write or flush, of the target or the
+ * journal) ends the run with an UPD_E_IO_* error; a restart, whether the
+ * unflushed writes survived or not, ends bit-exact. */
+Test(crash, eio_anywhere_then_restart, .timeout = 900)
+{
+    crash_case c = { .sector = 512 };
+    cr_assert_eq(synth_make("transpose", 21, 64 << 10, &c.sp), 0);
+    cr_assert_eq(make_pkg(c.sp.old_img, c.sp.old_len, c.sp.new_img, c.sp.new_len, NULL, &c.pkg), 0);
+    static const upd_sim_kind kinds[] = { UPD_SIM_WRITE, UPD_SIM_FLUSH, UPD_SIM_READ };
+    uint64_t failures = 0;
+    for (int dev = 0; dev < 2; dev++) {
+        for (size_t kk = 0; kk < sizeof kinds / sizeof kinds[0]; kk++) {
+            for (uint64_t nth = 1;; nth++) {
+                rig r;
+                rig_open(&r, &c, c.sp.old_img, c.sp.old_len, NULL, 0);
+                cr_assert_eq(upd_sim_fail_at(dev ? r.journal : r.target, kinds[kk], nth, 0), 0);
+                int rc = run(&c, r.target, r.journal, NULL);
+                if (rc == 0) {      /* fewer than NTH such requests: done */
+                    rig_close(&r);
+                    break;
+                }
+                cr_assert(rc <= UPD_E_IO_OPEN && rc >= UPD_E_IO_RESIZE,
+                          "device %d kind %zu nth %llu: %s is not an I/O error", dev, kk,
+                          (unsigned long long)nth, upd_errname(rc));
+                failures++;
+                for (int keep = 0; keep < 2; keep++) {
+                    buf_t t, j;
+                    crash_images(&r, keep ? UPD_SIM_KEEP_ALL : UPD_SIM_DROP_ALL, nth, &t, &j);
+                    char where[96];
+                    snprintf(where, sizeof where, "EIO device %d kind %zu nth %llu keep %d", dev,
+                             kk, (unsigned long long)nth, keep);
+                    recover(&c, &t, &j, where);
+                    buf_free(&t);
+                    buf_free(&j);
+                }
+                rig_close(&r);
+            }
+        }
+    }
+    cr_log_info("EIO: %llu injected failures, each restarted bit-exact",
+                (unsigned long long)failures);
+    cr_assert_gt(failures, 20u);
+    synth_free(&c.sp);
+    buf_free(&c.pkg);
+}
