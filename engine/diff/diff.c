@@ -99,7 +99,8 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
         if (!rc && p->progress)
             p->progress(p->progress_user, UPD_PHASE_PLAN, 0, ops.n);
         if (!rc)
-            rc = upd_plan(&ops, old_len, new_len, p->stash_max, &sched, &info.stash_size, st);
+            rc = upd_plan(&ops, old_len, new_len, p->stash_max, p->block_size, &sched,
+                          &info.stash_size, st);
         if (!rc)
             rc = upd_plan_check(&sched, old_img, old_len, new_img, new_len, &info);
         if (!rc && p->progress)

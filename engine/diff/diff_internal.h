@@ -50,9 +50,11 @@ int upd_build_ops(const uint8_t *old_img, size_t old_len, const uint8_t *new_img
 
 /* Order OPS for in-place application within the stash budget; OUT gets the
  * schedule with STASH and RESIZE ops, and *STASH_SIZE the
- * stash area it needs.  Then replay it in memory (upd_plan_check). */
+ * stash area it needs.  Cuts that save at most BLOCK_SIZE bytes follow the
+ * preferred write order, larger ones go cheapest first.  Then replay it in
+ * memory (upd_plan_check). */
 int upd_plan(const upd_gops *ops, uint64_t old_len, uint64_t new_len, uint64_t stash_max,
-             upd_gops *out, uint64_t *stash_size, upd_diff_stats *st);
+             uint32_t block_size, upd_gops *out, uint64_t *stash_size, upd_diff_stats *st);
 
 /* What the schedule needs from an applier, recorded in the header. */
 typedef struct {

@@ -1,13 +1,19 @@
 /* Operation encoding: one kind byte, then LEB128 varints.  Image offsets
- * are delta-coded (zigzag) against the end of the previous image write, and
- * an old-image source against its own destination, because ops cluster and
- * code moves by small amounts (Burns et al. measured explicit 4-byte
- * offsets costing 16%). */
+ * are delta-coded (zigzag) against a base that follows the previous image
+ * write, and an old-image source against its own destination, because ops
+ * cluster and code moves by small amounts (Burns et al. measured explicit
+ * 4-byte offsets costing 16%).  An in-place schedule writes runs both
+ * upward (data shifted down) and downward (data shifted up by an insert),
+ * so a write is coded either up from the base (the base becomes its end)
+ * or down from it (the base becomes its start): either way a contiguous
+ * run costs a 0 delta per op.  The shorter coding is the only valid one,
+ * so every op sequence still has exactly one encoding. */
 #include "updelta/format.h"
 
 #include <string.h>
 
 #define KIND_MASK   0x07u
+#define DOWN        0x08u         /* write coded down from the base */
 #define OFF_LIMIT   (1ull << 62)   /* decoded offsets stay far from wrap-around */
 
 static uint64_t zz_enc(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
@@ -46,16 +52,55 @@ static int get_var(upd_op_cursor *c, uint64_t *v)
     return UPD_E_OP_DECODE;
 }
 
-/* BASE + zigzag delta, refused when the result leaves [0, OFF_LIMIT). */
+/* BASE + zigzag delta U, refused when the result leaves [0, OFF_LIMIT). */
+static int add_rel(uint64_t base, uint64_t u, uint64_t *out)
+{
+    int64_t d = zz_dec(u);
+    if (d < 0 ? (uint64_t)-(d + 1) + 1 > base : (uint64_t)d >= OFF_LIMIT - base)
+        return UPD_E_OP_DECODE;
+    *out = base + (uint64_t)d;
+    return 0;
+}
+
 static int get_rel(upd_op_cursor *c, uint64_t base, uint64_t *out)
 {
     uint64_t u;
     if (get_var(c, &u) < 0)
         return UPD_E_OP_DECODE;
-    int64_t d = zz_dec(u);
-    if (d < 0 ? (uint64_t)-(d + 1) + 1 > base : (uint64_t)d >= OFF_LIMIT - base)
+    return add_rel(base, u, out);
+}
+
+/* The two codings of a write [dst, dst+len) against BASE: up (dst - base)
+ * and down (base - (dst + len)), as zigzag values.  All three are below
+ * 2^62, so the differences fit in 64 bits. */
+static uint64_t code_up(uint64_t base, uint64_t dst)
+{
+    return zz_enc((int64_t)(dst - base));
+}
+
+static uint64_t code_down(uint64_t base, uint64_t dst, uint64_t len)
+{
+    return zz_enc((int64_t)(base - dst - len));
+}
+
+/* Down coding is used exactly when it is the smaller value (canonical). */
+static int use_down(uint64_t base, uint64_t dst, uint64_t len)
+{
+    return code_down(base, dst, len) < code_up(base, dst);
+}
+
+/* Destination from its coded value U (read before LEN, applied after). */
+static int get_dst(uint64_t base, uint64_t u, int down, uint64_t len, uint64_t *dst)
+{
+    if (!down)
+        return add_rel(base, u, dst);
+    int64_t d = zz_dec(u);   /* dst + len = base - d */
+    if (d > 0 ? (uint64_t)d > base : (uint64_t)-(d + 1) + 1 >= OFF_LIMIT - base)
         return UPD_E_OP_DECODE;
-    *out = base + (uint64_t)d;
+    uint64_t end = base - (uint64_t)d;
+    if (end < len)
+        return UPD_E_OP_DECODE;
+    *dst = end - len;
     return 0;
 }
 
@@ -87,48 +132,50 @@ int upd_op_next(upd_op_cursor *c, upd_op *op)
     uint8_t b = *c->p++;
     memset(op, 0, sizeof *op);
     op->kind = (upd_op_kind)(b & KIND_MASK);
-    if (b & ~KIND_MASK)
+    int down = (b & DOWN) != 0;
+    if (b & ~(KIND_MASK | DOWN))
         return UPD_E_OP_DECODE;
+    uint64_t ud, us = 0;
     switch (op->kind) {
     case UPD_OP_COPY:
     case UPD_OP_DIFF:
-        if (get_rel(c, c->prev_end, &op->dst) < 0)
-            return UPD_E_OP_DECODE;
-        if (get_rel(c, op->dst, &op->src) < 0)
-            return UPD_E_OP_DECODE;
-        if (get_len(c, op->dst > op->src ? op->dst : op->src, &op->len) < 0)
-            return UPD_E_OP_DECODE;
-        break;
     case UPD_OP_LIT:
-    case UPD_OP_FILL:
-        if (get_rel(c, c->prev_end, &op->dst) < 0 || get_len(c, op->dst, &op->len) < 0)
+    case UPD_OP_FILL: {
+        int reads = op->kind == UPD_OP_COPY || op->kind == UPD_OP_DIFF;
+        if (get_var(c, &ud) < 0 || (reads && get_var(c, &us) < 0) || get_abs(c, &op->len) < 0
+            || !op->len || get_dst(c->prev_end, ud, down, op->len, &op->dst) < 0)
+            return UPD_E_OP_DECODE;
+        if (reads && add_rel(op->dst, us, &op->src) < 0)
+            return UPD_E_OP_DECODE;
+        uint64_t start = op->dst > op->src ? op->dst : op->src;
+        if (op->len >= OFF_LIMIT - start || use_down(c->prev_end, op->dst, op->len) != down)
             return UPD_E_OP_DECODE;
         if (op->kind == UPD_OP_FILL) {
             if (c->p >= c->end)
                 return UPD_E_OP_DECODE;
             op->fill = *c->p++;
         }
-        break;
+        c->prev_end = down ? op->dst : op->dst + op->len;
+        return 1;
+    }
     case UPD_OP_STASH:
-        if (get_rel(c, c->prev_end, &op->src) < 0 || get_len(c, op->src, &op->len) < 0)
+        if (down || get_rel(c, c->prev_end, &op->src) < 0 || get_len(c, op->src, &op->len) < 0)
             return UPD_E_OP_DECODE;
         return 1;   /* a save writes no image byte: the delta base stays */
     case UPD_OP_RESIZE:
-        if (get_abs(c, &op->len) < 0)
+        if (down || get_abs(c, &op->len) < 0)
             return UPD_E_OP_DECODE;
         return 1;
     default:
         return UPD_E_OP_DECODE;
     }
-    c->prev_end = op->dst + op->len;
-    return 1;
 }
 
 int upd_op_encode(const upd_op *op, uint64_t *prev_end, uint8_t *out)
 {
     int n = 0;
     if (!op || !prev_end || !out || op->dst >= OFF_LIMIT || op->src >= OFF_LIMIT
-        || op->len >= OFF_LIMIT)
+        || op->len >= OFF_LIMIT || *prev_end >= OFF_LIMIT)
         return UPD_E_INVAL;
     /* the decoder bounds len by the larger of the offsets it reads */
     uint64_t base = op->dst;
@@ -139,17 +186,20 @@ int upd_op_encode(const upd_op *op, uint64_t *prev_end, uint8_t *out)
         return UPD_E_INVAL;
     if (op->kind == UPD_OP_STASH && op->dst)
         return UPD_E_INVAL;
-    out[n++] = (uint8_t)op->kind;
+    int down = op->kind >= UPD_OP_COPY && op->kind <= UPD_OP_FILL
+               && use_down(*prev_end, op->dst, op->len);
+    out[n++] = (uint8_t)(op->kind | (down ? DOWN : 0));
+    uint64_t ud = down ? code_down(*prev_end, op->dst, op->len) : code_up(*prev_end, op->dst);
     switch (op->kind) {
     case UPD_OP_COPY:
     case UPD_OP_DIFF:
-        n += put_var(out + n, zz_enc((int64_t)(op->dst - *prev_end)));
+        n += put_var(out + n, ud);
         n += put_var(out + n, zz_enc((int64_t)(op->src - op->dst)));
         n += put_var(out + n, op->len);
         break;
     case UPD_OP_LIT:
     case UPD_OP_FILL:
-        n += put_var(out + n, zz_enc((int64_t)(op->dst - *prev_end)));
+        n += put_var(out + n, ud);
         n += put_var(out + n, op->len);
         if (op->kind == UPD_OP_FILL)
             out[n++] = op->fill;
@@ -164,6 +214,6 @@ int upd_op_encode(const upd_op *op, uint64_t *prev_end, uint8_t *out)
     default:
         return UPD_E_INVAL;
     }
-    *prev_end = op->dst + op->len;
+    *prev_end = down ? op->dst : op->dst + op->len;
     return n;
 }

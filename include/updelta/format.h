@@ -133,22 +133,25 @@ typedef struct {
 /* Cursor over a control stream. */
 typedef struct {
     const uint8_t *p, *end;
-    uint64_t prev_end;         /* end of the previous image write (COPY, DIFF,
-                                  LIT, FILL) in this stream: the delta base */
+    uint64_t prev_end;         /* the delta base: the previous image write
+                                  (COPY, DIFF, LIT, FILL) in this stream, its
+                                  end if it was coded up, its start if down */
 } upd_op_cursor;
 
 UPD_API void upd_op_cursor_init(upd_op_cursor *c, const void *ctrl, size_t len);
 
 /* Decode the next operation into *OP.  Returns 1 when an op was decoded,
  * 0 at the end of the stream, UPD_E_OP_DECODE on malformed bytes (unknown
- * kind or flags, overlong or overflowing varint, zero length, offsets that
- * wrap).  Only encoding is checked here; bounds are the applier's job. */
+ * kind or flags, a DOWN flag that is not the canonical choice, overlong or
+ * overflowing varint, zero length, offsets that wrap).  Only encoding is
+ * checked here; bounds are the applier's job. */
 UPD_API int upd_op_next(upd_op_cursor *c, upd_op *op);
 
 /* Encode OP into OUT (at most UPD_OP_MAX_ENCODED bytes) against the delta
  * base *PREV_END (0 at the start of a stream); returns the bytes written and
- * advances *PREV_END for image writes.  UPD_E_INVAL for an op the decoder
- * would refuse. */
+ * moves *PREV_END for image writes.  A write's destination is coded up from
+ * the base or down from it, whichever value is smaller (FORMAT.md 6.2).
+ * UPD_E_INVAL for an op the decoder would refuse. */
 #define UPD_OP_MAX_ENCODED 40
 UPD_API int upd_op_encode(const upd_op *op, uint64_t *prev_end, uint8_t *out);
 
