@@ -36,7 +36,7 @@ static int same(const uint8_t *p, size_t n, const uint8_t *q, size_t m)
 static int run(const crash_case *c, upd_io *target, upd_io *journal, upd_apply_stats *st)
 {
     upd_apply_params p = { .target = target, .journal = journal, .journal_unit = UNIT,
-                           .window = 2u << 20,
+                           .window = 4u << 20,
                            .flags = UPD_APPLY_INSECURE };
     upd_applier *a;
     int rc = upd_applier_create(&a, &p);

@@ -78,6 +78,8 @@ struct upd_applier {
     upd_jlist saved_dir;        /* the running unit's save-area directory */
     upd_jlist rd, wr;           /* unit planning: image reads, image writes */
     upd_jlist save;             /* unit planning: what the unit saves */
+    uint8_t  *jbuf;             /* save areas: compressed bytes in or out */
+    ZSTD_CCtx *jcctx;           /* save areas: compressor */
     uint64_t  unit_stash_from;  /* stash log length when the last unit started */
     uint64_t  stash_from;       /* unit planning: the stash log length before ... */
     uint64_t  stash_done_planned; /* ... and after the unit */
@@ -105,10 +107,13 @@ int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e);
 #define UPD_JR_RANGES_MAX 8191      /* saved ranges per unit (then the unit ends): the
                                        directory, 8 + 16 bytes a range, fits the
                                        smallest I/O buffer (128 KiB) */
-/* The unit lists (reads, writes, save list, loaded directory) at their
- * largest, counted in every package's memory need (journal or not, so the
- * generator's fit check holds for both). */
-#define UPD_JR_MEM (4ull * (UPD_JR_RANGES_MAX + 1) * sizeof(upd_jrange))
+#define UPD_JR_ZSTD_WLOG 17        /* save-area frames: 128 KiB window */
+/* UPD_JOURNAL_MEM (journal.h) covers the unit lists (reads, writes, save
+ * list, loaded directory) at their largest, 768 KiB, plus the save areas'
+ * compressor (level 1, 128 KiB window: about 700 KiB), its 128 KiB buffer
+ * and the decoder's window. */
+_Static_assert(4ull * (UPD_JR_RANGES_MAX + 1) * sizeof(upd_jrange) + (1u << 20) <= UPD_JOURNAL_MEM,
+               "UPD_JOURNAL_MEM too small");
 #define UPD_JR_STASH (1ull << 63)   /* a saved range of the stash, not the target */
 /* Find this package's run in the journal: sets a->resume and a->js, loads
  * the save-area directory.  Errors: UPD_E_IO_*, UPD_E_JOURNAL, UPD_E_NOMEM. */
@@ -123,6 +128,15 @@ int upd_jr_commit(upd_applier *a, uint32_t seg, uint32_t op, uint64_t step,
                   const upd_jlist *save);
 /* The update is verified: a final slot saying so (flushed). */
 int upd_jr_clear(upd_applier *a);
+/* jarea.c: write SAVE's bytes as a save area at journal offset BASE (at
+ * most CAP bytes), checksummed with SEED: its length and XXH3 come back. */
+int upd_jr_area_write(upd_applier *a, const upd_jlist *save, uint64_t base, uint64_t cap,
+                      uint64_t seed, uint64_t *len, uint64_t *sum);
+/* Decode the save area at BASE (AREA_LEN bytes, directory in a->saved_dir)
+ * and write its ranges back: all of them, or only the stash ones (into the
+ * journal at STASH_AT + offset) when STASH_ONLY. */
+int upd_jr_area_replay(upd_applier *a, uint64_t base, uint64_t area_len, int stash_only,
+                       uint64_t stash_at);
 /* Saved bytes one unit's save area holds. */
 uint64_t upd_jr_data_cap(const upd_applier *a);
 /* Before a unit re-runs: put every range its save area holds back where

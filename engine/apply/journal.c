@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+#include <zstd.h>
 
 #define SLOT_SIZE   512u
 #define SLOT_STRIDE 4096u     /* one slot per 4 KiB block: a torn write of one
@@ -52,7 +53,7 @@ uint64_t upd_jr_data_cap(const upd_applier *a) { return data_cap(a, &a->js); }
 
 static uint64_t area_cap(const upd_applier *a, const upd_jslot *s)
 {
-    uint64_t cap = DIR_MAX + data_cap(a, s);
+    uint64_t cap = DIR_MAX + ZSTD_COMPRESSBOUND(data_cap(a, s));
     return (cap + AREA_ALIGN - 1) / AREA_ALIGN * AREA_ALIGN;
 }
 
@@ -184,35 +185,27 @@ static int load_area(upd_applier *a, const upd_jslot *s)
     /* the directory fits the I/O buffer (DIR_MAX <= 128 KiB) */
     UPD_CHECK(upd_io_read(a->p.journal, buf, (size_t)dir, base));
     a->saved_dir.n = 0;
-    uint64_t at = dir;
+    uint64_t at = 0;   /* position in the decoded frame */
     for (uint32_t i = 0; i < n; i++) {
         uint64_t off = upd_rd64(buf + DIR_HEAD + 16 * i), len = upd_rd64(buf + DIR_HEAD + 16 * i + 8);
-        if (len == 0 || upd_range_exceeds(at, len, s->area_len)
+        if (len == 0 || upd_range_exceeds(at, len, data_cap(a, s))
             || upd_range_exceeds(off & ~UPD_JR_STASH, len, UPD_MAX_IMAGE))
             return 0;
         UPD_CHECK(upd_jlist_push(&a->saved_dir, off, len));
         a->saved_dir.v[i].at = at;
         at += len;
     }
-    return at == s->area_len;
+    return 1;
 }
 
 /* Write the stash ranges of the loaded directory back into slot S's stash
  * region (the same bytes a replay of its unit restores first). */
 static int restore_stash_fringe(upd_applier *a, const upd_jslot *s)
 {
-    uint64_t base = area_off(a, s, s->seq);
-    for (size_t i = 0; i < a->saved_dir.n; i++) {
-        const upd_jrange *r = &a->saved_dir.v[i];
-        if (!(r->off & UPD_JR_STASH))
-            continue;
-        /* a fringe is shorter than a block, which the I/O buffer holds */
-        if (r->len > a->iobuf_size)
-            return UPD_E_JOURNAL;
-        UPD_CHECK(upd_io_read(a->p.journal, a->iobuf, (size_t)r->len, base + r->at));
-        UPD_CHECK(upd_io_write(a->p.journal, a->iobuf, (size_t)r->len,
-                               stash_base_of(a, s) + (r->off & ~UPD_JR_STASH)));
-    }
+    for (size_t i = 0; i < a->saved_dir.n; i++)
+        if (a->saved_dir.v[i].off & UPD_JR_STASH)
+            return upd_jr_area_replay(a, area_off(a, s, s->seq), s->area_len, 1,
+                                      stash_base_of(a, s));
     return 0;
 }
 
@@ -285,55 +278,15 @@ static int write_slot(upd_applier *a)
     return jflush(a);
 }
 
-/* Copy saved range R (of the target or the stash) to journal offset AT,
- * hashing it. */
-static int save_range(upd_applier *a, XXH3_state_t *x, const upd_jrange *r, uint64_t at)
-{
-    upd_io *from = r->off & UPD_JR_STASH ? a->stash : a->p.target;
-    uint64_t off = r->off & ~UPD_JR_STASH, len = r->len;
-    while (len) {
-        size_t k = len < a->iobuf_size ? (size_t)len : a->iobuf_size;
-        UPD_CHECK(upd_io_read(from, a->iobuf, k, off));
-        XXH3_64bits_update(x, a->iobuf, k);
-        UPD_CHECK(upd_io_write(a->p.journal, a->iobuf, k, at));
-        a->st.bytes_read += k;
-        off += k;
-        at += k;
-        len -= k;
-    }
-    return 0;
-}
-
 int upd_jr_commit(upd_applier *a, uint32_t seg, uint32_t op, uint64_t step, const upd_jlist *save)
 {
     upd_jslot *s = &a->js;
-    uint64_t seq = s->seq + 1, base = area_off(a, s, seq);
-    uint64_t dir = DIR_HEAD + 16ull * save->n, total = dir;
+    uint64_t seq = s->seq + 1, base = area_off(a, s, seq), total = 0, alen, sum, ssum = 0;
     for (size_t i = 0; i < save->n; i++)
         total += save->v[i].len;
-    if (save->n > UPD_JR_RANGES_MAX || total > area_cap(a, s))
+    if (save->n > UPD_JR_RANGES_MAX || total > data_cap(a, s))
         return UPD_E_INTERNAL;
-    uint8_t *buf = a->iobuf;
-    upd_wr32(buf, (uint32_t)save->n);
-    upd_wr32(buf + 4, 0);
-    for (size_t i = 0; i < save->n; i++) {
-        upd_wr64(buf + DIR_HEAD + 16 * i, save->v[i].off);
-        upd_wr64(buf + DIR_HEAD + 16 * i + 8, save->v[i].len);
-    }
-    XXH3_state_t *x = XXH3_createState();
-    if (!x)
-        return UPD_E_NOMEM;
-    XXH3_64bits_reset_withSeed(x, s->salt ^ seq);
-    XXH3_64bits_update(x, buf, (size_t)dir);
-    int rc = upd_io_write(a->p.journal, buf, (size_t)dir, base);
-    uint64_t at = base + dir;
-    for (size_t i = 0; i < save->n && rc == 0; i++) {
-        rc = save_range(a, x, &save->v[i], at);
-        at += save->v[i].len;
-    }
-    uint64_t sum = XXH3_64bits_digest(x), ssum = 0;
-    XXH3_freeState(x);
-    UPD_CHECK(rc);
+    UPD_CHECK(upd_jr_area_write(a, save, base, area_cap(a, s), s->salt ^ seq, &alen, &sum));
     /* the stash bytes the previous unit appended are made durable by this
      * slot's flush, not one of their own: the slot carries their checksum,
      * so it is only trusted once they are there */
@@ -344,7 +297,7 @@ int upd_jr_commit(upd_applier *a, uint32_t seg, uint32_t op, uint64_t step, cons
     *s = (upd_jslot){ .salt = s->salt, .seq = seq, .seg = seg, .op = op, .step = step,
                       .stash_done = a->stash_done, .image_size = a->exec_size,
                       .chunk = s->chunk, .unit_bytes = s->unit_bytes,
-                      .area_len = at - base, .area_sum = sum, .stash_from = sfrom,
+                      .area_len = alen, .area_sum = sum, .stash_from = sfrom,
                       .stash_sum = ssum };
     return write_slot(a);
 }
@@ -363,19 +316,7 @@ int upd_jr_clear(upd_applier *a)
 
 int upd_jr_restore(upd_applier *a)
 {
-    uint64_t base = area_off(a, &a->js, a->js.seq);
-    for (size_t i = 0; i < a->saved_dir.n; i++) {
-        const upd_jrange *r = &a->saved_dir.v[i];
-        upd_io *to = r->off & UPD_JR_STASH ? a->stash : a->p.target;
-        uint64_t off = r->off & ~UPD_JR_STASH;
-        for (uint64_t done = 0; done < r->len;) {
-            size_t k = r->len - done < a->iobuf_size ? (size_t)(r->len - done) : a->iobuf_size;
-            UPD_CHECK(upd_io_read(a->p.journal, a->iobuf, k, base + r->at + done));
-            UPD_CHECK(upd_io_write(to, a->iobuf, k, off + done));
-            done += k;
-        }
-    }
-    return 0;
+    return upd_jr_area_replay(a, area_off(a, &a->js, a->js.seq), a->js.area_len, 0, 0);
 }
 
 /* ---- the stash region as an upd_io ------------------------------------- */

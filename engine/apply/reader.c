@@ -43,8 +43,7 @@ uint64_t upd_applier_mem_need(const upd_header *h, size_t window)
         window = UPD_DEFAULT_WINDOW;
     return iobuf_size(window) + DCTX_BOUND + (uint64_t)h->seg_cmax + h->seg_max
          + (uint64_t)h->seg_count * sizeof(upd_seg_entry)
-         + upd_rangeset_max_mem(h->write_ranges) + upd_rangeset_max_mem(h->stash_ranges)
-         + UPD_JR_MEM;
+         + upd_rangeset_max_mem(h->write_ranges) + upd_rangeset_max_mem(h->stash_ranges);
 }
 
 int upd_applier_create(upd_applier **out, const upd_apply_params *p)
@@ -92,6 +91,8 @@ void upd_applier_free(upd_applier *a)
     free(a->saved_dir.v);
     free(a->rd.v);
     free(a->save.v);
+    free(a->jbuf);
+    ZSTD_freeCCtx(a->jcctx);
     free(a->wr.v);
     upd_rangeset_free(&a->written);
     upd_rangeset_free(&a->saved);
@@ -130,7 +131,7 @@ static int on_header(upd_applier *a)
 {
     UPD_CHECK(upd_header_decode(a->fix, UPD_HEADER_SIZE, &a->h));
     const upd_header *h = &a->h;
-    uint64_t need = upd_applier_mem_need(h, a->p.window);
+    uint64_t need = upd_applier_mem_need(h, a->p.window) + (a->p.journal ? UPD_JOURNAL_MEM : 0);
     int mem_stash = !a->p.stash && !a->p.journal && h->stash_size
                     && !(a->p.flags & UPD_APPLY_DRY_RUN);
     if (mem_stash)

@@ -34,7 +34,7 @@ static uint64_t schedule_mem(const upd_gops *sched, const upd_plan_info *info,
     upd_header h = { .seg_max = p->segment_size, .seg_cmax = ZSTD_COMPRESSBOUND(p->segment_size),
                      .write_ranges = info->write_ranges, .stash_ranges = info->stash_ranges };
     h.seg_count = (uint32_t)(payload / (p->segment_size - UPD_PIECE - UPD_OP_MAX_ENCODED) + 1);
-    return upd_applier_mem_need(&h, p->window);
+    return upd_applier_mem_need(&h, p->window) + UPD_JOURNAL_MEM;
 }
 
 static int str_ok(const char *s, size_t max)

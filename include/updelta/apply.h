@@ -107,8 +107,10 @@ typedef struct upd_applier upd_applier;
 
 /* Bytes of memory an applier with memory budget WINDOW needs for a package
  * with header H, not counting an in-memory stash (add h->stash_size when
- * no stash handle is given).  A package is applicable when this is at most
- * WINDOW; the generator checks the same figure (upd_diff_params.window). */
+ * no stash handle is given) nor a journal (add UPD_JOURNAL_MEM).  A package
+ * is applicable when this is at most WINDOW; the generator checks the same
+ * figure plus UPD_JOURNAL_MEM (upd_diff_params.window), so its packages
+ * apply journaled. */
 UPD_API uint64_t upd_applier_mem_need(const upd_header *h, size_t window);
 
 /* Make an applier.  Errors: UPD_E_INVAL (no target without DRY_RUN, window
