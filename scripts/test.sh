@@ -3,7 +3,8 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer), run every suite in both,
 # then the bounded-memory check (in-place apply of a 128 MiB image within
 # 16 MiB peak RSS) and the kill -9 test on a real pair (fetched by exact,
-# sha256-pinned version).  Long soak/fuzz runs are not part of this: see
+# sha256-pinned version); with CI=true also a 30 s fuzz smoke run of every
+# libFuzzer target.  Long soak/fuzz runs are not part of this: see
 # docs/JOURNAL.md (UPD_CRASH_SOAK=1) and fuzz/README.md.
 set -eu
 cd "$(dirname "$0")/.."
@@ -28,5 +29,10 @@ echo "== kill -9 at random instants, resume, verify (real pair, POSIX backend)"
 CACHE=${UPDELTA_CORPUS:-$PWD/corpora/.cache}
 bash corpora/fetch.sh --pairs esbuild "$CACHE" >/dev/null
 bash tests/kill_test.sh build/updelta "$CACHE/esbuild/old" "$CACHE/esbuild/new" 200
+
+if [ "${CI:-}" = true ]; then
+    echo "== fuzz smoke: each libFuzzer target for 30 s (clang, ASan+UBSan)"
+    sh fuzz/smoke.sh 30
+fi
 
 echo "== all tests passed in $(( $(date +%s) - start )) s"

@@ -1,0 +1,69 @@
+#!/bin/bash -eu
+# Build the fuzz targets the OSS-Fuzz way; works unchanged as (or called
+# from) projects/updelta/build.sh and .clusterfuzzlite/build.sh.
+#
+# From the environment, as OSS-Fuzz sets them: CC, CFLAGS (sanitizers and
+# -fsanitize=fuzzer-no-link), CXX, CXXFLAGS (the link: libFuzzer is C++),
+# LIB_FUZZING_ENGINE, OUT, WORK.  Locally the defaults below give an
+# ASan + UBSan libFuzzer build in fuzz/out/.
+#
+# Needs only OSS-Fuzz's base-builder and the apt packages libzstd-dev,
+# libdivsufsort-dev, libssl-dev, libxxhash-dev.  The engine is compiled here
+# from source with $CFLAGS (no cmake); libzstd, libcrypto and libxxhash are
+# linked statically, libdivsufsort (no static library in Debian/Ubuntu) is
+# copied into $OUT/lib and found through an $ORIGIN rpath, because the
+# runner image has none of these packages.
+#
+# Writes to $OUT, for each target: the binary, <target>_seed_corpus.zip
+# (fuzz/corpus/<target> and fuzz/regressions/<target>), <target>.options,
+# and the shared dictionary updelta.dict.
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+: "${CC:=clang}"
+: "${CXX:=clang++}"
+: "${CFLAGS:=-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize=fuzzer-no-link}"
+: "${CXXFLAGS:=$CFLAGS}"
+: "${LIB_FUZZING_ENGINE:=-fsanitize=fuzzer}"
+: "${OUT:=$ROOT/fuzz/out}"
+: "${WORK:=$(mktemp -d)}"
+
+TARGETS="fuzz_header fuzz_apply fuzz_roundtrip fuzz_crash"
+obj=$WORK/updelta-fuzz
+rm -rf "$obj"
+mkdir -p "$obj" "$OUT/lib"
+
+# the engine and the shared harness code, as one static library
+for src in "$ROOT"/engine/*/*.c "$ROOT/fuzz/fuzz_common.c" "$ROOT/tests/helpers.c" \
+           "$ROOT/corpora/synth.c"; do
+    o=$obj/$(basename "$(dirname "$src")")_$(basename "$src" .c).o
+    $CC $CFLAGS -std=c11 -Wall -I"$ROOT/include" -c "$src" -o "$o"
+done
+ar rcs "$obj/libupdelta_fuzz.a" "$obj"/*.o
+
+# a static library when the system has one, else the shared one
+static_or_shared() {
+    local a
+    a=$($CC -print-file-name="lib$1.a")
+    if [ -f "$a" ]; then echo "$a"; else echo "-l$1"; fi
+}
+so=$($CC -print-file-name=libdivsufsort.so)
+cp -L "$(dirname "$so")"/libdivsufsort.so.[0-9]* "$OUT/lib/" 2>/dev/null || cp -L "$so" "$OUT/lib/"
+LIBS="$(static_or_shared zstd) $(static_or_shared crypto) $(static_or_shared xxhash) -ldivsufsort"
+LIBS="$LIBS -ldl -pthread"
+
+for t in $TARGETS; do
+    $CC $CFLAGS -std=c11 -Wall -I"$ROOT/include" -c "$ROOT/fuzz/$t.c" -o "$obj/$t.o"
+    # shellcheck disable=SC2086
+    $CXX $CXXFLAGS "$obj/$t.o" -o "$OUT/$t" $LIB_FUZZING_ENGINE "$obj/libupdelta_fuzz.a" \
+         -L"$OUT/lib" -Wl,-rpath,'$ORIGIN/lib' $LIBS
+    cp "$ROOT/fuzz/$t.options" "$OUT/" 2>/dev/null || true
+    rm -f "$OUT/${t}_seed_corpus.zip"
+    seeds=$(find "$ROOT/fuzz/corpus/$t" "$ROOT/fuzz/regressions/$t" -type f ! -name '.*' 2>/dev/null)
+    if command -v zip >/dev/null 2>&1; then
+        # shellcheck disable=SC2086
+        zip -q -j "$OUT/${t}_seed_corpus.zip" $seeds
+    else
+        # shellcheck disable=SC2086
+        python3 -m zipfile -c "$OUT/${t}_seed_corpus.zip" $seeds
+    fi
+done
+cp "$ROOT/fuzz/updelta.dict" "$OUT/"

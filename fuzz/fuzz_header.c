@@ -1,0 +1,147 @@
+/* libFuzzer target: the fixed parts of a package and the op decoder.
+ *
+ * The input is read twice:
+ *   - as a package prefix: header (upd_header_decode), then the manifest
+ *     entries that follow (upd_seg_entry_decode, against the decoded header,
+ *     or against a permissive one when the header is refused, so entries
+ *     are fuzzed either way), then the auth block (upd_auth_decode, and
+ *     upd_keyring_verify against an empty keyring);
+ *   - as a control stream (upd_op_cursor over every byte).
+ * Oracles: every decoder either refuses or accepts, and what it accepts
+ * encodes back to exactly the input bytes (the format is canonical: one
+ * encoding per value, FORMAT.md); the version order over the header's
+ * three strings is antisymmetric and transitive. */
+#include "fuzz_common.h"
+
+#include <string.h>
+
+#define OFF_LIMIT (1ull << 62)   /* FORMAT.md 6.4: decoded offsets and ends */
+
+static int sign(int v) { return (v > 0) - (v < 0); }
+
+static void check_ops(const uint8_t *data, size_t size)
+{
+    upd_op_cursor c;
+    upd_op op;
+    uint64_t prev_end = 0;
+    int rc;
+    upd_op_cursor_init(&c, data, size);
+    for (;;) {
+        const uint8_t *at = c.p;
+        rc = upd_op_next(&c, &op);
+        if (rc != 1)
+            break;
+        size_t used = (size_t)(c.p - at);
+        FUZZ_ASSERT(used >= 2 && used <= 28 && c.p <= data + size);
+        FUZZ_ASSERT(op.kind >= UPD_OP_COPY && op.kind <= UPD_OP_RESIZE);
+        FUZZ_ASSERT(op.dst < OFF_LIMIT && op.src < OFF_LIMIT && op.len < OFF_LIMIT);
+        uint8_t enc[UPD_OP_MAX_ENCODED];
+        int n = upd_op_encode(&op, &prev_end, enc);
+        FUZZ_ASSERT(n > 0 && (size_t)n == used && !memcmp(enc, at, used));
+        FUZZ_ASSERT(prev_end == c.prev_end);
+    }
+    FUZZ_ASSERT(rc == 0 || rc == UPD_E_OP_DECODE);
+    FUZZ_ASSERT(rc != 0 || c.p == data + size);
+}
+
+/* A NUL-terminated copy of a string field, whatever its bytes. */
+static void field_str(const uint8_t *p, size_t n, char *out)
+{
+    memcpy(out, p, n);
+    out[n] = 0;
+}
+
+static void check_version_order(const uint8_t *hdr)
+{
+    char v[3][UPD_ID_MAX + 1];
+    field_str(hdr + 128, UPD_ID_MAX, v[0]);
+    field_str(hdr + 176, UPD_VERSION_MAX, v[1]);
+    field_str(hdr + 208, UPD_VERSION_MAX, v[2]);
+    int c[3][3];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            c[i][j] = sign(upd_version_cmp(v[i], v[j]));
+    for (int i = 0; i < 3; i++) {
+        FUZZ_ASSERT(c[i][i] == 0);
+        for (int j = 0; j < 3; j++) {
+            FUZZ_ASSERT(c[i][j] == -c[j][i]);
+            for (int k = 0; k < 3; k++)
+                FUZZ_ASSERT(!(c[i][j] <= 0 && c[j][k] <= 0) || c[i][k] <= 0);
+        }
+    }
+}
+
+static void check_header(const uint8_t *data, size_t size, upd_header *h, int *ok)
+{
+    *ok = upd_header_decode(data, size, h) == 0;
+    if (size < UPD_HEADER_SIZE)
+        return;
+    check_version_order(data);
+    if (!*ok)
+        return;
+    uint8_t enc[UPD_HEADER_SIZE];
+    FUZZ_ASSERT(upd_header_encode(h, enc) == 0);
+    FUZZ_ASSERT(!memcmp(enc, data, UPD_HEADER_SIZE));
+    FUZZ_ASSERT(upd_pkg_prefix_size(h) == UPD_HEADER_SIZE
+                + (uint64_t)h->seg_count * UPD_SEG_ENTRY_SIZE + UPD_AUTH_SIZE);
+    /* the window check must not overflow for any header the decoder accepts */
+    FUZZ_ASSERT(upd_applier_mem_need(h, 0) >= (uint64_t)h->seg_max + h->seg_cmax);
+}
+
+static void check_entries(const uint8_t *data, size_t size, const upd_header *h, size_t *off)
+{
+    for (uint32_t i = 0; i < h->seg_count && size - *off >= UPD_SEG_ENTRY_SIZE; i++) {
+        upd_seg_entry e;
+        const uint8_t *p = data + *off;
+        *off += UPD_SEG_ENTRY_SIZE;
+        if (upd_seg_entry_decode(p, h, &e) < 0)
+            continue;
+        FUZZ_ASSERT(e.csize >= 1 && e.csize <= h->seg_cmax && e.op_count >= 1);
+        FUZZ_ASSERT((uint64_t)e.ctrl_len + e.diff_len + e.lit_len <= h->seg_max);
+        uint8_t enc[UPD_SEG_ENTRY_SIZE];
+        upd_seg_entry_encode(&e, enc);
+        FUZZ_ASSERT(!memcmp(enc, p, UPD_SEG_ENTRY_SIZE));
+    }
+}
+
+static void check_auth(const uint8_t *p)
+{
+    static upd_keyring *empty;
+    if (!empty)
+        FUZZ_ASSERT(upd_keyring_create(&empty) == 0);
+    upd_auth au;
+    int rc = upd_auth_decode(p, &au);
+    int vr = upd_keyring_verify(empty, p);
+    /* nothing verifies against no keys */
+    FUZZ_ASSERT(vr < 0 && vr != UPD_E_INTERNAL);
+    if (rc < 0)
+        return;
+    uint8_t enc[UPD_AUTH_SIZE];
+    upd_auth_encode(&au, enc);
+    FUZZ_ASSERT(!memcmp(enc, p, UPD_AUTH_SIZE));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    check_ops(data, size);
+
+    upd_header h;
+    int ok;
+    check_header(data, size, &h, &ok);
+    if (size < UPD_HEADER_SIZE)
+        return 0;
+    if (!ok) {
+        /* entries are still worth decoding: judge as many as the raw
+         * seg_count field names against the loosest header there is */
+        uint32_t n = fuzz_rd32(data + 20);
+        memset(&h, 0, sizeof h);
+        h.seg_count = n < UPD_MAX_SEGMENTS ? n : UPD_MAX_SEGMENTS;
+        h.seg_max = UPD_MAX_SEG_SIZE;
+        h.seg_cmax = UINT32_MAX;
+    }
+    size_t off = UPD_HEADER_SIZE;
+    check_entries(data, size, &h, &off);
+    if (size - off >= UPD_AUTH_SIZE)
+        check_auth(data + off);
+    return 0;
+}
