@@ -1486,6 +1486,10 @@ int synth_make(const char *kind, uint64_t seed, size_t size, synth_pair *out)
     /* The kind name is part of the seed so that kinds sharing a base image
      * generator do not share base images for the same seed. */
     r.s = hash2(seed, fnv1a(kind));
+    /* never a NULL base pointer: the kinds do pointer arithmetic on it even
+     * for empty parts (UB on NULL, found by fuzz_crash) */
+    buf_reserve(&o, 1);
+    buf_reserve(&n, 1);
     kinds[i].fn(&r, size, &o, &n);
     if (o.oom || n.oom) {
         free(o.p);
