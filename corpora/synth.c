@@ -1356,6 +1356,7 @@ static void k_mixed(rng *r, size_t size, buf *o, buf *n)
     size_t part[MIX_MAX], nseg[MIX_MAX + 1], used = 0;
     buf tmp = {0};
 
+    buf_reserve(&tmp, 1);   /* never NULL: see synth_make */
     for (i = 0; i < MIX_MAX; i++)
         idx[i] = i;
     for (i = MIX_MAX - 1; i > 0; i--) {
