@@ -26,7 +26,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 : "${OUT:=$ROOT/fuzz/out}"
 : "${WORK:=$(mktemp -d)}"
 
-TARGETS="fuzz_header fuzz_apply fuzz_roundtrip fuzz_crash"
+TARGETS="fuzz_header fuzz_apply fuzz_roundtrip fuzz_crash fuzz_journal"
 obj=$WORK/updelta-fuzz
 rm -rf "$obj"
 mkdir -p "$obj" "$OUT/lib"

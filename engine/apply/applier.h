@@ -137,6 +137,11 @@ int upd_jr_area_write(upd_applier *a, const upd_jlist *save, uint64_t base, uint
  * journal at STASH_AT + offset) when STASH_ONLY. */
 int upd_jr_area_replay(upd_applier *a, uint64_t base, uint64_t area_len, int stash_only,
                        uint64_t stash_at);
+/* Fuzzing only (fuzz/fuzz_journal.c; not exported from the shared
+ * library): make both slots of the journal image J valid for package
+ * digest PKG with block size BS, with their area and stash checksums, so
+ * that a fuzzer's bytes reach the recovery code behind the checksums. */
+void upd_jr_fuzz_reseal(uint8_t *j, size_t len, const uint8_t pkg[32], uint32_t bs);
 /* Saved bytes one unit's save area holds. */
 uint64_t upd_jr_data_cap(const upd_applier *a);
 /* Before a unit re-runs: put every range its save area holds back where

@@ -44,30 +44,30 @@ enum {  /* slot offsets */
 /* Saved bytes a unit may hold: what its budget moves (unit_bytes plus its
  * last step), a chunk of fringes, and a single step's worst case (a chunk
  * and two blocks); exec.c halves a unit that needs more. */
-static uint64_t data_cap(const upd_applier *a, const upd_jslot *s)
+static uint64_t data_cap(uint32_t bs, const upd_jslot *s)
 {
-    return (uint64_t)s->unit_bytes + 2ull * s->chunk + 2ull * a->h.block_size;
+    return (uint64_t)s->unit_bytes + 2ull * s->chunk + 2ull * bs;
 }
 
-uint64_t upd_jr_data_cap(const upd_applier *a) { return data_cap(a, &a->js); }
+uint64_t upd_jr_data_cap(const upd_applier *a) { return data_cap(a->h.block_size, &a->js); }
 
-static uint64_t area_cap(const upd_applier *a, const upd_jslot *s)
+static uint64_t area_cap(uint32_t bs, const upd_jslot *s)
 {
-    uint64_t cap = DIR_MAX + ZSTD_COMPRESSBOUND(data_cap(a, s));
+    uint64_t cap = DIR_MAX + ZSTD_COMPRESSBOUND(data_cap(bs, s));
     return (cap + AREA_ALIGN - 1) / AREA_ALIGN * AREA_ALIGN;
 }
 
-static uint64_t area_off(const upd_applier *a, const upd_jslot *s, uint64_t seq)
+static uint64_t area_off(uint32_t bs, const upd_jslot *s, uint64_t seq)
 {
-    return AREA_BASE + (seq & 1) * area_cap(a, s);
+    return AREA_BASE + (seq & 1) * area_cap(bs, s);
 }
 
 /* Where the stash region starts (the journal's length without it). */
-static uint64_t stash_base_of(const upd_applier *a, const upd_jslot *s)
+static uint64_t stash_base_of(uint32_t bs, const upd_jslot *s)
 {
-    return AREA_BASE + 2 * area_cap(a, s);
+    return AREA_BASE + 2 * area_cap(bs, s);
 }
-static uint64_t stash_base(const upd_applier *a) { return stash_base_of(a, &a->js); }
+static uint64_t stash_base(const upd_applier *a) { return stash_base_of(a->h.block_size, &a->js); }
 
 static void slot_encode(const upd_jslot *s, const uint8_t pkg[32], uint8_t *p)
 {
@@ -169,9 +169,9 @@ static int hash_range(upd_applier *a, upd_io *io, uint64_t off, uint64_t len, ui
 /* Check slot S's save area against its checksum and load its directory. */
 static int load_area(upd_applier *a, const upd_jslot *s)
 {
-    uint64_t base = area_off(a, s, s->seq);
+    uint64_t base = area_off(a->h.block_size, s, s->seq);
     uint8_t *buf = a->iobuf;
-    if (s->area_len < DIR_HEAD || s->area_len > area_cap(a, s))
+    if (s->area_len < DIR_HEAD || s->area_len > area_cap(a->h.block_size, s))
         return 0;
     UPD_CHECK(upd_io_read(a->p.journal, buf, DIR_HEAD, base));
     uint32_t n = upd_rd32(buf);
@@ -188,8 +188,12 @@ static int load_area(upd_applier *a, const upd_jslot *s)
     uint64_t at = 0;   /* position in the decoded frame */
     for (uint32_t i = 0; i < n; i++) {
         uint64_t off = upd_rd64(buf + DIR_HEAD + 16 * i), len = upd_rd64(buf + DIR_HEAD + 16 * i + 8);
-        if (len == 0 || upd_range_exceeds(at, len, data_cap(a, s))
-            || upd_range_exceeds(off & ~UPD_JR_STASH, len, UPD_MAX_IMAGE))
+        /* saved ranges lie inside the image or the stash: a journal that
+         * says otherwise (a bug, or tampering) names nothing to write */
+        uint64_t limit = off & UPD_JR_STASH ? a->h.stash_size
+                         : a->h.old_size > a->h.new_size ? a->h.old_size : a->h.new_size;
+        if (len == 0 || upd_range_exceeds(at, len, data_cap(a->h.block_size, s))
+            || upd_range_exceeds(off & ~UPD_JR_STASH, len, limit))
             return 0;
         UPD_CHECK(upd_jlist_push(&a->saved_dir, off, len));
         a->saved_dir.v[i].at = at;
@@ -204,8 +208,8 @@ static int restore_stash_fringe(upd_applier *a, const upd_jslot *s)
 {
     for (size_t i = 0; i < a->saved_dir.n; i++)
         if (a->saved_dir.v[i].off & UPD_JR_STASH)
-            return upd_jr_area_replay(a, area_off(a, s, s->seq), s->area_len, 1,
-                                      stash_base_of(a, s));
+            return upd_jr_area_replay(a, area_off(a->h.block_size, s, s->seq), s->area_len, 1,
+                                      stash_base_of(a->h.block_size, s));
     return 0;
 }
 
@@ -232,13 +236,17 @@ int upd_jr_load(upd_applier *a)
             UPD_CHECK(restore_stash_fringe(a, &s[i]));
         if (ok && s[i].stash_from < s[i].stash_done) {
             uint64_t sum;
-            UPD_CHECK(hash_range(a, a->p.journal, stash_base_of(a, &s[i]) + s[i].stash_from,
+            UPD_CHECK(hash_range(a, a->p.journal, stash_base_of(a->h.block_size, &s[i]) + s[i].stash_from,
                                  s[i].stash_done - s[i].stash_from, s[i].salt ^ s[i].seq, &sum));
             ok = sum == s[i].stash_sum;
         }
         if (!ok)
             continue;
-        if (s[i].chunk > a->iobuf_size || s[i].seg > a->h.seg_count)
+        /* a slot whose numbers do not fit this package (a bug, or a
+         * tampered journal) is never acted on */
+        uint64_t most = a->h.old_size > a->h.new_size ? a->h.old_size : a->h.new_size;
+        if (s[i].chunk > a->iobuf_size || s[i].seg >= a->h.seg_count
+            || s[i].image_size > most || s[i].stash_done > a->h.stash_size)
             return UPD_E_JOURNAL;
         a->js = s[i];
         a->resume = 1;
@@ -281,12 +289,12 @@ static int write_slot(upd_applier *a)
 int upd_jr_commit(upd_applier *a, uint32_t seg, uint32_t op, uint64_t step, const upd_jlist *save)
 {
     upd_jslot *s = &a->js;
-    uint64_t seq = s->seq + 1, base = area_off(a, s, seq), total = 0, alen, sum, ssum = 0;
+    uint64_t seq = s->seq + 1, base = area_off(a->h.block_size, s, seq), total = 0, alen, sum, ssum = 0;
     for (size_t i = 0; i < save->n; i++)
         total += save->v[i].len;
-    if (save->n > UPD_JR_RANGES_MAX || total > data_cap(a, s))
+    if (save->n > UPD_JR_RANGES_MAX || total > data_cap(a->h.block_size, s))
         return UPD_E_INTERNAL;
-    UPD_CHECK(upd_jr_area_write(a, save, base, area_cap(a, s), s->salt ^ seq, &alen, &sum));
+    UPD_CHECK(upd_jr_area_write(a, save, base, area_cap(a->h.block_size, s), s->salt ^ seq, &alen, &sum));
     /* the stash bytes the previous unit appended are made durable by this
      * slot's flush, not one of their own: the slot carries their checksum,
      * so it is only trusted once they are there */
@@ -316,7 +324,7 @@ int upd_jr_clear(upd_applier *a)
 
 int upd_jr_restore(upd_applier *a)
 {
-    return upd_jr_area_replay(a, area_off(a, &a->js, a->js.seq), a->js.area_len, 0, 0);
+    return upd_jr_area_replay(a, area_off(a->h.block_size, &a->js, a->js.seq), a->js.area_len, 0, 0);
 }
 
 /* ---- the stash region as an upd_io ------------------------------------- */
@@ -415,4 +423,26 @@ int upd_journal_read_status(upd_io *io, upd_journal_status *st)
     st->stash_done = s[0].stash_done;
     st->image_size = s[0].image_size;
     return 0;
+}
+
+void upd_jr_fuzz_reseal(uint8_t *j, size_t len, const uint8_t pkg[32], uint32_t bs)
+{
+    for (uint32_t i = 0; i < 2 && len >= AREA_BASE; i++) {
+        uint8_t *p = j + i * SLOT_STRIDE, dig[32];
+        memcpy(p + J_MAGIC, jmagic, 8);
+        upd_wr32(p + J_VERSION, 1);
+        memcpy(p + J_PKG, pkg, 32);
+        upd_wr64(p + J_SUM, XXH3_64bits_withSeed(p, J_SUM, SLOT_SEED));
+        upd_jslot s;
+        if (!slot_decode(p, &s, dig))
+            continue;
+        uint64_t at = area_off(bs, &s, s.seq), sb = stash_base_of(bs, &s);
+        if (at <= len && s.area_len <= len - at)
+            upd_wr64(p + J_ASUM, XXH3_64bits_withSeed(j + at, (size_t)s.area_len, s.salt ^ s.seq));
+        if (sb <= len && s.stash_from <= s.stash_done && s.stash_done <= len - sb)
+            upd_wr64(p + J_SSUM, XXH3_64bits_withSeed(j + sb + s.stash_from,
+                                                      (size_t)(s.stash_done - s.stash_from),
+                                                      s.salt ^ s.seq));
+        upd_wr64(p + J_SUM, XXH3_64bits_withSeed(p, J_SUM, SLOT_SEED));
+    }
 }
