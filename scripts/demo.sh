@@ -40,6 +40,7 @@ for p in $(echo "$PAIRS" | tr , ' '); do
 done
 echo
 echo "Each package was signed (Ed25519), its signature and policy checked before"
-echo "the first write, applied in place (no second copy of the image), checked"
+echo "the first write, applied in place (no second copy of the image) under its"
+echo "power-fail journal (kill it midway and run it again: it resumes), checked"
 echo "segment by segment before use, and the result verified by SHA-256."
 exit $status
