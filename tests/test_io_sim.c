@@ -535,14 +535,6 @@ Test(io_sim, joint_crash_two_devices, .description = "a target and a journal in 
     upd_sim_power_free(p);
 }
 
-/* upd_io_read/upd_io_write return a failed submit at once and leave it
- * pending in the handle, so the next reap (inside the next convenience
- * call) would report it again: reap it here, as a batching caller would. */
-static void drain(upd_io *io)
-{
-    (void)upd_io_reap(io);
-}
-
 Test(io_sim, eio_read, .description = "fail the Nth read once, or sticky from the Nth on")
 {
     uint8_t old[1024], got[16];
@@ -553,14 +545,12 @@ Test(io_sim, eio_read, .description = "fail the Nth read once, or sticky from th
     cr_assert_eq(upd_io_read(io, got, 16, 0), 0);
     cr_assert_eq(upd_io_read(io, got, 16, 0), UPD_E_IO_READ);
     cr_assert_eq(upd_io_last_errno(io), EIO);
-    drain(io);
     cr_assert_eq(upd_io_read(io, got, 16, 0), 0, "one-shot: the 4th read works");
     cr_assert_eq(memcmp(got, old, 16), 0);
     cr_assert_eq(upd_sim_fail_at(io, UPD_SIM_READ, 6, UPD_SIM_STICKY), 0);
     cr_assert_eq(upd_io_read(io, got, 16, 0), 0);
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(upd_io_read(io, got, 16, 0), UPD_E_IO_READ, "sticky read %d", 6 + i);
-        drain(io);
     }
     cr_assert_eq(upd_sim_fail_at(io, UPD_SIM_READ, 0, 0), 0);
     cr_assert_eq(upd_io_read(io, got, 16, 0), 0, "disarmed");
@@ -582,7 +572,6 @@ Test(io_sim, eio_write, .description = "fail the Nth write: UPD_E_IO_WRITE, noth
     cr_assert_eq(upd_io_write(io, "aaaa", 4, 0), 0);
     cr_assert_eq(upd_io_write(io, "bbbb", 4, 100), UPD_E_IO_WRITE);
     cr_assert_eq(upd_io_last_errno(io), EIO);
-    drain(io);
     cr_assert_eq(upd_io_write(io, "cccc", 4, 200), 0);
     cr_assert_eq(upd_sim_power_boundaries(p), 3);
     uint8_t got[4];
@@ -824,7 +813,6 @@ Test(io_sim, log_is_bounded, .timeout = 120,
         cr_assert_eq(upd_io_write(io, "w", 1, i % 4096), 0);
     cr_assert_eq(upd_io_write(io, "w", 1, 0), UPD_E_IO_WRITE);
     cr_assert_eq(upd_io_last_errno(io), ENOSPC);
-    drain(io);
     upd_sim_stats st;
     cr_assert_eq(upd_sim_get_stats(io, &st), 0);
     cr_assert_eq(st.pending_entries, UPD_SIM_LOG_ENTRIES);
