@@ -7,12 +7,15 @@
  *     the higher sequence number says where the update stands (the unit to
  *     run next) and which package it belongs to;
  *   - two save areas, one per slot: before a unit runs, the image bytes it
- *     both reads and overwrites are copied there (the only bytes whose loss
- *     would make re-running the unit wrong);
+ *     both reads and overwrites, and the rest of every block its writes
+ *     touch (a torn write may damage whole blocks), are copied there,
+ *     zstd-compressed: the only bytes whose loss would make re-running the
+ *     unit wrong;
  *   - the stash (STASH operations' saved ranges), unless the caller gives
  *     a separate stash handle.
  * Per unit: save area and slot written, journal flushed; the unit's writes;
- * target (and stash) flushed.  Crash anywhere, run the same apply again:
+ * target flushed (a stash inside the journal is made durable by the next
+ * slot's flush, which carries its checksum).  Crash anywhere, run the same apply again:
  * the applier finds the slot, skips the package up to that unit (still
  * verifying every digest), re-runs the unit with its saved bytes, and
  * continues.  Records carry a per-run random salt, a sequence number and
