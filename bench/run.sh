@@ -6,8 +6,8 @@
 #                [--corpus DIR] [--updelta PATH] [--out DIR]
 #                [--timeout SECS] [--no-fetch]
 #
-# Writes OUT/results.json, OUT/results.md and OUT/raw/ (per-run logs), then
-# prints results.md.  See bench/README.md for what is measured and how.
+# Writes OUT/results.json, OUT/results.md, two PNG plots (bench/plot.py) and
+# OUT/raw/ (per-run logs), then prints results.md.  See bench/README.md for what is measured and how.
 #
 # Exit status: 0 all ran (a tool's FAIL/TIMEOUT is a result, not an error),
 # 1 setup error, 2 usage error.
@@ -148,6 +148,8 @@ need_cmd awk gawk
 has_tool bsdiff && { need_cmd bsdiff bsdiff; need_cmd bspatch bsdiff; }
 has_tool xdelta3 && need_cmd xdelta3 xdelta3
 { has_tool zstd-patch || has_tool zstd-19; } && need_cmd zstd zstd
+need_cmd python3 python3          # bench/plot.py reads results.json ...
+need_cmd gnuplot gnuplot-nox      # ... and draws the PNGs
 ((${#need[@]} == 0)) || apt_install "${need[@]}"
 
 # ---------------------------------------------------------------- updelta
@@ -762,5 +764,7 @@ for i in "${sel[@]}"; do md_pair "$i" >>"$work/pairs.md"; done # fills SUMMARY
     printf -- '- exact command lines per pair and tool, all samples, user/sys CPU and updelta'"'"'s own --json: `results.json`; per-run logs: `raw/`.\n'
 } >"$out/results.md"
 
-note "done in ${total_s}s: $out/results.md, $out/results.json"
+python3 "$root/bench/plot.py" "$out" >/dev/null || die "bench/plot.py failed"
+printf '\n## Plots\n\n![patch size](patch_size.png)\n\n![apply time against memory](apply_vs_memory.png)\n' >>"$out/results.md"
+note "done in ${total_s}s: $out/results.md, $out/results.json, $out/*.png"
 cat "$out/results.md"
