@@ -37,14 +37,7 @@ static int run(const rig_cfg *c, upd_io *t, upd_io *j)
 {
     upd_apply_params p = { .target = t, .journal = j, .journal_unit = c->unit,
                            .window = 4u << 20, .flags = UPD_APPLY_INSECURE };
-    upd_applier *a;
-    int rc = upd_applier_create(&a, &p);
-    if (!rc)
-        rc = upd_applier_push(a, c->pkg->p, c->pkg->n);
-    if (!rc)
-        rc = upd_applier_finish(a);
-    upd_applier_free(a);
-    return rc;
+    return apply_io(&p, c->pkg->p, c->pkg->n, 0, NULL);
 }
 
 /* Run on sim devices holding T and J, crashing after boundary K (UINT64_MAX:

@@ -42,14 +42,7 @@ static int run(upd_io *t, upd_io *j)
 {
     upd_apply_params p = { .target = t, .journal = j, .journal_unit = 8192,
                            .window = 4u << 20, .flags = UPD_APPLY_INSECURE };
-    upd_applier *a;
-    int rc = upd_applier_create(&a, &p);
-    if (!rc)
-        rc = upd_applier_push(a, fx.pkg.p, fx.pkg.n);
-    if (!rc)
-        rc = upd_applier_finish(a);
-    upd_applier_free(a);
-    return rc;
+    return apply_io(&p, fx.pkg.p, fx.pkg.n, 0, NULL);
 }
 
 static void snap(upd_io *io, buf_t *b)

@@ -62,28 +62,37 @@ int apply_mem_with(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, s
                       : upd_io_open_mem(&target, NULL, 0, cap);
     if (!rc && !in_place)
         rc = upd_io_open_mem(&source, old_img, old_len, old_len);
-    upd_applier *a = NULL;
     upd_apply_params p = *base;
     p.target = target;
     p.source = source;
     if (!rc)
-        rc = upd_applier_create(&a, &p);
+        rc = apply_io(&p, pkg, pkg_len, chunk, st);
+    memset(out, 0, sizeof *out);
+    const uint8_t *d;
+    size_t n;
+    if (target && upd_io_mem_view(target, &d, &n) == 0)
+        buf_sink(out, d, n);
+    upd_io_close(target);
+    upd_io_close(source);
+    return rc;
+}
+
+int apply_io(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_len, size_t chunk,
+             upd_apply_stats *st)
+{
+    upd_applier *a = NULL;
+    int rc = upd_applier_create(&a, p);
+    if (st)
+        memset(st, 0, sizeof *st);
     if (!chunk)
         chunk = pkg_len ? pkg_len : 1;
     for (size_t off = 0; !rc && off < pkg_len; off += chunk)
         rc = upd_applier_push(a, pkg + off, pkg_len - off < chunk ? pkg_len - off : chunk);
     if (!rc)
         rc = upd_applier_finish(a);
-    if (st)
+    if (st && a)
         upd_applier_stats(a, st);
-    memset(out, 0, sizeof *out);
-    const uint8_t *d;
-    size_t n;
-    if (target && upd_io_mem_view(target, &d, &n) == 0)
-        buf_sink(out, d, n);
     upd_applier_free(a);
-    upd_io_close(target);
-    upd_io_close(source);
     return rc;
 }
 

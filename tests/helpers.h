@@ -32,6 +32,12 @@ int apply_mem_with(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, s
                    int in_place, size_t chunk, const upd_apply_params *base, buf_t *out,
                    upd_apply_stats *st);
 
+/* Run PKG through an applier made with P (its handles, flags, journal),
+ * pushed in CHUNK-byte pieces (0 = all at once), then finish.  ST
+ * (optional) receives the counters.  Returns the first error or 0. */
+int apply_io(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_len, size_t chunk,
+             upd_apply_stats *st);
+
 /* Dry-run only: every check, no image. */
 int dry_run(const uint8_t *pkg, size_t pkg_len);
 

@@ -36,19 +36,8 @@ static int same(const uint8_t *p, size_t n, const uint8_t *q, size_t m)
 static int run(const crash_case *c, upd_io *target, upd_io *journal, upd_apply_stats *st)
 {
     upd_apply_params p = { .target = target, .journal = journal, .journal_unit = UNIT,
-                           .window = 4u << 20,
-                           .flags = UPD_APPLY_INSECURE };
-    upd_applier *a;
-    int rc = upd_applier_create(&a, &p);
-    /* fed in pieces, as a download would */
-    for (size_t off = 0; !rc && off < c->pkg.n; off += 4096)
-        rc = upd_applier_push(a, c->pkg.p + off, c->pkg.n - off < 4096 ? c->pkg.n - off : 4096);
-    if (!rc)
-        rc = upd_applier_finish(a);
-    if (st)
-        upd_applier_stats(a, st);
-    upd_applier_free(a);
-    return rc;
+                           .window = 4u << 20, .flags = UPD_APPLY_INSECURE };
+    return apply_io(&p, c->pkg.p, c->pkg.n, 4096, st);   /* in pieces, as a download */
 }
 
 static void expect_bytes(upd_io *io, const uint8_t *want, size_t n, const char *what)

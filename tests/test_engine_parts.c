@@ -164,18 +164,13 @@ Test(io, fixed_size_target, .description = "apply onto a fixed-size device: grow
         cr_assert_eq(upd_io_open_mem(&fx_inner, dev, 3u << 20, 3u << 20), 0);
         upd_io *t;
         cr_assert_eq(upd_io_create(&t, &fixed, NULL), 0);
-        upd_applier *a;
         upd_apply_params ap = { .target = t, .flags = UPD_APPLY_INSECURE };
-        cr_assert_eq(upd_applier_create(&a, &ap), 0);
-        int rc = upd_applier_push(a, pkg.p, pkg.n);
-        if (!rc)
-            rc = upd_applier_finish(a);
+        int rc = apply_io(&ap, pkg.p, pkg.n, 0, NULL);
         cr_assert_eq(rc, 0, "%s: %s", kinds[k], upd_errname(rc));
         const uint8_t *d;
         size_t n;
         upd_io_mem_view(fx_inner, &d, &n);
         cr_assert_eq(memcmp(d, sp.new_img, sp.new_len), 0, "%s", kinds[k]);
-        upd_applier_free(a);
         upd_io_close(t);
         upd_io_close(fx_inner);
         free(dev);

@@ -695,14 +695,8 @@ static int sim_apply(upd_sim_power *p, const sim_case *c, upd_io **io,
     *io = dev_new(p, sp->old_img, sp->old_len, sp->old_len > sp->new_len ? sp->old_len : sp->new_len);
     if (arm)
         arm(*io, arg);
-    upd_applier *a;
-    upd_apply_params ap = { .target = *io, .flags = UPD_APPLY_INSECURE }  /* unsigned test packages */;
-    cr_assert_eq(upd_applier_create(&a, &ap), 0);
-    int rc = upd_applier_push(a, c->pkg.p, c->pkg.n);
-    if (!rc)
-        rc = upd_applier_finish(a);
-    upd_applier_free(a);
-    return rc;
+    upd_apply_params ap = { .target = *io, .flags = UPD_APPLY_INSECURE };  /* unsigned test packages */
+    return apply_io(&ap, c->pkg.p, c->pkg.n, 0, NULL);
 }
 
 /* A clean apply of C: its boundary count, and the device's counters. */
