@@ -73,6 +73,25 @@ typedef enum {
     /* journal */
     UPD_E_JOURNAL        = -70,  /* the journal cannot serve this run (other chunk size, damaged
                                     save area of the unit to resume) */
+    /* download agent (download.h) */
+    UPD_E_NET_URL        = -80,  /* malformed URL or unsupported scheme */
+    UPD_E_NET_CONNECT    = -81,  /* server unreachable: refused, no route, DNS failure */
+    UPD_E_NET_TIMEOUT    = -82,  /* connect or low-speed timeout: the server stalled */
+    UPD_E_NET_AUTH       = -83,  /* the server asked for credentials or refused them (401/403) */
+    UPD_E_NET_NOT_FOUND  = -84,  /* the server has no such package (404, 410) */
+    UPD_E_NET_SERVER     = -85,  /* the server answered with an error (5xx) or a malformed reply
+                                    (wrong Content-Range, body longer than announced) */
+    UPD_E_NET_TRANSFER   = -86,  /* the connection dropped and retries were used up */
+    UPD_E_NET_TLS        = -87,  /* TLS handshake or certificate check failed */
+    UPD_E_NET_TOO_LARGE  = -88,  /* the package exceeds the configured maximum size */
+    UPD_E_NO_SPACE       = -89,  /* not enough free space for the download */
+    /* OMA DM codec and session (dm.h) */
+    UPD_E_DM_PARSE       = -90,  /* malformed XML/WBXML or SyncML structure */
+    UPD_E_DM_LIMIT       = -91,  /* message exceeds a size, depth or count limit */
+    UPD_E_DM_AUTH        = -92,  /* credentials or HMAC/MD5 digest wrong */
+    UPD_E_DM_NOTIFY      = -93,  /* package #0 malformed, unknown server id or bad digest */
+    UPD_E_DM_PROTOCOL    = -94,  /* a peer broke the session protocol (bad ids, order, status) */
+    UPD_E_DM_NODE        = -95,  /* management tree: no such node, or command not allowed on it */
     UPD_E_INTERNAL       = -99   /* an internal invariant failed (a bug: please report) */
 } upd_err;
 
