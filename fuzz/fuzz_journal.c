@@ -23,7 +23,7 @@
 #include <updelta/iosim.h>
 
 /* engine/apply/applier.h: fuzzing only */
-void upd_jr_fuzz_reseal(uint8_t *j, size_t len, const uint8_t pkg[32], uint32_t bs);
+void upd_jr_fuzz_reseal(uint8_t *j, size_t len, const uint8_t pkg[32], const upd_header *h);
 
 #define CAP    (8u << 20)
 #define NBASE  8
@@ -33,7 +33,7 @@ static struct {
     synth_pair sp;
     buf_t pkg;
     uint8_t digest[32];
-    uint32_t block;
+    upd_header h;
     buf_t t[NBASE], j[NBASE];
     int n;
 } fx;
@@ -65,7 +65,7 @@ static void setup(void)
                          &fx.pkg) == 0);
     upd_header h;
     FUZZ_ASSERT(upd_header_decode(fx.pkg.p, fx.pkg.n, &h) == 0);
-    fx.block = h.block_size;
+    fx.h = h;
     /* the auth block starts with SHA-256(header || manifest): the package's name */
     memcpy(fx.digest, fx.pkg.p + upd_pkg_prefix_size(&h) - UPD_AUTH_SIZE, 32);
     uint64_t total = 0;
@@ -113,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             got = j.n - off;
         memcpy(j.p + off, p, got);
     }
-    upd_jr_fuzz_reseal(j.p, j.n, fx.digest, fx.block);
+    upd_jr_fuzz_reseal(j.p, j.n, fx.digest, &fx.h);
     upd_io *mt, *mj;
     FUZZ_ASSERT(upd_io_open_mem(&mt, fx.t[b].p, fx.t[b].n, CAP) == 0);
     FUZZ_ASSERT(upd_io_open_mem(&mj, j.p, j.n, CAP) == 0);

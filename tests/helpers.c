@@ -77,8 +77,9 @@ int apply_mem_with(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, s
     return rc;
 }
 
-int apply_io(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_len, size_t chunk,
-             upd_apply_stats *st)
+/* Push PKG in CHUNK-byte pieces; with SKIPPED, as a caller that can seek. */
+static int feed(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_len, size_t chunk,
+                upd_apply_stats *st, uint64_t *skipped)
 {
     upd_applier *a = NULL;
     int rc = upd_applier_create(&a, p);
@@ -86,14 +87,31 @@ int apply_io(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_len, size
         memset(st, 0, sizeof *st);
     if (!chunk)
         chunk = pkg_len ? pkg_len : 1;
-    for (size_t off = 0; !rc && off < pkg_len; off += chunk)
-        rc = upd_applier_push(a, pkg + off, pkg_len - off < chunk ? pkg_len - off : chunk);
+    for (size_t off = 0; !rc && off < pkg_len;) {
+        uint64_t want = upd_applier_offset(a);
+        if (skipped && want > off) {
+            /* the applier needs nothing before WANT: never pass those bytes */
+            rc = upd_applier_seek(a, want);
+            *skipped += want - off;
+            off = (size_t)want;
+            continue;
+        }
+        size_t n = pkg_len - off < chunk ? pkg_len - off : chunk;
+        rc = upd_applier_push(a, pkg + off, n);
+        off += n;
+    }
     if (!rc)
         rc = upd_applier_finish(a);
     if (st && a)
         upd_applier_stats(a, st);
     upd_applier_free(a);
     return rc;
+}
+
+int apply_io(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_len, size_t chunk,
+             upd_apply_stats *st)
+{
+    return feed(p, pkg, pkg_len, chunk, st, NULL);
 }
 
 int dry_run(const uint8_t *pkg, size_t pkg_len)
@@ -197,4 +215,107 @@ int reseal(uint8_t *pkg, size_t len)
         return -1;
     SHA256(pkg, hm, pkg + hm);
     return 0;
+}
+
+/* One op stream cut at op boundaries: segment S of K takes ops
+ * [S*n/K, (S+1)*n/K) with their diff and literal bytes. */
+static int resegment_one(const uint8_t *raw, const upd_seg_entry *e, unsigned k, unsigned s,
+                         buf_t *seg, upd_seg_entry *out)
+{
+    uint64_t first = (uint64_t)e->op_count * s / k, last = (uint64_t)e->op_count * (s + 1) / k;
+    const uint8_t *diff = raw + e->ctrl_len, *lit = diff + e->diff_len;
+    buf_t ctrl = { 0 }, dpart = { 0 }, lpart = { 0 };
+    upd_op_cursor c;
+    upd_op op;
+    uint64_t prev = 0, i = 0, doff = 0, loff = 0;
+    int rc;
+    upd_op_cursor_init(&c, raw, e->ctrl_len);
+    while ((rc = upd_op_next(&c, &op)) > 0) {
+        uint64_t dl = op.kind == UPD_OP_DIFF ? op.len : 0, ll = op.kind == UPD_OP_LIT ? op.len : 0;
+        if (i >= first && i < last) {
+            uint8_t enc[UPD_OP_MAX_ENCODED];
+            int n = upd_op_encode(&op, &prev, enc);
+            if (n < 0)
+                return n;
+            buf_sink(&ctrl, enc, (size_t)n);
+            buf_sink(&dpart, diff + doff, (size_t)dl);
+            buf_sink(&lpart, lit + loff, (size_t)ll);
+        }
+        doff += dl;
+        loff += ll;
+        i++;
+    }
+    if (rc < 0)
+        return rc;
+    buf_t dec = { 0 };
+    buf_sink(&dec, ctrl.p, ctrl.n);
+    buf_sink(&dec, dpart.p, dpart.n);
+    buf_sink(&dec, lpart.p, lpart.n);
+    size_t bound = ZSTD_compressBound(dec.n);
+    uint8_t *comp = malloc(bound);
+    size_t cs = ZSTD_compress(comp, bound, dec.p, dec.n, 1);
+    *out = (upd_seg_entry){ (uint32_t)cs, (uint32_t)ctrl.n, (uint32_t)dpart.n,
+                            (uint32_t)lpart.n, (uint32_t)(last - first), { 0 } };
+    SHA256(comp, cs, out->sha256);
+    memset(seg, 0, sizeof *seg);
+    buf_sink(seg, comp, cs);
+    free(comp);
+    buf_free(&ctrl);
+    buf_free(&dpart);
+    buf_free(&lpart);
+    buf_free(&dec);
+    return 0;
+}
+
+int resegment(const buf_t *in, unsigned k, buf_t *out)
+{
+    upd_header h;
+    upd_seg_entry e, ent[64];
+    buf_t seg[64];
+    if (upd_header_decode(in->p, in->n, &h) < 0 || h.seg_count != 1 || k < 1 || k > 64
+        || upd_seg_entry_decode(in->p + UPD_HEADER_SIZE, &h, &e) < 0 || e.op_count < k)
+        return -1;
+    size_t usize = (size_t)e.ctrl_len + e.diff_len + e.lit_len;
+    uint8_t *raw = malloc(usize);
+    const uint8_t *frame = in->p + upd_pkg_prefix_size(&h);
+    if (ZSTD_decompress(raw, usize, frame, e.csize) != usize) {
+        free(raw);
+        return -1;
+    }
+    int rc = 0;
+    h.seg_count = k;
+    h.seg_max = h.seg_cmax = 0;
+    for (unsigned s = 0; s < k && !rc; s++) {
+        rc = resegment_one(raw, &e, k, s, &seg[s], &ent[s]);
+        uint32_t u = ent[s].ctrl_len + ent[s].diff_len + ent[s].lit_len;
+        h.seg_max = u > h.seg_max ? u : h.seg_max;
+        h.seg_cmax = ent[s].csize > h.seg_cmax ? ent[s].csize : h.seg_cmax;
+    }
+    free(raw);
+    uint8_t hdr[UPD_HEADER_SIZE], auth[UPD_AUTH_SIZE] = { 0 };
+    memset(out, 0, sizeof *out);
+    if (!rc)
+        rc = upd_header_encode(&h, hdr);
+    if (!rc) {
+        buf_sink(out, hdr, sizeof hdr);
+        for (unsigned s = 0; s < k; s++) {
+            uint8_t b[UPD_SEG_ENTRY_SIZE];
+            upd_seg_entry_encode(&ent[s], b);
+            buf_sink(out, b, sizeof b);
+        }
+        buf_sink(out, auth, sizeof auth);
+        rc = reseal(out->p, out->n);
+        for (unsigned s = 0; s < k; s++)
+            buf_sink(out, seg[s].p, seg[s].n);
+    }
+    for (unsigned s = 0; s < k; s++)
+        buf_free(&seg[s]);
+    return rc;
+}
+
+int apply_io_seeking(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_len, size_t chunk,
+                     upd_apply_stats *st, uint64_t *skipped)
+{
+    *skipped = 0;
+    return feed(p, pkg, pkg_len, chunk, st, skipped);
 }

@@ -38,6 +38,18 @@ int apply_mem_with(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, s
 int apply_io(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_len, size_t chunk,
              upd_apply_stats *st);
 
+/* As apply_io, but as a caller that can seek (a download with Range):
+ * whenever upd_applier_offset() is ahead, seek there and never pass the
+ * bytes in between; *SKIPPED counts them. */
+int apply_io_seeking(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_len, size_t chunk,
+                     upd_apply_stats *st, uint64_t *skipped);
+
+/* Cut the single segment of package IN into K segments (K <= 64, at op
+ * boundaries, each with its payload bytes) into OUT, unsigned and
+ * resealed: multi-segment packages from images smaller than the
+ * generator's smallest segment.  0, or -1 / an upd_err. */
+int resegment(const buf_t *in, unsigned k, buf_t *out);
+
 /* Dry-run only: every check, no image. */
 int dry_run(const uint8_t *pkg, size_t pkg_len);
 

@@ -4,9 +4,13 @@
  * apply again, and require the new image bit-exact.  Then crash again at
  * every boundary of some recovery runs.  Also: an I/O error at every
  * boundary ends the run with a clear error, and a rerun recovers.
+ * Half the pairs run as multi-segment packages, and every other recovery
+ * seeks past the bytes the applier says it no longer needs, as a download
+ * agent does: a resumed run must not need the segments before its own.
  *
  * UPD_CRASH_SOAK=1 in the environment widens every loop (more seeds, every
  * nested crash point). */
+#define _GNU_SOURCE   /* memmem */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +27,7 @@ typedef struct {
     buf_t pkg;
     uint32_t sector;
     uint64_t states, resumed, fresh;   /* counters for the report */
+    uint64_t skipped;                  /* package bytes seeking recoveries never read */
 } crash_case;
 
 static int soak(void) { return getenv("UPD_CRASH_SOAK") != NULL; }
@@ -89,8 +94,13 @@ static void recover(crash_case *c, const buf_t *t, const buf_t *j, const char *w
     cr_assert_eq(upd_io_open_mem(&mt, t->p, t->n, CAP), 0);
     cr_assert_eq(upd_io_open_mem(&mj, j->p, j->n, CAP), 0);
     upd_apply_stats st;
-    int rc = run(c, mt, mj, &st);
+    upd_apply_params p = { .target = mt, .journal = mj, .journal_unit = UNIT,
+                           .window = 4u << 20, .flags = UPD_APPLY_INSECURE };
+    uint64_t skipped = 0;
+    int rc = c->states & 1 ? apply_io_seeking(&p, c->pkg.p, c->pkg.n, 61, &st, &skipped)
+                           : run(c, mt, mj, &st);
     cr_assert_eq(rc, 0, "%s: recovery failed: %s", where, upd_errname(rc));
+    c->skipped += skipped;
     expect_bytes(mt, c->sp.new_img, c->sp.new_len, where);
     if (st.resumed)
         c->resumed++;
@@ -160,7 +170,8 @@ static void nested(crash_case *c, const buf_t *t, const buf_t *j, uint64_t first
     }
 }
 
-static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t sector)
+static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t sector,
+                       unsigned segs)
 {
     crash_case c = { .sector = sector };
     cr_assert_eq(synth_make(kind, seed, size, &c.sp), 0);
@@ -169,6 +180,11 @@ static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t se
     dp.threads = 1;
     dp.level = 3;
     cr_assert_eq(make_pkg(c.sp.old_img, c.sp.old_len, c.sp.new_img, c.sp.new_len, &dp, &c.pkg), 0);
+    if (segs > 1) {
+        buf_t one = c.pkg;
+        cr_assert_eq(resegment(&one, segs, &c.pkg), 0, "%s: cannot cut into %u segments", kind, segs);
+        buf_free(&one);
+    }
 
     /* pass 0: a clean run counts the boundaries */
     rig r;
@@ -204,10 +220,13 @@ static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t se
         }
         rig_close(&r);
     }
-    cr_log_info("%s: %llu boundaries, %llu crash states recovered (%llu resumed, %llu fresh)",
-                kind, (unsigned long long)total, (unsigned long long)c.states,
-                (unsigned long long)c.resumed, (unsigned long long)c.fresh);
+    cr_log_info("%s: %llu boundaries, %llu crash states recovered (%llu resumed, %llu fresh, "
+                "%llu package bytes skipped)", kind, (unsigned long long)total,
+                (unsigned long long)c.states, (unsigned long long)c.resumed,
+                (unsigned long long)c.fresh, (unsigned long long)c.skipped);
     cr_assert_gt(c.resumed, 0u, "no state ever resumed: the journal was not exercised");
+    if (segs > 1)
+        cr_assert_gt(c.skipped, 0u, "no recovery skipped a done segment");
     synth_free(&c.sp);
     buf_free(&c.pkg);
 }
@@ -215,21 +234,21 @@ static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t se
 /* Twelve pairs: cycles (transpose, rotate, reverse-blocks), shifts
  * (insert-delete, exe-like, mixed), grow and shrink, same-offset edits,
  * unrelated data, zeros, data to empty. */
-#define CRASH_TEST(name, kind, seed, size, sector) \
-    Test(crash, name, .timeout = 1800) { crash_pair(kind, seed, size, sector); }
+#define CRASH_TEST(name, kind, seed, size, sector, segs) \
+    Test(crash, name, .timeout = 1800) { crash_pair(kind, seed, size, sector, segs); }
 
-CRASH_TEST(transpose, "transpose", 1, 96 << 10, 512)
-CRASH_TEST(rotate, "rotate", 2, 64 << 10, 4096)
-CRASH_TEST(reverse_blocks, "reverse-blocks", 3, 96 << 10, 512)
-CRASH_TEST(insert_delete, "insert-delete", 4, 96 << 10, 4096)
-CRASH_TEST(exe_like, "exe-like", 5, 128 << 10, 512)
-CRASH_TEST(mixed, "mixed", 6, 96 << 10, 4096)
-CRASH_TEST(grow, "grow", 7, 48 << 10, 512)
-CRASH_TEST(shrink, "shrink", 8, 128 << 10, 4096)
-CRASH_TEST(same_offset_edits, "same-offset-edits", 9, 96 << 10, 512)
-CRASH_TEST(unrelated, "unrelated", 10, 64 << 10, 4096)
-CRASH_TEST(zeros, "zeros", 11, 96 << 10, 512)
-CRASH_TEST(data_to_empty, "data-to-empty", 12, 64 << 10, 4096)
+CRASH_TEST(transpose, "transpose", 1, 96 << 10, 512, 4)
+CRASH_TEST(rotate, "rotate", 2, 64 << 10, 4096, 2)
+CRASH_TEST(reverse_blocks, "reverse-blocks", 3, 96 << 10, 512, 3)
+CRASH_TEST(insert_delete, "insert-delete", 4, 96 << 10, 4096, 3)
+CRASH_TEST(exe_like, "exe-like", 5, 128 << 10, 512, 5)
+CRASH_TEST(mixed, "mixed", 6, 96 << 10, 4096, 2)
+CRASH_TEST(grow, "grow", 7, 48 << 10, 512, 3)
+CRASH_TEST(shrink, "shrink", 8, 128 << 10, 4096, 4)
+CRASH_TEST(same_offset_edits, "same-offset-edits", 9, 96 << 10, 512, 1)
+CRASH_TEST(unrelated, "unrelated", 10, 64 << 10, 4096, 1)
+CRASH_TEST(zeros, "zeros", 11, 96 << 10, 512, 1)
+CRASH_TEST(data_to_empty, "data-to-empty", 12, 64 << 10, 4096, 1)
 
 /* An I/O error at any request (read, write or flush, of the target or the
  * journal) ends the run with an UPD_E_IO_* error; a restart, whether the
@@ -326,4 +345,66 @@ Test(crash, foreign_journal_ignored, .timeout = 300)
     synth_free(&b.sp);
     buf_free(&a.pkg);
     buf_free(&b.pkg);
+}
+
+/* The validation log stands in for the segments a resumed run skips: the
+ * bytes of those segments are never read (garbage there changes nothing),
+ * and a damaged log entry is refused with UPD_E_JOURNAL, never trusted. */
+Test(crash, resume_skips_done_segments, .timeout = 300)
+{
+    crash_case c = { .sector = 512 };
+    cr_assert_eq(synth_make("exe-like", 41, 128 << 10, &c.sp), 0);
+    buf_t one;
+    cr_assert_eq(make_pkg(c.sp.old_img, c.sp.old_len, c.sp.new_img, c.sp.new_len, NULL, &one), 0);
+    cr_assert_eq(resegment(&one, 6, &c.pkg), 0);
+    buf_free(&one);
+    upd_header h;
+    cr_assert_eq(upd_header_decode(c.pkg.p, c.pkg.n, &h), 0);
+    uint64_t seg0 = upd_pkg_prefix_size(&h);
+    /* find a crash state whose journal resumes at segment 2 or later */
+    rig r;
+    upd_journal_status js = { 0 };
+    buf_t t = { 0 }, j = { 0 };
+    for (uint64_t k = 0; js.segment < 2; k++) {
+        buf_free(&t);
+        buf_free(&j);
+        rig_open(&r, &c, c.sp.old_img, c.sp.old_len, NULL, 0);
+        cr_assert_lt(crash_run(&c, &r, k), k + 2, "never resumed at segment 2");
+        crash_images(&r, UPD_SIM_DROP_ALL, 0, &t, &j);
+        rig_close(&r);
+        upd_io *mj;
+        cr_assert_eq(upd_io_open_mem(&mj, j.p, j.n, CAP), 0);
+        cr_assert_eq(upd_journal_read_status(mj, &js), 0);
+        upd_io_close(mj);
+    }
+    /* the segments before the resumed one are garbage: still bit-exact */
+    buf_t junk = { 0 };
+    buf_sink(&junk, c.pkg.p, c.pkg.n);
+    memset(junk.p + seg0, 0xa5, junk.n - seg0 > 64 ? 64 : junk.n - seg0);
+    buf_t tmp = c.pkg;
+    c.pkg = junk;
+    recover(&c, &t, &j, "garbage in done segments");
+    c.pkg = tmp;
+    cr_assert_eq(c.resumed, 1u);
+    buf_free(&junk);
+    /* a damaged byte in the first log entry: refused, image untouched */
+    const uint8_t magic[8] = { 'U', 'P', 'D', 'V', 'L', 'O', 'G', '1' };
+    uint8_t *e = memmem(j.p, j.n, magic, 8);
+    cr_assert(e != NULL, "no validation log in the journal");
+    for (size_t at = 8; at < 160; at += 37) {
+        e[at] ^= 0x10;
+        upd_io *mt, *mj;
+        cr_assert_eq(upd_io_open_mem(&mt, t.p, t.n, CAP), 0);
+        cr_assert_eq(upd_io_open_mem(&mj, j.p, j.n, CAP), 0);
+        int rc = run(&c, mt, mj, NULL);
+        cr_assert_eq(rc, UPD_E_JOURNAL, "log byte %zu damaged: %s", at, upd_errname(rc));
+        expect_bytes(mt, t.p, t.n, "image after a refused resume");
+        upd_io_close(mt);
+        upd_io_close(mj);
+        e[at] ^= 0x10;
+    }
+    buf_free(&t);
+    buf_free(&j);
+    synth_free(&c.sp);
+    buf_free(&c.pkg);
 }

@@ -3,6 +3,8 @@
  *   segment.c per-segment validation (pass 1)
  *   exec.c    execution (pass 2): steps, commit units, replay after a crash
  *   journal.c the journal's slots, save areas and in-journal stash
+ *   jarea.c   save areas: write and replay
+ *   vlog.c    the journal's validation log: resume without the done segments
  *   image.c   base-image and result-image checks */
 #ifndef UPD_APPLIER_H
 #define UPD_APPLIER_H
@@ -30,6 +32,9 @@ typedef struct {
     uint64_t area_len, area_sum;
     uint64_t stash_from, stash_sum;  /* stash bytes [stash_from, stash_done) the
                                         unit before appended, and their checksum */
+    uint64_t vlog_from, vlog_len;    /* validation-log bytes: those appended since
+                                        the slot before, and all of them ... */
+    uint64_t vlog_sum;               /* ... with the appended ones' checksum */
 } upd_jslot;
 
 /* Growable list of ranges. */
@@ -44,6 +49,8 @@ struct upd_applier {
     upd_seg_entry *manifest;
     uint32_t  seg;              /* segment being received */
     uint64_t  pkg_total;        /* whole package length, once the manifest is known */
+    uint64_t  pos;              /* package offset of the next byte pushed */
+    uint64_t  skip_to;          /* bytes below this offset are not needed (resume) */
 
     uint8_t   fix[UPD_HEADER_SIZE];   /* staging for the fixed-size parts */
     size_t    fix_have;
@@ -83,6 +90,7 @@ struct upd_applier {
     uint64_t  unit_stash_from;  /* stash log length when the last unit started */
     uint64_t  stash_from;       /* unit planning: the stash log length before ... */
     uint64_t  stash_done_planned; /* ... and after the unit */
+    uint64_t  vlog_end;         /* validation-log bytes written */
 };
 
 /* The image old bytes are read from: the source out of place, else the target. */
@@ -141,12 +149,22 @@ int upd_jr_area_replay(upd_applier *a, uint64_t base, uint64_t area_len, int sta
  * library): make both slots of the journal image J valid for package
  * digest PKG with block size BS, with their area and stash checksums, so
  * that a fuzzer's bytes reach the recovery code behind the checksums. */
-void upd_jr_fuzz_reseal(uint8_t *j, size_t len, const uint8_t pkg[32], uint32_t bs);
+void upd_jr_fuzz_reseal(uint8_t *j, size_t len, const uint8_t pkg[32], const upd_header *h);
 /* Saved bytes one unit's save area holds. */
 uint64_t upd_jr_data_cap(const upd_applier *a);
 /* Before a unit re-runs: put every range its save area holds back where
  * it was, so the unit starts from the state it first started from. */
 int upd_jr_restore(upd_applier *a);
+/* vlog.c: the validation log.  Its capacity for package header H, and
+ * where it starts in the journal. */
+uint64_t upd_jr_vlog_cap(const upd_header *h);
+uint64_t upd_jr_vlog_base(const upd_applier *a);
+/* After segment E ran (its ops still decoded in dbuf; OPS_BEFORE the op
+ * counts before it): append what its validation added to the range sets. */
+int upd_jr_vlog_append(upd_applier *a, const upd_seg_entry *e, const uint64_t ops_before[7]);
+/* On resume: rebuild the validation state segments [0, js.seg) left, from
+ * the log the resumed slot covers.  Errors: UPD_E_JOURNAL, UPD_E_IO_*. */
+int upd_jr_vlog_replay(upd_applier *a);
 /* Append [off, off+len) to L. */
 int upd_jlist_push(upd_jlist *l, uint64_t off, uint64_t len);
 

@@ -1,9 +1,12 @@
-/* The journal file: two header slots, two save areas, then the stash.
+/* The journal file: two header slots, two save areas, the validation log,
+ * then the stash.
  *
  *   0      slot 0 (512 bytes used of 4096)   \ written alternately: slot and
  *   4096   slot 1                             / area (seq & 1) belong together
  *   8192   save area 0 (area_cap bytes)
  *   ...    save area 1
+ *   ...    validation log (vlog.c): what each finished segment added to the
+ *          applier's range sets, so a resume skips those segments' bytes
  *   ...    stash region (the header's stash_size), when no stash handle is given
  *
  * A slot is valid when its magic, version and XXH3 checksum hold; it then
@@ -28,13 +31,14 @@
 #define DIR_HEAD    8u
 #define DIR_MAX     (DIR_HEAD + 16u * UPD_JR_RANGES_MAX)
 #define SLOT_SEED   0x7570646a726e6c31ull   /* "updjrnl1" */
+#define JVERSION    2u        /* 2: the validation log */
 static const uint8_t jmagic[8] = { 0x89, 'U', 'P', 'D', 'J', 'R', 'N', '\n' };
 
 enum {  /* slot offsets */
     J_MAGIC = 0, J_VERSION = 8, J_DONE = 12, J_SALT = 16, J_SEQ = 24, J_PKG = 32,
     J_SEG = 64, J_OP = 68, J_STEP = 72, J_STASH = 80, J_SIZE = 88, J_CHUNK = 96,
     J_UNIT = 100, J_ALEN = 104, J_ASUM = 112, J_SFROM = 120, J_SSUM = 128,
-    J_SUM = SLOT_SIZE - 8
+    J_VFROM = 136, J_VLEN = 144, J_VSUM = 152, J_SUM = SLOT_SIZE - 8
 };
 
 
@@ -62,18 +66,25 @@ static uint64_t area_off(uint32_t bs, const upd_jslot *s, uint64_t seq)
     return AREA_BASE + (seq & 1) * area_cap(bs, s);
 }
 
-/* Where the stash region starts (the journal's length without it). */
-static uint64_t stash_base_of(uint32_t bs, const upd_jslot *s)
+static uint64_t vlog_base_of(const upd_header *h, const upd_jslot *s)
 {
-    return AREA_BASE + 2 * area_cap(bs, s);
+    return AREA_BASE + 2 * area_cap(h->block_size, s);
 }
-static uint64_t stash_base(const upd_applier *a) { return stash_base_of(a->h.block_size, &a->js); }
+uint64_t upd_jr_vlog_base(const upd_applier *a) { return vlog_base_of(&a->h, &a->js); }
+
+/* Where the stash region starts (the journal's length without it). */
+static uint64_t stash_base_of(const upd_header *h, const upd_jslot *s)
+{
+    uint64_t cap = upd_jr_vlog_cap(h);
+    return vlog_base_of(h, s) + (cap + AREA_ALIGN - 1) / AREA_ALIGN * AREA_ALIGN;
+}
+static uint64_t stash_base(const upd_applier *a) { return stash_base_of(&a->h, &a->js); }
 
 static void slot_encode(const upd_jslot *s, const uint8_t pkg[32], uint8_t *p)
 {
     memset(p, 0, SLOT_SIZE);
     memcpy(p + J_MAGIC, jmagic, 8);
-    upd_wr32(p + J_VERSION, 1);
+    upd_wr32(p + J_VERSION, JVERSION);
     upd_wr32(p + J_DONE, s->done);
     upd_wr64(p + J_SALT, s->salt);
     upd_wr64(p + J_SEQ, s->seq);
@@ -89,13 +100,16 @@ static void slot_encode(const upd_jslot *s, const uint8_t pkg[32], uint8_t *p)
     upd_wr64(p + J_ASUM, s->area_sum);
     upd_wr64(p + J_SFROM, s->stash_from);
     upd_wr64(p + J_SSUM, s->stash_sum);
+    upd_wr64(p + J_VFROM, s->vlog_from);
+    upd_wr64(p + J_VLEN, s->vlog_len);
+    upd_wr64(p + J_VSUM, s->vlog_sum);
     upd_wr64(p + J_SUM, XXH3_64bits_withSeed(p, J_SUM, SLOT_SEED));
 }
 
 /* 1 when P holds a valid slot (then decoded into *S and PKG), else 0. */
 static int slot_decode(const uint8_t *p, upd_jslot *s, uint8_t pkg[32])
 {
-    if (memcmp(p + J_MAGIC, jmagic, 8) || upd_rd32(p + J_VERSION) != 1
+    if (memcmp(p + J_MAGIC, jmagic, 8) || upd_rd32(p + J_VERSION) != JVERSION
         || upd_rd64(p + J_SUM) != XXH3_64bits_withSeed(p, J_SUM, SLOT_SEED))
         return 0;
     *s = (upd_jslot){
@@ -104,10 +118,13 @@ static int slot_decode(const uint8_t *p, upd_jslot *s, uint8_t pkg[32])
         .stash_done = upd_rd64(p + J_STASH), .image_size = upd_rd64(p + J_SIZE),
         .chunk = upd_rd32(p + J_CHUNK), .unit_bytes = upd_rd32(p + J_UNIT),
         .area_len = upd_rd64(p + J_ALEN), .area_sum = upd_rd64(p + J_ASUM),
-        .stash_from = upd_rd64(p + J_SFROM), .stash_sum = upd_rd64(p + J_SSUM)
+        .stash_from = upd_rd64(p + J_SFROM), .stash_sum = upd_rd64(p + J_SSUM),
+        .vlog_from = upd_rd64(p + J_VFROM), .vlog_len = upd_rd64(p + J_VLEN),
+        .vlog_sum = upd_rd64(p + J_VSUM)
     };
     memcpy(pkg, p + J_PKG, 32);
-    return s->unit_bytes >= UPD_JOURNAL_UNIT_MIN && s->chunk > 0 && s->stash_from <= s->stash_done;
+    return s->unit_bytes >= UPD_JOURNAL_UNIT_MIN && s->chunk > 0 && s->stash_from <= s->stash_done
+           && s->vlog_from <= s->vlog_len;
 }
 
 /* Both slots; *N valid ones in OUT, newest first.  A journal shorter than
@@ -209,8 +226,20 @@ static int restore_stash_fringe(upd_applier *a, const upd_jslot *s)
     for (size_t i = 0; i < a->saved_dir.n; i++)
         if (a->saved_dir.v[i].off & UPD_JR_STASH)
             return upd_jr_area_replay(a, area_off(a->h.block_size, s, s->seq), s->area_len, 1,
-                                      stash_base_of(a->h.block_size, s));
+                                      stash_base_of(&a->h, s));
     return 0;
+}
+
+/* 1 when the bytes [FROM, TO) of the region at BASE that slot S appended
+ * (and made durable with its own flush) hash to SUM. */
+static int appended_ok(upd_applier *a, const upd_jslot *s, uint64_t base, uint64_t from,
+                       uint64_t to, uint64_t sum)
+{
+    uint64_t got;
+    if (from == to)
+        return 1;
+    UPD_CHECK(hash_range(a, a->p.journal, base + from, to - from, s->salt ^ s->seq, &got));
+    return got == sum;
 }
 
 int upd_jr_load(upd_applier *a)
@@ -234,20 +263,22 @@ int upd_jr_load(upd_applier *a)
          * that unit: put back its saved copy before checking the stash */
         if (ok)
             UPD_CHECK(restore_stash_fringe(a, &s[i]));
-        if (ok && s[i].stash_from < s[i].stash_done) {
-            uint64_t sum;
-            UPD_CHECK(hash_range(a, a->p.journal, stash_base_of(a->h.block_size, &s[i]) + s[i].stash_from,
-                                 s[i].stash_done - s[i].stash_from, s[i].salt ^ s[i].seq, &sum));
-            ok = sum == s[i].stash_sum;
-        }
-        if (!ok)
-            continue;
         /* a slot whose numbers do not fit this package (a bug, or a
          * tampered journal) is never acted on */
         uint64_t most = a->h.old_size > a->h.new_size ? a->h.old_size : a->h.new_size;
-        if (s[i].chunk > a->iobuf_size || s[i].seg >= a->h.seg_count
-            || s[i].image_size > most || s[i].stash_done > a->h.stash_size)
+        if (ok && (s[i].chunk > a->iobuf_size || s[i].seg >= a->h.seg_count
+                   || s[i].image_size > most || s[i].stash_done > a->h.stash_size
+                   || s[i].vlog_len > upd_jr_vlog_cap(&a->h)))
             return UPD_E_JOURNAL;
+        if (ok)
+            ok = appended_ok(a, &s[i], stash_base_of(&a->h, &s[i]), s[i].stash_from,
+                             s[i].stash_done, s[i].stash_sum);
+        if (ok > 0)
+            ok = appended_ok(a, &s[i], vlog_base_of(&a->h, &s[i]), s[i].vlog_from,
+                             s[i].vlog_len, s[i].vlog_sum);
+        UPD_CHECK(ok);
+        if (!ok)
+            continue;
         a->js = s[i];
         a->resume = 1;
         a->chunk = s[i].chunk;
@@ -298,15 +329,21 @@ int upd_jr_commit(upd_applier *a, uint32_t seg, uint32_t op, uint64_t step, cons
     /* the stash bytes the previous unit appended are made durable by this
      * slot's flush, not one of their own: the slot carries their checksum,
      * so it is only trusted once they are there */
-    uint64_t sfrom = a->stash == a->stash_view ? a->unit_stash_from : a->stash_done;
+    uint64_t sfrom = a->stash == a->stash_view ? a->unit_stash_from : a->stash_done, vsum = 0;
     if (sfrom < a->stash_done)
         UPD_CHECK(hash_range(a, a->p.journal, stash_base(a) + sfrom, a->stash_done - sfrom,
                              s->salt ^ seq, &ssum));
+    /* likewise the validation-log entries appended since the last slot */
+    uint64_t vfrom = s->vlog_len;
+    if (vfrom < a->vlog_end)
+        UPD_CHECK(hash_range(a, a->p.journal, upd_jr_vlog_base(a) + vfrom, a->vlog_end - vfrom,
+                             s->salt ^ seq, &vsum));
     *s = (upd_jslot){ .salt = s->salt, .seq = seq, .seg = seg, .op = op, .step = step,
                       .stash_done = a->stash_done, .image_size = a->exec_size,
                       .chunk = s->chunk, .unit_bytes = s->unit_bytes,
                       .area_len = alen, .area_sum = sum, .stash_from = sfrom,
-                      .stash_sum = ssum };
+                      .stash_sum = ssum, .vlog_from = vfrom, .vlog_len = a->vlog_end,
+                      .vlog_sum = vsum };
     return write_slot(a);
 }
 
@@ -425,23 +462,28 @@ int upd_journal_read_status(upd_io *io, upd_journal_status *st)
     return 0;
 }
 
-void upd_jr_fuzz_reseal(uint8_t *j, size_t len, const uint8_t pkg[32], uint32_t bs)
+void upd_jr_fuzz_reseal(uint8_t *j, size_t len, const uint8_t pkg[32], const upd_header *h)
 {
+    uint32_t bs = h->block_size;
     for (uint32_t i = 0; i < 2 && len >= AREA_BASE; i++) {
         uint8_t *p = j + i * SLOT_STRIDE, dig[32];
         memcpy(p + J_MAGIC, jmagic, 8);
-        upd_wr32(p + J_VERSION, 1);
+        upd_wr32(p + J_VERSION, JVERSION);
         memcpy(p + J_PKG, pkg, 32);
         upd_wr64(p + J_SUM, XXH3_64bits_withSeed(p, J_SUM, SLOT_SEED));
         upd_jslot s;
         if (!slot_decode(p, &s, dig))
             continue;
-        uint64_t at = area_off(bs, &s, s.seq), sb = stash_base_of(bs, &s);
+        uint64_t at = area_off(bs, &s, s.seq), sb = stash_base_of(h, &s), vb = vlog_base_of(h, &s);
         if (at <= len && s.area_len <= len - at)
             upd_wr64(p + J_ASUM, XXH3_64bits_withSeed(j + at, (size_t)s.area_len, s.salt ^ s.seq));
         if (sb <= len && s.stash_from <= s.stash_done && s.stash_done <= len - sb)
             upd_wr64(p + J_SSUM, XXH3_64bits_withSeed(j + sb + s.stash_from,
                                                       (size_t)(s.stash_done - s.stash_from),
+                                                      s.salt ^ s.seq));
+        if (vb <= len && s.vlog_len <= len - vb)
+            upd_wr64(p + J_VSUM, XXH3_64bits_withSeed(j + vb + s.vlog_from,
+                                                      (size_t)(s.vlog_len - s.vlog_from),
                                                       s.salt ^ s.seq));
         upd_wr64(p + J_SUM, XXH3_64bits_withSeed(p, J_SUM, SLOT_SEED));
     }

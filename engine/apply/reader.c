@@ -5,7 +5,11 @@
  * Nothing touches the image before ST_AUTH has checked the digest over
  * header||manifest and the base image has been hashed.  Each segment is
  * buffered whole (bounded by the header's seg_cmax, which the window must
- * hold), hashed while it arrives, and checked before it is decoded. */
+ * hold), hashed while it arrives, and checked before it is decoded.
+ * A resumed run jumps from ST_AUTH to the segment its journal names (the
+ * validation log stands in for the segments before it), and an image that
+ * already is the new one to ST_DONE: the bytes in between are skipped
+ * unread, and a caller that can seek does not fetch them at all. */
 #include "applier.h"
 #include "../common/check.h"
 
@@ -197,6 +201,26 @@ static int check_policy(const upd_applier *a)
     return 0;
 }
 
+/* Package offset of segment SEG. */
+static uint64_t segment_offset(const upd_applier *a, uint32_t seg)
+{
+    uint64_t off = upd_pkg_prefix_size(&a->h);
+    for (uint32_t i = 0; i < seg; i++)
+        off += a->manifest[i].csize;
+    return off;
+}
+
+/* A resumed run starts at the journal's segment; the state the segments
+ * before it left comes from the validation log. */
+static int jump_to_resume(upd_applier *a)
+{
+    UPD_CHECK(upd_jr_vlog_replay(a));
+    a->seg = a->js.seg;
+    a->st.segments_done = a->js.seg;
+    a->skip_to = segment_offset(a, a->seg);
+    return 0;
+}
+
 static int on_auth(upd_applier *a, const uint8_t *blk)
 {
     upd_auth au;
@@ -228,10 +252,16 @@ static int on_auth(upd_applier *a, const uint8_t *blk)
         int rc = upd_ap_check_base(a);
         UPD_CHECK(rc);
         a->st.already_applied = rc == 1;
-        if (a->st.already_applied)
+        if (a->st.already_applied) {
+            a->state = ST_DONE;
+            a->cur_size = a->h.new_size;
+            a->skip_to = a->pkg_total;
             return 0;
+        }
         if (a->p.journal)
             UPD_CHECK(upd_jr_begin(a));
+    } else {
+        UPD_CHECK(jump_to_resume(a));
     }
     if (a->p.journal && !a->p.stash)
         UPD_CHECK(upd_jr_open_stash(a));
@@ -242,18 +272,19 @@ static int on_auth(upd_applier *a, const uint8_t *blk)
     return 0;
 }
 
-/* Whether segment a->seg runs (not in a dry run, not when the image is
- * already the new one, not when a resumed run's journal says it is done). */
+/* Whether segment a->seg runs (not in a dry run; an image that already is
+ * the new one never reaches the segments). */
 static int segment_runs(const upd_applier *a)
 {
-    return !(a->p.flags & UPD_APPLY_DRY_RUN) && !a->st.already_applied
-           && !(a->resume && a->seg < a->js.seg);
+    return !(a->p.flags & UPD_APPLY_DRY_RUN);
 }
 
 static int on_segment(upd_applier *a)
 {
     const upd_seg_entry *e = &a->manifest[a->seg];
     uint8_t got[32];
+    uint64_t ops_before[7];
+    memcpy(ops_before, a->st.ops, sizeof ops_before);
     upd_sha256_final(a->hash, got);
     if (memcmp(got, e->sha256, 32))
         return UPD_E_SEG_DIGEST;
@@ -267,6 +298,8 @@ static int on_segment(upd_applier *a)
     if (segment_runs(a)) {
         double t0 = upd_now();
         UPD_CHECK(upd_ap_execute_segment(a, e));
+        if (a->p.journal)
+            UPD_CHECK(upd_jr_vlog_append(a, e, ops_before));
         a->st.t_apply += upd_now() - t0;
     }
     /* the range sets grow inside their own allocations: count them too */
@@ -277,7 +310,7 @@ static int on_segment(upd_applier *a)
     a->st.segments_done++;
     if (++a->seg == a->h.seg_count)
         a->state = ST_DONE;
-    upd_ap_progress(a, UPD_PHASE_APPLY, a->st.pkg_bytes, a->pkg_total);
+    upd_ap_progress(a, UPD_PHASE_APPLY, a->pos, a->pkg_total);
     return 0;
 }
 
@@ -302,6 +335,13 @@ static int push(upd_applier *a, const uint8_t *p, size_t len)
 {
     while (len) {
         size_t n;
+        if (a->pos < a->skip_to) {
+            n = a->skip_to - a->pos < len ? (size_t)(a->skip_to - a->pos) : len;
+            a->pos += n;
+            p += n;
+            len -= n;
+            continue;
+        }
         switch (a->state) {
         case ST_HEADER:
             n = take(a->fix, &a->fix_have, UPD_HEADER_SIZE, p, len);
@@ -332,6 +372,7 @@ static int push(upd_applier *a, const uint8_t *p, size_t len)
             hash_in(a, p, n);
             if (a->cbuf_have == a->manifest[a->seg].csize) {
                 a->st.pkg_bytes += n;
+                a->pos += n;
                 p += n;
                 len -= n;
                 UPD_CHECK(on_segment(a));
@@ -342,6 +383,7 @@ static int push(upd_applier *a, const uint8_t *p, size_t len)
             return UPD_E_PKG_TRAILING;
         }
         a->st.pkg_bytes += n;
+        a->pos += n;
         p += n;
         len -= n;
     }
@@ -358,6 +400,25 @@ int upd_applier_push(upd_applier *a, const void *data, size_t len)
     if (rc < 0)
         a->err = rc;
     return rc;
+}
+
+uint64_t upd_applier_offset(const upd_applier *a)
+{
+    if (!a)
+        return 0;
+    return a->pos > a->skip_to ? a->pos : a->skip_to;
+}
+
+int upd_applier_seek(upd_applier *a, uint64_t off)
+{
+    if (!a)
+        return UPD_E_INVAL;
+    if (a->err)
+        return a->err;
+    if (off < a->pos || off > upd_applier_offset(a))
+        return UPD_E_STATE;
+    a->pos = off;
+    return 0;
 }
 
 /* Every segment ran (the last unit's flush made it durable): verify the

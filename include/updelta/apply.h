@@ -124,6 +124,24 @@ UPD_API int upd_applier_create(upd_applier **out, const upd_apply_params *p);
  * UPD_E_SIG_*, UPD_E_BASE_*, UPD_E_IO_*, UPD_E_LIMIT, UPD_E_NOMEM. */
 UPD_API int upd_applier_push(upd_applier *a, const void *data, size_t len);
 
+/* The package offset of the next byte the applier needs: the bytes
+ * consumed so far, except that once the header, manifest and auth block are
+ * verified it jumps ahead when part of the package is not needed: to the
+ * segment a journal's interrupted run resumes at (the segments before it
+ * are done; their effect on validation comes from the journal), or to the
+ * end when the image already is the new one.  Pushed bytes below this
+ * offset are skipped unread, so a caller that cannot seek just keeps
+ * pushing; one that can (an HTTP Range request, a file seek) calls
+ * upd_applier_seek() and continues from here.  0 for NULL. */
+UPD_API uint64_t upd_applier_offset(const upd_applier *a);
+
+/* Declare that the next pushed byte is at package offset OFF, which lies
+ * between the caller's position (every byte pushed so far) and
+ * upd_applier_offset(A): the bytes in between are never needed.
+ * Errors: UPD_E_INVAL (A NULL), UPD_E_STATE (OFF outside that range), or
+ * the sticky error. */
+UPD_API int upd_applier_seek(upd_applier *a, uint64_t off);
+
 /* Declare the end of the package: checks that every segment arrived and
  * nothing followed, sets the final size, flushes, and verifies the new
  * image hash (skipped for DRY_RUN).  Errors: UPD_E_PKG_TRUNCATED,
