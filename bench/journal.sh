@@ -1,8 +1,10 @@
 #!/bin/bash
 # Journal cost on real pairs: write amplification (bytes written to target +
 # journal, divided by the bytes of the new image that differ from the old at
-# the same offset), flushes per MiB of new image, and in-place apply time
-# with the journal against without (median of RUNS, same machine, same run).
+# the same offset; also divided by the bytes of the 4 KiB blocks that hold
+# such a byte, the least a block device must rewrite), flushes per MiB of new
+# image, and in-place apply time with the journal against without (median
+# of RUNS, same machine, same run).
 # Usage: bench/journal.sh [--runs N] [--unit SIZE] CORPUS_DIR PAIR...
 #   CORPUS_DIR holds PAIR/old and PAIR/new (corpora/fetch.sh makes it).
 set -eu
@@ -22,13 +24,18 @@ trap 'rm -rf "$W"' EXIT
 "$U" keygen "$W/k" >/dev/null
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 json() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
-printf '%-11s %11s %11s %11s %6s %9s %9s %9s %8s\n' pair changed target journal WA "flush/MiB" "nojrnl s" "jrnl s" overhead
+printf '%-11s %11s %11s %11s %11s %6s %8s %9s %9s %9s %8s\n' pair changed "chg blocks" target journal WA "WA blk" \
+       "flush/MiB" "nojrnl s" "jrnl s" overhead
 for p in "$@"; do
     old=$corpus/$p/old new=$corpus/$p/new
     "$U" diff "$old" "$new" -o "$W/pkg" -q --sign "$W/k.key"
-    changed=$(( $(cmp -l "$old" "$new" 2>/dev/null | wc -l) ))
     os=$(stat -c %s "$old") ns=$(stat -c %s "$new")
-    (( ns > os )) && changed=$(( changed + ns - os ))
+    # differing bytes, and the bytes of the 4 KiB blocks holding one; a grown
+    # tail counts whole
+    read -r changed blocks < <(cmp -l "$old" "$new" 2>/dev/null |
+        awk -v os="$os" -v ns="$ns" '{ n++; b = int(($1 - 1) / 4096); if (b != last) { nb++; last = b } }
+            END { if (ns > os) { n += ns - os; nb += int((ns + 4095) / 4096) - int(os / 4096) }
+                  print n + 0, (nb + 0) * 4096 }' last=-1)
     t_plain=() t_jr=()
     for r in $(seq 1 "$runs"); do
         for mode in plain jr; do
@@ -46,8 +53,10 @@ for p in "$@"; do
     tw=$(json bytes_written < "$W/jr.json") jw=$(json journal_bytes < "$W/jr.json")
     fl=$(json flushes < "$W/jr.json")
     mp=$(printf '%s\n' "${t_plain[@]}" | median) mj=$(printf '%s\n' "${t_jr[@]}" | median)
-    awk -v p="$p" -v c="$changed" -v tw="$tw" -v jw="$jw" -v fl="$fl" -v ns="$ns" -v mp="$mp" -v mj="$mj" \
-        'BEGIN { printf "%-11s %11d %11d %11d %5.2fx %9.2f %9.3f %9.3f %7.1f%%\n", p, c, tw, jw,
-                 (tw + jw) / (c ? c : 1), fl / (ns / 1048576), mp / 1e6, mj / 1e6, 100 * (mj - mp) / mp }'
+    awk -v p="$p" -v c="$changed" -v cb="$blocks" -v tw="$tw" -v jw="$jw" -v fl="$fl" -v ns="$ns" \
+        -v mp="$mp" -v mj="$mj" \
+        'BEGIN { printf "%-11s %11d %11d %11d %11d %5.2fx %7.2fx %9.2f %9.3f %9.3f %7.1f%%\n", p, c, cb,
+                 tw, jw, (tw + jw) / (c ? c : 1), (tw + jw) / (cb ? cb : 1), fl / (ns / 1048576),
+                 mp / 1e6, mj / 1e6, 100 * (mj - mp) / mp }'
 done
 echo "(median of $runs runs each; target and journal on $(df -T "$W" | awk 'NR == 2 { print $2 }'))"
