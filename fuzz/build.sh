@@ -26,16 +26,21 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 : "${OUT:=$ROOT/fuzz/out}"
 : "${WORK:=$(mktemp -d)}"
 
-TARGETS="fuzz_header fuzz_apply fuzz_roundtrip fuzz_crash fuzz_journal"
+TARGETS="fuzz_header fuzz_apply fuzz_roundtrip fuzz_crash fuzz_journal fuzz_dm_xml fuzz_dm_wbxml
+         fuzz_dm_notify"
+WBXML_CFLAGS=$(pkg-config --cflags libwbxml2 2>/dev/null || echo -I/usr/include/libwbxml-1.0)
 obj=$WORK/updelta-fuzz
 rm -rf "$obj"
 mkdir -p "$obj" "$OUT/lib"
 
 # the engine and the shared harness code, as one static library
+# (and the OMA DM codec, adapters/dm, with the samples' model comparison)
 for src in "$ROOT"/engine/*/*.c "$ROOT/fuzz/fuzz_common.c" "$ROOT/tests/helpers.c" \
-           "$ROOT/corpora/synth.c"; do
+           "$ROOT/corpora/synth.c" "$ROOT"/adapters/dm/*.c "$ROOT/tests/dm_samples.c" \
+           "$ROOT/fuzz/fuzz_dm_common.c"; do
     o=$obj/$(basename "$(dirname "$src")")_$(basename "$src" .c).o
-    $CC $CFLAGS -std=c11 -Wall -I"$ROOT/include" -c "$src" -o "$o"
+    # shellcheck disable=SC2086
+    $CC $CFLAGS -std=c11 -Wall -I"$ROOT/include" $WBXML_CFLAGS -c "$src" -o "$o"
 done
 ar rcs "$obj/libupdelta_fuzz.a" "$obj"/*.o
 
@@ -48,7 +53,12 @@ static_or_shared() {
 so=$($CC -print-file-name=libdivsufsort.so)
 cp -L "$(dirname "$so")"/libdivsufsort.so.[0-9]* "$OUT/lib/" 2>/dev/null || cp -L "$so" "$OUT/lib/"
 LIBS="$(static_or_shared zstd) $(static_or_shared crypto) $(static_or_shared xxhash) -ldivsufsort"
-LIBS="$LIBS -ldl -pthread"
+# libwbxml2 has no static library either; it needs libexpat.so.1 at run time
+for l in wbxml2 expat; do
+    so=$($CC -print-file-name=lib$l.so)
+    cp -L "$(dirname "$so")"/lib$l.so.[0-9] "$OUT/lib/" 2>/dev/null || cp -L "$so" "$OUT/lib/"
+done
+LIBS="$LIBS -lwbxml2 -lexpat -ldl -pthread"
 
 for t in $TARGETS; do
     $CC $CFLAGS -std=c11 -Wall -I"$ROOT/include" -c "$ROOT/fuzz/$t.c" -o "$obj/$t.o"
@@ -66,4 +76,4 @@ for t in $TARGETS; do
         python3 -m zipfile -c "$OUT/${t}_seed_corpus.zip" $seeds
     fi
 done
-cp "$ROOT/fuzz/updelta.dict" "$OUT/"
+cp "$ROOT/fuzz/updelta.dict" "$ROOT/fuzz/dm.dict" "$OUT/"
