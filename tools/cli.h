@@ -20,6 +20,9 @@ typedef struct {
 void cli_progress_init(cli_progress *p, const cli_opts *o);
 void cli_progress_cb(void *user, int phase, uint64_t done, uint64_t total);
 void cli_progress_end(cli_progress *p);
+/* The download agent's progress (upd_dl_progress_fn) on the same bar. */
+enum { CLI_PHASE_DOWNLOAD = 100 };
+void cli_progress_download(void *user, uint64_t done, uint64_t total, double rate, double eta);
 
 /* Parse "123", "64K", "16M", "2G"; -1 on error. */
 int cli_parse_size(const char *s, uint64_t *out);
@@ -69,6 +72,21 @@ int cmd_keygen(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
+int cmd_install(int argc, char **argv);
+
+/* A package source other than a file for cli_apply(): FEED pushes the
+ * whole package into A and finishes it; 0 or an upd_err. */
+typedef struct {
+    int  (*feed)(void *user, upd_applier *a);
+    void *user;
+} cli_feeder;
+/* "updelta apply" with ARGV (ARGV[0] is the command name).  SRC NULL: PKG
+ * is a file or - as usual; else SRC delivers the package, which is then
+ * streamed (no dry run first) and PKG only names it in messages.  Returns
+ * 0, the upd_err of a failed apply (already reported), or an exit status
+ * (1 other failure, 2 usage). */
+int cli_apply(int argc, char **argv, const cli_feeder *src);
 int cmd_inspect(int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@ static const char *phase_name(int phase)
     case UPD_PHASE_CHECK_BASE:   return "check base";
     case UPD_PHASE_APPLY:        return "apply";
     case UPD_PHASE_CHECK_RESULT: return "check result";
+    case CLI_PHASE_DOWNLOAD:     return "download";
     default:                     return "work";
     }
 }
@@ -37,9 +38,9 @@ void cli_progress_init(cli_progress *p, const cli_opts *o)
     p->t_start = now();
 }
 
-void cli_progress_cb(void *user, int phase, uint64_t done, uint64_t total)
+/* One redraw of the bar; ETA in seconds, negative when not shown. */
+static void draw(cli_progress *p, int phase, uint64_t done, uint64_t total, double eta)
 {
-    cli_progress *p = user;
     if (!p->on)
         return;
     double t = now();
@@ -65,7 +66,20 @@ void cli_progress_cb(void *user, int phase, uint64_t done, uint64_t total)
     /* plan and compress count ops and segments, not bytes */
     if (phase != UPD_PHASE_PLAN && phase != UPD_PHASE_COMPRESS && el > 0)
         fprintf(stderr, "  %8.1f MB/s", (double)done / el / 1e6);
+    if (eta >= 0)
+        fprintf(stderr, "  ETA %4.0f s", eta);
     fflush(stderr);
+}
+
+void cli_progress_cb(void *user, int phase, uint64_t done, uint64_t total)
+{
+    draw(user, phase, done, total, -1);
+}
+
+void cli_progress_download(void *user, uint64_t done, uint64_t total, double rate, double eta)
+{
+    (void)rate;   /* the bar shows this run's rate, as for every phase */
+    draw(user, CLI_PHASE_DOWNLOAD, done, total, eta);
 }
 
 void cli_progress_end(cli_progress *p)

@@ -253,6 +253,12 @@ static void close_files(apply_files *f, int rc)
 
 int cmd_apply(int argc, char **argv)
 {
+    int status = cli_apply(argc, argv, NULL);
+    return status < 0 ? 1 : status;
+}
+
+int cli_apply(int argc, char **argv, const cli_feeder *src)
+{
     apply_args args = { 0 };
     /* A fixed mmap threshold: glibc otherwise raises it after the first
      * large free, and the dry run's buffers would stay in the heap while the
@@ -265,9 +271,9 @@ int cmd_apply(int argc, char **argv)
     }
     if (cli_trust_load(&args.trust, &args.keys) < 0)
         return 1;
-    int regular, rc = 0;
-    int fd = open_pkg(args.pkg, &regular);
-    if (fd < 0) {
+    int regular = 0, rc = 0;
+    int fd = src ? -1 : open_pkg(args.pkg, &regular);
+    if (!src && fd < 0) {
         fprintf(stderr, "updelta: %s: %s\n", args.pkg, strerror(errno));
         upd_keyring_free(args.keys);
         return 1;
@@ -298,7 +304,7 @@ int cmd_apply(int argc, char **argv)
     if (!rc)
         rc = upd_applier_create(&ap, &p);
     if (!rc)
-        rc = feed(ap, fd, buf);
+        rc = src ? src->feed(src->user, ap) : feed(ap, fd, buf);
     cli_progress_end(&pr);
     if (!rc && f.tmp[0] && rename(f.tmp, args.target) != 0)
         rc = UPD_E_IO_WRITE;
@@ -314,8 +320,8 @@ int cmd_apply(int argc, char **argv)
     upd_applier_free(ap);
     upd_keyring_free(args.keys);
     close_files(&f, rc);
-    if (fd != STDIN_FILENO)
+    if (fd >= 0 && fd != STDIN_FILENO)
         close(fd);
     free(buf);
-    return rc ? 1 : 0;
+    return rc < 0 ? rc : (rc ? 1 : 0);
 }

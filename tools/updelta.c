@@ -17,6 +17,10 @@ static int usage(FILE *f)
         "        [--journal PATH | --no-journal] [--journal-unit N] [--stash PATH]\n"
         "                                              PKG may be - (stdin, streamed);\n"
         "                                              after a crash, run it again to resume\n"
+        "  fetch URL -o FILE [DOWNLOAD]                download a package; run again to resume\n"
+        "  install URL --in-place TARGET [--stream] [DOWNLOAD] [TRUST] [POLICY] [apply options]\n"
+        "                                              download, verify, apply (--stream: no\n"
+        "                                              staging file; resumes from the journal)\n"
         "  status TARGET [--journal PATH] [--json]     where an in-place update stands\n"
         "  keygen NAME                                 NAME.key (private, 0600), NAME.pub\n"
         "  sign PKG --key PRIVATE.key\n"
@@ -25,6 +29,8 @@ static int usage(FILE *f)
         "  version\n"
         "TRUST:  --pubkey FILE (repeatable), --keydir DIR (*.pub and a 'revoked' id list;\n"
         "        default /etc/updelta/keys), or --insecure to accept unsigned packages\n"
+        "DOWNLOAD: --cacert PEM, --max-size N, --retries N (in a row without progress),\n"
+        "        --connect-timeout S, --stall-timeout S, --backoff MS (first retry delay)\n"
         "POLICY: --package-id ID, --installed-version V, --allow-downgrade (apply only)\n"
         "common: -q/--quiet (no progress, no summary), -v/--verbose, --json (machine summary)\n");
     return f == stderr ? 2 : 0;
@@ -39,6 +45,10 @@ int main(int argc, char **argv)
         return cmd_diff(argc - 1, argv + 1);
     if (!strcmp(cmd, "apply"))
         return cmd_apply(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fetch"))
+        return cmd_fetch(argc - 1, argv + 1);
+    if (!strcmp(cmd, "install"))
+        return cmd_install(argc - 1, argv + 1);
     if (!strcmp(cmd, "status"))
         return cmd_status(argc - 1, argv + 1);
     if (!strcmp(cmd, "keygen"))
