@@ -93,7 +93,7 @@ Test(state, round_trip_and_atomic_replace)
 {
     char path[128], tmp[160];
     snprintf(path, sizeof path, "%s/x.part.state", tmpdir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(tmp, sizeof tmp, "%s/.x.part.state.tmp", tmpdir);
     dl_state s = { .url = "https://127.0.0.1:8443/pkg", .validator = "\"5f-17a\"",
                    .validator_is_etag = 1, .total = 123456789012ull, .done = 4096 };
     cr_assert_eq(dl_state_save(path, &s), 0);

@@ -48,12 +48,6 @@ int dl_state_save(const char *path, const dl_state *s);
  * (malformed: treat as absent). */
 int dl_state_load(const char *path, dl_state *s);
 
-/* The directory of PATH into OUT ("." when PATH has no '/'). */
-void dl_dir_of(const char *path, char *out, size_t cap);
-/* fsync the directory holding PATH, so a rename in it is durable.
- * 0, UPD_E_IO_OPEN or UPD_E_IO_FLUSH. */
-int dl_fsync_dir(const char *path);
-
 /* The upd_err for a failed curl_easy_perform() result (a CURLcode), and
  * for a final HTTP status that is not 200/206 (0 for those). */
 int dl_map_curl(int curl_code);

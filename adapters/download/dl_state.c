@@ -2,6 +2,7 @@
  * durable only after the data it counts (see download.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "dl_internal.h"
+#include "afile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,54 +14,19 @@
 
 #define STATE_MAGIC "updelta-download-state 1"
 
-void dl_dir_of(const char *path, char *out, size_t cap)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(out, cap, ".");
-    else if (slash == path)
-        snprintf(out, cap, "/");
-    else
-        snprintf(out, cap, "%.*s", (int)(slash - path), path);
-}
-
-int dl_fsync_dir(const char *path)
-{
-    char dir[4096];
-    dl_dir_of(path, dir, sizeof dir);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return UPD_E_IO_OPEN;
-    int rc = fsync(fd) == 0 ? 0 : UPD_E_IO_FLUSH;
-    close(fd);
-    return rc;
-}
-
 int dl_state_save(const char *path, const dl_state *s)
 {
     if (strpbrk(s->url, "\r\n") || strpbrk(s->validator, "\r\n"))
         return UPD_E_INVAL;
-    char tmp[4200], buf[2600];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char buf[2600], dir[4096];
     int n = snprintf(buf, sizeof buf, STATE_MAGIC "\nurl %s\nvalidator %c%s\ntotal %" PRIu64
                      "\ndone %" PRIu64 "\nend\n", s->url, s->validator_is_etag ? 'E' : 'L',
                      s->validator, s->total, s->done);
     if (n < 0 || (size_t)n >= sizeof buf)
         return UPD_E_INVAL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return UPD_E_IO_OPEN;
-    int rc = write(fd, buf, (size_t)n) == n ? 0 : UPD_E_IO_WRITE;
-    if (!rc && fsync(fd) != 0)
-        rc = UPD_E_IO_FLUSH;
-    close(fd);
-    if (!rc && rename(tmp, path) != 0)
-        rc = UPD_E_IO_WRITE;
-    if (!rc)
-        rc = dl_fsync_dir(path);
-    if (rc)
-        unlink(tmp);
-    return rc;
+    upd_afile_dir_of(path, dir, sizeof dir);
+    const char *slash = strrchr(path, '/');
+    return upd_afile_write(dir, slash ? slash + 1 : path, buf, (size_t)n, NULL, NULL);
 }
 
 /* The rest of line KEY from *P (advanced past it) into OUT. */

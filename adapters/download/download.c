@@ -3,6 +3,7 @@
  * an applier fed as bytes arrive (upd_download_stream). */
 #define _GNU_SOURCE
 #include "dl_internal.h"
+#include "afile.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -110,7 +111,7 @@ static int reset_file(dl *d)
 static int enough_space(const dl *d, const char *path)
 {
     char dir[4096];
-    dl_dir_of(path, dir, sizeof dir);
+    upd_afile_dir_of(path, dir, sizeof dir);
     struct statvfs sv;
     if (statvfs(dir, &sv) != 0)
         return 0;   /* cannot tell: the writes will say */
@@ -486,7 +487,7 @@ static int publish(dl *d, const char *part, const char *path)
         return UPD_E_IO_FLUSH;
     if (rename(part, path) != 0)
         return UPD_E_IO_WRITE;
-    int rc = dl_fsync_dir(path);
+    int rc = upd_afile_sync_dir_of(path);
     unlink(d->state_path);
     return rc;
 }

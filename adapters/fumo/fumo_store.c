@@ -1,81 +1,19 @@
-/* Atomic small-file writes for the device's state directory: temporary
- * file, fsync, rename, directory fsync (fumo.h, upd_fumo_store_file). */
-#define _POSIX_C_SOURCE 200809L
+/* Atomic small-file writes for the device's state directory (fumo.h,
+ * upd_fumo_store_file): the adapters' durable-file writer, with the FUMO
+ * crash points. */
 #include "updelta/fumo.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
+#include "afile.h"
 
-static int crash_at(const upd_fumo_fault *fault, int step)
-{
-    return fault && fault->at && fault->at(fault->user, step);
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return UPD_E_IO_WRITE;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return UPD_E_IO_OPEN;
-    int rc = fsync(fd) == 0 ? 0 : UPD_E_IO_FLUSH;
-    close(fd);
-    return rc;
-}
+_Static_assert((int)UPD_FUMO_STEP_TEMP_WRITE == (int)UPD_AFILE_STEP_TEMP_WRITE
+               && (int)UPD_FUMO_STEP_TEMP_SYNC == (int)UPD_AFILE_STEP_TEMP_SYNC
+               && (int)UPD_FUMO_STEP_RENAME == (int)UPD_AFILE_STEP_RENAME
+               && (int)UPD_FUMO_STEP_DIR_SYNC == (int)UPD_AFILE_STEP_DIR_SYNC,
+               "FUMO crash points are the durable-file writer's steps");
 
 int upd_fumo_store_file(const char *dir, const char *name, const void *data, size_t len,
                         const upd_fumo_fault *fault)
 {
-    if (!dir || !name || (len && !data) || strchr(name, '/'))
-        return UPD_E_INVAL;
-    char path[4096], tmp[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||
-        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name) >= sizeof tmp)
-        return UPD_E_INVAL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return UPD_E_IO_OPEN;
-    int rc = 0, crashed = 0;
-    if (crash_at(fault, UPD_FUMO_STEP_TEMP_WRITE)) {
-        /* a kill in the middle of the write leaves half a temporary file */
-        (void)write_all(fd, data, len / 2);
-        crashed = 1;
-    } else if ((rc = write_all(fd, data, len)) == 0) {
-        if (crash_at(fault, UPD_FUMO_STEP_TEMP_SYNC))
-            crashed = 1;
-        else if (fsync(fd) != 0)
-            rc = UPD_E_IO_FLUSH;
-    }
-    close(fd);
-    if (rc == 0 && !crashed && crash_at(fault, UPD_FUMO_STEP_RENAME))
-        crashed = 1;
-    if (crashed)
-        return UPD_E_IO_WRITE;   /* left exactly as a kill would leave it */
-    if (rc < 0) {
-        unlink(tmp);
-        return rc;
-    }
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        return UPD_E_IO_WRITE;
-    }
-    if (crash_at(fault, UPD_FUMO_STEP_DIR_SYNC))
-        return UPD_E_IO_WRITE;
-    return sync_dir(dir);
+    return upd_afile_write(dir, name, data, len, fault ? fault->at : NULL,
+                           fault ? fault->user : NULL);
 }
