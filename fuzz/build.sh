@@ -27,7 +27,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 : "${WORK:=$(mktemp -d)}"
 
 TARGETS="fuzz_header fuzz_apply fuzz_roundtrip fuzz_crash fuzz_journal fuzz_dm_xml fuzz_dm_wbxml
-         fuzz_dm_notify"
+         fuzz_dm_notify fuzz_http_range"
 WBXML_CFLAGS=$(pkg-config --cflags libwbxml2 2>/dev/null || echo -I/usr/include/libwbxml-1.0)
 obj=$WORK/updelta-fuzz
 rm -rf "$obj"
@@ -37,10 +37,10 @@ mkdir -p "$obj" "$OUT/lib"
 # (and the OMA DM codec, adapters/dm, with the samples' model comparison)
 for src in "$ROOT"/engine/*/*.c "$ROOT/fuzz/fuzz_common.c" "$ROOT/tests/helpers.c" \
            "$ROOT/corpora/synth.c" "$ROOT"/adapters/dm/*.c "$ROOT/tests/dm_samples.c" \
-           "$ROOT/fuzz/fuzz_dm_common.c"; do
+           "$ROOT/fuzz/fuzz_dm_common.c" "$ROOT/server/download.c"; do
     o=$obj/$(basename "$(dirname "$src")")_$(basename "$src" .c).o
     # shellcheck disable=SC2086
-    $CC $CFLAGS -std=c11 -Wall -I"$ROOT/include" $WBXML_CFLAGS -c "$src" -o "$o"
+    $CC $CFLAGS -std=c11 -Wall -I"$ROOT/include" -I"$ROOT/server" $WBXML_CFLAGS -c "$src" -o "$o"
 done
 ar rcs "$obj/libupdelta_fuzz.a" "$obj"/*.o
 
@@ -61,7 +61,7 @@ done
 LIBS="$LIBS -lwbxml2 -lexpat -ldl -pthread"
 
 for t in $TARGETS; do
-    $CC $CFLAGS -std=c11 -Wall -I"$ROOT/include" -c "$ROOT/fuzz/$t.c" -o "$obj/$t.o"
+    $CC $CFLAGS -std=c11 -Wall -I"$ROOT/include" -I"$ROOT/server" -c "$ROOT/fuzz/$t.c" -o "$obj/$t.o"
     # shellcheck disable=SC2086
     $CXX $CXXFLAGS "$obj/$t.o" -o "$OUT/$t" $LIB_FUZZING_ENGINE "$obj/libupdelta_fuzz.a" \
          -L"$OUT/lib" -Wl,-rpath,'$ORIGIN/lib' $LIBS
