@@ -12,12 +12,12 @@ static int usage(FILE *f)
         "  diff OLD NEW -o PKG [--level N] [--segment-size N] [--stash-max N]\n"
         "       [--block-size N] [--threads N] [--package-id ID] [--from V] [--to V]\n"
         "       [--sign PRIVATE.key]\n"
-        "  apply OLD PKG -o NEW [TRUST] [POLICY] [--window N]     out of place\n"
+        "  apply OLD PKG -o NEW [TRUST] [POLICY] [--window N] [IO]  out of place\n"
         "  apply --in-place TARGET PKG [TRUST] [POLICY] [--window N]\n"
-        "        [--journal PATH | --no-journal] [--journal-unit N] [--stash PATH]\n"
+        "        [--journal PATH | --no-journal] [--journal-unit N] [--stash PATH] [IO]\n"
         "                                              PKG may be - (stdin, streamed);\n"
         "                                              after a crash, run it again to resume\n"
-        "  status TARGET [--journal PATH] [--json]     where an in-place update stands\n"
+        "  status TARGET [--journal PATH] [--json] [IO]  where an in-place update stands\n"
         "  keygen NAME                                 NAME.key (private, 0600), NAME.pub\n"
         "  sign PKG --key PRIVATE.key\n"
         "  verify PKG [TRUST] [POLICY]                 signature, digests, every op\n"
@@ -26,6 +26,9 @@ static int usage(FILE *f)
         "TRUST:  --pubkey FILE (repeatable), --keydir DIR (*.pub and a 'revoked' id list;\n"
         "        default /etc/updelta/keys), or --insecure to accept unsigned packages\n"
         "POLICY: --package-id ID, --installed-version V, --allow-downgrade (apply only)\n"
+        "IO (apply, status): --io=auto|uring|posix (default auto: io_uring when the kernel\n"
+        "        allows it, else POSIX; -v says which), --direct (io_uring: O_DIRECT where\n"
+        "        aligned), --io-depth N (requests in flight, 64), --io-block SIZE (256K)\n"
         "common: -q/--quiet (no progress, no summary), -v/--verbose, --json (machine summary)\n");
     return f == stderr ? 2 : 0;
 }
