@@ -2,7 +2,7 @@
 # The test command: install dependencies, build twice (release, and
 # AddressSanitizer + UndefinedBehaviorSanitizer), run every suite in both,
 # then the bounded-memory check (in-place apply of a 128 MiB image within
-# 16 MiB peak RSS) and the kill -9 test on a real pair (fetched by exact,
+# 16 MiB peak RSS) and the kill -9 test on a real pair (POSIX and io_uring) (fetched by exact,
 # sha256-pinned version); with CI=true also a 30 s fuzz smoke run of every
 # libFuzzer target.  Long soak/fuzz runs are not part of this: see
 # docs/JOURNAL.md (UPD_CRASH_SOAK=1) and fuzz/README.md.
@@ -25,10 +25,11 @@ make -C build-asan -j"$JOBS" >/dev/null
 echo "== bounded memory: in-place apply of a 128 MiB image"
 sh tests/rss_test.sh build/updelta build/updelta-synth 128M 16384
 
-echo "== kill -9 at random instants, resume, verify (real pair, POSIX backend)"
+echo "== kill -9 at random instants, resume, verify (real pair, POSIX and io_uring backends)"
 CACHE=${UPDELTA_CORPUS:-$PWD/corpora/.cache}
 bash corpora/fetch.sh --pairs esbuild "$CACHE" >/dev/null
-bash tests/kill_test.sh build/updelta "$CACHE/esbuild/old" "$CACHE/esbuild/new" 200
+bash tests/kill_test.sh build/updelta "$CACHE/esbuild/old" "$CACHE/esbuild/new" 200 --io=posix
+bash tests/kill_test.sh build/updelta "$CACHE/esbuild/old" "$CACHE/esbuild/new" 100 --io=uring
 
 if [ "${CI:-}" = true ]; then
     echo "== fuzz smoke: each libFuzzer target for 30 s (clang, ASan+UBSan)"

@@ -39,6 +39,15 @@ check "default journal file removed" sh -c "! ls /var/tmp/updelta-$(basename "$L
 check "second apply is a no-op (the device already holds the new image)" grep -q "^applied   already" "$T/again"
 
 # a device smaller than the new image: refused before any write
+# the same apply through each backend explicitly (the one above is --io=auto)
+for io in "--io=posix" "--io=uring" "--io=uring --direct"; do
+    dd if="$T/old" of="$T/dev.img" conv=notrunc status=none
+    attach "$T/dev.img"
+    # shellcheck disable=SC2086
+    "$UPD" apply --pubkey "$T/v.pub" --in-place "$LOOP" "$T/pkg" -q $io
+    check "apply $io on $LOOP" cmp -s -n "$new_size" "$LOOP" "$T/new"
+done
+
 truncate -s 3M "$T/small.img"
 dd if="$T/old" of="$T/small.img" conv=notrunc status=none
 cp "$T/small.img" "$T/small.before"

@@ -1,6 +1,15 @@
+#define _GNU_SOURCE
 #include "helpers.h"
 
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <openssl/sha.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -112,6 +121,96 @@ int apply_io(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_len, size
              upd_apply_stats *st)
 {
     return feed(p, pkg, pkg_len, chunk, st, NULL);
+}
+
+const file_backend file_backends[3] = {
+    { "posix", { UPD_IO_POSIX, 0, 0 }, 0 },
+    { "uring", { UPD_IO_URING, 0, 0 }, 0 },
+    { "uring-direct", { UPD_IO_URING, 8, 64u << 10 }, UPD_IO_DIRECT },
+};
+
+static int write_file(const char *path, const uint8_t *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return UPD_E_IO_OPEN;
+    int ok = n == 0 || fwrite(p, 1, n, f) == n;
+    return fclose(f) == 0 && ok ? 0 : UPD_E_IO_WRITE;
+}
+
+static int read_back(upd_io *io, buf_t *out)
+{
+    uint64_t n;
+    int rc = upd_io_size(io, &n);
+    if (rc || !n)
+        return rc;
+    if (!(out->p = malloc((size_t)n)))
+        return UPD_E_NOMEM;
+    out->n = out->cap = (size_t)n;
+    return upd_io_read(io, out->p, (size_t)n, 0);
+}
+
+int apply_file(const file_backend *fb, const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img,
+               size_t old_len, int in_place, int journal, buf_t *out)
+{
+    char dir[] = "/tmp/upd-file-XXXXXX", old_p[64], new_p[64], jr_p[64];
+    memset(out, 0, sizeof *out);
+    if (!mkdtemp(dir))
+        return UPD_E_IO_OPEN;
+    snprintf(old_p, sizeof old_p, "%s/old", dir);
+    snprintf(new_p, sizeof new_p, "%s/new", dir);
+    snprintf(jr_p, sizeof jr_p, "%s/journal", dir);
+    upd_io *target = NULL, *source = NULL, *jr = NULL;
+    int rc = write_file(old_p, old_img, old_len);
+    if (!rc && in_place)
+        rc = upd_io_open(&target, old_p, fb->flags, &fb->p);
+    if (!rc && !in_place)
+        rc = upd_io_open(&source, old_p, fb->flags | UPD_IO_RDONLY, &fb->p);
+    if (!rc && !in_place)
+        rc = upd_io_open(&target, new_p, fb->flags | UPD_IO_CREATE, &fb->p);
+    if (!rc && in_place && journal)
+        rc = upd_io_open(&jr, jr_p, fb->flags | UPD_IO_CREATE, &fb->p);
+    if (!rc && strcmp(upd_io_name(target), fb->p.backend == UPD_IO_URING ? "uring" : "posix"))
+        rc = UPD_E_INTERNAL;
+    upd_apply_params p = { .target = target, .source = source, .journal = jr,
+                           .flags = UPD_APPLY_INSECURE };
+    if (!rc)
+        rc = apply_io(&p, pkg, pkg_len, 0, NULL);
+    if (target) {
+        int rb = read_back(target, out);
+        rc = rc ? rc : rb;
+    }
+    upd_io_close(target);
+    upd_io_close(source);
+    upd_io_close(jr);
+    remove(old_p);
+    remove(new_p);
+    remove(jr_p);
+    rmdir(dir);
+    return rc;
+}
+
+#if defined(__x86_64__)
+#define THIS_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define THIS_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+int deny_io_uring(int err)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, THIS_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof f / sizeof *f, f };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0 ? -1 : 0;
 }
 
 int dry_run(const uint8_t *pkg, size_t pkg_len)

@@ -49,6 +49,25 @@ int apply_io_seeking(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_l
  * resealed: multi-segment packages from images smaller than the
  * generator's smallest segment.  0, or -1 / an upd_err. */
 int resegment(const buf_t *in, unsigned k, buf_t *out);
+/* File backends a test runs over: POSIX, io_uring buffered, io_uring with
+ * O_DIRECT (small blocks, so requests are cut and run concurrently). */
+typedef struct {
+    const char   *name;
+    upd_io_params p;
+    unsigned      flags;
+} file_backend;
+extern const file_backend file_backends[3];
+
+/* apply_mem over real files in a fresh temporary directory, every handle
+ * (target, source, and a journal when JOURNAL and in place) opened with
+ * backend FB; *OUT holds the resulting file.  Returns upd rc. */
+int apply_file(const file_backend *fb, const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img,
+               size_t old_len, int in_place, int journal, buf_t *out);
+
+/* Make this process's io_uring_setup(2) fail with ERR (seccomp filter, as a
+ * container runtime's default profile does).  Irreversible: call it in a
+ * process of its own.  0, or -1 with errno. */
+int deny_io_uring(int err);
 
 /* Dry-run only: every check, no image. */
 int dry_run(const uint8_t *pkg, size_t pkg_len);

@@ -1,18 +1,20 @@
 #!/bin/bash
-# Real-process crash test: kill -9 the in-place applier (POSIX backend,
-# default journal) at random instants, resume, verify bit-exact.
-# Usage: kill_test.sh UPDELTA OLD NEW [ROUNDS]
+# Real-process crash test: kill -9 the in-place applier (default journal)
+# at random instants, resume, verify bit-exact.
+# Usage: kill_test.sh UPDELTA OLD NEW [ROUNDS] [APPLY-OPTIONS]
+# (APPLY-OPTIONS, e.g. "--io=uring --direct", pick the I/O backend.)
 # Each round: a fresh copy of OLD; the apply is killed at a random instant
 # within about one clean run's duration (sometimes twice); then the same
 # command runs to completion and the image must equal NEW.
 set -u
-UPD=$1; OLD=$2; NEW=$3; ROUNDS=${4:-200}
+UPD=$1; OLD=$2; NEW=$3; ROUNDS=${4:-200}; IO_OPTS=${5:-}
 T=$(mktemp -d /tmp/upd-kill-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 "$UPD" keygen "$T/v" >/dev/null || exit 1
 "$UPD" diff "$OLD" "$NEW" -o "$T/pkg" -q --sign "$T/v.key" --threads 2 || exit 1
 # (a function would put a subshell between kill and the applier)
-APPLY=("$UPD" apply --in-place "$T/tgt" "$T/pkg" --pubkey "$T/v.pub" --journal-unit 1M -q)
+# shellcheck disable=SC2206
+APPLY=("$UPD" apply --in-place "$T/tgt" "$T/pkg" --pubkey "$T/v.pub" --journal-unit 1M -q $IO_OPTS)
 
 # one clean run sets the kill window (microseconds)
 cp "$OLD" "$T/tgt"

@@ -66,6 +66,30 @@ void cli_hex(const uint8_t *p, size_t n, char *out);
  * says which): nothing may live on the device beside the image. */
 void cli_side_path(char *out, const char *target, upd_io *io, const char *suffix);
 
+/* I/O backend options (apply, status): --io=auto|uring|posix, --direct,
+ * --io-depth N, --io-block SIZE.  getopt codes for them: */
+enum { CLI_OPT_IO = 0x110, CLI_OPT_DIRECT, CLI_OPT_IO_DEPTH, CLI_OPT_IO_BLOCK };
+#define CLI_IO_OPTIONS \
+    { "io", required_argument, 0, CLI_OPT_IO }, \
+    { "direct", no_argument, 0, CLI_OPT_DIRECT }, \
+    { "io-depth", required_argument, 0, CLI_OPT_IO_DEPTH }, \
+    { "io-block", required_argument, 0, CLI_OPT_IO_BLOCK }
+typedef struct {
+    upd_io_params p;
+    unsigned      flags;    /* UPD_IO_DIRECT */
+} cli_io;
+
+/* Take option C if it is an I/O option: 1 taken, 0 not one, -1 bad. */
+int cli_io_opt(cli_io *io, int c, const char *arg);
+/* Open PATH with the chosen backend (upd_io_open, FLAGS | --direct). */
+int cli_io_open(const cli_io *io, upd_io **out, const char *path, unsigned flags);
+/* What --io=auto picks here, into OUT: "uring", or "posix (io_uring
+ * unavailable: REASON)".  Returns OUT. */
+const char *cli_io_auto(char *out, size_t cap);
+/* Which backend H runs and how, into OUT: upd_io_describe(), and when
+ * --io=auto fell back to POSIX, why io_uring was not used. */
+void cli_io_says(const cli_io *io, upd_io *h, char *out, size_t cap);
+
 int cmd_diff(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);

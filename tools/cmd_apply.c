@@ -45,6 +45,7 @@ typedef struct {
     cli_trust trust;
     upd_keyring *keys;
     cli_opts o;
+    cli_io io;
 } apply_args;
 
 /* The parameters both passes share: window, trust and policy. */
@@ -71,13 +72,15 @@ static int parse(int argc, char **argv, apply_args *a)
         { "installed-version", required_argument, 0, 'I' },
         { "allow-downgrade", no_argument, 0, 'D' }, { "journal", required_argument, 0, 'J' },
         { "no-journal", no_argument, 0, 'N' }, { "journal-unit", required_argument, 0, 'U' },
-        { 0, 0, 0, 0 }
+        CLI_IO_OPTIONS, { 0, 0, 0, 0 }
     };
     uint64_t v;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qv", lo, NULL)) != -1) {
         int took = cli_trust_opt(&a->trust, c, optarg);
+        if (!took)
+            took = cli_io_opt(&a->io, c, optarg);
         if (took < 0)
             return -1;
         if (took)
@@ -182,9 +185,13 @@ static void print_summary(const apply_args *args, const upd_applier *ap, upd_io 
            st.t_verify);
     if (!st.signature_verified)
         printf("warning   the package is not signed (accepted because of --insecure)\n");
-    if (args->o.verbose)
-        printf("engine    io %s, window %zu KiB, peak memory %zu KiB, %u segments, %llu units\n",
-               upd_io_name(target), (args->window ? args->window : UPD_DEFAULT_WINDOW) >> 10,
+    if (!args->o.verbose)
+        return;
+    char says[512];
+    cli_io_says(&args->io, target, says, sizeof says);
+    printf("io        %s\n", says);
+    printf("engine    window %zu KiB, peak memory %zu KiB, %u segments, %llu units\n",
+               (args->window ? args->window : UPD_DEFAULT_WINDOW) >> 10,
                st.mem_peak >> 10, st.segments_done, (unsigned long long)st.units);
 }
 
@@ -201,12 +208,12 @@ static int open_files(const apply_args *args, const upd_header *h, apply_files *
 {
     int rc;
     if (args->in_place) {
-        rc = upd_io_open_posix(&f->target, args->target, 0);
+        rc = cli_io_open(&args->io, &f->target, args->target, 0);
     } else {
-        rc = upd_io_open_posix(&f->source, args->old, UPD_IO_RDONLY);
+        rc = cli_io_open(&args->io, &f->source, args->old, UPD_IO_RDONLY);
         snprintf(f->tmp, sizeof f->tmp, "%s.part", args->target);
         if (!rc)
-            rc = upd_io_open_posix(&f->target, f->tmp, UPD_IO_CREATE | UPD_IO_TRUNC);
+            rc = cli_io_open(&args->io, &f->target, f->tmp, UPD_IO_CREATE | UPD_IO_TRUNC);
     }
     int journal = args->in_place && !args->no_journal;
     if (!rc && journal) {
@@ -214,7 +221,7 @@ static int open_files(const apply_args *args, const upd_header *h, apply_files *
             snprintf(f->journal_path, sizeof f->journal_path, "%s", args->journal_path);
         else
             cli_side_path(f->journal_path, args->target, f->target, "journal");
-        rc = upd_io_open_posix(&f->journal, f->journal_path, UPD_IO_CREATE);
+        rc = cli_io_open(&args->io, &f->journal, f->journal_path, UPD_IO_CREATE);
     }
     int need_stash = (!h || h->stash_size) && (!journal || args->stash_path);
     if (!rc && need_stash) {
@@ -223,8 +230,8 @@ static int open_files(const apply_args *args, const upd_header *h, apply_files *
         else
             cli_side_path(f->stash_path, args->target, f->target, "stash");
         /* a journaled run may resume: its stash must survive */
-        rc = upd_io_open_posix(&f->stash, f->stash_path,
-                               UPD_IO_CREATE | (journal ? 0 : UPD_IO_TRUNC));
+        rc = cli_io_open(&args->io, &f->stash, f->stash_path,
+                         UPD_IO_CREATE | (journal ? 0 : UPD_IO_TRUNC));
     }
     return rc;
 }
@@ -288,8 +295,9 @@ int cli_apply(int argc, char **argv, const cli_feeder *src)
         have_header = !rc;
     }
     apply_files f = { 0 };
-    if (!rc)
-        rc = open_files(&args, have_header ? &h : NULL, &f);
+    int open_errno = 0;   /* an open that fails has no handle to keep its errno */
+    if (!rc && (rc = open_files(&args, have_header ? &h : NULL, &f)) == UPD_E_IO_OPEN)
+        open_errno = errno;
     cli_progress pr;
     cli_progress_init(&pr, &args.o);
     upd_apply_params p = base_params(&args, 0);
@@ -310,7 +318,7 @@ int cli_apply(int argc, char **argv, const cli_feeder *src)
         rc = UPD_E_IO_WRITE;
     if (rc) {
         int e = upd_io_last_errno(f.target) ? upd_io_last_errno(f.target)
-                                            : upd_io_last_errno(f.source);
+              : upd_io_last_errno(f.source) ? upd_io_last_errno(f.source) : open_errno;
         cli_fail(args.pkg, rc);
         if (e)
             fprintf(stderr, "updelta: system error: %s\n", strerror(e));

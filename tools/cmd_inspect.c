@@ -93,7 +93,8 @@ int cmd_inspect(int argc, char **argv)
                "\"block_size\":%u,\"segments\":%u,\"seg_max\":%u,\"seg_cmax\":%u,"
                "\"stash_size\":%llu,\"ops\":{\"copy\":%llu,\"diff\":%llu,\"lit\":%llu,"
                "\"fill\":%llu,\"stash\":%llu,\"resize\":%llu},\"package_size\":%zu,"
-               "\"signature\":\"%s\",\"key_id\":\"%s\",\"io\":\"none\",\"valid\":\"%s\"}\n",
+               "\"signature\":\"%s\",\"key_id\":\"%s\",\"io\":\"none\",\"io_auto\":\"%s\","
+               "\"valid\":\"%s\"}\n",
                h->version, json_str(h->package_id, jid), json_str(h->from_version, jfrom),
                json_str(h->to_version, jto),
                (unsigned long long)h->old_size, (unsigned long long)h->new_size, osha, nsha,
@@ -102,7 +103,8 @@ int cmd_inspect(int argc, char **argv)
                (unsigned long long)st.ops[UPD_OP_DIFF], (unsigned long long)st.ops[UPD_OP_LIT],
                (unsigned long long)st.ops[UPD_OP_FILL], (unsigned long long)st.ops[UPD_OP_STASH],
                (unsigned long long)st.ops[UPD_OP_RESIZE], len,
-               keyid[0] ? "ed25519" : "none", keyid, verdict);
+               keyid[0] ? "ed25519" : "none", keyid, upd_io_uring_probe() ? "posix" : "uring",
+               verdict);
     } else if (!o.quiet) {
         char a1[32], a2[32];
         printf("format      updelta v%u, %s bytes, %u segments (largest %u decoded, %u compressed)\n",
@@ -120,7 +122,9 @@ int cmd_inspect(int argc, char **argv)
             printf("signature   ed25519, key id %s (not checked here: see updelta verify)\n", keyid);
         else
             printf("signature   none (unsigned: applies only with --insecure)\n");
-        printf("io          none (inspection does no image I/O)\n");
+        char io[128];
+        printf("io          none (inspection does no image I/O); apply --io=auto would use %s\n",
+               cli_io_auto(io, sizeof io));
         printf("validation  %s\n", rc ? upd_strerror(rc) : "ok: every digest and operation checks out");
     }
     upd_applier_free(a);

@@ -29,12 +29,19 @@ static const char *state_name(upd_journal_state s)
 int cmd_status(int argc, char **argv)
 {
     static const struct option lo[] = {
-        { "journal", required_argument, 0, 'J' }, { "json", no_argument, 0, 'j' }, { 0, 0, 0, 0 }
+        { "journal", required_argument, 0, 'J' }, { "json", no_argument, 0, 'j' },
+        CLI_IO_OPTIONS, { 0, 0, 0, 0 }
     };
+    cli_io io = { 0 };
     const char *jpath = NULL;
     int c, json = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        int took = cli_io_opt(&io, c, optarg);
+        if (took < 0)
+            return 2;
+        if (took)
+            continue;
         if (c == 'J')
             jpath = optarg;
         else if (c == 'j')
@@ -43,15 +50,17 @@ int cmd_status(int argc, char **argv)
             return 2;
     }
     if (argc - optind != 1) {
-        fprintf(stderr, "usage: updelta status TARGET [--journal PATH] [--json]\n");
+        fprintf(stderr, "usage: updelta status TARGET [--journal PATH] [--json] [--io=auto|uring|posix]\n");
         return 2;
     }
     const char *target = argv[optind];
     upd_io *t;
-    int rc = upd_io_open_posix(&t, target, UPD_IO_RDONLY);
+    int rc = cli_io_open(&io, &t, target, UPD_IO_RDONLY);
     if (rc < 0)
         return cli_fail(target, rc);
-    char path[4096];
+    char path[4096], says[512];
+    cli_io_says(&io, t, says, sizeof says);
+    const char *io_name = upd_io_name(t);
     if (jpath)
         snprintf(path, sizeof path, "%s", jpath);
     else
@@ -60,7 +69,7 @@ int cmd_status(int argc, char **argv)
     upd_journal_status st = { .state = UPD_JOURNAL_EMPTY };
     upd_io *j = NULL;
     if (access(path, F_OK) == 0) {
-        rc = upd_io_open_posix(&j, path, UPD_IO_RDONLY);
+        rc = cli_io_open(&io, &j, path, UPD_IO_RDONLY);
         if (!rc)
             rc = upd_journal_read_status(j, &st);
         upd_io_close(j);
@@ -72,13 +81,14 @@ int cmd_status(int argc, char **argv)
     if (json) {
         printf("{\"target\":\"%s\",\"journal\":\"%s\",\"state\":\"%s\",\"package\":\"%s\","
                "\"units_committed\":%llu,\"segment\":%u,\"op\":%u,\"step\":%llu,"
-               "\"stash_bytes\":%llu,\"image_size\":%llu}\n",
+               "\"stash_bytes\":%llu,\"image_size\":%llu,\"io\":\"%s\"}\n",
                target, path, state_name(st.state), st.state ? pkg : "",
                (unsigned long long)(st.seq ? st.seq - 1 : 0), st.segment, st.op,
                (unsigned long long)st.step, (unsigned long long)st.stash_done,
-               (unsigned long long)st.image_size);
+               (unsigned long long)st.image_size, io_name);
         return 0;
     }
+    printf("io        %s\n", says);
     if (st.state == UPD_JOURNAL_EMPTY) {
         printf("status    no update in progress on %s (no journal at %s)\n", target, path);
         return 0;

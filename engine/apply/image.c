@@ -7,20 +7,35 @@
 #include <string.h>
 
 /* Stream IO[0..LEN) through the I/O buffer: hash it into OUT when OUT is
- * set, write every chunk to COPY_TO at the same offset when that is set. */
+ * set, write every chunk to COPY_TO at the same offset when that is set.
+ * Read-ahead: the buffer's two halves alternate, the next chunk's read is
+ * submitted before this chunk is hashed, so an asynchronous backend
+ * (io_uring) reads while the CPU hashes. */
 static int stream_image(upd_applier *a, upd_io *io, uint64_t len, upd_io *copy_to,
                         int phase, uint8_t *out)
 {
-    for (uint64_t off = 0; off < len;) {
-        size_t n = len - off < a->iobuf_size ? (size_t)(len - off) : a->iobuf_size;
-        UPD_CHECK(upd_io_read(io, a->iobuf, n, off));
+    const size_t half = a->iobuf_size / 2;
+    uint8_t *buf[2] = { a->iobuf, a->iobuf + half };
+    size_t n = len < half ? (size_t)len : half;
+    upd_io_req r = { buf[0], 0, (uint32_t)n, UPD_IO_READ };
+    int rc = len ? upd_io_submit(io, &r, 1) : 0;
+    for (uint64_t off = 0, cur = 0; off < len; off += n, n = r.len, cur ^= 1) {
+        int rr = upd_io_reap(io);     /* chunk OFF is in buf[cur] */
+        UPD_CHECK(rc ? rc : rr);
+        uint64_t next = off + n;
+        r = (upd_io_req){ buf[cur ^ 1], next, (uint32_t)(len - next < half ? len - next : half),
+                          UPD_IO_READ };
+        rc = next < len ? upd_io_submit(io, &r, 1) : 0;
         if (out)
-            upd_sha256_update(a->hash, a->iobuf, n);
-        if (copy_to)
-            UPD_CHECK(upd_io_write(copy_to, a->iobuf, n, off));
-        off += n;
+            upd_sha256_update(a->hash, buf[cur], n);
+        if (!rc && copy_to)
+            rc = upd_io_write(copy_to, buf[cur], n, off);
+        if (rc) {
+            (void)upd_io_reap(io);    /* no read in flight into the buffer */
+            return rc;
+        }
         a->st.bytes_read += n;
-        upd_ap_progress(a, phase, off, len);
+        upd_ap_progress(a, phase, next, len);
     }
     if (out)
         upd_sha256_final(a->hash, out);

@@ -19,15 +19,24 @@
 #define IOBUF_MAX   (1u << 20)
 #define DCTX_BOUND  (128u << 10)  /* a zstd 1.5 decoder context is about 96 KiB */
 
-static void *ap_alloc(upd_applier *a, size_t n)
+/* The big buffers (I/O, compressed and decoded segment) come from the
+ * target's backend, so that io_uring transfers straight from registered
+ * memory; they count against the window like the rest. */
+static void *ap_count(upd_applier *a, void *p, size_t n)
 {
-    void *p = malloc(n ? n : 1);
     if (p) {
         a->mem += n;
         if (a->mem > a->st.mem_peak)
             a->st.mem_peak = a->mem;
     }
     return p;
+}
+
+static void *ap_alloc(upd_applier *a, size_t n) { return ap_count(a, malloc(n ? n : 1), n); }
+
+static void *ap_buf(upd_applier *a, size_t n)
+{
+    return ap_count(a, upd_io_buf_alloc(a->p.target, n), n);
 }
 
 void upd_ap_progress(upd_applier *a, int phase, uint64_t done, uint64_t total)
@@ -70,7 +79,7 @@ int upd_applier_create(upd_applier **out, const upd_apply_params *p)
     a->hash = upd_sha256_new();
     a->dctx = ZSTD_createDCtx();
     a->iobuf_size = iobuf_size(a->p.window);
-    a->iobuf = ap_alloc(a, a->iobuf_size);
+    a->iobuf = ap_buf(a, a->iobuf_size);
     a->mem += ZSTD_sizeof_DCtx(a->dctx);
     if (!a->hash || !a->dctx || !a->iobuf) {
         upd_applier_free(a);
@@ -86,9 +95,9 @@ void upd_applier_free(upd_applier *a)
         return;
     upd_sha256_free(a->hash);
     ZSTD_freeDCtx(a->dctx);
-    free(a->iobuf);
-    free(a->cbuf);
-    free(a->dbuf);
+    upd_io_buf_free(a->p.target, a->iobuf, a->iobuf_size);
+    upd_io_buf_free(a->p.target, a->cbuf, a->h.seg_cmax);
+    upd_io_buf_free(a->p.target, a->dbuf, a->h.seg_max);
     free(a->manifest);
     upd_io_close(a->stash_mem);
     upd_io_close(a->stash_view);
@@ -145,8 +154,8 @@ static int on_header(upd_applier *a)
     upd_rangeset_init(&a->written, h->write_ranges);
     upd_rangeset_init(&a->saved, h->stash_ranges);
     a->manifest = ap_alloc(a, (size_t)h->seg_count * sizeof(upd_seg_entry));
-    a->cbuf = ap_alloc(a, h->seg_cmax);
-    a->dbuf = ap_alloc(a, h->seg_max);
+    a->cbuf = ap_buf(a, h->seg_cmax);
+    a->dbuf = ap_buf(a, h->seg_max);
     if (!a->manifest || !a->cbuf || !a->dbuf)
         return UPD_E_NOMEM;
     if (mem_stash) {

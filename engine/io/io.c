@@ -5,6 +5,7 @@
 #include "io_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 struct upd_io {
@@ -14,11 +15,13 @@ struct upd_io {
     int          last_errno;
     int          failed;        /* a flush failed: no more writes */
     int          pending_err;   /* first submit error, reported by reap */
+    int          writes_out;    /* writes submitted since the last reap */
 };
 
 int upd_io_create(upd_io **out, const upd_io_methods *m, void *ctx)
 {
-    if (!out || !m || !m->submit || !m->reap || !m->flush || !m->size || !m->resize)
+    if (!out || !m || !m->submit || !m->reap || !m->flush || !m->size || !m->resize
+        || !m->buf_alloc != !m->buf_free)
         return UPD_E_INVAL;
     upd_io *io = calloc(1, sizeof *io);
     if (!io)
@@ -49,6 +52,7 @@ int upd_io_submit(upd_io *io, const upd_io_req *reqs, unsigned n)
                 return UPD_E_STATE;
             io->st.writes++;
             io->st.bytes_written += r->len;
+            io->writes_out = 1;
         } else {
             io->st.reads++;
             io->st.bytes_read += r->len;
@@ -79,12 +83,15 @@ int upd_io_reap(upd_io *io)
     if (!io)
         return UPD_E_INVAL;
     int rc = io->m->reap(io->ctx);
-    int pend = io->pending_err;
-    io->pending_err = 0;
+    int pend = io->pending_err, writes = io->writes_out;
+    io->pending_err = io->writes_out = 0;
     if (pend)
         return pend;
+    /* an asynchronous backend reports here: a batch without writes failed
+     * reading, one with writes is named for them unless the end of the
+     * device was met */
     if (rc < 0)
-        return io_fail(io, rc, rc == -ENODATA ? UPD_E_IO_READ : UPD_E_IO_WRITE);
+        return io_fail(io, rc, rc == -ENODATA || !writes ? UPD_E_IO_READ : UPD_E_IO_WRITE);
     return 0;
 }
 
@@ -153,6 +160,32 @@ int upd_io_resize(upd_io *io, uint64_t size)
 unsigned upd_io_flags(const upd_io *io) { return io ? io->m->flags : 0; }
 
 const char *upd_io_name(const upd_io *io) { return io ? io->m->name : "none"; }
+
+void upd_io_describe(const upd_io *io, char *out, size_t cap)
+{
+    if (!out || !cap)
+        return;
+    if (io && io->m->describe)
+        io->m->describe(io->ctx, out, cap);
+    else
+        snprintf(out, cap, "%s", upd_io_name(io));
+}
+
+void *upd_io_buf_alloc(upd_io *io, size_t size)
+{
+    if (io && io->m->buf_alloc)
+        return io->m->buf_alloc(io->ctx, size);
+    size_t a = UPD_IO_BUF_ALIGN;
+    return size > SIZE_MAX - a ? NULL : aligned_alloc(a, (size ? size + a - 1 : a) / a * a);
+}
+
+void upd_io_buf_free(upd_io *io, void *p, size_t size)
+{
+    if (p && io && io->m->buf_free)
+        io->m->buf_free(io->ctx, p, size);
+    else
+        free(p);
+}
 
 int upd_io_last_errno(const upd_io *io) { return io ? io->last_errno : 0; }
 

@@ -4,6 +4,7 @@
  * file is -ENODATA (the caller asked for bytes that are not there). */
 #define _GNU_SOURCE
 #include "updelta/io.h"
+#include "io_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,28 +64,38 @@ static int px_flush(void *ctx)
     return fdatasync(p->fd) < 0 ? -errno : 0;
 }
 
-static int px_size(void *ctx, uint64_t *size)
+int upd_io_fd_size(int fd, uint64_t capacity, uint64_t *size)
 {
-    posix_io *p = ctx;
-    if (p->capacity) {
-        *size = p->capacity;
+    if (capacity) {
+        *size = capacity;
         return 0;
     }
     struct stat st;
-    if (fstat(p->fd, &st) < 0)
+    if (fstat(fd, &st) < 0)
         return -errno;
     *size = (uint64_t)st.st_size;
     return 0;
 }
 
+int upd_io_fd_resize(int fd, int rdonly, uint64_t capacity, uint64_t size)
+{
+    if (rdonly)
+        return -EBADF;
+    if (capacity)
+        return size <= capacity ? 0 : -ENOSPC;
+    return ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
+}
+
+static int px_size(void *ctx, uint64_t *size)
+{
+    const posix_io *p = ctx;
+    return upd_io_fd_size(p->fd, p->capacity, size);
+}
+
 static int px_resize(void *ctx, uint64_t size)
 {
-    posix_io *p = ctx;
-    if (p->rdonly)
-        return -EBADF;
-    if (p->capacity)
-        return size <= p->capacity ? 0 : -ENOSPC;
-    return ftruncate(p->fd, (off_t)size) < 0 ? -errno : 0;
+    const posix_io *p = ctx;
+    return upd_io_fd_resize(p->fd, p->rdonly, p->capacity, size);
 }
 
 static void px_close(void *ctx)
@@ -101,10 +112,8 @@ static const upd_io_methods posix_blk_methods = {
     "posix", UPD_IO_FIXED_SIZE, px_submit, px_reap, px_flush, px_size, px_resize, px_close
 };
 
-int upd_io_open_posix(upd_io **out, const char *path, unsigned flags)
+int upd_io_open_fd(const char *path, unsigned flags, int *fd_out, uint64_t *capacity)
 {
-    if (!out || !path || (flags & ~(UPD_IO_RDONLY | UPD_IO_CREATE | UPD_IO_TRUNC)))
-        return UPD_E_INVAL;
     int oflags = O_CLOEXEC | ((flags & UPD_IO_RDONLY) ? O_RDONLY : O_RDWR);
     if (flags & UPD_IO_CREATE)
         oflags |= O_CREAT;
@@ -113,6 +122,31 @@ int upd_io_open_posix(upd_io **out, const char *path, unsigned flags)
     int fd = open(path, oflags, 0644);
     if (fd < 0)
         return UPD_E_IO_OPEN;
+    struct stat st;
+    int bad = fstat(fd, &st) < 0 ? errno
+            : S_ISDIR(st.st_mode) ? EISDIR
+            : !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) ? EINVAL : 0;
+    *capacity = 0;
+    if (!bad && S_ISBLK(st.st_mode))
+        bad = ioctl(fd, BLKGETSIZE64, capacity) < 0 ? errno : *capacity ? 0 : EINVAL;
+    if (bad) {
+        close(fd);
+        errno = bad;
+        return UPD_E_IO_OPEN;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int upd_io_open_posix(upd_io **out, const char *path, unsigned flags)
+{
+    if (!out || !path || (flags & ~(UPD_IO_RDONLY | UPD_IO_CREATE | UPD_IO_TRUNC)))
+        return UPD_E_INVAL;
+    int fd;
+    uint64_t cap;
+    int rc = upd_io_open_fd(path, flags, &fd, &cap);
+    if (rc < 0)
+        return rc;
     posix_io *p = calloc(1, sizeof *p);
     if (!p) {
         close(fd);
@@ -120,26 +154,8 @@ int upd_io_open_posix(upd_io **out, const char *path, unsigned flags)
     }
     p->fd = fd;
     p->rdonly = !!(flags & UPD_IO_RDONLY);
-    struct stat st;
-    int bad = fstat(fd, &st) < 0 ? errno
-            : S_ISDIR(st.st_mode) ? EISDIR
-            : !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) ? EINVAL : 0;
-    if (bad) {
-        free(p);
-        close(fd);
-        errno = bad;
-        return UPD_E_IO_OPEN;
-    }
-    if (S_ISBLK(st.st_mode)) {
-        uint64_t cap = 0;
-        if (ioctl(fd, BLKGETSIZE64, &cap) < 0 || cap == 0) {
-            free(p);
-            close(fd);
-            return UPD_E_IO_OPEN;
-        }
-        p->capacity = cap;
-    }
-    int rc = upd_io_create(out, S_ISBLK(st.st_mode) ? &posix_blk_methods : &posix_file_methods, p);
+    p->capacity = cap;
+    rc = upd_io_create(out, cap ? &posix_blk_methods : &posix_file_methods, p);
     if (rc < 0)
         px_close(p);
     return rc;

@@ -57,7 +57,8 @@
 #define UPD_APPLY_ALLOW_DOWNGRADE 4u /* accept a to-version not newer than the installed one */
 
 typedef struct {
-    upd_io  *target;          /* required unless DRY_RUN; not owned */
+    upd_io  *target;          /* required unless DRY_RUN; not owned; kept open until
+                                 upd_applier_free (the buffers come from it) */
     upd_io  *source;          /* out-of-place old image, or NULL for in place; not owned */
     upd_io  *stash;           /* stash store, or NULL: inside the journal when there
                                  is one, else in memory counted against the window;

@@ -3,9 +3,10 @@
  *
  * Every byte the applier reads from or writes to an image, and every stash
  * byte, goes through an upd_io handle.  One small interface, several
- * backends: POSIX files and block devices (pread/pwrite/fdatasync), memory
- * (tests, fuzzing), and any backend a caller supplies through
- * upd_io_create() (a flash driver, the crash simulator, io_uring).
+ * backends: POSIX files and block devices (pread/pwrite/fdatasync), io_uring
+ * (liburing: batched, registered file and buffers, optional O_DIRECT),
+ * memory (tests, fuzzing), and any backend a caller supplies through
+ * upd_io_create() (a flash driver, the crash simulator).
  *
  * Model: requests are submitted in batches and completed together.
  *   upd_io_submit() queues a batch; a backend may start it at once and run
@@ -19,8 +20,11 @@
  *   unflushed writes.  A flush failure is final for the handle: the data
  *   state is unknown, so the caller must stop and recover from its journal
  *   (PostgreSQL "fsyncgate"); the handle refuses further writes.
+ * Buffers: upd_io_buf_alloc() gives memory the backend transfers best from
+ *   (io_uring: page-aligned and registered with the ring); any memory works.
  * Errors: UPD_E_IO_* codes; upd_io_last_errno() keeps the OS cause.
- * Thread safety: a handle is used by one thread at a time.
+ * Thread safety: a handle is used by one thread at a time (an io_uring
+ *   handle by the thread that opened it: its ring is single-issuer).
  */
 #ifndef UPDELTA_IO_H
 #define UPDELTA_IO_H
@@ -56,7 +60,10 @@ typedef struct {
  * reports what submit saw.  A read that meets end-of-device returns -ENODATA.
  * size reports the current image length; resize sets it.  Backends whose
  * length cannot change (block devices, fixed flash) set UPD_IO_FIXED_SIZE:
- * their size is the capacity and resize only checks that the new length fits. */
+ * their size is the capacity and resize only checks that the new length fits.
+ * buf_alloc/buf_free (optional, both or neither) hand out and take back the
+ * backend's transfer buffers (see upd_io_buf_alloc); describe (optional)
+ * writes a one-line account of the backend's setup. */
 typedef struct {
     const char *name;
     unsigned    flags;       /* UPD_IO_FIXED_SIZE */
@@ -66,6 +73,9 @@ typedef struct {
     int  (*size)(void *ctx, uint64_t *size);
     int  (*resize)(void *ctx, uint64_t size);
     void (*close)(void *ctx);
+    void *(*buf_alloc)(void *ctx, size_t size);
+    void (*buf_free)(void *ctx, void *p, size_t size);
+    void (*describe)(void *ctx, char *out, size_t cap);
 } upd_io_methods;
 
 #define UPD_IO_FIXED_SIZE 1u
@@ -78,12 +88,54 @@ UPD_API int upd_io_create(upd_io **out, const upd_io_methods *m, void *ctx);
 #define UPD_IO_RDONLY  1u    /* open read-only; writes, flush, resize fail with UPD_E_STATE */
 #define UPD_IO_CREATE  2u    /* create the file if missing (mode 0644), truncating nothing */
 #define UPD_IO_TRUNC   4u    /* truncate an existing file to zero length */
+#define UPD_IO_DIRECT  8u    /* io_uring only: O_DIRECT for the aligned requests */
 
 /* Open PATH (a regular file or a block device) with pread/pwrite/fdatasync.
  * A block device is UPD_IO_FIXED_SIZE with its capacity as size.
  * Errors: UPD_E_IO_OPEN (errno kept in upd_io_last_errno of nothing: returned
  * handle is NULL, so the errno is left in the C errno), UPD_E_NOMEM, UPD_E_INVAL. */
 UPD_API int upd_io_open_posix(upd_io **out, const char *path, unsigned flags);
+
+/* Backends upd_io_open() chooses between. */
+typedef enum { UPD_IO_AUTO = 0, UPD_IO_POSIX, UPD_IO_URING } upd_io_backend;
+
+/* How to open a file backend (all zero: AUTO with io_uring's defaults). */
+typedef struct {
+    upd_io_backend backend;
+    unsigned queue_depth;    /* io_uring: requests in flight at most (0: 64, max 4096) */
+    uint32_t block;          /* io_uring: requests are cut at multiples of BLOCK bytes
+                                and the pieces run concurrently (0: 256 KiB;
+                                else a multiple of 4096) */
+} upd_io_params;
+
+/* Open PATH with io_uring (liburing): one ring with the file registered,
+ * setup flags tried from the strongest (single issuer, deferred task work)
+ * to none, requests cut into P's blocks and submitted in batches of up to
+ * P's queue depth, short transfers resubmitted, flush = every write's
+ * completion collected and checked, then IORING_OP_FSYNC (datasync).
+ * UPD_IO_DIRECT opens a second, O_DIRECT descriptor when the file system
+ * reports an alignment (statx STATX_DIOALIGN, or a block device's logical
+ * block size; at least a page): pieces whose offset, length and buffer are
+ * aligned bypass the page cache, the rest go through it.  Without that
+ * alignment the handle stays buffered (upd_io_describe says which).
+ * P may be NULL (defaults); its backend field is ignored.  Other flags as
+ * upd_io_open_posix.  Errors: UPD_E_IO_OPEN, with the cause in errno
+ * (ENOSYS: no io_uring in the kernel or in this build; EPERM: forbidden by
+ * seccomp or the kernel.io_uring_disabled sysctl; ENOMEM: locked-memory
+ * limit), UPD_E_NOMEM, UPD_E_INVAL. */
+UPD_API int upd_io_open_uring(upd_io **out, const char *path, unsigned flags,
+                              const upd_io_params *p);
+
+/* Whether io_uring can run here: 0, or UPD_E_IO_OPEN with the cause in errno
+ * (as for upd_io_open_uring).  Sets up and tears down a two-entry ring. */
+UPD_API int upd_io_uring_probe(void);
+
+/* Open PATH with P's backend (P NULL: AUTO).  AUTO: io_uring when
+ * upd_io_uring_probe() says it runs, else POSIX (upd_io_name() tells which
+ * it got); once the probe succeeded, a failing io_uring open is an error,
+ * not a fallback.  UPD_IO_DIRECT needs io_uring: AUTO drops it on fallback,
+ * POSIX refuses it (UPD_E_INVAL).  Errors as the chosen backend's open. */
+UPD_API int upd_io_open(upd_io **out, const char *path, unsigned flags, const upd_io_params *p);
 
 /* A growable in-memory image, initialised with a copy of DATA[0..LEN).
  * CAP bounds its length (resize beyond CAP fails with UPD_E_IO_RESIZE).
@@ -120,8 +172,21 @@ UPD_API int upd_io_resize(upd_io *io, uint64_t size);
 /* Backend flags (UPD_IO_FIXED_SIZE). */
 UPD_API unsigned upd_io_flags(const upd_io *io);
 
-/* Backend name ("posix", "mem", ...). */
+/* Backend name ("posix", "uring", "mem", ...). */
 UPD_API const char *upd_io_name(const upd_io *io);
+
+/* One line on the backend's setup into OUT (CAP bytes, NUL-terminated):
+ * for io_uring the setup flags, queue depth, registered buffers and
+ * O_DIRECT alignment; otherwise the name. */
+UPD_API void upd_io_describe(const upd_io *io, char *out, size_t cap);
+
+/* A transfer buffer of SIZE bytes for requests on IO (NULL IO: plain
+ * page-aligned memory): from an io_uring handle, page-aligned and
+ * registered with its ring when the ring has room (requests on it then skip
+ * the kernel's per-request page pinning).  Free it with upd_io_buf_free()
+ * on the same IO, before IO is closed.  NULL when out of memory. */
+UPD_API void *upd_io_buf_alloc(upd_io *io, size_t size);
+UPD_API void upd_io_buf_free(upd_io *io, void *p, size_t size);
 
 /* errno of the last failed backend call, 0 if none. */
 UPD_API int upd_io_last_errno(const upd_io *io);

@@ -1,0 +1,458 @@
+/* io_uring backend (liburing).
+ *
+ * submit() queues a batch's requests as SQEs and enters the kernel once;
+ * reap() waits for every completion.  A batch larger than the ring is fed
+ * in as completions free entries.  A new batch submitted while an earlier
+ * one is still in flight starts with IOSQE_IO_DRAIN, so batches keep their
+ * order (the caller may rely on it, as on the synchronous backends).
+ *
+ * Each completion is checked against its length: a short transfer is
+ * resubmitted for the rest (the retry then reports the real error, e.g.
+ * EFBIG or ENOSPC), a read that meets end of file is -ENODATA, a write that
+ * moves nothing is -EIO.  The first failure of a batch stops the feeding of
+ * its remaining requests and is what reap returns; requests already in
+ * flight are still collected, so no buffer is in use after reap.
+ *
+ * flush() is the journal's barrier: it first collects every outstanding
+ * completion (a write is only known good once its res == len), then sends
+ * IORING_OP_FSYNC with IORING_FSYNC_DATASYNC and waits for it.  The ring is
+ * never IOPOLL (that needs every request O_DIRECT, and the applier's
+ * unaligned ones are not), so the fsync may go through the ring.
+ *
+ * Buffers from buf_alloc are page-aligned and registered in a sparse table
+ * (IORING_REGISTER_BUFFERS2/UPDATE): requests inside one use READ_FIXED /
+ * WRITE_FIXED; other memory works with plain READ/WRITE.  The file (and its
+ * O_DIRECT twin) is registered too. */
+#define _GNU_SOURCE
+#include "updelta/io.h"
+#include "io_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define UR_DEPTH 64u
+#define UR_BLOCK (256u << 10)
+#define UR_BUFS  16u           /* registered buffer slots (the applier uses 3) */
+#define UR_FSYNC UINT64_MAX    /* user_data of the barrier */
+
+typedef struct {
+    uint8_t *buf;
+    uint64_t off;
+    uint32_t left;             /* bytes still to move */
+    uint8_t  op;
+} ur_req;
+
+typedef struct {
+    struct io_uring ring;
+    int      fd, dfd;          /* buffered and O_DIRECT descriptors (-1: none) */
+    int      fixed_files;      /* both registered: SQEs name slots 0 and 1 */
+    unsigned dalign;           /* O_DIRECT alignment of offset, length, buffer */
+    int      rdonly;
+    uint64_t capacity;         /* block devices: fixed size */
+    unsigned depth, inflight, setup;
+    uint32_t block;            /* requests are cut at multiples of this */
+    ur_req  *q;                /* the requests since the last reap ... */
+    size_t   nq, capq, next;   /* ... and the first not yet given to the ring */
+    int      err;              /* first failure since the last reap */
+    int      dead;             /* io_uring_enter failed: requests may be in flight,
+                                  every call fails until close tears the ring down */
+    size_t   drain_at;         /* this request waits for all before it (SIZE_MAX: none) */
+    int      fixed_bufs;       /* the sparse buffer table exists */
+    struct { uint8_t *p; size_t len; } bufs[UR_BUFS];
+} uring_io;
+
+/* ---- requests in and completions out ------------------------------------ */
+
+static int ur_buf_index(const uring_io *u, const uint8_t *p, size_t len)
+{
+    for (unsigned i = 0; u->fixed_bufs && i < UR_BUFS; i++)
+        if (u->bufs[i].p && p >= u->bufs[i].p && len <= u->bufs[i].len
+            && (size_t)(p - u->bufs[i].p) <= u->bufs[i].len - len)
+            return (int)i;
+    return -1;
+}
+
+static int ur_direct(const uring_io *u, const ur_req *r)
+{
+    uint64_t a = u->dalign;
+    return u->dfd >= 0 && (uintptr_t)r->buf % a == 0 && r->off % a == 0 && r->left % a == 0;
+}
+
+/* Give request I to the ring (there is room: inflight < depth). */
+static void ur_issue(uring_io *u, size_t i)
+{
+    const ur_req *r = &u->q[i];
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    int direct = ur_direct(u, r);
+    int file = u->fixed_files ? direct : direct ? u->dfd : u->fd;
+    int bi = ur_buf_index(u, r->buf, r->left);
+    if (r->op == UPD_IO_READ && bi >= 0)
+        io_uring_prep_read_fixed(sqe, file, r->buf, r->left, r->off, bi);
+    else if (r->op == UPD_IO_READ)
+        io_uring_prep_read(sqe, file, r->buf, r->left, r->off);
+    else if (bi >= 0)
+        io_uring_prep_write_fixed(sqe, file, r->buf, r->left, r->off, bi);
+    else
+        io_uring_prep_write(sqe, file, r->buf, r->left, r->off);
+    if (u->fixed_files)
+        sqe->flags |= IOSQE_FIXED_FILE;
+    if (i == u->drain_at)
+        sqe->flags |= IOSQE_IO_DRAIN;
+    io_uring_sqe_set_data64(sqe, i);
+    u->inflight++;
+}
+
+/* Feed queued requests while the ring has room and nothing failed. */
+static void ur_feed(uring_io *u)
+{
+    if (u->err)
+        u->next = u->nq;
+    while (u->next < u->nq && u->inflight < u->depth)
+        ur_issue(u, u->next++);
+}
+
+static void ur_fail(uring_io *u, int neg)
+{
+    if (!u->err)
+        u->err = neg;
+}
+
+static void ur_complete(uring_io *u, uint64_t i, int res)
+{
+    ur_req *r = &u->q[i];
+    u->inflight--;
+    if (res == -EINTR || res == -EAGAIN) {
+        ur_issue(u, i);
+        return;
+    }
+    if (res < 0) {
+        ur_fail(u, res);
+        return;
+    }
+    if (res == 0) {
+        ur_fail(u, r->op == UPD_IO_READ ? -ENODATA : -EIO);
+        return;
+    }
+    if ((uint32_t)res < r->left) {
+        /* short: the rest goes again (its retry names the cause, if any) */
+        r->buf += res;
+        r->off += (unsigned)res;
+        r->left -= (uint32_t)res;
+        ur_issue(u, i);
+        return;
+    }
+    r->left = 0;
+}
+
+/* Enter the kernel once: submit what is queued, wait for at least WAIT
+ * completions, then take every completion there is. */
+static int ur_enter(uring_io *u, unsigned wait, int *fsync_res)
+{
+    int rc;
+    do
+        rc = io_uring_submit_and_wait(&u->ring, wait);
+    while (rc == -EINTR || rc == -EAGAIN || rc == -EBUSY);
+    if (rc < 0)
+        return rc;
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&u->ring, head, cqe) {
+        uint64_t d = io_uring_cqe_get_data64(cqe);
+        if (d == UR_FSYNC)
+            *fsync_res = cqe->res;
+        else
+            ur_complete(u, d, cqe->res);
+        seen++;
+    }
+    io_uring_cq_advance(&u->ring, seen);
+    return 0;
+}
+
+/* Wait until every queued request has completed. */
+static int ur_drain(uring_io *u)
+{
+    int unused = 0;
+    ur_feed(u);
+    while (u->inflight) {
+        int rc = ur_enter(u, 1, &unused);
+        if (rc < 0)
+            return u->dead = rc;
+        ur_feed(u);
+    }
+    return 0;
+}
+
+/* ---- methods -------------------------------------------------------------- */
+
+static int ur_grow(uring_io *u)
+{
+    if (u->nq < u->capq)
+        return 0;
+    size_t cap = u->capq ? 2 * u->capq : 64;
+    ur_req *q = realloc(u->q, cap * sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    u->q = q;
+    u->capq = cap;
+    return 0;
+}
+
+static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
+{
+    uring_io *u = ctx;
+    if (u->dead)
+        return u->dead;
+    for (unsigned i = 0; i < n; i++)
+        if (reqs[i].op == UPD_IO_WRITE && u->rdonly)
+            return -EBADF;
+    u->drain_at = u->inflight || u->next < u->nq ? u->nq : SIZE_MAX;
+    for (unsigned i = 0; i < n; i++) {
+        /* pieces end at multiples of the block: the middle ones keep an
+         * aligned O_DIRECT path even when the request's ends are not */
+        uint8_t *b = reqs[i].buf;
+        uint64_t off = reqs[i].off, end = off + reqs[i].len;
+        while (off < end) {
+            uint64_t cut = (off / u->block + 1) * u->block;
+            uint32_t k = (uint32_t)((cut < end ? cut : end) - off);
+            if (ur_grow(u) < 0)
+                return -ENOMEM;
+            u->q[u->nq++] = (ur_req){ b, off, k, reqs[i].op };
+            b += k;
+            off += k;
+        }
+    }
+    ur_feed(u);
+    int rc = io_uring_submit(&u->ring);
+    return rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY ? rc : 0;
+}
+
+static int ur_reap(void *ctx)
+{
+    uring_io *u = ctx;
+    if (u->dead)
+        return u->dead;
+    int rc = ur_drain(u);
+    int err = rc < 0 ? rc : u->err;
+    u->nq = u->next = 0;
+    u->drain_at = SIZE_MAX;
+    u->err = 0;
+    return err;
+}
+
+static int ur_flush(void *ctx)
+{
+    uring_io *u = ctx;
+    int rc = ur_reap(u);
+    if (rc < 0 || u->rdonly)
+        return rc;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    io_uring_prep_fsync(sqe, u->fixed_files ? 0 : u->fd, IORING_FSYNC_DATASYNC);
+    if (u->fixed_files)
+        sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, UR_FSYNC);
+    int res = 1;
+    while (res == 1 && rc == 0)
+        rc = ur_enter(u, 1, &res);
+    if (rc < 0)
+        u->dead = rc;
+    return rc < 0 ? rc : res;
+}
+
+static int ur_size(void *ctx, uint64_t *size)
+{
+    const uring_io *u = ctx;
+    return upd_io_fd_size(u->fd, u->capacity, size);
+}
+
+static int ur_resize(void *ctx, uint64_t size)
+{
+    const uring_io *u = ctx;
+    return upd_io_fd_resize(u->fd, u->rdonly, u->capacity, size);
+}
+
+static void ur_close(void *ctx)
+{
+    uring_io *u = ctx;
+    if (u->ring.ring_fd >= 0)
+        io_uring_queue_exit(&u->ring);
+    for (unsigned i = 0; i < UR_BUFS; i++)
+        free(u->bufs[i].p);       /* buffers the caller did not give back */
+    if (u->dfd >= 0)
+        close(u->dfd);
+    close(u->fd);
+    free(u->q);
+    free(u);
+}
+
+static void *ur_buf_alloc(void *ctx, size_t size)
+{
+    uring_io *u = ctx;
+    size_t a = u->dalign > UPD_IO_BUF_ALIGN ? u->dalign : UPD_IO_BUF_ALIGN;
+    size_t len = (size ? size + a - 1 : a) / a * a;
+    void *p;
+    if (posix_memalign(&p, a, len))
+        return NULL;
+    for (unsigned i = 0; u->fixed_bufs && i < UR_BUFS; i++) {
+        if (u->bufs[i].p)
+            continue;
+        /* a failed registration (locked-memory limit) leaves the buffer
+         * usable through plain READ/WRITE */
+        struct iovec iov = { p, len };
+        if (io_uring_register_buffers_update_tag(&u->ring, i, &iov, NULL, 1) == 1) {
+            u->bufs[i].p = p;
+            u->bufs[i].len = len;
+        }
+        break;
+    }
+    return p;
+}
+
+static void ur_buf_free(void *ctx, void *p, size_t size)
+{
+    uring_io *u = ctx;
+    (void)size;
+    for (unsigned i = 0; i < UR_BUFS; i++) {
+        if (u->bufs[i].p != p)
+            continue;
+        struct iovec none = { NULL, 0 };
+        (void)io_uring_register_buffers_update_tag(&u->ring, i, &none, NULL, 1);
+        u->bufs[i].p = NULL;
+    }
+    free(p);
+}
+
+static void ur_describe(void *ctx, char *out, size_t cap)
+{
+    const uring_io *u = ctx;
+    unsigned nb = 0;
+    for (unsigned i = 0; i < UR_BUFS; i++)
+        nb += u->bufs[i].p != NULL;
+    char direct[48] = "buffered";
+    if (u->dfd >= 0)
+        snprintf(direct, sizeof direct, "O_DIRECT when %u-aligned", u->dalign);
+    snprintf(out, cap, "uring (setup %s%s%s, depth %u, block %u KiB, %s file, "
+             "%u registered buffers, %s)",
+             u->setup & IORING_SETUP_SINGLE_ISSUER ? "SINGLE_ISSUER|" : "",
+             u->setup & IORING_SETUP_DEFER_TASKRUN ? "DEFER_TASKRUN|"
+             : u->setup & IORING_SETUP_COOP_TASKRUN ? "COOP_TASKRUN|" : "",
+             u->setup & IORING_SETUP_SUBMIT_ALL ? "SUBMIT_ALL" : "none",
+             u->depth, u->block >> 10, u->fixed_files ? "registered" : "plain", nb, direct);
+}
+
+static const upd_io_methods uring_file_methods = {
+    "uring", 0, ur_submit, ur_reap, ur_flush, ur_size, ur_resize, ur_close,
+    ur_buf_alloc, ur_buf_free, ur_describe
+};
+static const upd_io_methods uring_blk_methods = {
+    "uring", UPD_IO_FIXED_SIZE, ur_submit, ur_reap, ur_flush, ur_size, ur_resize, ur_close,
+    ur_buf_alloc, ur_buf_free, ur_describe
+};
+
+/* ---- setup ------------------------------------------------------------------ */
+
+/* Strongest first: one issuing task with completions run only when it
+ * waits (fewest wake-ups), then cooperative task work, then none.  A kernel
+ * that does not know a flag says EINVAL; any other error is final. */
+static int ur_setup(struct io_uring *ring, unsigned depth, unsigned *chosen)
+{
+    static const unsigned tries[] = {
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+        0,
+    };
+    int rc = -EINVAL;
+    for (size_t i = 0; i < sizeof tries / sizeof *tries && rc == -EINVAL; i++) {
+        struct io_uring_params p;
+        memset(&p, 0, sizeof p);
+        p.flags = tries[i];
+        rc = io_uring_queue_init_params(depth, ring, &p);
+        if (rc == 0)
+            *chosen = tries[i];
+    }
+    return rc;
+}
+
+/* The O_DIRECT alignment of FD (0: none): statx(STATX_DIOALIGN), or a block
+ * device's logical block size; never below a page, so that a direct request
+ * never shares a page-cache page with a buffered one. */
+static unsigned ur_dio_align(int fd, int blk)
+{
+    unsigned a = 0;
+    struct statx sx;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN))
+        a = sx.stx_dio_offset_align > sx.stx_dio_mem_align ? sx.stx_dio_offset_align
+                                                          : sx.stx_dio_mem_align;
+    int lbs = 0;
+    if (!a && blk && ioctl(fd, BLKSSZGET, &lbs) == 0 && lbs > 0)
+        a = (unsigned)lbs;
+    return !a ? 0 : a < UPD_IO_BUF_ALIGN ? UPD_IO_BUF_ALIGN : a;
+}
+
+int upd_io_uring_probe(void)
+{
+    struct io_uring ring;
+    int rc = io_uring_queue_init(2, &ring, 0);
+    if (rc < 0) {
+        errno = -rc;
+        return UPD_E_IO_OPEN;
+    }
+    io_uring_queue_exit(&ring);
+    return 0;
+}
+
+static int ur_open_direct(uring_io *u, const char *path)
+{
+    u->dalign = ur_dio_align(u->fd, u->capacity != 0);
+    if (!u->dalign)
+        return 0;          /* the file system takes no O_DIRECT: buffered */
+    u->dfd = open(path, O_CLOEXEC | O_DIRECT | (u->rdonly ? O_RDONLY : O_RDWR));
+    return u->dfd < 0 ? UPD_E_IO_OPEN : 0;
+}
+
+int upd_io_open_uring(upd_io **out, const char *path, unsigned flags, const upd_io_params *p)
+{
+    const unsigned known = UPD_IO_RDONLY | UPD_IO_CREATE | UPD_IO_TRUNC | UPD_IO_DIRECT;
+    const upd_io_params none = { 0 };
+    if (!p)
+        p = &none;
+    if (!out || !path || (flags & ~known) || p->queue_depth > 4096 || p->block % 4096)
+        return UPD_E_INVAL;
+    uring_io *u = calloc(1, sizeof *u);
+    if (!u)
+        return UPD_E_NOMEM;
+    u->ring.ring_fd = u->dfd = -1;
+    u->drain_at = SIZE_MAX;
+    u->depth = p->queue_depth ? p->queue_depth : UR_DEPTH;
+    u->block = p->block ? p->block : UR_BLOCK;
+    u->rdonly = !!(flags & UPD_IO_RDONLY);
+    int rc = upd_io_open_fd(path, flags & ~UPD_IO_DIRECT, &u->fd, &u->capacity);
+    if (rc < 0) {
+        free(u);
+        return rc;
+    }
+    if (flags & UPD_IO_DIRECT)
+        rc = ur_open_direct(u, path);
+    int neg = rc < 0 ? 0 : ur_setup(&u->ring, u->depth, &u->setup);
+    if (rc < 0 || neg < 0) {
+        int e = rc < 0 ? errno : -neg;
+        u->ring.ring_fd = -1;
+        ur_close(u);
+        errno = e;
+        return UPD_E_IO_OPEN;
+    }
+    int files[2] = { u->fd, u->dfd };
+    u->fixed_files = io_uring_register_files(&u->ring, files, u->dfd >= 0 ? 2 : 1) == 0;
+    u->fixed_bufs = io_uring_register_buffers_sparse(&u->ring, UR_BUFS) == 0;
+    rc = upd_io_create(out, u->capacity ? &uring_blk_methods : &uring_file_methods, u);
+    if (rc < 0)
+        ur_close(u);
+    return rc;
+}

@@ -1,0 +1,261 @@
+/* The io_uring backend beyond the round trips (test_roundtrip runs every
+ * apply over it): fallback when io_uring is refused, short writes and
+ * reads, real EIO, the flush barrier collecting failed writes, registered
+ * buffers, batches larger than the ring, and argument checks. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static char dir[] = "/tmp/upd-uring-XXXXXX";
+static char path[64];
+
+static void setup(void)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/img", dir);
+}
+
+static void teardown(void)
+{
+    remove(path);
+    rmdir(dir);
+}
+
+TestSuite(io_uring, .init = setup, .fini = teardown);
+
+static upd_io *open_uring(unsigned flags, unsigned depth, uint32_t block)
+{
+    upd_io *io;
+    upd_io_params p = { UPD_IO_URING, depth, block };
+    int rc = upd_io_open_uring(&io, path, flags | UPD_IO_CREATE, &p);
+    cr_assert_eq(rc, 0, "open: %s (%s)", upd_strerror(rc), strerror(errno));
+    cr_assert_str_eq(upd_io_name(io), "uring");
+    return io;
+}
+
+/* In a child with io_uring_setup failing with ERR: AUTO picks POSIX, an
+ * explicit io_uring open fails with ERR kept in errno, and the POSIX handle
+ * works.  Exit status 0 when all of that held. */
+static int fallback_child(int err)
+{
+    if (deny_io_uring(err) < 0)
+        return 10;
+    if (upd_io_uring_probe() != UPD_E_IO_OPEN || errno != err)
+        return 11;
+    upd_io *io;
+    if (upd_io_open_uring(&io, path, UPD_IO_CREATE, NULL) != UPD_E_IO_OPEN || errno != err)
+        return 12;
+    if (upd_io_open(&io, path, UPD_IO_CREATE | UPD_IO_DIRECT, NULL) != 0)
+        return 13;
+    int ok = !strcmp(upd_io_name(io), "posix") && upd_io_write(io, "abc", 3, 0) == 0
+             && upd_io_flush(io) == 0;
+    upd_io_close(io);
+    return ok ? 0 : 14;
+}
+
+Test(io_uring, auto_falls_back, .description = "io_uring_setup refused (ENOSYS, EPERM, ENOMEM): auto runs POSIX")
+{
+    static const int errs[] = { ENOSYS, EPERM, ENOMEM };
+    for (size_t i = 0; i < 3; i++) {
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0)
+            _exit(fallback_child(errs[i]));
+        int st;
+        cr_assert_eq(waitpid(pid, &st, 0), pid);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "errno %d: child status %d", errs[i],
+                  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    }
+    /* and without the filter, auto takes io_uring */
+    upd_io *io;
+    cr_assert_eq(upd_io_open(&io, path, UPD_IO_CREATE, NULL), 0);
+    cr_assert_str_eq(upd_io_name(io), "uring");
+    upd_io_close(io);
+}
+
+/* Under a file size limit of LIMIT bytes (SIGXFSZ ignored), the kernel
+ * writes short, then refuses with EFBIG.  One 1 MiB write in one piece: it
+ * must not succeed, and the EFBIG (not a made-up EIO) shows the remainder
+ * was resubmitted after the short completion. */
+static int short_write_child(void)
+{
+    const size_t n = 1u << 20, limit = 300000;
+    struct rlimit rl = { limit, limit };
+    signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+        return 10;
+    upd_io *io;
+    upd_io_params p = { UPD_IO_URING, 4, 1u << 20 };
+    if (upd_io_open_uring(&io, path, UPD_IO_CREATE | UPD_IO_TRUNC, &p))
+        return 11;
+    uint8_t *b = upd_io_buf_alloc(io, n);
+    memset(b, 0x5a, n);
+    int rc = upd_io_write(io, b, n, 0);
+    int e = upd_io_last_errno(io);
+    upd_io_buf_free(io, b, n);
+    upd_io_close(io);
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return 12;
+    if (rc != UPD_E_IO_WRITE)
+        return 13;
+    if (e != EFBIG)
+        return 14;
+    return st.st_size == (off_t)limit ? 0 : 15;
+}
+
+Test(io_uring, short_write_resubmitted_then_fails, .description = "RLIMIT_FSIZE: a short write is resubmitted, EFBIG reported, never success")
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(short_write_child());
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d",
+              WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+Test(io_uring, short_read_is_enodata, .description = "a read past the end: the short part is retried, then UPD_E_IO_READ (ENODATA)")
+{
+    upd_io *io = open_uring(UPD_IO_TRUNC, 0, 0);
+    uint8_t b[8192];
+    memset(b, 7, sizeof b);
+    cr_assert_eq(upd_io_write(io, b, 1000, 0), 0);
+    cr_assert_eq(upd_io_read(io, b, 4096, 0), UPD_E_IO_READ);
+    cr_assert_eq(upd_io_last_errno(io), ENODATA);
+    memset(b, 0, sizeof b);
+    cr_assert_eq(upd_io_read(io, b, 1000, 0), 0);
+    for (int i = 0; i < 1000; i++)
+        cr_assert_eq(b[i], 7);
+    upd_io_close(io);
+}
+
+/* /proc/self/mem reads and writes of an unmapped address fail with EIO in
+ * the kernel's own I/O path (mem_rw), a real EIO without a failing disk. */
+Test(io_uring, eio_from_the_kernel, .description = "EIO (unmapped /proc/self/mem page): reads and writes fail with UPD_E_IO_*, errno EIO")
+{
+    for (int be = 0; be < 2; be++) {
+        upd_io *io;
+        upd_io_params p = { be ? UPD_IO_URING : UPD_IO_POSIX, 0, 0 };
+        cr_assert_eq(upd_io_open(&io, "/proc/self/mem", 0, &p), 0);
+        cr_assert_str_eq(upd_io_name(io), be ? "uring" : "posix");
+        uint8_t *b = upd_io_buf_alloc(io, 4096);
+        /* page 0 is never mapped */
+        cr_assert_eq(upd_io_read(io, b, 4096, 0), UPD_E_IO_READ, "%s", upd_io_name(io));
+        cr_assert_eq(upd_io_last_errno(io), EIO, "%s: errno %d", upd_io_name(io),
+                     upd_io_last_errno(io));
+        cr_assert_eq(upd_io_write(io, b, 4096, 0), UPD_E_IO_WRITE);
+        cr_assert_eq(upd_io_last_errno(io), EIO);
+        /* a mapped address works through the same handle */
+        static uint8_t mapped[4096] = { 42 };
+        cr_assert_eq(upd_io_read(io, b, 16, (uint64_t)(uintptr_t)mapped), 0);
+        cr_assert_eq(b[0], 42);
+        upd_io_buf_free(io, b, 4096);
+        upd_io_close(io);
+    }
+}
+
+Test(io_uring, flush_collects_unreaped_writes, .description = "flush waits for every write in flight and reports a failed one instead of syncing")
+{
+    upd_io *io = open_uring(UPD_IO_TRUNC, 0, 0);
+    uint8_t b[4096] = { 1 };
+    upd_io_req r[2] = { { b, 0, sizeof b, UPD_IO_WRITE }, { b, 8192, sizeof b, UPD_IO_WRITE } };
+    cr_assert_eq(upd_io_submit(io, r, 2), 0);
+    cr_assert_eq(upd_io_flush(io), 0);     /* no reap: flush collected them */
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_size, 12288);
+    upd_io_close(io);
+    /* a write that fails in flight makes the barrier fail */
+    io = open_uring(0, 0, 0);
+    upd_io_req bad = { (void *)1, 0, 4096, UPD_IO_WRITE };   /* EFAULT in the kernel */
+    cr_assert_eq(upd_io_submit(io, &bad, 1), 0);
+    cr_assert_eq(upd_io_flush(io), UPD_E_IO_FLUSH);
+    cr_assert_eq(upd_io_last_errno(io), EFAULT);
+    cr_assert_eq(upd_io_write(io, b, 1, 0), UPD_E_STATE, "a failed flush is final");
+    upd_io_close(io);
+}
+
+Test(io_uring, big_batches_and_order, .description = "a batch of 1000 pieces through a 4-entry ring; batches in flight keep their order")
+{
+    upd_io *io = open_uring(UPD_IO_TRUNC, 4, 4096);
+    size_t n = 1000 * 4096 + 123;
+    uint8_t *a = upd_io_buf_alloc(io, n), *b = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        a[i] = (uint8_t)(i * 31 + 7);
+    cr_assert_eq(upd_io_write(io, a, n, 5), 0);
+    cr_assert_eq(upd_io_read(io, b, n, 5), 0);
+    cr_assert(memcmp(a, b, n) == 0);
+    /* two overlapping writes in two batches without a reap between: the
+     * second lands last */
+    memset(a, 1, 1 << 20);
+    memset(b, 2, 1 << 20);
+    upd_io_req w1 = { a, 0, 1u << 20, UPD_IO_WRITE }, w2 = { b, 4096, 1u << 20, UPD_IO_WRITE };
+    cr_assert_eq(upd_io_submit(io, &w1, 1), 0);
+    cr_assert_eq(upd_io_submit(io, &w2, 1), 0);
+    cr_assert_eq(upd_io_reap(io), 0);
+    cr_assert_eq(upd_io_read(io, a, 8192, 0), 0);
+    cr_assert(a[0] == 1 && a[4095] == 1 && a[4096] == 2 && a[8191] == 2);
+    upd_io_buf_free(io, a, n);
+    free(b);
+    upd_io_close(io);
+}
+
+Test(io_uring, registered_buffers, .description = "buf_alloc buffers are page-aligned and registered; others still work")
+{
+    upd_io *io = open_uring(UPD_IO_TRUNC | UPD_IO_DIRECT, 0, 0);
+    char d[256];
+    upd_io_describe(io, d, sizeof d);
+    cr_assert(strstr(d, "0 registered buffers"), "%s", d);
+    uint8_t *x = upd_io_buf_alloc(io, 100000), *y = upd_io_buf_alloc(io, 5);
+    cr_assert(x && y && (uintptr_t)x % 4096 == 0 && (uintptr_t)y % 4096 == 0);
+    upd_io_describe(io, d, sizeof d);
+    cr_assert(strstr(d, "2 registered buffers"), "%s", d);
+    cr_assert(strstr(d, "O_DIRECT when"), "ext4/xfs/tmpfs report a direct I/O alignment: %s", d);
+    memset(x, 9, 100000);
+    cr_assert_eq(upd_io_write(io, x, 98304, 4096), 0);       /* aligned: direct */
+    cr_assert_eq(upd_io_write(io, x + 1, 1000, 3), 0);       /* unaligned: buffered */
+    uint8_t plain[2000];
+    cr_assert_eq(upd_io_read(io, plain, 2000, 0), 0);         /* unregistered memory */
+    cr_assert_eq(plain[3], 9);
+    cr_assert_eq(plain[1500], 0);
+    cr_assert_eq(plain[1999], 0);
+    upd_io_buf_free(io, x, 100000);
+    upd_io_describe(io, d, sizeof d);
+    cr_assert(strstr(d, "1 registered buffers"), "%s", d);
+    upd_io_buf_free(io, y, 5);
+    upd_io_close(io);
+}
+
+Test(io_uring, bad_arguments, .description = "invalid flags, depths and blocks are refused; read-only refuses writes")
+{
+    upd_io *io;
+    upd_io_params p = { UPD_IO_URING, 5000, 0 };
+    cr_assert_eq(upd_io_open_uring(&io, path, UPD_IO_CREATE, &p), UPD_E_INVAL);
+    p = (upd_io_params){ UPD_IO_URING, 0, 1000 };
+    cr_assert_eq(upd_io_open_uring(&io, path, UPD_IO_CREATE, &p), UPD_E_INVAL);
+    cr_assert_eq(upd_io_open_uring(&io, path, 0x100, NULL), UPD_E_INVAL);
+    cr_assert_eq(upd_io_open_uring(&io, dir, 0, NULL), UPD_E_IO_OPEN);
+    cr_assert_eq(errno, EISDIR);
+    p = (upd_io_params){ UPD_IO_POSIX, 0, 0 };
+    cr_assert_eq(upd_io_open(&io, path, UPD_IO_CREATE | UPD_IO_DIRECT, &p), UPD_E_INVAL);
+    io = open_uring(0, 0, 0);
+    upd_io_close(io);
+    cr_assert_eq(upd_io_open_uring(&io, path, UPD_IO_RDONLY, NULL), 0);
+    cr_assert_eq(upd_io_write(io, "x", 1, 0), UPD_E_IO_WRITE);
+    cr_assert_eq(upd_io_last_errno(io), EBADF);
+    cr_assert_eq(upd_io_flush(io), 0);
+    upd_io_close(io);
+}
