@@ -415,8 +415,9 @@ static int command_status(srv_dm *dm, sess *s, const upd_dm_cmd *c)
         char why[64];
         snprintf(why, sizeof why, "Exec refused with status %d", c->code);
         rc = srv_job_set(dm->st, p.job, SRV_JOB_FAILED, 0, why);
-        if (!rc && c->code == 412) {
-            /* the node is busy (a final alert still pending): again later */
+        if (!rc && c->code == 405) {
+            /* the State forbids it now (an update running, a final alert
+             * still pending): again in a later session */
             s->followup = 1;
             return 0;
         }

@@ -648,12 +648,12 @@ Test(session, chain_next_step_waits_for_a_new_session)
     upd_dm_msg_free(d3.last);
 }
 
-Test(session, busy_node_412_is_retried_not_a_failure)
+Test(session, busy_node_405_is_retried_not_a_failure)
 {
     device d = { .sid = "D1", .enc = UPD_DM_XML };
     os_version = "1.0";
     open_session(&d, NULL, 0);
-    int codes[] = { 405, 405, 412 };
+    int codes[] = { 405, 405, 405 };
     cr_assert_eq(exchange(&d, answer(&d, codes, 3, NULL)), 200);
     cr_expect_eq(count_non_status(d.last), 0, "405 on Replace is not a missing node: no Add");
     srv_job j;
@@ -665,4 +665,19 @@ Test(session, busy_node_412_is_retried_not_a_failure)
     cr_expect_not_null(find_cmd(d2.last, UPD_DM_CMD_EXEC, 0), "sent again in the next session");
     upd_dm_msg_free(d.last);
     upd_dm_msg_free(d2.last);
+}
+
+/* 412 on Exec is an incomplete command (no PkgURL on the device): the job
+ * and the device fail with the reason, nothing is retried. */
+Test(session, exec_412_fails_the_job)
+{
+    device d = { .sid = "E1", .enc = UPD_DM_XML };
+    os_version = "1.0";
+    open_session(&d, NULL, 0);
+    int codes[] = { 200, 200, 412 };
+    cr_assert_eq(exchange(&d, answer(&d, codes, 3, NULL)), 200);
+    srv_job j;
+    job_state(SRV_JOB_FAILED, &j);
+    dev_state(SRV_DEV_FAILED);
+    upd_dm_msg_free(d.last);
 }
