@@ -19,7 +19,7 @@
  * client credentials; the HMAC-MD5 integrity header (x-syncml-hmac) on
  * every request; the device authenticates the server (auth-md5 Cred in
  * the server's SyncHdr, checked with the server credentials and the nonce
- * this device issued; a new server nonce in a Chal every session: nonce
+ * this device issued; a new server nonce in a Chal in every message: nonce
  * rotation); multi-message packages in both directions (a server message
  * without Final is answered with Alert 1222; a response larger than the
  * server's MaxMsgSize is split between commands and the rest sent when the
