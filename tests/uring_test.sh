@@ -20,7 +20,7 @@ check() { desc=$1; shift; if "$@"; then pass=$((pass + 1)); else fail=$((fail + 
 "$SYNTH" exe-like 7 8M "$T/old" "$T/new" || { echo "synth failed"; exit 1; }
 "$UPD" diff "$T/old" "$T/new" -o "$T/pkg" -q || { echo "diff failed"; exit 1; }
 
-for io in "--io=auto" "--io=uring" "--io=posix" "--io=uring --direct" "--io=uring --io-depth 2 --io-block 4K"; do
+for io in "" "--io=auto" "--io=uring" "--io=posix" "--io=uring --direct" "--io=uring --io-depth 2 --io-block 4K"; do
     cp "$T/old" "$T/tgt"
     # shellcheck disable=SC2086
     "$UPD" apply --insecure --in-place "$T/tgt" "$T/pkg" -v $io > "$T/out.txt" 2>&1
@@ -29,7 +29,7 @@ for io in "--io=auto" "--io=uring" "--io=posix" "--io=uring --direct" "--io=urin
     "$UPD" apply --insecure "$T/old" "$T/pkg" -o "$T/oop" -q $io
     check "out-of-place apply $io" cmp -s "$T/oop" "$T/new"
     case $io in
-        *posix*) want="io        posix" ;;
+        ""|*posix*) want="io        posix" ;;   # the default is POSIX
         *) want="io        uring (setup" ;;
     esac
     check "-v says '$want' for $io" grep -q "^$want" "$T/out.txt"
@@ -37,14 +37,16 @@ done
 check "--direct is reported" sh -c "'$UPD' apply --insecure '$T/old' '$T/pkg' -o '$T/oop' -v --io=uring --direct | grep -q 'O_DIRECT when'"
 
 "$UPD" status "$T/tgt" > "$T/status.txt"
+check "status names the default backend" grep -q "^io        posix" "$T/status.txt"
+"$UPD" status "$T/tgt" --io=uring > "$T/status.txt"
 check "status names the backend" grep -q "^io        uring" "$T/status.txt"
-"$UPD" status "$T/tgt" --json > "$T/status.json"
+"$UPD" status "$T/tgt" --json --io=uring > "$T/status.json"
 check "status --json names the backend" grep -q '"io":"uring"' "$T/status.json"
 check "inspect says what auto would use" sh -c "'$UPD' inspect '$T/pkg' | grep -q 'auto would use uring'"
 
 for e in ENOSYS EPERM ENOMEM; do
     cp "$T/old" "$T/tgt"
-    "$NO_URING" $e "$UPD" apply --insecure --in-place "$T/tgt" "$T/pkg" -v > "$T/fb.txt" 2>&1
+    "$NO_URING" $e "$UPD" apply --insecure --in-place "$T/tgt" "$T/pkg" -v --io=auto > "$T/fb.txt" 2>&1
     check "fallback $e: bit-exact" cmp -s "$T/tgt" "$T/new"
     check "fallback $e: -v says posix and why" grep -q "^io        posix, --io=auto: posix (io_uring unavailable: " "$T/fb.txt"
     cp "$T/old" "$T/tgt"
@@ -54,7 +56,7 @@ for e in ENOSYS EPERM ENOMEM; do
     check "--io=uring under $e says so" grep -q "UPD_E_IO_OPEN" "$T/err.txt"
     check "--io=uring under $e names the cause" grep -q "system error: " "$T/err.txt"
 done
-"$NO_URING" EPERM "$UPD" status "$T/tgt" > "$T/status.txt"
+"$NO_URING" EPERM "$UPD" status "$T/tgt" --io=auto > "$T/status.txt"
 check "status under EPERM says posix and why" grep -q "^io        posix, --io=auto: posix (io_uring unavailable: Operation not permitted)" "$T/status.txt"
 check "inspect under ENOSYS says posix" sh -c "'$NO_URING' ENOSYS '$UPD' inspect '$T/pkg' | grep -q 'auto would use posix (io_uring unavailable: Function not implemented)'"
 

@@ -266,7 +266,7 @@ int cmd_apply(int argc, char **argv)
 
 int cli_apply(int argc, char **argv, const cli_feeder *src)
 {
-    apply_args args = { 0 };
+    apply_args args = { .io = CLI_IO_DEFAULT };
     /* A fixed mmap threshold: glibc otherwise raises it after the first
      * large free, and the dry run's buffers would stay in the heap while the
      * real run allocates its own, doubling peak RSS past the window. */

@@ -32,7 +32,7 @@ int cmd_status(int argc, char **argv)
         { "journal", required_argument, 0, 'J' }, { "json", no_argument, 0, 'j' },
         CLI_IO_OPTIONS, { 0, 0, 0, 0 }
     };
-    cli_io io = { 0 };
+    cli_io io = CLI_IO_DEFAULT;
     const char *jpath = NULL;
     int c, json = 0;
     optind = 1;

@@ -32,9 +32,9 @@ static int usage(FILE *f)
         "DOWNLOAD: --cacert PEM, --max-size N, --retries N (in a row without progress),\n"
         "        --connect-timeout S, --stall-timeout S, --backoff MS (first retry delay)\n"
         "POLICY: --package-id ID, --installed-version V, --allow-downgrade (apply only)\n"
-        "IO (apply, status): --io=auto|uring|posix (default auto: io_uring when the kernel\n"
-        "        allows it, else POSIX; -v says which), --direct (io_uring: O_DIRECT where\n"
-        "        aligned), --io-depth N (requests in flight, 64), --io-block SIZE (256K)\n"
+        "IO (apply, status): --io=auto|uring|posix (default posix; auto: io_uring when the\n"
+        "        kernel allows it, else POSIX; -v says which), --direct (io_uring: O_DIRECT\n"
+        "        where aligned), --io-depth N (requests in flight, 64), --io-block SIZE (256K)\n"
         "common: -q/--quiet (no progress, no summary), -v/--verbose, --json (machine summary)\n");
     return f == stderr ? 2 : 0;
 }
