@@ -3,7 +3,8 @@
 # Idempotent; runs apt-get update once when something is missing.
 set -eu
 PKGS="build-essential cmake pkg-config libzstd-dev libxxhash-dev liburing-dev libcriterion-dev
-      libdivsufsort-dev libssl-dev zstd time ca-certificates clang"
+      libdivsufsort-dev libssl-dev zstd time ca-certificates clang
+      gnuplot-nox python3"
 [ "$#" -gt 0 ] && PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do
