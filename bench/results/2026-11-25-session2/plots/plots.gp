@@ -10,14 +10,14 @@ set yrange [0.01:*]
 set ylabel '% of new image'
 set key outside bottom center horizontal
 set grid ytics
-plot 'patch_size.dat' using 2:xtic(1) title 'updelta (out of place)', 'patch_size.dat' using 3:xtic(1) title 'bsdiff / bspatch', 'patch_size.dat' using 4:xtic(1) title 'xdelta3 -9 -S lzma', 'patch_size.dat' using 5:xtic(1) title 'zstd -19 --long=27 --patch-from', 'patch_size.dat' using 6:xtic(1) title 'zstd -19 (no delta)'
+plot 'patch_size.dat' using 2:xtic(1) title 'updelta (out of place)', 'patch_size.dat' using 3:xtic(1) title 'bsdiff / bspatch', 'patch_size.dat' using 4:xtic(1) title 'xdelta3 -9 -S lzma', 'patch_size.dat' using 5:xtic(1) title 'zstd -19 --long --patch-from', 'patch_size.dat' using 6:xtic(1) title 'zstd -19 (no delta)'
 
 set output '../apply_vs_memory.png'
-set title 'Apply: wall time against peak RSS (median; lower left is better)'
+set title 'Apply: throughput against peak RSS, one point per pair (median; upper left is better)'
 unset style
 set logscale xy
 set autoscale
 set xlabel 'peak RSS, MiB'
-set ylabel 'apply, seconds'
+set ylabel 'apply, MB/s of new image'
 set key outside right
-plot 'apply.dat' index 0 using 3:2 with points pt 5 ps 1.6 title 'updelta (out of place)', 'apply.dat' index 1 using 3:2 with points pt 6 ps 1.6 title 'updelta (in place, journaled)', 'apply.dat' index 2 using 3:2 with points pt 7 ps 1.6 title 'bsdiff / bspatch', 'apply.dat' index 3 using 3:2 with points pt 8 ps 1.6 title 'xdelta3 -9 -S lzma', 'apply.dat' index 4 using 3:2 with points pt 9 ps 1.6 title 'zstd -19 --long=27 --patch-from'
+plot 'apply.dat' index 0 using 3:2 with points pt 5 ps 1.6 title 'updelta (out of place)', 'apply.dat' index 1 using 3:2 with points pt 6 ps 1.6 title 'updelta (in place, journaled)', 'apply.dat' index 2 using 3:2 with points pt 7 ps 1.6 title 'bsdiff / bspatch', 'apply.dat' index 3 using 3:2 with points pt 8 ps 1.6 title 'xdelta3 -9 -S lzma', 'apply.dat' index 4 using 3:2 with points pt 9 ps 1.6 title 'zstd -19 --long --patch-from'
