@@ -11,9 +11,8 @@
  * the median's ratio to memcpy's median.
  *
  *   memcpy         memcpy(dst, src, n): the ceiling
- *   add            DIFF op: dst[i] += src[i] mod 256.  add_bytes() is static
- *                  in engine/apply/exec.c, so this is a copy of its loop
- *                  (16-byte vector add, scalar tail), not a call into it.
+ *   add            DIFF op: dst[i] += src[i] mod 256, the applier's own loop
+ *                  (upd_ap_add_bytes, engine/apply/exec.c).
  *   zstd-decode    ZSTD_decompressDCtx of whole segments, one DCtx reused,
  *                  as engine/apply/reader.c decodes them; segments are the
  *                  input cut into UPD_DEFAULT_SEGMENT (4 MiB) pieces and
@@ -28,6 +27,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "../corpora/synth.h"
+#include "../engine/apply/applier.h"
 #include "../engine/crypto/digest.h"
 #include "updelta/diff.h"
 
@@ -67,22 +67,6 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* Same loop as add_bytes() in engine/apply/exec.c (see the header). */
-static void add_bytes(uint8_t *dst, const uint8_t *src, size_t n)
-{
-    typedef uint8_t v16 __attribute__((vector_size(16)));
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        v16 x, y;
-        memcpy(&x, dst + i, 16);
-        memcpy(&y, src + i, 16);
-        x += y;
-        memcpy(dst + i, &x, 16);
-    }
-    for (; i < n; i++)
-        dst[i] = (uint8_t)(dst[i] + src[i]);
-}
-
 /* Each returns the bytes it processed, or 0 on failure. */
 static size_t run_memcpy(bench *b)
 {
@@ -92,7 +76,7 @@ static size_t run_memcpy(bench *b)
 
 static size_t run_add(bench *b)
 {
-    add_bytes(b->dst, b->src, b->n);
+    upd_ap_add_bytes(b->dst, b->src, b->n);
     return b->n;
 }
 

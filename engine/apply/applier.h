@@ -170,4 +170,8 @@ int upd_jlist_push(upd_jlist *l, uint64_t off, uint64_t len);
 
 void upd_ap_progress(upd_applier *a, int phase, uint64_t done, uint64_t total);
 
+/* exec.c: DST[i] += SRC[i] mod 256, the DIFF op's hot loop (also timed by
+ * bench/micro.c, which links the static library). */
+void upd_ap_add_bytes(uint8_t *dst, const uint8_t *src, size_t n);
+
 #endif

@@ -133,9 +133,9 @@ static int read_old(upd_applier *a, uint8_t *buf, uint64_t x, size_t n)
     return 0;
 }
 
-/* Bytewise add mod 256 of SRC into DST, 16 bytes at a time with the
- * compiler's vector extension (gcc and clang), the scalar tail after. */
-static void add_bytes(uint8_t *dst, const uint8_t *src, size_t n)
+/* 16 bytes at a time with the compiler's vector extension (gcc and
+ * clang), the scalar tail after. */
+void upd_ap_add_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 {
     typedef uint8_t v16 __attribute__((vector_size(16)));
     size_t i = 0;
@@ -160,7 +160,7 @@ static int run_step(upd_applier *a, const step_iter *it)
     case UPD_OP_DIFF:
         UPD_CHECK(read_old(a, a->iobuf, s.src, n));
         if (s.payload)
-            add_bytes(a->iobuf, s.payload, n);
+            upd_ap_add_bytes(a->iobuf, s.payload, n);
         return upd_io_write(a->p.target, a->iobuf, n, s.dst);
     case UPD_OP_LIT:
         return upd_io_write(a->p.target, s.payload, n, s.dst);
