@@ -6,6 +6,7 @@ Usage: device_e2e.py UPDELTA_DEVICE UPDELTA UPDELTA_SYNTH [SCENARIO...]
 (UPD_E2E_KEEP=1 keeps the work directory with every device log.)"""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -205,6 +206,9 @@ def scenario_flow(base, name="flow", crash_at=None, throttle=0.0, big=False, ext
         if crash_at:
             check(w.starts == 2, f"{name}: killed once at '{crash_at}' and restarted (starts {w.starts})")
             check(w.log_count(f"test crash point '{crash_at}'") == 1, f"{name}: crash point reached")
+        else:
+            check(re.search(r"os: download progress (\d+)/\1 bytes", w.log_text()),
+                  f"{name}: the download agent reported progress up to the last byte")
         if crash_at == "download" and "stream" not in extra:
             check(w.log_count("resuming at byte") >= 1, f"{name}: download resumed, not restarted")
         if "stream" in extra:
@@ -321,6 +325,9 @@ def scenario_external_kill(base):
         while time.time() < end and not (os.path.exists(part) and os.path.getsize(part) > 4500000):
             time.sleep(0.01)
         check(os.path.exists(part), "external-kill: download under way")
+        check(any(0 < int(d) < int(t) for d, t in re.findall(r"os: download progress (\d+)/(\d+) bytes",
+                                                              w.log_text())),
+              "external-kill: the download agent reported progress part-way")
         w.proc.send_signal(signal.SIGKILL)
         w.proc.wait()
         w.start()

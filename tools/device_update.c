@@ -15,18 +15,22 @@
 
 /* A crash point part-way through a long step: the download at 3/4 (past
  * the agent's first durable checkpoint for a package of a few MiB), the
- * dry run and the install half-way. */
+ * dry run and the install half-way.  ID names the ROM package in the
+ * download agent's progress lines. */
 typedef struct {
     device *d;
     const char *step;
     int fired;
+    const char *id;
 } half_way;
 
+/* The download agent's progress "bar": one line per report (the agent
+ * reports at most ~10 times a second and once at the end). */
 static void on_dl_progress(void *user, uint64_t done, uint64_t total, double rate, double eta)
 {
-    (void)rate;
-    (void)eta;
     half_way *h = user;
+    dev_log("%s: download progress %llu/%llu bytes, %.0f B/s, eta %.1f s", h->id,
+            (unsigned long long)done, (unsigned long long)total, rate, eta);
     if (total && !h->fired && done * 4 >= total * 3 && done < total) {
         h->fired = 1;
         dev_crash_point(h->d, h->step);
@@ -169,7 +173,7 @@ static void install(device *d, dev_rom *r)
 {
     char pkg[4096];
     side_path(pkg, sizeof pkg, d, r, "pkg");
-    half_way check = { d, "verify", 0 }, h = { d, "install", 0 };
+    half_way check = { d, "verify", 0, r->id }, h = { d, "install", 0, r->id };
     upd_header hd;
     upd_apply_stats st;
     dev_log("%s: verifying %s", r->id, pkg);
@@ -195,7 +199,7 @@ static void stream(device *d, dev_rom *r, const char *url)
     upd_io *img = NULL, *jrn = NULL;
     upd_keyring *kr = NULL;
     upd_applier *a = NULL;
-    half_way h = { d, "download", 0 };
+    half_way h = { d, "download", 0, r->id };
     upd_dl_params p;
     dl_params(&p, url, &h);
     dev_log("%s: streaming %s into %s (install while downloading)", r->id, url, r->image);
@@ -232,7 +236,7 @@ static void download(device *d, dev_rom *r, const char *url)
     }
     char pkg[4096];
     side_path(pkg, sizeof pkg, d, r, "pkg");
-    half_way h = { d, "download", 0 };
+    half_way h = { d, "download", 0, r->id };
     upd_dl_params p;
     dl_params(&p, url, &h);
     upd_dl_stats st = { 0 };
