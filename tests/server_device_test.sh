@@ -48,21 +48,7 @@ NPORT=$(( ($$ % 2700) + 30000 ))
 "$SRV" device --db "$T/db" IMEI:1 --user dev1 --secret pw --server-secret srvpwd \
     --notify "127.0.0.1:$NPORT"
 
-# start_server PORT [ARGS]: serve on PORT with --events appended to server.log
-start_server() {
-    rm -f "$T/port"
-    "$SRV" serve --db "$T/db" --repo "$T/repo" --port-file "$T/port" --events --port "$@" \
-        >> "$T/server.log" 2>&1 &
-    SPID=$!
-    wait_for "$T/port" . 10
-}
-# a fixed port (the device's config names it), the first of a few that binds
-for try in 1 2 3 4 5 6 7 8; do
-    PORT=$(( (($$ + try * 7919) % 10000) + 20000 ))
-    start_server "$PORT" && break
-    kill "$SPID" 2>/dev/null
-    wait "$SPID" 2>/dev/null
-done
+start_server_fixed || { echo "server did not start"; exit 1; }
 cat > "$T/dev.conf" <<EOF
 server_url = http://127.0.0.1:$PORT/dm
 server_id = updelta-server

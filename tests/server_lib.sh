@@ -1,6 +1,6 @@
 # Sourced by the server test scripts: a work directory T (removed at exit,
 # after stopping the processes in SPID, DPID and NPID), the check helpers,
-# wait_for, and start_nginx.
+# wait_for, start_server and start_nginx.
 T=$(mktemp -d /tmp/upd-srv-XXXXXX)
 chmod 755 "$T"              # nginx's worker runs unprivileged
 SPID=""
@@ -71,6 +71,27 @@ EOF
         fi
         wait "$NPID" 2>/dev/null
         NPID=""
+    done
+    return 1
+}
+
+# start_server PORT [ARGS]: updelta-server ($SRV) serving $T/db and $T/repo
+# on PORT, --events appended to $T/server.log; SPID is its pid.
+start_server() {
+    rm -f "$T/port"
+    "$SRV" serve --db "$T/db" --repo "$T/repo" --port-file "$T/port" --events --port "$@" \
+        >> "$T/server.log" 2>&1 &
+    SPID=$!
+    wait_for "$T/port" . 10
+}
+# start_server_fixed: start_server on the first of a few fixed ports that
+# binds (a device's config names it), which goes to PORT
+start_server_fixed() {
+    for try in 1 2 3 4 5 6 7 8; do
+        PORT=$(( (($$ + try * 7919) % 10000) + 20000 ))
+        start_server "$PORT" && return 0
+        kill "$SPID" 2>/dev/null
+        wait "$SPID" 2>/dev/null
     done
     return 1
 }

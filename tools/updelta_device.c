@@ -79,6 +79,9 @@ static void nonces_load(device *d)
             d->nonces.client_len = unhex(line + 9, d->nonces.client, UPD_DMC_NONCE_MAX);
         else if (strncmp(line, "server = ", 9) == 0)
             d->nonces.server_len = unhex(line + 9, d->nonces.server, UPD_DMC_NONCE_MAX);
+        else if (strncmp(line, "unsure = ", 9) == 0)
+            d->nonces.server_unsure_len = unhex(line + 9, d->nonces.server_unsure,
+                                                UPD_DMC_NONCE_MAX);
         else if (strncmp(line, "session = ", 10) == 0)
             d->last_session = (uint16_t)strtoul(line + 10, NULL, 10);
     }
@@ -87,11 +90,13 @@ static void nonces_load(device *d)
 
 static void nonces_save(device *d)
 {
-    char c[2 * UPD_DMC_NONCE_MAX + 1], s[2 * UPD_DMC_NONCE_MAX + 1], buf[512];
+    char c[2 * UPD_DMC_NONCE_MAX + 1], s[2 * UPD_DMC_NONCE_MAX + 1], u[2 * UPD_DMC_NONCE_MAX + 1];
+    char buf[640];
     hex(c, d->nonces.client, d->nonces.client_len);
     hex(s, d->nonces.server, d->nonces.server_len);
-    int n = snprintf(buf, sizeof buf, "client = %s\nserver = %s\nsession = %u\n", c, s,
-                     (unsigned)d->last_session);
+    hex(u, d->nonces.server_unsure, d->nonces.server_unsure_len);
+    int n = snprintf(buf, sizeof buf, "client = %s\nserver = %s\nunsure = %s\nsession = %u\n", c,
+                     s, u, (unsigned)d->last_session);
     int rc = upd_fumo_store_file(d->state_dir, "dm.nonces", buf, (size_t)n, NULL);
     if (rc < 0)
         dev_log("cannot save the nonces: %s", upd_strerror(rc));
@@ -244,6 +249,13 @@ static void on_notification(device *d, const uint8_t *buf, size_t len)
     upd_dm_notify n;
     int rc = upd_dm_notify_verify(buf, len, d->server_id, d->server_pass, d->nonces.server,
                                   d->nonces.server_len, &n);
+    /* the server may hold the nonce of a message whose reply never came */
+    if (rc < 0 && d->nonces.server_unsure_len
+        && upd_dm_notify_verify(buf, len, d->server_id, d->server_pass, d->nonces.server_unsure,
+                                d->nonces.server_unsure_len, &n) == 0) {
+        upd_dmc_nonces_sure(&d->nonces);
+        rc = 2;
+    }
     if (rc < 0) {
         upd_dm_notify peek;
         const char *why = upd_dm_notify_decode(buf, len, &peek) < 0 ? "malformed trigger"
@@ -257,7 +269,8 @@ static void on_notification(device *d, const uint8_t *buf, size_t len)
         return;
     }
     dev_log("notification accepted: server %s session %04X ui-mode %u%s", n.server_id,
-            n.session_id, n.ui_mode, rc == 1 ? " (reset nonce)" : "");
+            n.session_id, n.ui_mode, rc == 1 ? " (reset nonce)"
+            : rc == 2 ? " (nonce of a message left unanswered)" : "");
     d->last_session = n.session_id;
     nonces_save(d);
     dev_session(d, n.session_id, NULL, 0);

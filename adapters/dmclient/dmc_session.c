@@ -38,6 +38,13 @@ typedef struct {
     uint16_t init_session;     /* package #0 session id, 0 for client-initiated */
 } sess;
 
+void upd_dmc_nonces_sure(upd_dmc_nonces *n)
+{
+    memcpy(n->server, n->server_unsure, n->server_unsure_len);
+    n->server_len = n->server_unsure_len;
+    n->server_unsure_len = 0;
+}
+
 static int set_url(sess *ss, const char *url)
 {
     char *u = strdup(url);
@@ -178,13 +185,22 @@ static int exchange(dmc *s, sess *ss, upd_dm_msg *m, size_t keep, upd_dm_cmd **r
     int rc = dmc_http_post(ss->url, upd_dm_media_type(enc), body, len, hp,
                            p->timeout_ms ? p->timeout_ms : 30000, &r);
     free(body);
-    if (rc < 0)
+    upd_dmc_nonces *nc = s->nonces;
+    if (rc < 0) {
+        if (s->next_server_nonce_set) {
+            /* the server may or may not have stored it before the
+             * connection broke: keep both */
+            memcpy(nc->server_unsure, s->next_server_nonce, sizeof s->next_server_nonce);
+            nc->server_unsure_len = sizeof s->next_server_nonce;
+        }
         return rc;
+    }
     if (s->next_server_nonce_set) {
         /* the server has our new nonce now; a message never sent does not
          * rotate it */
-        memcpy(s->nonces->server, s->next_server_nonce, sizeof s->next_server_nonce);
-        s->nonces->server_len = sizeof s->next_server_nonce;
+        memcpy(nc->server, s->next_server_nonce, sizeof s->next_server_nonce);
+        nc->server_len = sizeof s->next_server_nonce;
+        nc->server_unsure_len = 0;
         s->next_server_nonce_set = 0;
     }
     s->st.messages_sent++;
@@ -197,10 +213,15 @@ static int exchange(dmc *s, sess *ss, upd_dm_msg *m, size_t keep, upd_dm_cmd **r
         return UPD_E_DM_PROTOCOL;
     }
     s->server_mac = 0;
-    if (s->server_required && r.hmac[0])
+    /* our stored nonce, then the unsure one if any */
+    for (int unsure = 0; s->server_required && r.hmac[0] && s->server_mac <= 0
+                         && unsure < (nc->server_unsure_len ? 2 : 1); unsure++)
         s->server_mac = upd_dm_hmac_verify(r.hmac, p->server_id, p->server_pass,
-                                           s->nonces->server, s->nonces->server_len,
-                                           r.body, r.len) == 0 ? 1 : -1;
+                                           unsure ? nc->server_unsure : nc->server,
+                                           unsure ? nc->server_unsure_len : nc->server_len,
+                                           r.body, r.len) == 0 ? 1 + unsure : -1;
+    if (s->server_mac == 2)
+        upd_dmc_nonces_sure(nc);
     char why[128] = "";
     rc = upd_dm_parse(r.body, r.len, (upd_dm_encoding)renc, NULL, in, why, sizeof why);
     dmc_reply_free(&r);
@@ -225,8 +246,16 @@ static int server_auth(dmc *s, const upd_dm_msg *in)
         return ST_OK;
     }
     if (in->hdr.cred) {
+        upd_dmc_nonces *nc = s->nonces;
         int rc = upd_dm_cred_verify(in->hdr.cred, in->hdr.source_name, s->p->server_id,
-                                    s->p->server_pass, s->nonces->server, s->nonces->server_len);
+                                    s->p->server_pass, nc->server, nc->server_len);
+        if (rc != 0 && nc->server_unsure_len
+            && upd_dm_cred_verify(in->hdr.cred, in->hdr.source_name, s->p->server_id,
+                                  s->p->server_pass, nc->server_unsure,
+                                  nc->server_unsure_len) == 0) {
+            upd_dmc_nonces_sure(nc);
+            rc = 0;
+        }
         if (rc == 0) {
             s->server_ok = 1;
             s->st.server_authenticated = 1;

@@ -60,6 +60,11 @@ typedef struct {
     size_t client_len;
     uint8_t server[UPD_DMC_NONCE_MAX];  /* issued by us; the server's Cred and package #0 use it */
     size_t server_len;
+    /* a server nonce sent in a message whose reply never came: the server
+     * may have stored it (and uses it from then on) or not; checks that
+     * fail with SERVER try it, and a match makes it SERVER */
+    uint8_t server_unsure[UPD_DMC_NONCE_MAX];
+    size_t server_unsure_len;
 } upd_dmc_nonces;
 
 typedef void (*upd_dmc_log_fn)(void *user, const char *line);
@@ -95,6 +100,11 @@ typedef struct {
     int server_authenticated;   /* 1 when the server's Cred was checked */
     int aborted;                /* 1 when the server sent Alert 1223 */
 } upd_dmc_stats;
+
+/* Make N's unsure server nonce the stored one, once the server proved it
+ * holds it (a Cred, an HMAC or a package #0 digest that verified with it;
+ * upd_dmc_session does this itself for the first two).  Cannot fail. */
+UPD_API void upd_dmc_nonces_sure(upd_dmc_nonces *n);
 
 /* Run one session.  SESSION_ID: the 16-bit id from package #0 (answering
  * with Alert 1200), or 0 for a client-initiated session (1201).  ALERTS
