@@ -55,7 +55,8 @@ run() { # mode out tools [options]
     local mode=$1 out=$2 tools=$3
     shift 3
     FAKE_MODE=$mode "$root/bench/run.sh" --updelta "$T/bin/updelta" --pairs none --scaling-sizes 2 \
-        --tools "$tools" --no-micro --no-fetch --mem-cap 0 --out "$out" "$@" >"$out.log" 2>&1
+        --tools "$tools" --no-micro --no-fetch --mem-cap 0 --io-backends posix --out "$out" "$@" \
+        >"$out.log" 2>&1
 }
 status() { # out pair tool -> status and failed step
     python3 - "$1/results.json" "$2" "$3" <<'EOF'
@@ -69,8 +70,8 @@ EOF
 run corrupt "$T/c" updelta,zstd-patch
 check "run.sh exits 0 when a tool fails" test $? -eq 0
 check "correct tools are ok" test "$(status "$T/c" synth-2M updelta) $(status "$T/c" synth-2M zstd-patch)" = "ok  ok "
-check "wrong in-place output is FAIL at cmp" test "$(status "$T/c" synth-2M updelta-inplace)" = "FAIL cmp"
-check "the FAIL is in the Markdown" grep -q 'updelta-inplace: \*\*FAIL\*\* at cmp' "$T/c/results.md"
+check "wrong in-place output is FAIL at cmp" test "$(status "$T/c" synth-2M updelta-inplace-posix)" = "FAIL cmp"
+check "the FAIL is in the Markdown" grep -q 'updelta-inplace-posix: \*\*FAIL\*\* at cmp' "$T/c/results.md"
 check "scaling plot drawn" test -s "$T/c/scaling.png"
 check "in-place written bytes and flushes recorded" python3 - "$T/c/results.json" <<'EOF'
 import json, sys
@@ -82,10 +83,10 @@ EOF
 run hang "$T/h" updelta --timeout 2
 check "run.sh exits 0 when nothing succeeded" test $? -eq 0
 check "a hanging diff is TIMEOUT" test "$(status "$T/h" synth-2M updelta)" = "TIMEOUT diff"
-check "its in-place row too" test "$(status "$T/h" synth-2M updelta-inplace)" = "TIMEOUT diff"
+check "its in-place row too" test "$(status "$T/h" synth-2M updelta-inplace-posix)" = "TIMEOUT diff"
 
 run killed "$T/k" updelta
-check "an apply killed before the timeout is OOM" test "$(status "$T/k" synth-2M updelta-inplace)" = "OOM apply"
+check "an apply killed before the timeout is OOM" test "$(status "$T/k" synth-2M updelta-inplace-posix)" = "OOM apply"
 check "the out-of-place row is unaffected" test "$(status "$T/k" synth-2M updelta)" = "ok "
 
 echo "bench_test: $pass passed, $fail failed"
