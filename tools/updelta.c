@@ -1,9 +1,13 @@
 /* updelta: make, apply and inspect delta packages.  A thin program over the
  * public API (include/updelta/); every decision lives in the library. */
+#define _DEFAULT_SOURCE   /* readlink */
 #include "cli.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int usage(FILE *f)
 {
@@ -39,6 +43,25 @@ static int usage(FILE *f)
     return f == stderr ? 2 : 0;
 }
 
+/* fetch and install run in updelta-net beside this program, so that the
+ * other commands never load libcurl (see CMakeLists.txt). */
+static int run_net(char **argv)
+{
+    char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - sizeof "updelta-net");
+    if (n > 0)
+        path[n] = '\0';
+    char *slash = n > 0 ? strrchr(path, '/') : NULL;
+    if (!slash) {
+        fprintf(stderr, "updelta: %s: cannot find this program's directory\n", argv[1]);
+        return 1;
+    }
+    strcpy(slash + 1, "updelta-net");
+    execv(path, argv);
+    fprintf(stderr, "updelta: %s needs %s: %s\n", argv[1], path, strerror(errno));
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -48,10 +71,8 @@ int main(int argc, char **argv)
         return cmd_diff(argc - 1, argv + 1);
     if (!strcmp(cmd, "apply"))
         return cmd_apply(argc - 1, argv + 1);
-    if (!strcmp(cmd, "fetch"))
-        return cmd_fetch(argc - 1, argv + 1);
-    if (!strcmp(cmd, "install"))
-        return cmd_install(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fetch") || !strcmp(cmd, "install"))
+        return run_net(argv);
     if (!strcmp(cmd, "status"))
         return cmd_status(argc - 1, argv + 1);
     if (!strcmp(cmd, "keygen"))
