@@ -231,11 +231,27 @@ int srv_http_start(srv_http **out, const srv_http_params *p)
         return UPD_E_NOMEM;
     h->p = *p;
     unsigned threads = p->threads ? p->threads : 4;
-    h->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, on_request, h,
+    int tls = p->tls_cert || p->tls_key;
+    if (tls && (!p->tls_cert || !p->tls_key)) {
+        free(h);
+        return UPD_E_INVAL;
+    }
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        free(h);
+        return UPD_E_NET_TLS;
+    }
+    struct MHD_OptionItem tls_opts[] = {
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)p->tls_cert },
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)p->tls_key },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    h->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | (tls ? MHD_USE_TLS : 0), 0, NULL, NULL,
+                            on_request, h,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_THREAD_POOL_SIZE, threads,
                             MHD_OPTION_CONNECTION_TIMEOUT, 60u,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_ARRAY, tls ? tls_opts : tls_opts + 2,
                             MHD_OPTION_END);
     if (!h->d) {
         free(h);

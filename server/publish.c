@@ -11,36 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int read_file(const char *path, srv_buf *b)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return UPD_E_IO_OPEN;
-    struct stat sb;
-    int rc = fstat(fd, &sb) == 0 ? 0 : UPD_E_IO_READ;
-    b->n = 0;
-    if (!rc && (uint64_t)sb.st_size > SIZE_MAX / 2)
-        rc = UPD_E_LIMIT;
-    if (!rc) {
-        b->cap = (size_t)sb.st_size + 1;
-        b->p = malloc(b->cap);
-        rc = b->p ? 0 : UPD_E_NOMEM;
-    }
-    while (!rc) {
-        ssize_t r = read(fd, b->p + b->n, b->cap - b->n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            rc = UPD_E_IO_READ;
-        else if (r == 0)
-            break;
-        else if ((b->n += (size_t)r) == b->cap)
-            rc = UPD_E_LIMIT;   /* the file grew while read */
-    }
-    close(fd);
-    return rc;
-}
-
 /* Write DATA to DIR/NAME through NAME.part, fsync and rename, so the name
  * only ever shows a whole file. */
 static int write_atomic(const char *dir, const char *name, const uint8_t *data, size_t len)
@@ -113,11 +83,11 @@ static int make_package(srv_store *st, const srv_publish_params *p, const char *
     srv_buf old = { 0 }, nw = { 0 }, pkg = { 0 };
     if (from[0]) {
         snprintf(path, sizeof path, "%s/images/%s", p->repo, from_file);
-        rc = read_file(path, &old);
+        rc = srv_buf_read_file(path, &old);
     }
     snprintf(path, sizeof path, "%s/images/%s", p->repo, to_file);
     if (!rc)
-        rc = read_file(path, &nw);
+        rc = srv_buf_read_file(path, &nw);
     upd_diff_params dp;
     upd_diff_params_default(&dp);
     dp.package_id = p->pkg_id;
@@ -190,7 +160,7 @@ int srv_publish(srv_store *st, const srv_publish_params *p, const char *const *v
     for (size_t i = 0; !rc && i < n; i++) {
         srv_buf img = { 0 };
         char name[256], hex[65];
-        rc = read_file(files[i], &img);
+        rc = srv_buf_read_file(files[i], &img);
         snprintf(name, sizeof name, "%s_%s.img", p->pkg_id, versions[i]);
         if (!rc)
             rc = write_atomic(dir, name, img.p, img.n);

@@ -370,10 +370,14 @@ typedef struct {
     const char *trace_dir;               /* NULL, or where every DM request and reply is
                                             written (NNNNNN-in.BIN / -out.BIN, .xml or
                                             .wbxml): for protocol debugging and docs */
+    const char *tls_cert, *tls_key;      /* PEM text of the certificate (chain) and its
+                                            key: serve HTTPS only; NULL: plain HTTP */
 } srv_http_params;
 
 /* Start serving on P->bind:P->port in background threads.  Errors:
- * UPD_E_INVAL, UPD_E_IO_OPEN (cannot bind or listen), UPD_E_NOMEM. */
+ * UPD_E_INVAL, UPD_E_IO_OPEN (cannot bind or listen, or a certificate or
+ * key libmicrohttpd refuses), UPD_E_NET_TLS (TLS asked for, but this
+ * libmicrohttpd has none), UPD_E_NOMEM. */
 int srv_http_start(srv_http **out, const srv_http_params *p);
 
 /* The port the server listens on. */
@@ -442,6 +446,10 @@ typedef struct {
 /* Append LEN bytes at DATA to BUF (a srv_buf *; the signature is a
  * upd_write_fn, so the generator can write into it).  0 or UPD_E_NOMEM. */
 int srv_buf_append(void *buf, const void *data, size_t len);
+
+/* Read the file PATH whole into B (followed by a NUL byte not counted in
+ * n).  Errors: UPD_E_IO_OPEN, UPD_E_IO_READ, UPD_E_LIMIT, UPD_E_NOMEM. */
+int srv_buf_read_file(const char *path, srv_buf *b);
 
 /* Hex helpers shared by the server files. */
 void srv_hex(const uint8_t *p, size_t n, char *out);

@@ -11,8 +11,9 @@
 # packages served by nginx meanwhile, restarted on the same database: the
 # device's alert reaches the new server, which verifies the update.
 # Usage: server_device_test.sh UPDELTA_SERVER UPDELTA_DEVICE UPDELTA UPDELTA_SYNTH [MODE]
-# MODE: xml (default), wbxml, or hmac (XML, the device authenticating every
-# message by x-syncml-hmac instead of a Cred)
+# MODE: xml (default), wbxml, hmac (XML, the device authenticating every
+# message by x-syncml-hmac instead of a Cred), or tls (XML over HTTPS: DM
+# and downloads, a certificate made here, the device trusting only it)
 set -u
 SRV=$1
 DEVICE=$2
@@ -23,6 +24,7 @@ case $MODE in
     xml) ENCODING=xml; HMAC=0 ;;
     wbxml) ENCODING=wbxml; HMAC=0 ;;
     hmac) ENCODING=xml; HMAC=1 ;;
+    tls) ENCODING=xml; HMAC=0 ;;
     *) echo "unknown mode $MODE"; exit 2 ;;
 esac
 . "$(dirname "$0")/server_lib.sh"
@@ -48,9 +50,27 @@ NPORT=$(( ($$ % 2700) + 30000 ))
 "$SRV" device --db "$T/db" IMEI:1 --user dev1 --secret pw --server-secret srvpwd \
     --notify "127.0.0.1:$NPORT"
 
+SCHEME=http
+if [ "$MODE" = tls ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+        -keyout "$T/tls.key" -out "$T/tls.pem" -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 2>/dev/null || { echo "openssl failed"; exit 1; }
+    SERVE_EXTRA="--tls-cert $T/tls.pem --tls-key $T/tls.key"
+    SCHEME=https
+fi
 start_server_fixed || { echo "server did not start"; exit 1; }
+if [ "$MODE" = tls ]; then
+    check "tls: the server serves HTTPS" grep -q "serving   https://" "$T/server.log"
+    curl -sf -o /dev/null "https://127.0.0.1:$PORT/status.json"
+    check "tls: a client without the certificate is refused" test $? -eq 60
+    check "tls: a client trusting it gets through" \
+        curl -sf -o /dev/null --cacert "$T/tls.pem" "https://127.0.0.1:$PORT/status.json"
+    echo "ca_file = $T/tls.pem" > "$T/dev.extra"
+else
+    : > "$T/dev.extra"
+fi
 cat > "$T/dev.conf" <<EOF
-server_url = http://127.0.0.1:$PORT/dm
+server_url = $SCHEME://127.0.0.1:$PORT/dm
 server_id = updelta-server
 server_password = srvpwd
 user = dev1
@@ -74,6 +94,7 @@ rom.apps.name = Apps
 rom.apps.image = $T/apps.img
 rom.apps.version = 3.0
 EOF
+cat "$T/dev.extra" >> "$T/dev.conf"
 "$DEVICE" -c "$T/dev.conf" > "$T/device.log" 2>&1 &
 DPID=$!
 wait_for "$T/device.log" "notifications on udp" 10
@@ -91,6 +112,8 @@ check "step 4: update chosen per package" wait_for "$T/server.log" "radio 2.0 ->
 check "step 4: a chain where no direct delta exists" \
     wait_for "$T/server.log" "apps 3.0 -> 3.2: chain of deltas, 2 step" 5
 check "step 4: Replace + Exec with correlator" wait_for "$T/server.log" "Exec DownloadAndUpdate, correlator" 5
+[ "$MODE" = tls ] && check "tls: packages offered over https" \
+    wait_for "$T/server.log" "(https://127.0.0.1:$PORT/pkg/" 5
 check "step 5: Exec accepted (202)" wait_for "$T/server.log" "Exec answered 202" 5
 check "step 6: download" wait_for "$T/device.log" "os: downloaded" 30
 check "step 7: install" wait_for "$T/device.log" "os: installed version 1.1" 30

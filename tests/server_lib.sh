@@ -77,10 +77,12 @@ EOF
 
 # start_server PORT [ARGS]: updelta-server ($SRV) serving $T/db and $T/repo
 # on PORT, --events appended to $T/server.log; SPID is its pid.
+# (SERVE_EXTRA: more serve options for every start, e.g. --tls-cert/--tls-key)
 start_server() {
     rm -f "$T/port"
-    "$SRV" serve --db "$T/db" --repo "$T/repo" --port-file "$T/port" --events --port "$@" \
-        >> "$T/server.log" 2>&1 &
+    # shellcheck disable=SC2086
+    "$SRV" serve --db "$T/db" --repo "$T/repo" --port-file "$T/port" --events ${SERVE_EXTRA:-} \
+        --port "$@" >> "$T/server.log" 2>&1 &
     SPID=$!
     wait_for "$T/port" . 10
 }

@@ -20,7 +20,7 @@ typedef struct {
     /* config */
     char *server_url, *server_id, *server_pass, *user, *pass, *auth;
     char *dev_id, *man, *mod, *lang;
-    char *state_dir, *log_file, *keys_dir;
+    char *state_dir, *log_file, *keys_dir, *ca_file;
     int hmac, wbxml, stream, insecure, notify_port;
     unsigned retry_ms;
     dev_rom rom[DEV_MAX_ROM];

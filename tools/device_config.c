@@ -13,6 +13,8 @@
  *   dev_id, man, mod, lang                       DevInfo (dev_id required)
  *   state_dir       = /var/lib/updelta            FUMO records, nonces, downloads, journals (required)
  *   log_file        = /var/log/updelta-device.log (default: stderr only)
+ *   ca_file         = /etc/updelta/ca.pem         PEM CA bundle for https server and package
+ *                                                URLs (default: the system's CAs)
  *   keys_dir        = /etc/updelta/keys           trusted public keys (*.pub), required unless
  *   insecure        = 1                           accept unsigned packages (tests only)
  *   stream          = 0 | 1                       install while downloading (no staging file)
@@ -87,6 +89,7 @@ static int apply_key(device *d, const char *k, const char *v)
         { "state_dir", offsetof(device, state_dir) },
         { "log_file", offsetof(device, log_file) },
         { "keys_dir", offsetof(device, keys_dir) },
+        { "ca_file", offsetof(device, ca_file) },
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (strcmp(k, strs[i].key) == 0)
@@ -184,7 +187,7 @@ void dev_config_free(device *d)
 {
     char **strs[] = { &d->server_url, &d->server_id, &d->server_pass, &d->user, &d->pass,
                       &d->auth, &d->dev_id, &d->man, &d->mod, &d->lang, &d->state_dir,
-                      &d->log_file, &d->keys_dir };
+                      &d->log_file, &d->keys_dir, &d->ca_file };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         free(*strs[i]);
     for (unsigned i = 0; i < d->n_rom; i++) {

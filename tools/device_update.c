@@ -79,7 +79,7 @@ static void dl_params(upd_dl_params *p, const char *url, half_way *h)
 {
     *p = (upd_dl_params){ .url = url, .progress = on_dl_progress, .notice = on_dl_notice,
                           .user = h, .max_retries = 3, .backoff_base_ms = 200,
-                          .backoff_max_ms = 2000 };
+                          .backoff_max_ms = 2000, .ca_file = h->d->ca_file };
 }
 
 /* An applier for R's image with its journal and the trusted keys; with

@@ -110,6 +110,7 @@ int dev_session(device *d, uint16_t session_id, upd_dmc_alert *alerts, size_t n)
         .server_url = d->server_url, .server_id = d->server_id, .server_pass = d->server_pass,
         .user = d->user, .pass = d->pass, .auth = d->auth, .hmac = d->hmac,
         .enc = d->wbxml ? UPD_DM_WBXML : UPD_DM_XML, .log = dev_log_line,
+        .ca_file = d->ca_file,
     };
     upd_dmc_stats st;
     int rc = upd_dmc_session(&p, d->tree, session_id, alerts, n, &d->nonces, &st);

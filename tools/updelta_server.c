@@ -9,13 +9,15 @@
  *   updelta-server plan    --db DB --package-id ID --from VERSION
  *   updelta-server serve   --db DB --repo DIR [--bind ADDR] [--port N]
  *                          [--port-file F] [--threads N] [--events]
- *                          [--download-url URL]   (default http://BIND:PORT/pkg)
+ *                          [--download-url URL]   (default http[s]://BIND:PORT/pkg)
  *                          [--trace DIR]          (every DM message in and out, to files)
+ *                          [--tls-cert PEM --tls-key PEM]  (HTTPS only, DM and downloads)
  *   updelta-server notify  --db DB (DEVID | --all) [--ui MODE]
  *   updelta-server status  --db DB [--json]
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,7 +31,7 @@
 enum {
     O_DB = 0x100, O_REPO, O_KEY, O_PKG, O_FULL, O_DIRECT, O_FROM, O_BIND, O_PORT, O_PORT_FILE,
     O_THREADS, O_EVENTS, O_JSON, O_SERVER_ID, O_DL_URL, O_USER, O_SECRET, O_SRV_SECRET, O_NOTIFY,
-    O_UI, O_ROMPKG, O_ALL, O_TRACE
+    O_UI, O_ROMPKG, O_ALL, O_TRACE, O_TLS_CERT, O_TLS_KEY
 };
 
 static const struct option long_opts[] = {
@@ -46,12 +48,14 @@ static const struct option long_opts[] = {
     { "notify", required_argument, 0, O_NOTIFY }, { "ui", required_argument, 0, O_UI },
     { "rompkg-root", required_argument, 0, O_ROMPKG }, { "all", no_argument, 0, O_ALL },
     { "trace", required_argument, 0, O_TRACE },
+    { "tls-cert", required_argument, 0, O_TLS_CERT },
+    { "tls-key", required_argument, 0, O_TLS_KEY },
     { 0, 0, 0, 0 }
 };
 
 typedef struct {
     const char *db, *repo, *key, *pkg, *from, *bind, *port_file, *server_id, *dl_url;
-    const char *user, *secret, *srv_secret, *notify, *rompkg, *trace;
+    const char *user, *secret, *srv_secret, *notify, *rompkg, *trace, *tls_cert, *tls_key;
     unsigned port, threads, ui;
     int full, direct, events, json, all;
 } opts;
@@ -68,6 +72,7 @@ static int usage(void)
           "       updelta-server serve   --db DB --repo DIR [--bind ADDR] [--port N]\n"
           "                              [--port-file F] [--threads N] [--events]\n"
           "                              [--download-url URL] [--trace DIR]\n"
+          "                              [--tls-cert PEM --tls-key PEM]\n"
           "       updelta-server notify  --db DB (DEVID | --all) [--ui MODE]\n"
           "       updelta-server status  --db DB [--json]\n", stderr);
     return 2;
@@ -102,6 +107,8 @@ static int parse_opts(int argc, char **argv, opts *o)
         case O_ROMPKG: o->rompkg = optarg; break;
         case O_ALL: o->all = 1; break;
         case O_TRACE: o->trace = optarg; break;
+        case O_TLS_CERT: o->tls_cert = optarg; break;
+        case O_TLS_KEY: o->tls_key = optarg; break;
         case O_UI: o->ui = (unsigned)strtoul(optarg, NULL, 10); break;
         default: return -1;
         }
@@ -261,10 +268,10 @@ static void print_event(void *user, const srv_event_row *e)
     printf("%s %-8s %-20s %s\n", t, e->kind, e->dev_id[0] ? e->dev_id : "-", e->text);
 }
 
-static int cmd_serve(const opts *o)
+/* Serve until a signal; CERT and KEY (PEM text, or NULL for plain HTTP)
+ * stay valid as long as the daemon runs. */
+static int serve(const opts *o, const char *cert, const char *key)
 {
-    if (!o->repo)
-        return usage();
     srv_store *st;
     if (open_store(o, &st))
         return 1;
@@ -279,7 +286,8 @@ static int cmd_serve(const opts *o)
     srv_dm *dm = NULL;
     if (!rc)
         rc = srv_dm_create(&dm, st, server_id);
-    srv_http_params hp = { o->bind, o->port, pkg_dir, o->threads, srv_dm_handle, dm, st, o->trace };
+    srv_http_params hp = { o->bind, o->port, pkg_dir, o->threads, srv_dm_handle, dm, st, o->trace,
+                           cert, key };
     srv_http *h = NULL;
     if (!rc)
         rc = srv_http_start(&h, &hp);
@@ -291,8 +299,8 @@ static int cmd_serve(const opts *o)
         else
             rc = srv_config_get(st, "download_url", "", dl, sizeof dl);
         if (!rc && !dl[0])
-            snprintf(dl, sizeof dl, "http://%s:%u/pkg", o->bind ? o->bind : "127.0.0.1",
-                     srv_http_port(h));
+            snprintf(dl, sizeof dl, "%s://%s:%u/pkg", cert ? "https" : "http",
+                     o->bind ? o->bind : "127.0.0.1", srv_http_port(h));
         if (!rc)
             rc = srv_dm_set_download_url(dm, dl);
     }
@@ -317,8 +325,8 @@ static int cmd_serve(const opts *o)
             return 1;
         }
     }
-    printf("serving   http://%s:%u/ (dm /dm, packages /pkg/, status /status.json), "
-           "packages at %s/\n", o->bind ? o->bind : "127.0.0.1", port, dl);
+    printf("serving   %s://%s:%u/ (dm /dm, packages /pkg/, status /status.json), "
+           "packages at %s/\n", cert ? "https" : "http", o->bind ? o->bind : "127.0.0.1", port, dl);
     fflush(stdout);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -352,6 +360,30 @@ typedef struct {
     int sent, failed;
 } notify_ctx;
 
+
+static int cmd_serve(const opts *o)
+{
+    if (!o->repo || !o->tls_cert != !o->tls_key)
+        return usage();
+    srv_buf cert = { 0 }, key = { 0 };
+    int rc = 0;
+    if (o->tls_cert) {
+        rc = srv_buf_read_file(o->tls_cert, &cert);
+        if (!rc)
+            rc = srv_buf_read_file(o->tls_key, &key);
+    }
+    int ret = 1;
+    if (rc)
+        fprintf(stderr, "updelta-server: serve: %s: %s\n", cert.p ? o->tls_key : o->tls_cert,
+                upd_strerror(rc));
+    else
+        ret = serve(o, (const char *)cert.p, (const char *)key.p);
+    free(cert.p);
+    if (key.p)
+        OPENSSL_cleanse(key.p, key.n);   /* the private key leaves no copy behind */
+    free(key.p);
+    return ret;
+}
 static int notify_one(void *user, const srv_device *d)
 {
     notify_ctx *x = user;

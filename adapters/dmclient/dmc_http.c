@@ -74,7 +74,7 @@ static int curl_err(CURLcode c)
 }
 
 int dmc_http_post(const char *url, const char *ctype, const uint8_t *body, size_t len,
-                  const char *hmac, long timeout_ms, dmc_reply *r)
+                  const char *hmac, long timeout_ms, const char *ca_file, dmc_reply *r)
 {
     memset(r, 0, sizeof *r);
     CURL *c = curl_easy_init();
@@ -105,6 +105,8 @@ int dmc_http_post(const char *url, const char *ctype, const uint8_t *body, size_
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
     CURLcode cc = curl_easy_perform(c);
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);

@@ -16,10 +16,11 @@ typedef struct {
 } dmc_reply;
 
 /* POST LEN bytes of BODY with Content-Type CTYPE (and the x-syncml-hmac
- * value HMAC when not NULL) to URL; *R gets the reply (free with
- * dmc_reply_free).  Errors: UPD_E_NET_*, UPD_E_DM_LIMIT, UPD_E_NOMEM. */
+ * value HMAC when not NULL) to URL, trusting CA_FILE (NULL: the system's
+ * CAs) for https; *R gets the reply (free with dmc_reply_free).
+ * Errors: UPD_E_NET_*, UPD_E_DM_LIMIT, UPD_E_NOMEM. */
 int dmc_http_post(const char *url, const char *ctype, const uint8_t *body, size_t len,
-                  const char *hmac, long timeout_ms, dmc_reply *r);
+                  const char *hmac, long timeout_ms, const char *ca_file, dmc_reply *r);
 void dmc_reply_free(dmc_reply *r);
 
 /* A large object being received (MoreData chunks of one item). */

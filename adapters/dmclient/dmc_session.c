@@ -183,7 +183,7 @@ static int exchange(dmc *s, sess *ss, upd_dm_msg *m, size_t keep, upd_dm_cmd **r
     upd_dm_encoding enc = p->enc ? p->enc : UPD_DM_XML;
     dmc_reply r;
     int rc = dmc_http_post(ss->url, upd_dm_media_type(enc), body, len, hp,
-                           p->timeout_ms ? p->timeout_ms : 30000, &r);
+                           p->timeout_ms ? p->timeout_ms : 30000, p->ca_file, &r);
     free(body);
     upd_dmc_nonces *nc = s->nonces;
     if (rc < 0) {

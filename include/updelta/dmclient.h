@@ -80,6 +80,8 @@ typedef struct {
     upd_dm_encoding enc;        /* 0: XML */
     uint32_t max_msg_size;      /* what we accept, sent in SyncHdr Meta; 0: 65536 */
     long timeout_ms;            /* per HTTP request; 0: 30000 */
+    const char *ca_file;        /* PEM CA bundle for an https server_url; NULL: the
+                                   system's (verification is never off) */
     upd_dmc_log_fn log;
     void *log_user;
 } upd_dmc_params;
