@@ -224,3 +224,57 @@ Test(roundtrip, many_tiny_changes_fit_the_window, .timeout = 120,
     free(old_img);
     free(new_img);
 }
+
+/* A full image (a package from the empty image) installs in place over any
+ * base, longer or shorter than the new image, journaled or not; it fits
+ * any installed version, and the rollback check still holds. */
+Test(roundtrip, full_image_over_any_base, .timeout = 120)
+{
+    synth_pair sp;
+    cr_assert_eq(synth_make("exe-like", 5, 256 << 10, &sp), 0);
+    upd_diff_params dp;
+    upd_diff_params_default(&dp);
+    dp.threads = 1;
+    dp.package_id = "os";
+    dp.from_version = "";
+    dp.to_version = "2.0";
+    buf_t pkg;
+    cr_assert_eq(make_pkg(NULL, 0, sp.new_img, sp.new_len, &dp, &pkg), 0);
+    const size_t sizes[] = { 0, 4096, sp.old_len, sp.new_len + 12345, 3u << 20 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (int journal = 0; journal < 2; journal++) {
+            uint8_t *base = malloc(sizes[i] + 1);
+            for (size_t k = 0; k < sizes[i]; k++)
+                base[k] = (uint8_t)(k * 131 + i);
+            upd_io *t, *j = NULL;
+            cr_assert_eq(upd_io_open_mem(&t, base, sizes[i], 8u << 20), 0);
+            if (journal)
+                cr_assert_eq(upd_io_open_mem(&j, NULL, 0, 64u << 20), 0);
+            upd_apply_params p = { .target = t, .journal = j, .flags = UPD_APPLY_INSECURE,
+                                   .package_id = "os", .installed_version = "1.0" };
+            int rc = apply_io(&p, pkg.p, pkg.n, 4096, NULL);
+            cr_assert_eq(rc, 0, "base of %zu bytes, journal %d: %s", sizes[i], journal,
+                         upd_errname(rc));
+            const uint8_t *d;
+            size_t n;
+            cr_assert_eq(upd_io_mem_view(t, &d, &n), 0);
+            cr_assert(n == sp.new_len && !memcmp(d, sp.new_img, n), "base of %zu bytes: not exact",
+                      sizes[i]);
+            upd_io_close(t);
+            upd_io_close(j);
+            free(base);
+        }
+    }
+    /* anti-rollback still applies to a full image */
+    upd_io *t;
+    cr_assert_eq(upd_io_open_mem(&t, sp.old_img, sp.old_len, 8u << 20), 0);
+    upd_apply_params p = { .target = t, .flags = UPD_APPLY_INSECURE, .installed_version = "3.0" };
+    cr_assert_eq(apply_io(&p, pkg.p, pkg.n, 0, NULL), UPD_E_PKG_ROLLBACK);
+    const uint8_t *d;
+    size_t n;
+    cr_assert_eq(upd_io_mem_view(t, &d, &n), 0);
+    cr_assert(n == sp.old_len && !memcmp(d, sp.old_img, n), "refused full image wrote");
+    upd_io_close(t);
+    buf_free(&pkg);
+    synth_free(&sp);
+}

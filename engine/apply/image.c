@@ -76,6 +76,18 @@ int upd_ap_check_base(upd_applier *a)
     uint64_t fit = h->old_size > h->new_size ? h->old_size : h->new_size;
     upd_io *old = upd_ap_old(a);
     double t0 = upd_now();
+    /* A full image (a package from the empty image) reads nothing of the
+     * old one and writes every byte of the new one (its first op sets the
+     * length), so in place it installs over whatever the target holds;
+     * only a fixed-size target must be large enough. */
+    if (!a->p.source && h->old_size == 0) {
+        if (is_new_image(a))
+            return 1;
+        if (upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE)
+            UPD_CHECK(check_size(a->p.target, 0, fit));
+        a->st.t_check_base = upd_now() - t0;
+        return 0;
+    }
     int rc = check_size(old, h->old_size, a->p.source ? h->old_size : fit);
     if (!rc && a->p.source && (upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE))
         UPD_CHECK(check_size(a->p.target, 0, fit));

@@ -205,7 +205,9 @@ static int check_policy(const upd_applier *a)
     /* rollback first: a replayed old package is named as what it is */
     if (!(p->flags & UPD_APPLY_ALLOW_DOWNGRADE) && upd_version_cmp(h->to_version, installed) <= 0)
         return UPD_E_PKG_ROLLBACK;
-    if (strcmp(h->from_version, installed))
+    /* a full image (from the empty image, no from-version) fits any
+     * installed version; the rollback check above still holds */
+    if (strcmp(h->from_version, installed) && !(h->old_size == 0 && !*h->from_version))
         return UPD_E_PKG_WRONG_FROM;
     return 0;
 }

@@ -76,9 +76,10 @@ typedef struct {
      * package's id must equal it.  installed_version: the version installed
      * now (NULL: the package's own from-version stands for it, which the
      * base-image hash then confirms); the package's from-version must equal
-     * it and its to-version must be newer (upd_version_cmp) unless
-     * ALLOW_DOWNGRADE.  When the installed version is empty or unknown, no
-     * version is checked. */
+     * it (except a full image: old size 0 and no from-version, which in
+     * place installs over any base) and its to-version must be newer
+     * (upd_version_cmp) unless ALLOW_DOWNGRADE.  When the installed version
+     * is empty or unknown, no version is checked. */
     const char *package_id;
     const char *installed_version;
     upd_progress_fn progress; /* optional */
