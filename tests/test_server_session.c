@@ -648,17 +648,23 @@ Test(session, chain_next_step_waits_for_a_new_session)
     upd_dm_msg_free(d3.last);
 }
 
+/* A session up to the Replace + Exec, answered with CODES (Replace PkgURL,
+ * Replace PkgName, Exec); the job then failed. */
+static void refused_exec(device *d, const int codes[3])
+{
+    os_version = "1.0";
+    open_session(d, NULL, 0);
+    cr_assert_eq(exchange(d, answer(d, codes, 3, NULL)), 200);
+    srv_job j;
+    job_state(SRV_JOB_FAILED, &j);
+    cr_expect_eq(j.result, 0, "no device result: the device never ran it");
+}
+
 Test(session, busy_node_405_is_retried_not_a_failure)
 {
     device d = { .sid = "D1", .enc = UPD_DM_XML };
-    os_version = "1.0";
-    open_session(&d, NULL, 0);
-    int codes[] = { 405, 405, 405 };
-    cr_assert_eq(exchange(&d, answer(&d, codes, 3, NULL)), 200);
+    refused_exec(&d, (const int[]){ 405, 405, 405 });
     cr_expect_eq(count_non_status(d.last), 0, "405 on Replace is not a missing node: no Add");
-    srv_job j;
-    job_state(SRV_JOB_FAILED, &j);
-    cr_expect_eq(j.result, 0);
     dev_state(SRV_DEV_UPDATING);
     device d2 = follow(&d, "D2");
     open_session(&d2, NULL, 0);
@@ -672,12 +678,7 @@ Test(session, busy_node_405_is_retried_not_a_failure)
 Test(session, exec_412_fails_the_job)
 {
     device d = { .sid = "E1", .enc = UPD_DM_XML };
-    os_version = "1.0";
-    open_session(&d, NULL, 0);
-    int codes[] = { 200, 200, 412 };
-    cr_assert_eq(exchange(&d, answer(&d, codes, 3, NULL)), 200);
-    srv_job j;
-    job_state(SRV_JOB_FAILED, &j);
+    refused_exec(&d, (const int[]){ 200, 200, 412 });
     dev_state(SRV_DEV_FAILED);
     upd_dm_msg_free(d.last);
 }
