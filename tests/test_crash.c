@@ -4,7 +4,7 @@
  * apply again, and require the new image bit-exact.  Then crash again at
  * every boundary of some recovery runs.  Also: an I/O error at every
  * boundary ends the run with a clear error, and a rerun recovers.
- * Half the pairs run as multi-segment packages, and every other recovery
+ * Seven of the pairs run as multi-segment packages, and three recoveries in four
  * seeks past the bytes the applier says it no longer needs, as a download
  * agent does: a resumed run must not need the segments before its own.
  *
@@ -97,7 +97,7 @@ static void recover(crash_case *c, const buf_t *t, const buf_t *j, const char *w
     upd_apply_params p = { .target = mt, .journal = mj, .journal_unit = UNIT,
                            .window = 4u << 20, .flags = UPD_APPLY_INSECURE };
     uint64_t skipped = 0;
-    int rc = c->states & 1 ? apply_io_seeking(&p, c->pkg.p, c->pkg.n, 61, &st, &skipped)
+    int rc = c->states % 4 ? apply_io_seeking(&p, c->pkg.p, c->pkg.n, 61, &st, &skipped)
                            : run(c, mt, mj, &st);
     cr_assert_eq(rc, 0, "%s: recovery failed: %s", where, upd_errname(rc));
     c->skipped += skipped;
@@ -238,7 +238,7 @@ static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t se
     Test(crash, name, .timeout = 1800) { crash_pair(kind, seed, size, sector, segs); }
 
 CRASH_TEST(transpose, "transpose", 1, 96 << 10, 512, 4)
-CRASH_TEST(rotate, "rotate", 2, 64 << 10, 4096, 2)
+CRASH_TEST(rotate, "rotate", 2, 64 << 10, 4096, 1)
 CRASH_TEST(reverse_blocks, "reverse-blocks", 3, 96 << 10, 512, 3)
 CRASH_TEST(insert_delete, "insert-delete", 4, 96 << 10, 4096, 3)
 CRASH_TEST(exe_like, "exe-like", 5, 128 << 10, 512, 5)

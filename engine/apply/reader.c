@@ -7,9 +7,10 @@
  * buffered whole (bounded by the header's seg_cmax, which the window must
  * hold), hashed while it arrives, and checked before it is decoded.
  * A resumed run jumps from ST_AUTH to the segment its journal names (the
- * validation log stands in for the segments before it), and an image that
- * already is the new one to ST_DONE: the bytes in between are skipped
- * unread, and a caller that can seek does not fetch them at all. */
+ * validation log stands in for the segments before it): the bytes in
+ * between are skipped unread, and a caller that can seek does not fetch
+ * them at all.  An image that already is the new one still has every
+ * segment checked (nothing runs), so its verdict is the dry run's. */
 #include "applier.h"
 #include "../common/check.h"
 
@@ -263,12 +264,8 @@ static int on_auth(upd_applier *a, const uint8_t *blk)
         int rc = upd_ap_check_base(a);
         UPD_CHECK(rc);
         a->st.already_applied = rc == 1;
-        if (a->st.already_applied) {
-            a->state = ST_DONE;
-            a->cur_size = a->h.new_size;
-            a->skip_to = a->pkg_total;
-            return 0;
-        }
+        if (a->st.already_applied)
+            return 0;   /* the segments are still checked, as a dry run would */
         if (a->p.journal)
             UPD_CHECK(upd_jr_begin(a));
     } else {
@@ -283,11 +280,11 @@ static int on_auth(upd_applier *a, const uint8_t *blk)
     return 0;
 }
 
-/* Whether segment a->seg runs (not in a dry run; an image that already is
- * the new one never reaches the segments). */
+/* Whether segment a->seg runs (not in a dry run, not when the image
+ * already is the new one). */
 static int segment_runs(const upd_applier *a)
 {
-    return !(a->p.flags & UPD_APPLY_DRY_RUN);
+    return !(a->p.flags & UPD_APPLY_DRY_RUN) && !a->st.already_applied;
 }
 
 static int on_segment(upd_applier *a)

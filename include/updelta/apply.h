@@ -130,8 +130,8 @@ UPD_API int upd_applier_push(upd_applier *a, const void *data, size_t len);
  * consumed so far, except that once the header, manifest and auth block are
  * verified it jumps ahead when part of the package is not needed: to the
  * segment a journal's interrupted run resumes at (the segments before it
- * are done; their effect on validation comes from the journal), or to the
- * end when the image already is the new one.  Pushed bytes below this
+ * are done; their effect on validation comes from the journal).  Pushed
+ * bytes below this
  * offset are skipped unread, so a caller that cannot seek just keeps
  * pushing; one that can (an HTTP Range request, a file seek) calls
  * upd_applier_seek() and continues from here.  0 for NULL. */
