@@ -662,15 +662,39 @@ count_syncs() {
     rm -f "$tgt" "$tgt.upd-stash" "$work/strace"
 }
 
+# Scaling: a tool that ran out of time or memory at one size is not run at
+# the larger ones (it would only burn the timeout again); its cells there
+# say so.
+declare -A GAVE_UP=() # tool -> "TIMEOUT at 256 MiB"
+tool_keys() { # pair tool -> the result keys the tool fills
+    if [[ $2 == updelta ]]; then
+        local r
+        echo "$1/updelta"
+        for r in "${inplace_rows[@]}"; do echo "$1/$r"; done
+    else
+        echo "$1/$2"
+    fi
+}
 bench_pair() { # pair: every selected tool
-    local t
+    local t k
     mkdir -p "$raw/$1"
     for t in "${tools[@]}"; do
+        if ((scale_pass)) && [[ -n ${GAVE_UP[$t]:-} ]]; then
+            for k in $(tool_keys "$1" "$t"); do
+                rec_init "$k"
+                rec_fail "$k" "${GAVE_UP[$t]%% *}" diff "not run: ${GAVE_UP[$t]}"
+            done
+            continue
+        fi
         case $t in
         updelta) bench_updelta "$1" ;;
         zstd-19) ((scale_pass)) || bench_baseline "$1" ;;
         *) bench_peer "$1" "$t" ;;
         esac
+        k=$(tool_keys "$1" "$t" | head -n 1)
+        if ((scale_pass)) && [[ ${R_STATUS[$k]:-ok} == @(TIMEOUT|OOM) ]]; then
+            GAVE_UP[$t]="${R_STATUS[$k]} at ${1#synth-}iB"
+        fi
     done
 }
 
