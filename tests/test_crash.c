@@ -28,6 +28,7 @@ typedef struct {
     uint32_t sector;
     uint64_t states, resumed, fresh;   /* counters for the report */
     uint64_t skipped;                  /* package bytes seeking recoveries never read */
+    unsigned flags;                    /* UPD_APPLY_JOURNAL_INLINE for half the pairs */
 } crash_case;
 
 static int soak(void) { return getenv("UPD_CRASH_SOAK") != NULL; }
@@ -41,7 +42,7 @@ static int same(const uint8_t *p, size_t n, const uint8_t *q, size_t m)
 static int run(const crash_case *c, upd_io *target, upd_io *journal, upd_apply_stats *st)
 {
     upd_apply_params p = { .target = target, .journal = journal, .journal_unit = UNIT,
-                           .window = 4u << 20, .flags = UPD_APPLY_INSECURE };
+                           .window = 4u << 20, .flags = UPD_APPLY_INSECURE | c->flags };
     return apply_io(&p, c->pkg.p, c->pkg.n, 4096, st);   /* in pieces, as a download */
 }
 
@@ -95,7 +96,7 @@ static void recover(crash_case *c, const buf_t *t, const buf_t *j, const char *w
     cr_assert_eq(upd_io_open_mem(&mj, j->p, j->n, CAP), 0);
     upd_apply_stats st;
     upd_apply_params p = { .target = mt, .journal = mj, .journal_unit = UNIT,
-                           .window = 4u << 20, .flags = UPD_APPLY_INSECURE };
+                           .window = 4u << 20, .flags = UPD_APPLY_INSECURE | c->flags };
     uint64_t skipped = 0;
     int rc = c->states % 4 ? apply_io_seeking(&p, c->pkg.p, c->pkg.n, 61, &st, &skipped)
                            : run(c, mt, mj, &st);
@@ -173,7 +174,9 @@ static void nested(crash_case *c, const buf_t *t, const buf_t *j, uint64_t first
 static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t sector,
                        unsigned segs)
 {
-    crash_case c = { .sector = sector };
+    /* the save areas' worker thread on even seeds, none on odd ones: the
+     * write sequence is the same, the code that makes it is not */
+    crash_case c = { .sector = sector, .flags = seed & 1 ? UPD_APPLY_JOURNAL_INLINE : 0 };
     cr_assert_eq(synth_make(kind, seed, size, &c.sp), 0);
     upd_diff_params dp;
     upd_diff_params_default(&dp);
@@ -249,6 +252,44 @@ CRASH_TEST(same_offset_edits, "same-offset-edits", 9, 96 << 10, 512, 1)
 CRASH_TEST(unrelated, "unrelated", 10, 64 << 10, 4096, 1)
 CRASH_TEST(zeros, "zeros", 11, 96 << 10, 512, 1)
 CRASH_TEST(data_to_empty, "data-to-empty", 12, 64 << 10, 4096, 1)
+
+/* The save areas come out the same with the worker thread and without:
+ * the same writes and flushes in the same order (the crash tests above
+ * rely on it: they count boundaries on one run and crash another), the
+ * same journal bytes, the same image. */
+Test(crash, worker_and_inline_write_alike, .timeout = 300)
+{
+    crash_case c[2] = { { .sector = 512 }, { .sector = 512, .flags = UPD_APPLY_JOURNAL_INLINE } };
+    uint64_t bounds[2], jbytes[2], units[2];
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(synth_make("exe-like", 31, 512 << 10, &c[i].sp), 0);
+        cr_assert_eq(make_pkg(c[i].sp.old_img, c[i].sp.old_len, c[i].sp.new_img, c[i].sp.new_len,
+                              NULL, &c[i].pkg), 0);
+        rig r;
+        rig_open(&r, &c[i], c[i].sp.old_img, c[i].sp.old_len, NULL, 0);
+        upd_apply_stats st;
+        int rc = run(&c[i], r.target, r.journal, &st);
+        cr_assert_eq(rc, 0, "apply: %s", upd_errname(rc));
+        buf_t t, j;
+        crash_images(&r, UPD_SIM_DROP_ALL, 0, &t, &j);   /* what is durable */
+        cr_assert(same(t.p, t.n, c[i].sp.new_img, c[i].sp.new_len), "apply: not bit-exact");
+        buf_free(&t);
+        buf_free(&j);
+        bounds[i] = upd_sim_power_boundaries(r.pw);
+        jbytes[i] = st.journal_bytes;
+        units[i] = st.units;
+        rig_close(&r);
+    }
+    cr_assert_gt(units[0], 8u, "too few units (%llu) to prepare any", (unsigned long long)units[0]);
+    cr_assert_eq(bounds[0], bounds[1], "boundaries: worker %llu, inline %llu",
+                 (unsigned long long)bounds[0], (unsigned long long)bounds[1]);
+    cr_assert_eq(jbytes[0], jbytes[1], "journal bytes: worker %llu, inline %llu",
+                 (unsigned long long)jbytes[0], (unsigned long long)jbytes[1]);
+    for (int i = 0; i < 2; i++) {
+        synth_free(&c[i].sp);
+        buf_free(&c[i].pkg);
+    }
+}
 
 /* An I/O error at any request (read, write or flush, of the target or the
  * journal) ends the run with an UPD_E_IO_* error; a restart, whether the

@@ -39,7 +39,7 @@ static int feed(upd_applier *a, int fd, uint8_t *buf)
 typedef struct {
     const char *old, *pkg, *target, *stash_path;
     const char *package_id, *installed_version, *journal_path;
-    int in_place, allow_downgrade, no_journal;
+    int in_place, allow_downgrade, no_journal, journal_inline;
     uint32_t journal_unit;
     size_t window;
     cli_trust trust;
@@ -56,6 +56,8 @@ static upd_apply_params base_params(const apply_args *a, unsigned flags)
                            .installed_version = a->installed_version, .flags = flags };
     if (a->trust.insecure)
         p.flags |= UPD_APPLY_INSECURE;
+    if (a->journal_inline)
+        p.flags |= UPD_APPLY_JOURNAL_INLINE;
     if (a->allow_downgrade)
         p.flags |= UPD_APPLY_ALLOW_DOWNGRADE;
     return p;
@@ -72,6 +74,7 @@ static int parse(int argc, char **argv, apply_args *a)
         { "installed-version", required_argument, 0, 'I' },
         { "allow-downgrade", no_argument, 0, 'D' }, { "journal", required_argument, 0, 'J' },
         { "no-journal", no_argument, 0, 'N' }, { "journal-unit", required_argument, 0, 'U' },
+        { "journal-inline", no_argument, 0, 'L' },
         CLI_IO_OPTIONS, { 0, 0, 0, 0 }
     };
     uint64_t v;
@@ -91,6 +94,7 @@ static int parse(int argc, char **argv, apply_args *a)
         case 'D': a->allow_downgrade = 1; break;
         case 'J': a->journal_path = optarg; break;
         case 'N': a->no_journal = 1; break;
+        case 'L': a->journal_inline = 1; break;
         case 'U':
             if (cli_parse_size(optarg, &v) || v < UPD_JOURNAL_UNIT_MIN || v > UINT32_MAX)
                 return -1;

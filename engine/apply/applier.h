@@ -40,6 +40,39 @@ typedef struct {
 /* Growable list of ranges. */
 typedef struct { upd_jrange *v; size_t n, cap; } upd_jlist;
 
+/* zjob.c: save-area compression jobs, on a worker thread (THREADED) or on
+ * the caller's.  A frame is started, fed UPD_ZJ_IN-byte jobs (fill a free
+ * job's buffer, submit), and its outputs taken back in submission order
+ * (take, then release).  Errors: UPD_E_NOMEM, UPD_E_COMPRESS. */
+#define UPD_ZJ_IN  (64u << 10)
+#define UPD_ZJ_OUT (ZSTD_COMPRESSBOUND(UPD_ZJ_IN) + 64)   /* one flushed job's output at most */
+typedef struct upd_zjobs upd_zjobs;
+int  upd_zj_create(upd_zjobs **out, int threaded);
+void upd_zj_free(upd_zjobs *z);
+/* A new frame of TOTAL bytes (no job may be pending). */
+int  upd_zj_frame(upd_zjobs *z, int level, int wlog, uint64_t total);
+/* The free job's input buffer (UPD_ZJ_IN bytes), or NULL when both are busy. */
+uint8_t *upd_zj_fill(upd_zjobs *z);
+/* Queue the filled job's LEN bytes; END: the frame's last. */
+int  upd_zj_submit(upd_zjobs *z, size_t len, int end);
+/* The oldest job's output: 1 and *P, *N when it is done (WAIT: wait for
+ * it when queued), 0 when not, or its error. */
+int  upd_zj_take(upd_zjobs *z, int wait, const uint8_t **p, size_t *n);
+void upd_zj_release(upd_zjobs *z);
+/* Jobs submitted and not yet released. */
+int  upd_zj_pending(upd_zjobs *z);
+
+/* A save area being written (jarea.c); its directory is a->saved_dir. */
+typedef struct {
+    int       open, ended;      /* ended: the frame's last job is submitted */
+    size_t    n_early;
+    uint64_t  early, fed;       /* bytes of the early ranges; bytes read so far */
+    size_t    ri;               /* the next byte to read: range ri ... */
+    uint64_t  rdone;            /* ... at this offset in it */
+    uint64_t  base, at, limit, seed;
+    void     *x;                /* XXH3 state over the area */
+} upd_jwriter;
+
 struct upd_applier {
     upd_apply_params p;
     int       err;              /* sticky first error */
@@ -82,14 +115,17 @@ struct upd_applier {
     upd_io   *stash_view;       /* the stash region of the journal */
     upd_jslot js;               /* the slot of the unit running (or to resume) */
     int       resume;           /* js names a unit to re-run */
-    upd_jlist saved_dir;        /* the running unit's save-area directory */
+    upd_jlist saved_dir;        /* a save area's directory: the one loaded to resume
+                                   (until its unit re-ran), else the one written */
     upd_jlist rd, wr;           /* unit planning: image reads, image writes */
     upd_jlist save;             /* unit planning: what the unit saves */
-    uint8_t  *jbuf;             /* save areas: compressed bytes in or out */
-    ZSTD_CCtx *jcctx;           /* save areas: compressor */
+    upd_zjobs *zj;              /* save areas: compressor */
+    upd_jwriter jw;             /* save areas: the one being written */
     uint64_t  unit_stash_from;  /* stash log length when the last unit started */
     uint64_t  stash_from;       /* unit planning: the stash log length before ... */
-    uint64_t  stash_done_planned; /* ... and after the unit */
+    uint64_t  stash_done_planned; /* ... and after the unit, */
+    uint64_t  size_planned;     /* the image length after it, */
+    int       resize_planned;   /* and whether it changes that length */
     uint64_t  vlog_end;         /* validation-log bytes written */
 };
 
@@ -116,11 +152,12 @@ int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e);
                                        directory, 8 + 16 bytes a range, fits the
                                        smallest I/O buffer (128 KiB) */
 #define UPD_JR_ZSTD_WLOG 17        /* save-area frames: 128 KiB window */
-/* UPD_JOURNAL_MEM (journal.h) covers the unit lists (reads, writes, save
- * list, loaded directory) at their largest, 768 KiB, plus the save areas'
- * compressor (level 1, 128 KiB window: about 700 KiB), its 128 KiB buffer
- * and the decoder's window. */
-_Static_assert(4ull * (UPD_JR_RANGES_MAX + 1) * sizeof(upd_jrange) + (1u << 20) <= UPD_JOURNAL_MEM,
+/* UPD_JOURNAL_MEM (journal.h) covers the range lists (a unit's reads,
+ * writes and save list, and the save-area directory) at their largest,
+ * 768 KiB; the save areas' compressor (level 1, 128 KiB window: 953 KiB
+ * measured) and its two jobs' buffers (replay reads through one). */
+_Static_assert(4ull * (UPD_JR_RANGES_MAX + 1) * sizeof(upd_jrange) + (976u << 10)
+               + 2ull * (UPD_ZJ_IN + UPD_ZJ_OUT) <= UPD_JOURNAL_MEM,
                "UPD_JOURNAL_MEM too small");
 #define UPD_JR_STASH (1ull << 63)   /* a saved range of the stash, not the target */
 /* Find this package's run in the journal: sets a->resume and a->js, loads
@@ -130,16 +167,30 @@ int upd_jr_load(upd_applier *a);
 int upd_jr_begin(upd_applier *a);
 /* Open the stash region inside the journal as a->stash (when no stash is given). */
 int upd_jr_open_stash(upd_applier *a);
-/* Before unit (seg, op, step) runs: save the image ranges in SAVE (sorted,
- * disjoint), write the next slot, flush the journal. */
+/* Before unit (seg, op, step) runs: save the image ranges in SAVE
+ * (disjoint; the first N_EARLY early, see upd_jr_area_open), write the next
+ * slot, flush the journal. */
 int upd_jr_commit(upd_applier *a, uint32_t seg, uint32_t op, uint64_t step,
-                  const upd_jlist *save);
+                  const upd_jlist *save, size_t n_early);
+/* While the unit just committed runs: start the next unit's save area. */
+int upd_jr_prepare(upd_applier *a, const upd_jlist *save, size_t n_early);
 /* The update is verified: a final slot saying so (flushed). */
 int upd_jr_clear(upd_applier *a);
-/* jarea.c: write SAVE's bytes as a save area at journal offset BASE (at
- * most CAP bytes), checksummed with SEED: its length and XXH3 come back. */
-int upd_jr_area_write(upd_applier *a, const upd_jlist *save, uint64_t base, uint64_t cap,
-                      uint64_t seed, uint64_t *len, uint64_t *sum);
+/* jarea.c: save areas.  SAVE's ranges (SAVE may be a->saved_dir) (the first N_EARLY of them hold
+ * bytes no earlier unit writes) become the area at journal offset BASE (at
+ * most CAP bytes), checksummed with SEED.  open writes the directory and
+ * may run while the unit before runs; pump (after DONE of that unit's
+ * TOTAL steps) reads and hands to the compressor early bytes in proportion;
+ * write finishes the
+ * area (opening it first unless the open one is the same) and returns its
+ * length and XXH3; abort drops an open one.  Errors: UPD_E_IO_*,
+ * UPD_E_NOMEM, UPD_E_COMPRESS. */
+int upd_jr_area_open(upd_applier *a, const upd_jlist *save, size_t n_early, uint64_t base,
+                     uint64_t cap, uint64_t seed);
+int upd_jr_area_pump(upd_applier *a, uint64_t done, uint64_t total);
+int upd_jr_area_write(upd_applier *a, const upd_jlist *save, size_t n_early, uint64_t base,
+                      uint64_t cap, uint64_t seed, uint64_t *len, uint64_t *sum);
+void upd_jr_area_abort(upd_applier *a);
 /* Decode the save area at BASE (AREA_LEN bytes, directory in a->saved_dir)
  * and write its ranges back: all of them, or only the stash ones (into the
  * journal at STASH_AT + offset) when STASH_ONLY. */

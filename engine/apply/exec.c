@@ -207,12 +207,14 @@ static int push_image_reads(upd_applier *a, uint64_t x, uint64_t n, uint64_t sta
  * bytes it appends; returns its step count.  The unit ends once its steps
  * moved unit_bytes (reads and writes) or its range lists fill the save
  * area's directory. */
-static int64_t plan_unit(upd_applier *a, step_iter it, int64_t max_steps)
+static int64_t plan_unit(upd_applier *a, step_iter it, int64_t max_steps, uint64_t stash_done,
+                         uint64_t size)
 {
-    uint64_t stash_done = a->stash_done, size = a->exec_size, moved = 0;
+    uint64_t moved = 0;
     int64_t k = 0;
     a->rd.n = a->wr.n = 0;
     a->stash_from = stash_done;
+    a->resize_planned = 0;
     for (; !it.done && k < max_steps; k++) {
         if (k && (moved >= a->js.unit_bytes
                   || a->rd.n + 3 * a->wr.n + 8 > UPD_JR_RANGES_MAX))
@@ -237,6 +239,7 @@ static int64_t plan_unit(upd_applier *a, step_iter it, int64_t max_steps)
             if (it.op.len < size)
                 UPD_CHECK(upd_jlist_push(&a->wr, it.op.len, size - it.op.len));
             size = it.op.len;
+            a->resize_planned = 1;
             break;
         default:
             return UPD_E_INTERNAL;
@@ -245,6 +248,7 @@ static int64_t plan_unit(upd_applier *a, step_iter it, int64_t max_steps)
         UPD_CHECK(iter_advance(a, &it));
     }
     a->stash_done_planned = stash_done;
+    a->size_planned = size;
     return k;
 }
 
@@ -254,16 +258,16 @@ static int cmp_range(const void *x, const void *y)
     return p->off < q->off ? -1 : p->off > q->off;
 }
 
-/* Sort L and merge overlapping or touching ranges. */
-static void normalize(upd_jlist *l)
+/* Sort L's ranges from FROM on and merge those that overlap or touch. */
+static void normalize(upd_jlist *l, size_t from)
 {
-    size_t o = 0;
-    if (l->n > 1)
-        qsort(l->v, l->n, sizeof *l->v, cmp_range);
-    for (size_t i = 0; i < l->n; i++) {
+    size_t o = from;
+    if (l->n > from + 1)
+        qsort(l->v + from, l->n - from, sizeof *l->v, cmp_range);
+    for (size_t i = from; i < l->n; i++) {
         if (!l->v[i].len)
             continue;
-        if (o && l->v[i].off <= l->v[o - 1].off + l->v[o - 1].len) {
+        if (o > from && l->v[i].off <= l->v[o - 1].off + l->v[o - 1].len) {
             uint64_t end = l->v[i].off + l->v[i].len;
             if (end > l->v[o - 1].off + l->v[o - 1].len)
                 l->v[o - 1].len = end - l->v[o - 1].off;
@@ -274,15 +278,17 @@ static void normalize(upd_jlist *l)
     l->n = o;
 }
 
-/* What the unit planned in a->rd / a->wr must save, into OUT: the bytes it
- * reads and overwrites, the fringes of the blocks its writes touch (within
- * the image as it is when the unit starts), and the stash block its first
+/* What the unit planned in a->rd / a->wr must save, into OUT: first the
+ * bytes it reads and overwrites (*N_EARLY ranges: no unit before it writes
+ * them, as pass 1 checked, so they may be saved while the unit before
+ * runs), then the fringes of the blocks its writes touch (within the image
+ * as it is when the unit starts, SIZE bytes) and the stash block its first
  * STASH write lands in. */
-static int save_list(upd_applier *a, upd_jlist *out)
+static int save_list(upd_applier *a, uint64_t size, upd_jlist *out, size_t *n_early)
 {
-    uint64_t bs = a->h.block_size, size = a->exec_size;
-    normalize(&a->rd);
-    normalize(&a->wr);
+    uint64_t bs = a->h.block_size;
+    normalize(&a->rd, 0);
+    normalize(&a->wr, 0);
     out->n = 0;
     for (size_t i = 0, j = 0; i < a->rd.n && j < a->wr.n;) {
         const upd_jrange *r = &a->rd.v[i], *w = &a->wr.v[j];
@@ -295,6 +301,7 @@ static int save_list(upd_applier *a, upd_jlist *out)
         else
             j++;
     }
+    *n_early = out->n;
     for (size_t j = 0; j < a->wr.n; j++) {
         const upd_jrange *w = &a->wr.v[j];
         uint64_t prev_end = j ? a->wr.v[j - 1].off + a->wr.v[j - 1].len : 0;
@@ -309,32 +316,55 @@ static int save_list(upd_applier *a, upd_jlist *out)
         if (end < tail)
             UPD_CHECK(upd_jlist_push(out, end, tail - end));
     }
-    normalize(out);
+    normalize(out, *n_early);
     uint64_t s0 = a->stash_from / bs * bs;
     if (a->stash_done_planned > a->stash_from && s0 < a->stash_from)
         UPD_CHECK(upd_jlist_push(out, s0 | UPD_JR_STASH, a->stash_from - s0));
     return 0;
 }
 
-/* The unit at IT: its step count, with its save list in a->save.  A unit
- * whose save list would overflow the save area (many write fringes) is
- * halved until it fits; the result depends on the package alone, so a
- * re-run after a crash finds the same unit. */
-static int64_t next_unit(upd_applier *a, const step_iter *it)
+/* The unit at IT, when it starts with STASH_DONE stash bytes and an image
+ * of SIZE bytes: its step count, with its save list in SAVE (the first
+ * *N_EARLY ranges early).  A unit whose save list would overflow the save
+ * area (many write fringes) is halved until it fits; the result depends on
+ * the package alone, so a re-run after a crash finds the same unit. */
+static int64_t next_unit(upd_applier *a, const step_iter *it, uint64_t stash_done, uint64_t size,
+                         upd_jlist *save, size_t *n_early)
 {
     int64_t k = INT64_MAX;
     for (;;) {
-        k = plan_unit(a, *it, k);
+        k = plan_unit(a, *it, k, stash_done, size);
         if (k < 0)
             return k;
-        UPD_CHECK(save_list(a, &a->save));
+        UPD_CHECK(save_list(a, size, save, n_early));
         uint64_t bytes = 0;
-        for (size_t i = 0; i < a->save.n; i++)
-            bytes += a->save.v[i].len;
-        if (k == 1 || (a->save.n <= UPD_JR_RANGES_MAX && bytes <= upd_jr_data_cap(a)))
+        for (size_t i = 0; i < save->n; i++)
+            bytes += save->v[i].len;
+        if (k == 1 || (save->n <= UPD_JR_RANGES_MAX && bytes <= upd_jr_data_cap(a)))
             return k;
         k /= 2;
     }
+}
+
+/* The unit at IT (K steps) is committed and about to run: open the save
+ * area of the unit after it in this segment, whose early ranges are then
+ * saved between this unit's steps.  Not after a unit that resizes the
+ * image (the next one's reads may lie past today's end).  Planned from the
+ * state this unit will leave; upd_jr_commit checks the plan again and
+ * drops the area if the unit turns out different. */
+static int prepare_next(upd_applier *a, const step_iter *it, int64_t k)
+{
+    if (a->resize_planned)
+        return 0;
+    step_iter nx = *it;
+    uint64_t stash_done = a->stash_done_planned, size = a->size_planned;
+    for (; k > 0 && !nx.done; k--)
+        UPD_CHECK(iter_advance(a, &nx));
+    if (nx.done)
+        return 0;
+    size_t n_early;
+    int64_t n = next_unit(a, &nx, stash_done, size, &a->saved_dir, &n_early);
+    return n < 0 ? (int)n : upd_jr_prepare(a, &a->saved_dir, n_early);
 }
 
 static int flush_unit(upd_applier *a, uint64_t stash_before)
@@ -370,7 +400,8 @@ int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e)
         return 0;
     }
     while (!it.done) {
-        int64_t k = next_unit(a, &it);
+        size_t n_early;
+        int64_t k = next_unit(a, &it, a->stash_done, a->exec_size, &a->save, &n_early);
         if (k < 0)
             return (int)k;
         if (replay) {
@@ -378,12 +409,14 @@ int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e)
             UPD_CHECK(upd_io_resize(a->p.target, a->exec_size));
             UPD_CHECK(upd_jr_restore(a));
         } else {
-            UPD_CHECK(upd_jr_commit(a, a->seg, it.index, it.step, &a->save));
+            UPD_CHECK(upd_jr_commit(a, a->seg, it.index, it.step, &a->save, n_early));
         }
+        UPD_CHECK(prepare_next(a, &it, k));
         uint64_t stash_before = a->unit_stash_from = a->stash_done;
-        for (; k > 0; k--) {
+        for (int64_t i = 1; i <= k; i++) {
             UPD_CHECK(run_step(a, &it));
             UPD_CHECK(iter_advance(a, &it));
+            UPD_CHECK(upd_jr_area_pump(a, (uint64_t)i, (uint64_t)k));
         }
         UPD_CHECK(flush_unit(a, stash_before));
         replay = 0;

@@ -1,7 +1,7 @@
 /* A journal save area: a directory of saved ranges, then their bytes, in
  * directory order, as one zstd frame (level 1: the bytes are old image
- * data, which a fast level halves on executables, and the copy is on the
- * critical path of every unit).
+ * data, which a fast level halves on executables; zjob.c compresses them
+ * on a worker thread, mostly while the unit before runs).
  *
  *   u32 n | u32 0 | n x (u64 off, u64 len) | zstd frame of sum(len) bytes
  *
@@ -11,96 +11,174 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xxhash.h>
 
-#define JBUF_SIZE (128u << 10)
-
-static int jbuf_get(upd_applier *a)
+static int zj_get(upd_applier *a)
 {
-    if (!a->jbuf && !(a->jbuf = malloc(JBUF_SIZE)))
-        return UPD_E_NOMEM;
-    return 0;
+    /* a worker only when it can run beside this thread */
+    int threads = !(a->p.flags & UPD_APPLY_JOURNAL_INLINE) && sysconf(_SC_NPROCESSORS_ONLN) > 1;
+    return a->zj ? 0 : upd_zj_create(&a->zj, threads);
 }
 
-static int cctx_get(upd_applier *a, uint64_t total)
-{
-    if (!a->jcctx) {
-        a->jcctx = ZSTD_createCCtx();
-        if (!a->jcctx)
-            return UPD_E_NOMEM;
-    }
-    ZSTD_CCtx_reset(a->jcctx, ZSTD_reset_session_and_parameters);
-    if (ZSTD_isError(ZSTD_CCtx_setParameter(a->jcctx, ZSTD_c_compressionLevel, 1))
-        || ZSTD_isError(ZSTD_CCtx_setParameter(a->jcctx, ZSTD_c_windowLog, UPD_JR_ZSTD_WLOG))
-        || ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(a->jcctx, total)))
-        return UPD_E_COMPRESS;
-    return 0;
-}
+/* ---- writing ------------------------------------------------------------
+ * A save area is opened (its directory written), filled, and closed (the
+ * frame's end: its length and checksum for the slot).  Its first ranges,
+ * the "early" ones, hold bytes no unit before it writes, so they can be
+ * read and compressed while the unit before runs (exec.c pumps between
+ * steps); the rest are read when it closes.  Which I/O happens when
+ * depends on the package alone, never on how fast the worker is: a job's
+ * output is written when its buffer is next needed, waiting for it if it
+ * must, so crash tests see the same write sequence on every run. */
 
-/* Compress IN (END: last input) and append what comes out at *AT. */
-static int squeeze(upd_applier *a, XXH3_state_t *x, ZSTD_inBuffer *in, int end, uint64_t *at,
-                   uint64_t limit)
+/* Read the next bytes of the directory's ranges [0, LIMIT) into the free
+ * job and submit it (the frame's last job once every range is read).  A
+ * job holds early or late bytes, never both, so the frame comes out the
+ * same however far the early part got while the unit before ran. */
+static int feed(upd_applier *a, size_t limit)
 {
-    for (;;) {
-        ZSTD_outBuffer out = { a->jbuf, JBUF_SIZE, 0 };
-        size_t r = ZSTD_compressStream2(a->jcctx, &out, in, end ? ZSTD_e_end : ZSTD_e_continue);
-        if (ZSTD_isError(r))
-            return UPD_E_COMPRESS;
-        if (out.pos) {
-            if (*at + out.pos > limit)
-                return UPD_E_INTERNAL;   /* the area cap is a compress bound */
-            XXH3_64bits_update(x, a->jbuf, out.pos);
-            UPD_CHECK(upd_io_write(a->p.journal, a->jbuf, out.pos, *at));
-            *at += out.pos;
+    upd_jwriter *w = &a->jw;
+    uint8_t *buf = upd_zj_fill(a->zj);
+    if (!buf)
+        return UPD_E_INTERNAL;
+    if (w->ri < w->n_early)
+        limit = w->n_early;
+    size_t got = 0;
+    while (got < UPD_ZJ_IN && w->ri < limit) {
+        const upd_jrange *r = &a->saved_dir.v[w->ri];
+        upd_io *from = r->off & UPD_JR_STASH ? a->stash : a->p.target;
+        uint64_t k = r->len - w->rdone < UPD_ZJ_IN - got ? r->len - w->rdone : UPD_ZJ_IN - got;
+        UPD_CHECK(upd_io_read(from, buf + got, (size_t)k, (r->off & ~UPD_JR_STASH) + w->rdone));
+        a->st.bytes_read += k;
+        got += (size_t)k;
+        if ((w->rdone += k) == r->len) {
+            w->ri++;
+            w->rdone = 0;
         }
-        if (end ? r == 0 : in->pos == in->size)
-            return 0;
     }
+    w->fed += got;
+    w->ended = w->ri == a->saved_dir.n;
+    return upd_zj_submit(a->zj, got, w->ended);
 }
 
-int upd_jr_area_write(upd_applier *a, const upd_jlist *save, uint64_t base, uint64_t cap,
-                      uint64_t seed, uint64_t *len, uint64_t *sum)
+/* Write the oldest job's output (waiting for it), freeing its buffer. */
+static int drain_one(upd_applier *a)
 {
-    uint64_t dir = 8 + 16ull * save->n, total = 0;
-    for (size_t i = 0; i < save->n; i++)
-        total += save->v[i].len;
-    UPD_CHECK(jbuf_get(a));
-    UPD_CHECK(cctx_get(a, total));
+    upd_jwriter *w = &a->jw;
+    const uint8_t *p;
+    size_t n;
+    int rc = upd_zj_take(a->zj, 1, &p, &n);
+    if (rc <= 0)
+        return rc < 0 ? rc : UPD_E_INTERNAL;
+    if (w->at + n > w->limit)
+        rc = UPD_E_INTERNAL;   /* the area cap is a compress bound */
+    else
+        rc = upd_io_write(a->p.journal, p, n, w->at);
+    XXH3_64bits_update(w->x, p, n);
+    upd_zj_release(a->zj);
+    w->at += n;
+    return rc;
+}
+
+/* Feed one job of ranges [0, LIMIT), first writing the oldest output when
+ * both buffers are busy. */
+static int feed_next(upd_applier *a, size_t limit)
+{
+    if (!upd_zj_fill(a->zj))
+        UPD_CHECK(drain_one(a));
+    return feed(a, limit);
+}
+
+void upd_jr_area_abort(upd_applier *a)
+{
+    const uint8_t *p;
+    size_t n;
+    while (a->zj && upd_zj_pending(a->zj))
+        if (upd_zj_take(a->zj, 1, &p, &n) == 1)
+            upd_zj_release(a->zj);
+    a->jw.open = 0;
+}
+
+int upd_jr_area_open(upd_applier *a, const upd_jlist *save, size_t n_early, uint64_t base,
+                     uint64_t cap, uint64_t seed)
+{
+    upd_jwriter *w = &a->jw;
+    uint64_t dir = 8 + 16ull * save->n, total = 0, early = 0;
+    if (w->open)
+        return UPD_E_INTERNAL;
+    UPD_CHECK(zj_get(a));
+    if (!w->x && !(w->x = XXH3_createState()))
+        return UPD_E_NOMEM;
+    upd_jlist *d = &a->saved_dir;
+    if (save != d) {
+        d->n = 0;
+        for (size_t i = 0; i < save->n; i++)
+            UPD_CHECK(upd_jlist_push(d, save->v[i].off, save->v[i].len));
+    }
     uint8_t *buf = a->iobuf;
     upd_wr32(buf, (uint32_t)save->n);
     upd_wr32(buf + 4, 0);
     for (size_t i = 0; i < save->n; i++) {
         upd_wr64(buf + 8 + 16 * i, save->v[i].off);
         upd_wr64(buf + 8 + 16 * i + 8, save->v[i].len);
+        total += save->v[i].len;
+        if (i < n_early)
+            early += save->v[i].len;
     }
-    XXH3_state_t *x = XXH3_createState();
-    if (!x)
-        return UPD_E_NOMEM;
-    XXH3_64bits_reset_withSeed(x, seed);
-    XXH3_64bits_update(x, buf, (size_t)dir);
-    int rc = upd_io_write(a->p.journal, buf, (size_t)dir, base);
-    uint64_t at = base + dir;
-    for (size_t i = 0; i < save->n && rc == 0; i++) {
-        const upd_jrange *r = &save->v[i];
-        upd_io *from = r->off & UPD_JR_STASH ? a->stash : a->p.target;
-        uint64_t off = r->off & ~UPD_JR_STASH;
-        for (uint64_t done = 0; done < r->len && rc == 0;) {
-            size_t k = r->len - done < a->iobuf_size ? (size_t)(r->len - done) : a->iobuf_size;
-            rc = upd_io_read(from, a->iobuf, k, off + done);
-            ZSTD_inBuffer in = { a->iobuf, k, 0 };
-            if (rc == 0)
-                rc = squeeze(a, x, &in, 0, &at, base + cap);
-            a->st.bytes_read += k;
-            done += k;
-        }
+    XXH3_64bits_reset_withSeed(w->x, seed);
+    XXH3_64bits_update(w->x, buf, (size_t)dir);
+    UPD_CHECK(upd_io_write(a->p.journal, buf, (size_t)dir, base));
+    UPD_CHECK(upd_zj_frame(a->zj, 1, UPD_JR_ZSTD_WLOG, total));
+    *w = (upd_jwriter){ .open = 1, .x = w->x, .n_early = n_early, .early = early,
+                        .base = base, .at = base + dir, .limit = base + cap, .seed = seed };
+    return 0;
+}
+
+int upd_jr_area_pump(upd_applier *a, uint64_t done, uint64_t total)
+{
+    upd_jwriter *w = &a->jw;
+    /* the early bytes fed keep pace with the unit's steps (both are below
+     * 2^32 here: a unit's save area, its steps) */
+    while (w->open && w->ri < w->n_early && w->fed * total < w->early * done)
+        UPD_CHECK(feed_next(a, w->n_early));
+    return 0;
+}
+
+/* 1 when the open area is SAVE's at BASE with SEED. */
+static int is_open_as(const upd_applier *a, const upd_jlist *save, size_t n_early, uint64_t base,
+                      uint64_t seed)
+{
+    const upd_jwriter *w = &a->jw;
+    const upd_jlist *d = &a->saved_dir;
+    if (!w->open || w->base != base || w->seed != seed || w->n_early != n_early || d->n != save->n)
+        return 0;
+    for (size_t i = 0; i < save->n; i++)
+        if (d->v[i].off != save->v[i].off || d->v[i].len != save->v[i].len)
+            return 0;
+    return 1;
+}
+
+int upd_jr_area_write(upd_applier *a, const upd_jlist *save, size_t n_early, uint64_t base,
+                      uint64_t cap, uint64_t seed, uint64_t *len, uint64_t *sum)
+{
+    upd_jwriter *w = &a->jw;
+    if (!is_open_as(a, save, n_early, base, seed)) {
+        upd_jr_area_abort(a);   /* prepared for another unit: not used */
+        UPD_CHECK(upd_jr_area_open(a, save, n_early, base, cap, seed));
     }
-    ZSTD_inBuffer none = { NULL, 0, 0 };
-    if (rc == 0)
-        rc = squeeze(a, x, &none, 1, &at, base + cap);
-    *sum = XXH3_64bits_digest(x);
-    XXH3_freeState(x);
-    *len = at - base;
-    return rc;
+    int rc = 0;
+    while (rc == 0 && !w->ended)
+        rc = feed_next(a, a->saved_dir.n);
+    while (rc == 0 && upd_zj_pending(a->zj))
+        rc = drain_one(a);
+    if (rc) {
+        upd_jr_area_abort(a);
+        return rc;
+    }
+    w->open = 0;
+    *sum = XXH3_64bits_digest(w->x);
+    *len = w->at - base;
+    return 0;
 }
 
 /* Write the decoded bytes [pos, pos+n) of the frame to their ranges
@@ -134,20 +212,24 @@ int upd_jr_area_replay(upd_applier *a, uint64_t base, uint64_t area_len, int sta
 {
     const upd_jlist *d = &a->saved_dir;
     uint64_t dir = 8 + 16ull * d->n, total = d->n ? d->v[d->n - 1].at + d->v[d->n - 1].len : 0;
-    UPD_CHECK(jbuf_get(a));
+    UPD_CHECK(zj_get(a));
+    /* no save area is being written during a replay: a job's buffer is free */
+    uint8_t *jbuf = a->jw.open ? NULL : upd_zj_fill(a->zj);
+    if (!jbuf)
+        return UPD_E_INTERNAL;
     ZSTD_DCtx_reset(a->dctx, ZSTD_reset_session_and_parameters);
     ZSTD_DCtx_setParameter(a->dctx, ZSTD_d_windowLogMax, UPD_JR_ZSTD_WLOG);
     uint64_t pos = 0, at = base + dir, end = base + area_len;
     size_t ri = 0, r = 1;
     int full = 0;   /* the last call filled the output: more may be pending */
     while (r != 0) {
-        size_t k = end - at < JBUF_SIZE ? (size_t)(end - at) : JBUF_SIZE;
+        size_t k = end - at < UPD_ZJ_IN ? (size_t)(end - at) : UPD_ZJ_IN;
         if (!k && !full)
             return UPD_E_JOURNAL;   /* the frame ends early */
         if (k)
-            UPD_CHECK(upd_io_read(a->p.journal, a->jbuf, k, at));
+            UPD_CHECK(upd_io_read(a->p.journal, jbuf, k, at));
         at += k;
-        ZSTD_inBuffer in = { a->jbuf, k, 0 };
+        ZSTD_inBuffer in = { jbuf, k, 0 };
         do {
             ZSTD_outBuffer out = { a->iobuf, a->iobuf_size, 0 };
             r = ZSTD_decompressStream(a->dctx, &out, &in);

@@ -317,15 +317,35 @@ static int write_slot(upd_applier *a)
     return jflush(a);
 }
 
-int upd_jr_commit(upd_applier *a, uint32_t seg, uint32_t op, uint64_t step, const upd_jlist *save)
+static int save_fits(const upd_applier *a, const upd_jlist *save)
 {
-    upd_jslot *s = &a->js;
-    uint64_t seq = s->seq + 1, base = area_off(a->h.block_size, s, seq), total = 0, alen, sum, ssum = 0;
+    uint64_t total = 0;
     for (size_t i = 0; i < save->n; i++)
         total += save->v[i].len;
-    if (save->n > UPD_JR_RANGES_MAX || total > data_cap(a->h.block_size, s))
+    return save->n <= UPD_JR_RANGES_MAX && total <= data_cap(a->h.block_size, &a->js);
+}
+
+int upd_jr_prepare(upd_applier *a, const upd_jlist *save, size_t n_early)
+{
+    /* the next unit's area is the one of the slot before this unit's: that
+     * slot is stale once this unit's slot is durable, as it is now */
+    const upd_jslot *s = &a->js;
+    uint64_t seq = s->seq + 1;
+    if (!save_fits(a, save))
         return UPD_E_INTERNAL;
-    UPD_CHECK(upd_jr_area_write(a, save, base, area_cap(a->h.block_size, s), s->salt ^ seq, &alen, &sum));
+    return upd_jr_area_open(a, save, n_early, area_off(a->h.block_size, s, seq),
+                            area_cap(a->h.block_size, s), s->salt ^ seq);
+}
+
+int upd_jr_commit(upd_applier *a, uint32_t seg, uint32_t op, uint64_t step, const upd_jlist *save,
+                  size_t n_early)
+{
+    upd_jslot *s = &a->js;
+    uint64_t seq = s->seq + 1, base = area_off(a->h.block_size, s, seq), alen, sum, ssum = 0;
+    if (!save_fits(a, save))
+        return UPD_E_INTERNAL;
+    UPD_CHECK(upd_jr_area_write(a, save, n_early, base, area_cap(a->h.block_size, s), s->salt ^ seq,
+                                &alen, &sum));
     /* the stash bytes the previous unit appended are made durable by this
      * slot's flush, not one of their own: the slot carries their checksum,
      * so it is only trusted once they are there */
@@ -353,6 +373,8 @@ int upd_jr_clear(upd_applier *a)
      * first would leave the older one naming a unit that must not re-run
      * now, and zeroing the older first needs a flush in between */
     upd_jslot *s = &a->js;
+    if (a->jw.open)
+        return UPD_E_INTERNAL;   /* a save area is only prepared for a unit that follows */
     *s = (upd_jslot){ .salt = s->salt, .seq = s->seq + 1, .done = 1, .chunk = s->chunk,
                       .unit_bytes = s->unit_bytes, .stash_done = a->stash_done,
                       .stash_from = a->stash_done, .image_size = a->exec_size };

@@ -15,6 +15,7 @@
 #include "../common/check.h"
 
 #include <stdlib.h>
+#include <xxhash.h>
 #include <string.h>
 
 #define IOBUF_MAX   (1u << 20)
@@ -62,7 +63,8 @@ uint64_t upd_applier_mem_need(const upd_header *h, size_t window)
 
 int upd_applier_create(upd_applier **out, const upd_apply_params *p)
 {
-    const unsigned known = UPD_APPLY_DRY_RUN | UPD_APPLY_INSECURE | UPD_APPLY_ALLOW_DOWNGRADE;
+    const unsigned known = UPD_APPLY_DRY_RUN | UPD_APPLY_INSECURE | UPD_APPLY_ALLOW_DOWNGRADE
+                           | UPD_APPLY_JOURNAL_INLINE;
     if (!out || !p || (!p->target && !(p->flags & UPD_APPLY_DRY_RUN))
         || (p->window && p->window < (1u << 20)) || (p->flags & ~known)
         || (p->source && p->source == p->target))
@@ -105,8 +107,8 @@ void upd_applier_free(upd_applier *a)
     free(a->saved_dir.v);
     free(a->rd.v);
     free(a->save.v);
-    free(a->jbuf);
-    ZSTD_freeCCtx(a->jcctx);
+    upd_zj_free(a->zj);   /* stops the worker */
+    XXH3_freeState(a->jw.x);
     free(a->wr.v);
     upd_rangeset_free(&a->written);
     upd_rangeset_free(&a->saved);

@@ -32,7 +32,7 @@
 #define UPD_JOURNAL_UNIT_DEFAULT (4u << 20)   /* bytes written per commit unit */
 #define UPD_JOURNAL_UNIT_MIN     4096u
 /* Memory a journaled apply needs beyond upd_applier_mem_need(): the commit
- * unit's range lists and the save areas' zstd compressor and buffers. */
+ * units' range lists and the save areas' zstd compressor and buffers. */
 #define UPD_JOURNAL_MEM          (2u << 20)
 
 typedef enum {
