@@ -114,6 +114,32 @@ Test(roundtrip, smallest_segments, .description = "2 MiB segments force many seg
     roundtrip("grow", 4, 3 << 20, &p, 65536);
 }
 
+Test(roundtrip, any_thread_count_same_package, .timeout = 300,
+     .description = "a new image of two match chunks (32 MiB each): the same package on 1 and 3 threads")
+{
+    synth_pair sp;
+    cr_assert_eq(synth_make("exe-like", 5, 32u << 20, &sp), 0);
+    cr_assert_gt(sp.new_len, 32u << 20, "one chunk only");
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    p.level = 1;
+    buf_t pkg[2];
+    for (int i = 0; i < 2; i++) {
+        p.threads = i ? 3 : 1;
+        cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &pkg[i]), 0);
+    }
+    cr_assert(pkg[0].n == pkg[1].n && !memcmp(pkg[0].p, pkg[1].p, pkg[0].n),
+              "1 thread: %zu bytes, 3 threads: %zu bytes, or the same size and other bytes",
+              pkg[0].n, pkg[1].n);
+    buf_t out;
+    cr_assert_eq(apply_mem(pkg[0].p, pkg[0].n, sp.old_img, sp.old_len, 1, 0, 0, &out), 0);
+    check_out(&out, &sp, "mem", "exe-like", 1);
+    buf_free(&out);
+    buf_free(&pkg[0]);
+    buf_free(&pkg[1]);
+    synth_free(&sp);
+}
+
 Test(roundtrip, stash_budget_is_respected, .description = "header stash size never exceeds --stash-max")
 {
     synth_pair sp;

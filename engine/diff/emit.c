@@ -3,10 +3,10 @@
  * frame (in parallel: frames share nothing), hashed, and written after the
  * header, manifest and auth block. */
 #include "diff_internal.h"
+#include "../common/parallel.h"
 #include "../common/check.h"
 #include "../crypto/digest.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,79 +118,43 @@ static int add_op(seg_builder *sb, segments *out, const upd_gop *g, const uint8_
 
 typedef struct {
     segments *segs;
-    atomic_size_t next, done;
-    atomic_int err;
+    atomic_size_t done;
     int level;
     const upd_diff_params *p;   /* progress, reported from the caller's thread only */
 } zjob;
 
-typedef struct {
-    zjob *job;
-    int   caller;               /* the thread that called upd_diff */
-} zworker;
-
-static void *compress_worker(void *arg)
+static int compress_one(void *ctx, size_t i, unsigned thread)
 {
-    const zworker *w = arg;
-    zjob *j = w->job;
+    zjob *j = ctx;
+    segment *s = &j->segs->v[i];
+    size_t usize = s->ctrl + s->diff + s->lit, bound = ZSTD_compressBound(usize);
     ZSTD_CCtx *cc = ZSTD_createCCtx();
-    if (!cc) {
-        atomic_store(&j->err, UPD_E_NOMEM);
-        return NULL;
+    s->comp = malloc(bound);
+    if (!cc || !s->comp) {
+        ZSTD_freeCCtx(cc);
+        return UPD_E_NOMEM;
     }
-    for (;;) {
-        size_t i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->segs->n || atomic_load(&j->err))
-            break;
-        segment *s = &j->segs->v[i];
-        size_t usize = s->ctrl + s->diff + s->lit;
-        size_t bound = ZSTD_compressBound(usize);
-        s->comp = malloc(bound);
-        if (!s->comp) {
-            atomic_store(&j->err, UPD_E_NOMEM);
-            break;
-        }
-        ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
-        ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, j->level);
-        ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1);
-        ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0);   /* SHA-256 covers it */
-        size_t r = ZSTD_compress2(cc, s->comp, bound, s->raw, usize);
-        if (ZSTD_isError(r)) {
-            atomic_store(&j->err, UPD_E_COMPRESS);
-            break;
-        }
-        s->csize = r;
-        free(s->raw);
-        s->raw = NULL;
-        size_t done = atomic_fetch_add(&j->done, 1) + 1;
-        if (w->caller && j->p->progress)
-            j->p->progress(j->p->progress_user, UPD_PHASE_COMPRESS, done, j->segs->n);
-    }
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, j->level);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0);   /* SHA-256 covers it */
+    size_t r = ZSTD_compress2(cc, s->comp, bound, s->raw, usize);
     ZSTD_freeCCtx(cc);
-    return NULL;
+    if (ZSTD_isError(r))
+        return UPD_E_COMPRESS;
+    s->csize = r;
+    free(s->raw);
+    s->raw = NULL;
+    size_t done = atomic_fetch_add(&j->done, 1) + 1;
+    if (thread == 0 && j->p->progress)
+        j->p->progress(j->p->progress_user, UPD_PHASE_COMPRESS, done, j->segs->n);
+    return 0;
 }
 
 static int compress_all(segments *segs, const upd_diff_params *p)
 {
     zjob j = { .segs = segs, .level = p->level, .p = p };
-    unsigned threads = p->threads;
-    zworker helper = { &j, 0 }, caller = { &j, 1 };
-    atomic_init(&j.next, 0);
     atomic_init(&j.done, 0);
-    atomic_init(&j.err, 0);
-    pthread_t tid[64];
-    unsigned started = 0;
-    if (threads > segs->n)
-        threads = (unsigned)segs->n;
-    for (unsigned i = 1; i < threads; i++) {
-        if (pthread_create(&tid[started], NULL, compress_worker, &helper) != 0)
-            break;   /* fewer threads is still correct */
-        started++;
-    }
-    compress_worker(&caller);
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(tid[i], NULL);
-    return atomic_load(&j.err);
+    return upd_parallel(segs->n, p->threads, compress_one, &j);
 }
 
 /* ---- package ------------------------------------------------------------- */

@@ -7,11 +7,14 @@
  * A kept match is then grown forward and backward into an approximate
  * match (a cover) while at least half its bytes agree, because the bytewise
  * difference of two approximately aligned code regions is mostly zeros and
- * compresses far better than either region. */
+ * compresses far better than either region.  The new image is scanned in
+ * fixed 32 MiB chunks, on the generator's threads. */
 #include "diff_internal.h"
 #include "../common/check.h"
+#include "../common/parallel.h"
 
 #include <divsufsort.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,24 +33,33 @@ static size_t common_prefix(const uint8_t *a, size_t an, const uint8_t *b, size_
 }
 
 /* Longest match of NW[0..NN) among the old image's suffixes; *POS gets its
- * old offset. */
+ * old offset.  A binary search for NW's place in the suffix array, each
+ * probe compared from the prefix NW shares with both ends of the range (the
+ * suffixes between two that share a prefix with NW share it too), so a long
+ * match is not compared again at every probe (Manber and Myers' mlr
+ * heuristic); the probes and their outcomes are those of a plain memcmp
+ * search. */
 static size_t sa_longest(const sa_index *ix, const uint8_t *nw, size_t nn, size_t *pos)
 {
     size_t lo = 0, hi = ix->oldn - 1;
+    size_t olo = (size_t)ix->sa[lo], ohi = (size_t)ix->sa[hi];
+    size_t llcp = common_prefix(ix->old + olo, ix->oldn - olo, nw, nn);
+    size_t rlcp = common_prefix(ix->old + ohi, ix->oldn - ohi, nw, nn);
     while (hi - lo >= 2) {
         size_t mid = lo + (hi - lo) / 2;
-        size_t o = (size_t)ix->sa[mid];
-        size_t n = ix->oldn - o < nn ? ix->oldn - o : nn;
-        if (memcmp(ix->old + o, nw, n) < 0)
+        size_t o = (size_t)ix->sa[mid], n = ix->oldn - o < nn ? ix->oldn - o : nn;
+        size_t k = llcp < rlcp ? llcp : rlcp;
+        k += common_prefix(ix->old + o + k, n - k, nw + k, n - k);
+        if (k < n && ix->old[o + k] < nw[k]) {
             lo = mid;
-        else
+            llcp = k;
+        } else {
             hi = mid;
+            rlcp = k;
+        }
     }
-    size_t olo = (size_t)ix->sa[lo], ohi = (size_t)ix->sa[hi];
-    size_t x = common_prefix(ix->old + olo, ix->oldn - olo, nw, nn);
-    size_t y = common_prefix(ix->old + ohi, ix->oldn - ohi, nw, nn);
-    *pos = x >= y ? olo : ohi;
-    return x >= y ? x : y;
+    *pos = llcp >= rlcp ? (size_t)ix->sa[lo] : (size_t)ix->sa[hi];
+    return llcp >= rlcp ? llcp : rlcp;
 }
 
 static int covers_push(upd_covers *c, uint64_t dst, uint64_t src, uint64_t len)
@@ -118,10 +130,29 @@ static void extend(const sa_index *ix, const uint8_t *nw, size_t nn, size_t last
     *lenb = lb;
 }
 
-static int scan_new(const sa_index *ix, const uint8_t *nw, size_t nn, upd_covers *out,
-                    const upd_diff_params *p)
+/* bsdiff's scan of new[from, to) as if the new image ended at TO, starting
+ * from the same-offset alignment; covers to OUT.  Progress: bytes scanned
+ * are added to *SCANNED, which the caller's thread (THREAD 0) reports. */
+typedef struct {
+    const sa_index *ix;
+    const uint8_t  *nw;
+    size_t          nn;
+    upd_covers     *parts;        /* one cover list per chunk */
+    atomic_size_t   scanned;
+    const upd_diff_params *p;
+} scan_job;
+
+#define CHUNK (32u << 20)         /* new-image bytes per scan item: fixed, so the
+                                     covers do not depend on the thread count */
+
+static int scan_chunk(void *ctx, size_t chunk, unsigned thread)
 {
-    size_t scan = 0, len = 0, pos = 0, lastscan = 0, lastpos = 0, next_report = 0;
+    scan_job *j = ctx;
+    const sa_index *ix = j->ix;
+    const uint8_t *nw = j->nw;
+    size_t from = chunk * CHUNK, nn = j->nn - from < CHUNK ? j->nn : from + CHUNK;
+    upd_covers *out = &j->parts[chunk];
+    size_t scan = from, len = 0, pos = 0, lastscan = from, lastpos = from, reported = from;
     int64_t lastoffset = 0;
     while (scan < nn) {
         size_t oldscore = 0, scsc;
@@ -144,11 +175,22 @@ static int scan_new(const sa_index *ix, const uint8_t *nw, size_t nn, upd_covers
             lastpos = pos - lenb;
             lastoffset = (int64_t)pos - (int64_t)scan;
         }
-        if (p->progress && scan >= next_report) {
-            p->progress(p->progress_user, UPD_PHASE_MATCH, scan, nn);
-            next_report = scan + (1u << 20);
+        if (scan - reported >= (1u << 20) || scan >= nn) {
+            size_t total = atomic_fetch_add(&j->scanned, scan - reported) + (scan - reported);
+            reported = scan;
+            if (thread == 0 && j->p->progress)
+                j->p->progress(j->p->progress_user, UPD_PHASE_MATCH, total, j->nn);
         }
     }
+    return 0;
+}
+
+/* The chunks' covers, in order, into OUT (each chunk's lie inside it). */
+static int join_parts(upd_covers *parts, size_t n, upd_covers *out)
+{
+    for (size_t c = 0; c < n; c++)
+        for (size_t i = 0; i < parts[c].n; i++)
+            UPD_CHECK(covers_push(out, parts[c].v[i].dst, parts[c].v[i].src, parts[c].v[i].len));
     return 0;
 }
 
@@ -161,19 +203,29 @@ int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
         return 0;   /* nothing to match against: all literal */
     double t0 = upd_now();
     int32_t *sa = malloc(old_len * sizeof *sa);
-    if (!sa)
-        return UPD_E_NOMEM;
-    if (p->progress)
-        p->progress(p->progress_user, UPD_PHASE_INDEX, 0, old_len);
-    if (divsufsort(old_img, sa, (int32_t)old_len) != 0) {
+    size_t chunks = (new_len + CHUNK - 1) / CHUNK;
+    upd_covers *parts = calloc(chunks, sizeof *parts);
+    if (!sa || !parts) {
         free(sa);
+        free(parts);
         return UPD_E_NOMEM;
     }
-    double t1 = upd_now();
     if (p->progress)
+        p->progress(p->progress_user, UPD_PHASE_INDEX, 0, old_len);
+    int rc = divsufsort(old_img, sa, (int32_t)old_len) == 0 ? 0 : UPD_E_NOMEM;
+    double t1 = upd_now();
+    if (!rc && p->progress)
         p->progress(p->progress_user, UPD_PHASE_INDEX, old_len, old_len);
     sa_index ix = { sa, old_img, old_len };
-    int rc = scan_new(&ix, new_img, new_len, out, p);
+    scan_job j = { .ix = &ix, .nw = new_img, .nn = new_len, .parts = parts, .p = p };
+    atomic_init(&j.scanned, 0);
+    if (!rc)
+        rc = upd_parallel(chunks, p->threads, scan_chunk, &j);
+    if (!rc)
+        rc = join_parts(parts, chunks, out);
+    for (size_t c = 0; c < chunks; c++)
+        free(parts[c].v);
+    free(parts);
     free(sa);
     st->t_index = t1 - t0;
     st->t_match = upd_now() - t1;

@@ -1,0 +1,61 @@
+#include "parallel.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define THREADS_MAX 64u
+
+typedef struct {
+    upd_item_fn   fn;
+    void         *ctx;
+    size_t        n;
+    atomic_size_t next;
+    atomic_int    err;
+} batch;
+
+typedef struct {
+    batch   *b;
+    unsigned thread;
+} runner;
+
+static void *run(void *arg)
+{
+    const runner *r = arg;
+    batch *b = r->b;
+    for (;;) {
+        size_t i = atomic_fetch_add(&b->next, 1);
+        if (i >= b->n || atomic_load(&b->err))
+            return NULL;
+        int rc = b->fn(b->ctx, i, r->thread);
+        if (rc < 0) {
+            int none = 0;
+            atomic_compare_exchange_strong(&b->err, &none, rc);
+            return NULL;
+        }
+    }
+}
+
+int upd_parallel(size_t n, unsigned threads, upd_item_fn fn, void *ctx)
+{
+    batch b = { .fn = fn, .ctx = ctx, .n = n };
+    atomic_init(&b.next, 0);
+    atomic_init(&b.err, 0);
+    if (threads > THREADS_MAX)
+        threads = THREADS_MAX;
+    if (threads > n)
+        threads = (unsigned)n;
+    pthread_t tid[THREADS_MAX];
+    runner rs[THREADS_MAX];
+    unsigned started = 0;
+    for (unsigned t = 1; t < threads; t++) {
+        rs[t] = (runner){ &b, t };
+        if (pthread_create(&tid[started], NULL, run, &rs[t]) != 0)
+            break;   /* fewer threads is still correct */
+        started++;
+    }
+    rs[0] = (runner){ &b, 0 };
+    run(&rs[0]);
+    for (unsigned t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    return atomic_load(&b.err);
+}

@@ -1,0 +1,17 @@
+/* Work items on a few threads. */
+#ifndef UPD_PARALLEL_H
+#define UPD_PARALLEL_H
+
+#include <stddef.h>
+
+/* Item I of a batch, on THREAD (0 is the caller's: the one that may report
+ * progress).  0 or a negative upd_err. */
+typedef int (*upd_item_fn)(void *ctx, size_t i, unsigned thread);
+
+/* Run FN for items 0..N-1 on up to THREADS threads, the caller's included;
+ * threads claim items in increasing order.  After an item fails no other
+ * starts.  Returns the first error (a thread that cannot be started is not
+ * one: fewer threads do the work). */
+int upd_parallel(size_t n, unsigned threads, upd_item_fn fn, void *ctx);
+
+#endif
