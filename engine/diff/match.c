@@ -7,14 +7,11 @@
  * A kept match is then grown forward and backward into an approximate
  * match (a cover) while at least half its bytes agree, because the bytewise
  * difference of two approximately aligned code regions is mostly zeros and
- * compresses far better than either region.  The new image is scanned in
- * fixed 32 MiB chunks, on the generator's threads. */
+ * compresses far better than either region. */
 #include "diff_internal.h"
 #include "../common/check.h"
-#include "../common/parallel.h"
 
 #include <divsufsort.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,9 +21,24 @@ typedef struct {
     size_t         oldn;
 } sa_index;
 
+/* Length of the common prefix, 8 bytes at a time: in runs of zeros or
+ * other repeats matches are megabytes long. */
 static size_t common_prefix(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
     size_t n = an < bn ? an : bn, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) {
+            /* the first differing byte in memory order */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return i + (size_t)__builtin_ctzll(x ^ y) / 8;
+#else
+            return i + (size_t)__builtin_clzll(x ^ y) / 8;
+#endif
+        }
+    }
     while (i < n && a[i] == b[i])
         i++;
     return i;
@@ -130,29 +142,10 @@ static void extend(const sa_index *ix, const uint8_t *nw, size_t nn, size_t last
     *lenb = lb;
 }
 
-/* bsdiff's scan of new[from, to) as if the new image ended at TO, starting
- * from the same-offset alignment; covers to OUT.  Progress: bytes scanned
- * are added to *SCANNED, which the caller's thread (THREAD 0) reports. */
-typedef struct {
-    const sa_index *ix;
-    const uint8_t  *nw;
-    size_t          nn;
-    upd_covers     *parts;        /* one cover list per chunk */
-    atomic_size_t   scanned;
-    const upd_diff_params *p;
-} scan_job;
-
-#define CHUNK (32u << 20)         /* new-image bytes per scan item: fixed, so the
-                                     covers do not depend on the thread count */
-
-static int scan_chunk(void *ctx, size_t chunk, unsigned thread)
+static int scan_new(const sa_index *ix, const uint8_t *nw, size_t nn, upd_covers *out,
+                    const upd_diff_params *p)
 {
-    scan_job *j = ctx;
-    const sa_index *ix = j->ix;
-    const uint8_t *nw = j->nw;
-    size_t from = chunk * CHUNK, nn = j->nn - from < CHUNK ? j->nn : from + CHUNK;
-    upd_covers *out = &j->parts[chunk];
-    size_t scan = from, len = 0, pos = 0, lastscan = from, lastpos = from, reported = from;
+    size_t scan = 0, len = 0, pos = 0, lastscan = 0, lastpos = 0, next_report = 0;
     int64_t lastoffset = 0;
     while (scan < nn) {
         size_t oldscore = 0, scsc;
@@ -175,22 +168,11 @@ static int scan_chunk(void *ctx, size_t chunk, unsigned thread)
             lastpos = pos - lenb;
             lastoffset = (int64_t)pos - (int64_t)scan;
         }
-        if (scan - reported >= (1u << 20) || scan >= nn) {
-            size_t total = atomic_fetch_add(&j->scanned, scan - reported) + (scan - reported);
-            reported = scan;
-            if (thread == 0 && j->p->progress)
-                j->p->progress(j->p->progress_user, UPD_PHASE_MATCH, total, j->nn);
+        if (p->progress && scan >= next_report) {
+            p->progress(p->progress_user, UPD_PHASE_MATCH, scan, nn);
+            next_report = scan + (1u << 20);
         }
     }
-    return 0;
-}
-
-/* The chunks' covers, in order, into OUT (each chunk's lie inside it). */
-static int join_parts(upd_covers *parts, size_t n, upd_covers *out)
-{
-    for (size_t c = 0; c < n; c++)
-        for (size_t i = 0; i < parts[c].n; i++)
-            UPD_CHECK(covers_push(out, parts[c].v[i].dst, parts[c].v[i].src, parts[c].v[i].len));
     return 0;
 }
 
@@ -203,29 +185,19 @@ int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
         return 0;   /* nothing to match against: all literal */
     double t0 = upd_now();
     int32_t *sa = malloc(old_len * sizeof *sa);
-    size_t chunks = (new_len + CHUNK - 1) / CHUNK;
-    upd_covers *parts = calloc(chunks, sizeof *parts);
-    if (!sa || !parts) {
-        free(sa);
-        free(parts);
+    if (!sa)
         return UPD_E_NOMEM;
-    }
     if (p->progress)
         p->progress(p->progress_user, UPD_PHASE_INDEX, 0, old_len);
-    int rc = divsufsort(old_img, sa, (int32_t)old_len) == 0 ? 0 : UPD_E_NOMEM;
+    if (divsufsort(old_img, sa, (int32_t)old_len) != 0) {
+        free(sa);
+        return UPD_E_NOMEM;
+    }
     double t1 = upd_now();
-    if (!rc && p->progress)
+    if (p->progress)
         p->progress(p->progress_user, UPD_PHASE_INDEX, old_len, old_len);
     sa_index ix = { sa, old_img, old_len };
-    scan_job j = { .ix = &ix, .nw = new_img, .nn = new_len, .parts = parts, .p = p };
-    atomic_init(&j.scanned, 0);
-    if (!rc)
-        rc = upd_parallel(chunks, p->threads, scan_chunk, &j);
-    if (!rc)
-        rc = join_parts(parts, chunks, out);
-    for (size_t c = 0; c < chunks; c++)
-        free(parts[c].v);
-    free(parts);
+    int rc = scan_new(&ix, new_img, new_len, out, p);
     free(sa);
     st->t_index = t1 - t0;
     st->t_match = upd_now() - t1;
