@@ -6,14 +6,16 @@
 # image, and in-place apply time with the journal against without (median
 # of RUNS, same machine, same run), the journal's save areas compressed by
 # its worker thread (the default) and inline (--journal-inline).
-# Usage: bench/journal.sh [--runs N] [--unit SIZE] CORPUS_DIR PAIR...
+# Usage: bench/journal.sh [--runs N] [--unit SIZE] [--io "APPLY ARGS"] CORPUS_DIR PAIR...
+#   --io: more arguments for every apply, e.g. "--io=uring --direct"
 #   CORPUS_DIR holds PAIR/old and PAIR/new (corpora/fetch.sh makes it).
 set -eu
-runs=5 unit=""
+runs=5 unit="" ioargs=""
 while [[ ${1:-} == --* ]]; do
     case $1 in
     --runs) runs=$2; shift 2 ;;
     --unit) unit="--journal-unit $2"; shift 2 ;;
+    --io) ioargs=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -48,7 +50,8 @@ for p in "$@"; do
             in) flag="$unit --journal-inline" ;;
             esac
             s=$(date +%s%N)
-            "$U" apply --in-place "$W/tgt" "$W/pkg" --pubkey "$W/k.pub" --json $flag > "$W/$mode.json"
+            # shellcheck disable=SC2086 # word splitting of the option lists is the point
+            "$U" apply --in-place "$W/tgt" "$W/pkg" --pubkey "$W/k.pub" --json $flag $ioargs > "$W/$mode.json"
             e=$(date +%s%N)
             cmp -s "$W/tgt" "$new" || { echo "$p: $mode apply not bit-exact" >&2; exit 1; }
             us=$(( (e - s) / 1000 ))
@@ -71,4 +74,4 @@ for p in "$@"; do
                  cb, tw, jw, (tw + jw) / (c ? c : 1), (tw + jw) / (cb ? cb : 1), fl / (ns / 1048576),
                  mp / 1e6, mj / 1e6, 100 * (mj - mp) / mp, mi / 1e6, 100 * (mi - mp) / mp }'
 done
-echo "(median of $runs runs each; target and journal on $(df -T "$W" | awk 'NR == 2 { print $2 }'))"
+echo "(median of $runs runs each; target and journal on $(df -T "$W" | awk 'NR == 2 { print $2 }')${ioargs:+; apply $ioargs})"
