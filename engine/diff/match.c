@@ -16,10 +16,54 @@
 #include <string.h>
 
 typedef struct {
-    const int32_t *sa;
-    const uint8_t *old;
-    size_t         oldn;
+    const int32_t  *sa;
+    const uint8_t  *old;
+    size_t          oldn;
+    const uint64_t *seen;    /* Bloom filter of old's 8-byte strings */
+    unsigned        shift;   /* 64 - log2(its bits) */
 } sa_index;
+
+/* The scan keeps a match only when it is 9 bytes or longer (or exactly
+ * continues the alignment it already has), yet in a changed region most
+ * positions start no such match, and each search costs some 25 cache
+ * misses.  So a one-hash Bloom filter of every 8-byte string in the old image
+ * (8 bits per old byte) answers first: a string it has not seen starts a
+ * match of at most 7 bytes, and its position needs no search. */
+#define GRAM 8
+
+static uint64_t gram_hash(const uint8_t *p, unsigned shift)
+{
+    uint64_t x;
+    memcpy(&x, p, GRAM);
+    x ^= x >> 29;
+    return (x * 0x9E3779B97F4A7C15u) >> shift;
+}
+
+static int gram_filter(sa_index *ix)
+{
+    unsigned lg = 6;
+    while (lg < 63 && ((uint64_t)1 << lg) < (uint64_t)ix->oldn * 8)
+        lg++;
+    uint64_t *bits = calloc((size_t)1 << (lg - 6), sizeof *bits);
+    if (!bits)
+        return UPD_E_NOMEM;
+    ix->shift = 64 - lg;
+    for (size_t i = 0; i + GRAM <= ix->oldn; i++) {
+        uint64_t h = gram_hash(ix->old + i, ix->shift);
+        bits[h >> 6] |= (uint64_t)1 << (h & 63);
+    }
+    ix->seen = bits;
+    return 0;
+}
+
+/* 0 only if no string of the old image starts with NW's first 8 bytes. */
+static int gram_seen(const sa_index *ix, const uint8_t *nw, size_t nn)
+{
+    if (nn < GRAM)
+        return 1;
+    uint64_t h = gram_hash(nw, ix->shift);
+    return (int)(ix->seen[h >> 6] >> (h & 63)) & 1;
+}
 
 /* Length of the common prefix, 8 bytes at a time: in runs of zeros or
  * other repeats matches are megabytes long. */
@@ -151,13 +195,20 @@ static int scan_new(const sa_index *ix, const uint8_t *nw, size_t nn, upd_covers
         size_t oldscore = 0, scsc;
         scsc = scan += len;
         for (; scan < nn; scan++) {
-            len = sa_longest(ix, nw + scan, nn - scan, &pos);
+            /* an unseen string means a match too short to keep: a short
+             * one that only continues the alignment is not taken as a
+             * resync point, so the scan goes on byte by byte */
+            len = gram_seen(ix, nw + scan, nn - scan) ? sa_longest(ix, nw + scan, nn - scan, &pos)
+                                                      : 0;
             for (; scsc < scan + len; scsc++)
                 oldscore += agrees(ix, nw, scsc, lastoffset);
             if ((len == oldscore && len != 0) || len > oldscore + 8)
                 break;
-            if (agrees(ix, nw, scan, lastoffset))
-                oldscore--;
+            /* oldscore counts agreements in [scan, scsc) */
+            if (scsc > scan)
+                oldscore -= (size_t)agrees(ix, nw, scan, lastoffset);
+            else
+                scsc = scan + 1;
         }
         if (len != oldscore || scan == nn) {
             size_t lenf, lenb;
@@ -196,8 +247,11 @@ int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
     double t1 = upd_now();
     if (p->progress)
         p->progress(p->progress_user, UPD_PHASE_INDEX, old_len, old_len);
-    sa_index ix = { sa, old_img, old_len };
-    int rc = scan_new(&ix, new_img, new_len, out, p);
+    sa_index ix = { sa, old_img, old_len, NULL, 0 };
+    int rc = gram_filter(&ix);
+    if (rc == 0)
+        rc = scan_new(&ix, new_img, new_len, out, p);
+    free((void *)ix.seen);
     free(sa);
     st->t_index = t1 - t0;
     st->t_match = upd_now() - t1;
