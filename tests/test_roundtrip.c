@@ -197,6 +197,49 @@ Test(roundtrip, identical_costs_nothing, .description = "identical images: no se
     synth_free(&sp);
 }
 
+Test(roundtrip, shifted_data_is_matched,
+     .description = "random data shifted by inserts, deletes and byte edits is found, not sent")
+{
+    /* incompressible data: anything the matcher misses costs its full size */
+    enum { N = 2 << 20, STEP = 65536, INS = 37, DEL = 50 };
+    uint8_t *old_img = malloc(N), *new_img = malloc(2 * N);
+    cr_assert(old_img && new_img);
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (size_t i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        old_img[i] = (uint8_t)x;
+    }
+    size_t nn = 0, inserted = 0;
+    for (size_t b = 0; b < N / STEP; b++) {
+        size_t cut = b % 2 ? DEL : 0;   /* odd blocks lose their first bytes */
+        memcpy(new_img + nn, old_img + b * STEP + cut, STEP - cut);
+        for (size_t i = 0; i < STEP - cut; i += 997)   /* edits keep the alignment */
+            new_img[nn + i] ^= 0x5A;
+        nn += STEP - cut;
+        for (int i = 0; i < INS; i++, x ^= x << 13, x ^= x >> 7, x ^= x << 17)
+            new_img[nn++] = (uint8_t)x;
+        inserted += INS;
+    }
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    p.threads = 1;
+    upd_diff_stats st;
+    buf_t pkg = { 0 };
+    cr_assert_eq(upd_diff(old_img, N, new_img, nn, &p, buf_sink, &pkg, &st), 0);
+    /* inserted bytes are the only new data; byte edits ride in diffs */
+    cr_assert_leq(st.lit_bytes, 2 * inserted, "%llu literal bytes for %zu inserted",
+                  (unsigned long long)st.lit_bytes, inserted);
+    cr_assert_geq(st.copy_bytes + st.diff_bytes + st.unchanged_bytes, nn - 2 * inserted);
+    cr_assert_lt(pkg.n, nn / 50, "package %zu bytes for a %zu-byte image", pkg.n, nn);
+    buf_t out;
+    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, N, 1, 0, 0, &out), 0);
+    cr_assert(out.n == nn && memcmp(out.p, new_img, nn) == 0);
+    buf_free(&out);
+    buf_free(&pkg);
+    free(old_img);
+    free(new_img);
+}
+
 Test(roundtrip, sparse_edits_write_little, .description = "same-offset edits write about what changed")
 {
     synth_pair sp;
