@@ -240,6 +240,42 @@ Test(roundtrip, shifted_data_is_matched,
     free(new_img);
 }
 
+/* Not a timing test: the pair takes well under a second; before the
+ * matcher reused long matches it took hours (each position of the last
+ * 2 MiB of a zero run searched the whole run), so the timeout only
+ * catches the quadratic scan coming back. */
+Test(roundtrip, long_runs_match_in_linear_time, .timeout = 120,
+     .description = "a zero run the alignment covers but for a few bytes is not searched at every position")
+{
+    enum { HEAD = 1 << 20, RUN = 8 << 20, TAIL = 4096, GAP = 256 << 10 };
+    size_t on = HEAD + RUN + TAIL + RUN + TAIL, nn = HEAD + RUN + TAIL + TAIL;
+    uint8_t *old_img = calloc(1, on), *new_img = calloc(1, nn);
+    cr_assert(old_img && new_img);
+    uint64_t x = 0x2545F4914F6CDD1Du;
+    for (size_t i = 0; i < on; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        if (i < HEAD || (i >= HEAD + RUN && i < HEAD + RUN + TAIL) || i >= on - TAIL)
+            old_img[i] = (uint8_t)(x | 1);
+    }
+    /* old: head, a zero run with 8 stray bytes near its end, a block, a
+     * clean zero run, a block; new: head, a clean zero run, the block */
+    for (int k = 1; k <= 8; k++)
+        old_img[HEAD + RUN - (size_t)k * GAP] = 7;
+    memcpy(new_img, old_img, HEAD);
+    memcpy(new_img + HEAD + RUN, old_img + HEAD + RUN, TAIL);
+    memcpy(new_img + HEAD + RUN + TAIL, old_img + on - TAIL, TAIL);
+    buf_t pkg;
+    cr_assert_eq(make_pkg(old_img, on, new_img, nn, NULL, &pkg), 0);
+    cr_assert_lt(pkg.n, 16384, "package %zu bytes", pkg.n);
+    buf_t out;
+    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, on, 1, 0, 0, &out), 0);
+    cr_assert(out.n == nn && memcmp(out.p, new_img, nn) == 0);
+    buf_free(&out);
+    buf_free(&pkg);
+    free(old_img);
+    free(new_img);
+}
+
 Test(roundtrip, sparse_edits_write_little, .description = "same-offset edits write about what changed")
 {
     synth_pair sp;

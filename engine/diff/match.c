@@ -186,6 +186,17 @@ static void extend(const sa_index *ix, const uint8_t *nw, size_t nn, size_t last
     *lenb = lb;
 }
 
+/* A match found at one position, still this long at the next, is taken
+ * there as it is (one byte shorter, one byte on) instead of searched for
+ * again.  Without this, a long run (zeros in a filesystem image) that the
+ * current alignment covers but for a few bytes costs a search as long as
+ * the run at each of its positions: bsdiff's scan is quadratic there (a
+ * 5 MiB pair with two 4 MiB zero runs took 95 s to match, bsdiff itself
+ * over 5 minutes).  Such a match cannot trigger a new cover before the
+ * alignment catches up, so the scan's choices are unchanged unless a yet
+ * longer match starts inside it. */
+#define REUSE_MIN 256
+
 static int scan_new(const sa_index *ix, const uint8_t *nw, size_t nn, upd_covers *out,
                     const upd_diff_params *p)
 {
@@ -194,12 +205,19 @@ static int scan_new(const sa_index *ix, const uint8_t *nw, size_t nn, upd_covers
     while (scan < nn) {
         size_t oldscore = 0, scsc;
         scsc = scan += len;
+        len = 0;
         for (; scan < nn; scan++) {
-            /* an unseen string means a match too short to keep: a short
-             * one that only continues the alignment is not taken as a
-             * resync point, so the scan goes on byte by byte */
-            len = gram_seen(ix, nw + scan, nn - scan) ? sa_longest(ix, nw + scan, nn - scan, &pos)
-                                                      : 0;
+            if (len > REUSE_MIN) {
+                len--;
+                pos++;
+            } else {
+                /* an unseen string means a match too short to keep: a
+                 * short one that only continues the alignment is not
+                 * taken as a resync point, so the scan goes on byte by
+                 * byte */
+                len = gram_seen(ix, nw + scan, nn - scan) ? sa_longest(ix, nw + scan, nn - scan, &pos)
+                                                          : 0;
+            }
             for (; scsc < scan + len; scsc++)
                 oldscore += agrees(ix, nw, scsc, lastoffset);
             if ((len == oldscore && len != 0) || len > oldscore + 8)
