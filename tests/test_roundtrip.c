@@ -197,6 +197,19 @@ Test(roundtrip, identical_costs_nothing, .description = "identical images: no se
     synth_free(&sp);
 }
 
+/* Apply PKG in place over OLD: the result is NEW.  Frees all three. */
+static void in_place_exact_and_free(buf_t *pkg, uint8_t *old_img, size_t on, uint8_t *new_img,
+                                    size_t nn)
+{
+    buf_t out;
+    cr_assert_eq(apply_mem(pkg->p, pkg->n, old_img, on, 1, 0, 0, &out), 0);
+    cr_assert(out.n == nn && memcmp(out.p, new_img, nn) == 0);
+    buf_free(&out);
+    buf_free(pkg);
+    free(old_img);
+    free(new_img);
+}
+
 Test(roundtrip, shifted_data_is_matched,
      .description = "random data shifted by inserts, deletes and byte edits is found, not sent")
 {
@@ -231,13 +244,7 @@ Test(roundtrip, shifted_data_is_matched,
                   (unsigned long long)st.lit_bytes, inserted);
     cr_assert_geq(st.copy_bytes + st.diff_bytes + st.unchanged_bytes, nn - 2 * inserted);
     cr_assert_lt(pkg.n, nn / 50, "package %zu bytes for a %zu-byte image", pkg.n, nn);
-    buf_t out;
-    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, N, 1, 0, 0, &out), 0);
-    cr_assert(out.n == nn && memcmp(out.p, new_img, nn) == 0);
-    buf_free(&out);
-    buf_free(&pkg);
-    free(old_img);
-    free(new_img);
+    in_place_exact_and_free(&pkg, old_img, N, new_img, nn);
 }
 
 /* Not a timing test: the pair takes well under a second; before the
@@ -267,13 +274,7 @@ Test(roundtrip, long_runs_match_in_linear_time, .timeout = 120,
     buf_t pkg;
     cr_assert_eq(make_pkg(old_img, on, new_img, nn, NULL, &pkg), 0);
     cr_assert_lt(pkg.n, 16384, "package %zu bytes", pkg.n);
-    buf_t out;
-    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, on, 1, 0, 0, &out), 0);
-    cr_assert(out.n == nn && memcmp(out.p, new_img, nn) == 0);
-    buf_free(&out);
-    buf_free(&pkg);
-    free(old_img);
-    free(new_img);
+    in_place_exact_and_free(&pkg, old_img, on, new_img, nn);
 }
 
 Test(roundtrip, sparse_edits_write_little, .description = "same-offset edits write about what changed")
