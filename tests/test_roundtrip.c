@@ -115,7 +115,7 @@ Test(roundtrip, smallest_segments, .description = "2 MiB segments force many seg
 }
 
 Test(roundtrip, any_thread_count_same_package, .timeout = 300,
-     .description = "an 8 MiB image in 2 MiB segments, compressed on 1 and on 3 threads: the same package")
+     .description = "an 8 MiB image in 2 MiB segments, matched and compressed on 1 and on 3 threads: the same package")
 {
     synth_pair sp;
     cr_assert_eq(synth_make("exe-like", 5, 8u << 20, &sp), 0);
@@ -274,6 +274,31 @@ Test(roundtrip, long_runs_match_in_linear_time, .timeout = 120,
     buf_t pkg;
     cr_assert_eq(make_pkg(old_img, on, new_img, nn, NULL, &pkg), 0);
     cr_assert_lt(pkg.n, 16384, "package %zu bytes", pkg.n);
+    in_place_exact_and_free(&pkg, old_img, on, new_img, nn);
+}
+
+/* Also a hang guard, not a timing test (0.3 s; before the fix over a
+ * minute): the suffix array puts the old image's last suffixes (all zeros)
+ * before longer zero strings; a search that took them for larger went the
+ * wrong way, compared the whole run at every probe and found a 2-byte
+ * match, at every position of the run. */
+Test(roundtrip, run_at_the_old_image_end_is_searched_in_linear_time, .timeout = 120,
+     .description = "new data that continues past a run which ends the old image")
+{
+    enum { HEAD = 1 << 20, RUN = 8 << 20, TAIL = 4096 };
+    size_t on = HEAD + RUN, nn = HEAD + RUN + TAIL;
+    uint8_t *old_img = calloc(1, on), *new_img = calloc(1, nn);
+    cr_assert(old_img && new_img);
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (size_t i = 0; i < HEAD; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        old_img[i] = (uint8_t)x;
+        new_img[i] = (uint8_t)(x >> 8);   /* a head of its own */
+    }
+    for (size_t i = HEAD + RUN; i < nn; i++)
+        new_img[i] = (uint8_t)(i | 1);
+    buf_t pkg;
+    cr_assert_eq(make_pkg(old_img, on, new_img, nn, NULL, &pkg), 0);
     in_place_exact_and_free(&pkg, old_img, on, new_img, nn);
 }
 

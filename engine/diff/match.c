@@ -10,8 +10,10 @@
  * compresses far better than either region. */
 #include "diff_internal.h"
 #include "../common/check.h"
+#include "../common/parallel.h"
 
 #include <divsufsort.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,8 +95,7 @@ static size_t common_prefix(const uint8_t *a, size_t an, const uint8_t *b, size_
  * probe compared from the prefix NW shares with both ends of the range (the
  * suffixes between two that share a prefix with NW share it too), so a long
  * match is not compared again at every probe (Manber and Myers' mlr
- * heuristic); the probes and their outcomes are those of a plain memcmp
- * search. */
+ * heuristic). */
 static size_t sa_longest(const sa_index *ix, const uint8_t *nw, size_t nn, size_t *pos)
 {
     size_t lo = 0, hi = ix->oldn - 1;
@@ -106,7 +107,11 @@ static size_t sa_longest(const sa_index *ix, const uint8_t *nw, size_t nn, size_
         size_t o = (size_t)ix->sa[mid], n = ix->oldn - o < nn ? ix->oldn - o : nn;
         size_t k = llcp < rlcp ? llcp : rlcp;
         k += common_prefix(ix->old + o + k, n - k, nw + k, n - k);
-        if (k < n && ix->old[o + k] < nw[k]) {
+        /* a suffix that ends inside NW sorts before it (bsdiff sends the
+         * search the other way there, so at the end of an image that ends
+         * in a long run every probe compares the whole run and the match
+         * is missed) */
+        if (k < n ? ix->old[o + k] < nw[k] : n < nn) {
             lo = mid;
             llcp = k;
         } else {
@@ -197,10 +202,40 @@ static void extend(const sa_index *ix, const uint8_t *nw, size_t nn, size_t last
  * longer match starts inside it. */
 #define REUSE_MIN 256
 
-static int scan_new(const sa_index *ix, const uint8_t *nw, size_t nn, upd_covers *out,
-                    const upd_diff_params *p)
+/* The new image is scanned in fixed chunks, on the generator's threads:
+ * the covers depend on the chunk size, never on the thread count.  Each
+ * chunk starts from the same-offset alignment, as the image does, and its
+ * matches end at its end; a cover that would cross is cut in two. */
+#define CHUNK (8u << 20)
+
+typedef struct {
+    const sa_index *ix;
+    const uint8_t  *nw;
+    size_t          nn;
+    upd_covers     *parts;        /* one cover list per chunk */
+    atomic_size_t   scanned;
+    const upd_diff_params *p;
+} scan_job;
+
+/* Progress: bytes scanned are added to J->scanned, which the caller's
+ * thread (THREAD 0) reports. */
+static void scan_progress(scan_job *j, size_t *reported, size_t scan, unsigned thread)
 {
-    size_t scan = 0, len = 0, pos = 0, lastscan = 0, lastpos = 0, next_report = 0;
+    size_t total = atomic_fetch_add(&j->scanned, scan - *reported) + (scan - *reported);
+    *reported = scan;
+    if (thread == 0 && j->p->progress)
+        j->p->progress(j->p->progress_user, UPD_PHASE_MATCH, total, j->nn);
+}
+
+/* bsdiff's scan of new[from, to) as if the new image ended at TO. */
+static int scan_chunk(void *ctx, size_t chunk, unsigned thread)
+{
+    scan_job *j = ctx;
+    const sa_index *ix = j->ix;
+    const uint8_t *nw = j->nw;
+    size_t from = chunk * CHUNK, nn = j->nn - from < CHUNK ? j->nn : from + CHUNK;
+    upd_covers *out = &j->parts[chunk];
+    size_t scan = from, len = 0, pos = 0, lastscan = from, lastpos = from, reported = from;
     int64_t lastoffset = 0;
     while (scan < nn) {
         size_t oldscore = 0, scsc;
@@ -237,13 +272,22 @@ static int scan_new(const sa_index *ix, const uint8_t *nw, size_t nn, upd_covers
             lastpos = pos - lenb;
             lastoffset = (int64_t)pos - (int64_t)scan;
         }
-        if (p->progress && scan >= next_report) {
-            p->progress(p->progress_user, UPD_PHASE_MATCH, scan, nn);
-            next_report = scan + (1u << 20);
-        }
+        if (scan - reported >= (1u << 20))
+            scan_progress(j, &reported, scan, thread);
     }
+    scan_progress(j, &reported, scan, thread);
     return 0;
 }
+
+/* The chunks' covers, in order, into OUT (each chunk's lie inside it). */
+static int join_parts(upd_covers *parts, size_t n, upd_covers *out)
+{
+    for (size_t c = 0; c < n; c++)
+        for (size_t i = 0; i < parts[c].n; i++)
+            UPD_CHECK(covers_push(out, parts[c].v[i].dst, parts[c].v[i].src, parts[c].v[i].len));
+    return 0;
+}
+
 
 int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
               upd_covers *out, const upd_diff_params *p, upd_diff_stats *st)
@@ -254,21 +298,31 @@ int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
         return 0;   /* nothing to match against: all literal */
     double t0 = upd_now();
     int32_t *sa = malloc(old_len * sizeof *sa);
-    if (!sa)
-        return UPD_E_NOMEM;
-    if (p->progress)
-        p->progress(p->progress_user, UPD_PHASE_INDEX, 0, old_len);
-    if (divsufsort(old_img, sa, (int32_t)old_len) != 0) {
+    size_t chunks = (new_len + CHUNK - 1) / CHUNK;
+    upd_covers *parts = calloc(chunks, sizeof *parts);
+    if (!sa || !parts) {
         free(sa);
+        free(parts);
         return UPD_E_NOMEM;
     }
-    double t1 = upd_now();
     if (p->progress)
+        p->progress(p->progress_user, UPD_PHASE_INDEX, 0, old_len);
+    int rc = divsufsort(old_img, sa, (int32_t)old_len) == 0 ? 0 : UPD_E_NOMEM;
+    double t1 = upd_now();
+    if (!rc && p->progress)
         p->progress(p->progress_user, UPD_PHASE_INDEX, old_len, old_len);
     sa_index ix = { sa, old_img, old_len, NULL, 0 };
-    int rc = gram_filter(&ix);
-    if (rc == 0)
-        rc = scan_new(&ix, new_img, new_len, out, p);
+    if (!rc)
+        rc = gram_filter(&ix);
+    scan_job j = { .ix = &ix, .nw = new_img, .nn = new_len, .parts = parts, .p = p };
+    atomic_init(&j.scanned, 0);
+    if (!rc)
+        rc = upd_parallel(chunks, p->threads, scan_chunk, &j);
+    if (!rc)
+        rc = join_parts(parts, chunks, out);
+    for (size_t c = 0; c < chunks; c++)
+        free(parts[c].v);
+    free(parts);
     free((void *)ix.seen);
     free(sa);
     st->t_index = t1 - t0;

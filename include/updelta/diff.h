@@ -37,7 +37,7 @@ typedef struct {
     uint32_t segment_size;    /* target decoded bytes per segment (2 MiB..UPD_MAX_SEG_SIZE/2) */
     uint64_t stash_max;       /* in-place stash budget: bytes saved in all; 0 turns every
                                  cycle into literals */
-    unsigned threads;         /* compression threads (1..64) */
+    unsigned threads;         /* matching and compression threads (1..64) */
     size_t   window;          /* applier memory budget the package must fit
                                  (upd_applier_mem_need), default UPD_DEFAULT_WINDOW */
     const char *package_id;   /* ROM package id, at most UPD_ID_MAX bytes ("" if NULL) */
