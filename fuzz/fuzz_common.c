@@ -197,7 +197,8 @@ void fuzz_frame_segments(const uint8_t *in, size_t len, buf_t *out)
     FUZZ_ASSERT(frame != NULL);
     for (uint32_t i = 0; i < nseg && off < len; i++) {
         const uint8_t *e = in + UPD_HEADER_SIZE + (size_t)i * UPD_SEG_ENTRY_SIZE;
-        uint64_t usize = (uint64_t)fuzz_rd32(e + 4) + fuzz_rd32(e + 8) + fuzz_rd32(e + 12);
+        uint64_t usize = (uint64_t)fuzz_rd32(e + 4) + fuzz_rd32(e + 8) + fuzz_rd32(e + 12)
+                       + fuzz_rd32(e + 20);
         size_t n = usize < len - off ? (size_t)usize : len - off;
         size_t cs = ZSTD_compressCCtx(cctx, frame, ZSTD_compressBound(n), in + off, n, 1);
         FUZZ_ASSERT(!ZSTD_isError(cs) && cs <= UINT32_MAX);

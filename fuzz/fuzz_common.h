@@ -64,7 +64,7 @@ int fuzz_apply_mem(const fuzz_apply_cfg *cfg, const uint8_t *old_img, size_t old
 
 /* The raw package form (fuzz_apply.c, mode 0x04) made whole: header,
  * manifest and auth block copied, then each segment's decoded bytes (as
- * many as its manifest entry's ctrl_len + diff_len + lit_len) compressed
+ * many as its manifest entry's ctrl_len + diff_len + dbyte_len + lit_len) compressed
  * into a zstd frame whose size goes into the entry's csize and, when
  * larger, the header's seg_cmax; what follows the last segment is kept as
  * trailing bytes.  Input shorter than its prefix is copied unchanged. */

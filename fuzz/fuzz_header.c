@@ -97,7 +97,7 @@ static void check_entries(const uint8_t *data, size_t size, const upd_header *h,
         if (upd_seg_entry_decode(p, h, &e) < 0)
             continue;
         FUZZ_ASSERT(e.csize >= 1 && e.csize <= h->seg_cmax && e.op_count >= 1);
-        FUZZ_ASSERT((uint64_t)e.ctrl_len + e.diff_len + e.lit_len <= h->seg_max);
+        FUZZ_ASSERT(upd_seg_entry_usize(&e) <= h->seg_max && e.dbyte_len <= e.diff_len);
         uint8_t enc[UPD_SEG_ENTRY_SIZE];
         upd_seg_entry_encode(&e, enc);
         FUZZ_ASSERT(!memcmp(enc, p, UPD_SEG_ENTRY_SIZE));

@@ -77,7 +77,7 @@ static void raw_form(const buf_t *pkg, buf_t *raw, size_t *ctrl0_at, size_t *ctr
         if (upd_seg_entry_decode(pkg->p + UPD_HEADER_SIZE + (size_t)i * UPD_SEG_ENTRY_SIZE,
                                  &h, &e))
             die("generator manifest does not decode");
-        size_t usize = (size_t)e.ctrl_len + e.diff_len + e.lit_len;
+        size_t usize = (size_t)upd_seg_entry_usize(&e);
         uint8_t *d = malloc(usize);
         if (!d || ZSTD_decompress(d, usize, pkg->p + off, e.csize) != usize)
             die("generator segment does not decode");
@@ -162,6 +162,7 @@ typedef struct {
 } craft_spec;
 
 static const uint8_t payload[64] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!";
+static const uint8_t zero_runs[65];   /* a DIFF of non-zero bytes: a 0 run before each, one after */
 
 #define COPY(d, s, l)   { .kind = UPD_OP_COPY, .dst = (d), .src = (s), .len = (l) }
 #define DIFF(d, s, l)   { .kind = UPD_OP_DIFF, .dst = (d), .src = (s), .len = (l) }
@@ -169,8 +170,10 @@ static const uint8_t payload[64] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH
 #define FILL(d, l, b)   { .kind = UPD_OP_FILL, .dst = (d), .len = (l), .fill = (b) }
 #define STASH(s, l)     { .kind = UPD_OP_STASH, .src = (s), .len = (l) }
 #define RESIZE(l)       { .kind = UPD_OP_RESIZE, .len = (l) }
+/* NDIFF diff bytes (all non-zero: NDIFF + 1 zero runs) */
 #define SEG(ndiff, nlit, nops_, ...) \
-    { .ops = { __VA_ARGS__ }, .nops = (nops_), .diff = payload, .diff_len = (ndiff), \
+    { .ops = { __VA_ARGS__ }, .nops = (nops_), .diff = zero_runs, \
+      .diff_len = (ndiff) ? (ndiff) + 1 : 0, .dbytes = payload, .dbyte_len = (ndiff), \
       .lit = payload, .lit_len = (nlit) }
 
 static const craft_spec crafted[] = {

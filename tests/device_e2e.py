@@ -425,6 +425,11 @@ def main():
         run(UPD, "keygen", f"{base}/rogue")
         shutil.copy(f"{base}/vendor.pub", f"{base}/keys/vendor.pub")
         run(SYNTH, "exe-like", "7", "6M", f"{base}/os.old", f"{base}/os.new")
+        # sparse diffs (format v2) made this pair one 2 MiB segment; new text
+        # makes its package several again (crashes and resumes land between
+        # segments) at about its old size
+        with open(f"{base}/os.new", "ab") as f:
+            f.write(b"".join(b"release notes line %07d\n" % i for i in range(160000)))
         run(SYNTH, "exe-like", "8", "1M", f"{base}/modem.img", f"{base}/modem.new")
         run(UPD, "diff", "--sign", f"{base}/vendor.key", f"{base}/os.old", f"{base}/os.new", "-o",
             f"{base}/pkg/os.upd", "-q", "--package-id", "os", "--from", "1.0", "--to", "1.1",

@@ -252,13 +252,16 @@ int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
                 return n;
             cl += (size_t)n;
         }
-        size_t usize = cl + segs[s].diff_len + segs[s].lit_len;
+        size_t usize = cl + segs[s].diff_len + segs[s].dbyte_len + segs[s].lit_len;
         raw[s] = malloc(usize + 1);
         memcpy(raw[s], ctrl, cl);
         if (segs[s].diff_len)
             memcpy(raw[s] + cl, segs[s].diff, segs[s].diff_len);
+        if (segs[s].dbyte_len)
+            memcpy(raw[s] + cl + segs[s].diff_len, segs[s].dbytes, segs[s].dbyte_len);
         if (segs[s].lit_len)
-            memcpy(raw[s] + cl + segs[s].diff_len, segs[s].lit, segs[s].lit_len);
+            memcpy(raw[s] + cl + segs[s].diff_len + segs[s].dbyte_len, segs[s].lit,
+                   segs[s].lit_len);
         size_t bound = ZSTD_compressBound(usize) + segs[s].raw_frame_len;
         comp[s] = malloc(bound);
         size_t cs = ZSTD_compress(comp[s], bound, raw[s], usize, 1);
@@ -267,8 +270,10 @@ int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
             cs = segs[s].raw_frame_len;
         }
         uint32_t nops = segs[s].raw_ctrl ? segs[s].raw_nops : (uint32_t)segs[s].nops;
-        ent[s] = (upd_seg_entry){ (uint32_t)cs, (uint32_t)cl, (uint32_t)segs[s].diff_len,
-                                  (uint32_t)segs[s].lit_len, nops, { 0 } };
+        ent[s] = (upd_seg_entry){ .csize = (uint32_t)cs, .ctrl_len = (uint32_t)cl,
+                                  .diff_len = (uint32_t)segs[s].diff_len,
+                                  .dbyte_len = (uint32_t)segs[s].dbyte_len,
+                                  .lit_len = (uint32_t)segs[s].lit_len, .op_count = nops };
         SHA256(comp[s], cs, ent[s].sha256);
         h.op_count += nops;
         if (usize > h.seg_max)
@@ -317,30 +322,35 @@ int reseal(uint8_t *pkg, size_t len)
 }
 
 /* One op stream cut at op boundaries: segment S of K takes ops
- * [S*n/K, (S+1)*n/K) with their diff and literal bytes. */
+ * [S*n/K, (S+1)*n/K) with their diff records and literal bytes. */
 static int resegment_one(const uint8_t *raw, const upd_seg_entry *e, unsigned k, unsigned s,
                          buf_t *seg, upd_seg_entry *out)
 {
     uint64_t first = (uint64_t)e->op_count * s / k, last = (uint64_t)e->op_count * (s + 1) / k;
-    const uint8_t *diff = raw + e->ctrl_len, *lit = diff + e->diff_len;
-    buf_t ctrl = { 0 }, dpart = { 0 }, lpart = { 0 };
+    const uint8_t *runs = raw + e->ctrl_len, *lit = runs + e->diff_len + e->dbyte_len;
+    buf_t ctrl = { 0 }, rpart = { 0 }, bpart = { 0 }, lpart = { 0 };
     upd_op_cursor c;
+    upd_sparse_cursor sc;
     upd_op op;
-    uint64_t prev = 0, i = 0, doff = 0, loff = 0;
+    uint64_t prev = 0, i = 0, loff = 0;
     int rc;
     upd_op_cursor_init(&c, raw, e->ctrl_len);
+    upd_sparse_init(&sc, runs, e->diff_len, runs + e->diff_len, e->dbyte_len);
     while ((rc = upd_op_next(&c, &op)) > 0) {
-        uint64_t dl = op.kind == UPD_OP_DIFF ? op.len : 0, ll = op.kind == UPD_OP_LIT ? op.len : 0;
+        uint64_t ll = op.kind == UPD_OP_LIT ? op.len : 0;
+        upd_sparse_cursor before = sc;
+        if (op.kind == UPD_OP_DIFF && (rc = upd_sparse_skip(&sc, op.len)) < 0)
+            return rc;
         if (i >= first && i < last) {
             uint8_t enc[UPD_OP_MAX_ENCODED];
             int n = upd_op_encode(&op, &prev, enc);
             if (n < 0)
                 return n;
             buf_sink(&ctrl, enc, (size_t)n);
-            buf_sink(&dpart, diff + doff, (size_t)dl);
+            buf_sink(&rpart, before.run, (size_t)(sc.run - before.run));
+            buf_sink(&bpart, before.byte, (size_t)(sc.byte - before.byte));
             buf_sink(&lpart, lit + loff, (size_t)ll);
         }
-        doff += dl;
         loff += ll;
         i++;
     }
@@ -348,19 +358,22 @@ static int resegment_one(const uint8_t *raw, const upd_seg_entry *e, unsigned k,
         return rc;
     buf_t dec = { 0 };
     buf_sink(&dec, ctrl.p, ctrl.n);
-    buf_sink(&dec, dpart.p, dpart.n);
+    buf_sink(&dec, rpart.p, rpart.n);
+    buf_sink(&dec, bpart.p, bpart.n);
     buf_sink(&dec, lpart.p, lpart.n);
     size_t bound = ZSTD_compressBound(dec.n);
     uint8_t *comp = malloc(bound);
     size_t cs = ZSTD_compress(comp, bound, dec.p, dec.n, 1);
-    *out = (upd_seg_entry){ (uint32_t)cs, (uint32_t)ctrl.n, (uint32_t)dpart.n,
-                            (uint32_t)lpart.n, (uint32_t)(last - first), { 0 } };
+    *out = (upd_seg_entry){ .csize = (uint32_t)cs, .ctrl_len = (uint32_t)ctrl.n,
+                            .diff_len = (uint32_t)rpart.n, .dbyte_len = (uint32_t)bpart.n,
+                            .lit_len = (uint32_t)lpart.n, .op_count = (uint32_t)(last - first) };
     SHA256(comp, cs, out->sha256);
     memset(seg, 0, sizeof *seg);
     buf_sink(seg, comp, cs);
     free(comp);
     buf_free(&ctrl);
-    buf_free(&dpart);
+    buf_free(&rpart);
+    buf_free(&bpart);
     buf_free(&lpart);
     buf_free(&dec);
     return 0;
@@ -374,7 +387,7 @@ int resegment(const buf_t *in, unsigned k, buf_t *out)
     if (upd_header_decode(in->p, in->n, &h) < 0 || h.seg_count != 1 || k < 1 || k > 64
         || upd_seg_entry_decode(in->p + UPD_HEADER_SIZE, &h, &e) < 0 || e.op_count < k)
         return -1;
-    size_t usize = (size_t)e.ctrl_len + e.diff_len + e.lit_len;
+    size_t usize = (size_t)upd_seg_entry_usize(&e);
     uint8_t *raw = malloc(usize);
     const uint8_t *frame = in->p + upd_pkg_prefix_size(&h);
     if (ZSTD_decompress(raw, usize, frame, e.csize) != usize) {
@@ -386,7 +399,7 @@ int resegment(const buf_t *in, unsigned k, buf_t *out)
     h.seg_max = h.seg_cmax = 0;
     for (unsigned s = 0; s < k && !rc; s++) {
         rc = resegment_one(raw, &e, k, s, &seg[s], &ent[s]);
-        uint32_t u = ent[s].ctrl_len + ent[s].diff_len + ent[s].lit_len;
+        uint32_t u = (uint32_t)upd_seg_entry_usize(&ent[s]);
         h.seg_max = u > h.seg_max ? u : h.seg_max;
         h.seg_cmax = ent[s].csize > h.seg_cmax ? ent[s].csize : h.seg_cmax;
     }

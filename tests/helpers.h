@@ -77,7 +77,8 @@ int dry_run(const uint8_t *pkg, size_t pkg_len);
 typedef struct {
     upd_op   ops[64];
     size_t   nops;
-    const uint8_t *diff;  size_t diff_len;
+    const uint8_t *diff;  size_t diff_len;         /* diff-runs: the DIFF ops' varints */
+    const uint8_t *dbytes; size_t dbyte_len;       /* diff-bytes: their non-zero bytes */
     const uint8_t *lit;   size_t lit_len;
     const uint8_t *raw_ctrl; size_t raw_ctrl_len;  /* used instead of OPS when set */
     uint32_t raw_nops;                             /* op count claimed for RAW_CTRL */

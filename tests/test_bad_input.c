@@ -340,11 +340,43 @@ Test(hostile, stash_of_written_bytes, .init = init_imgs, .description = "stashin
     cr_assert_eq(hostile(&s, 1, 100, IMG), UPD_E_OP_STALE);
 }
 
-Test(hostile, diff_stream_overrun, .init = init_imgs, .description = "a DIFF longer than the diff stream")
+/* A DIFF of 100 bytes over its own offset with the sparse records RUNS
+ * and BYTES (hostile unless they spell 100 bytes exactly). */
+static int sparse_diff(const uint8_t *runs, size_t nr, const uint8_t *bytes, size_t nb)
 {
-    craft_seg s = { .ops = { OP(UPD_OP_DIFF, 0, 0, 100) }, .nops = 1, .diff = payload,
-                    .diff_len = 50 };
-    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_STREAM);
+    craft_seg s = { .ops = { OP(UPD_OP_DIFF, 0, 0, 100) }, .nops = 1, .diff = runs,
+                    .diff_len = nr, .dbytes = bytes, .dbyte_len = nb };
+    return hostile(&s, 1, 0, IMG);
+}
+
+Test(hostile, sparse_records, .init = init_imgs,
+     .description = "malformed sparse DIFF records: each refused before anything is written")
+{
+    static const uint8_t ok[] = { 10, 89 }, b5[] = { 5 }, b56[] = { 5, 6 }, b0[] = { 0 };
+    static const uint8_t past[] = { 101 }, overlong[] = { 0xe4, 0x00 }, cut[] = { 0xe4 };
+    static const uint8_t extra_run[] = { 10, 89, 0 }, no_end[] = { 10 }, all_zero[] = { 100 };
+    new_img[10] = (uint8_t)(new_img[10] + 5);   /* what OK spells: the one valid form */
+    buf_t pkg, out;
+    craft_seg good = { .ops = { OP(UPD_OP_DIFF, 0, 0, 100) }, .nops = 1, .diff = ok,
+                       .diff_len = 2, .dbytes = b5, .dbyte_len = 1 };
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &good, 1, &pkg), 0);
+    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), 0);
+    cr_assert(out.n == IMG && memcmp(out.p, new_img, IMG) == 0);
+    buf_free(&pkg);
+    buf_free(&out);
+
+    cr_assert_eq(sparse_diff(past, 1, NULL, 0), UPD_E_OP_DECODE, "a run past the op's end");
+    cr_assert_eq(sparse_diff(ok, 2, b0, 1), UPD_E_OP_DECODE, "a zero 'non-zero' byte");
+    cr_assert_eq(sparse_diff(overlong, 2, NULL, 0), UPD_E_OP_DECODE, "an overlong varint");
+    cr_assert_eq(sparse_diff(cut, 1, NULL, 0), UPD_E_OP_DECODE, "a varint cut by the stream end");
+    cr_assert_eq(sparse_diff(extra_run, 3, b5, 1), UPD_E_OP_STREAM, "a run left over");
+    cr_assert_eq(sparse_diff(all_zero, 1, b56, 2), UPD_E_PKG_MANIFEST,
+                 "more diff bytes than run bytes (dbyte_len inconsistent)");
+    static const uint8_t three_runs[] = { 10, 0, 88 }, b567[] = { 5, 6, 7 };
+    cr_assert_eq(sparse_diff(three_runs, 3, b567, 3), UPD_E_OP_STREAM, "a diff byte left over");
+    cr_assert_eq(sparse_diff(no_end, 1, b5, 1), UPD_E_OP_STREAM, "no terminal run");
+    cr_assert_eq(sparse_diff(ok, 2, NULL, 0), UPD_E_OP_STREAM, "diff bytes end early");
+    cr_assert_eq(sparse_diff(NULL, 0, NULL, 0), UPD_E_OP_STREAM, "no records at all");
 }
 
 Test(hostile, literal_left_over, .init = init_imgs, .description = "literal bytes no op consumes")

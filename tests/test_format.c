@@ -7,7 +7,7 @@
 
 static upd_header sample_header(void)
 {
-    upd_header h = { .version = 1, .block_size = 4096, .seg_count = 3, .seg_max = 1000,
+    upd_header h = { .version = UPD_FORMAT_VERSION, .block_size = 4096, .seg_count = 3, .seg_max = 1000,
                      .seg_cmax = 900, .old_size = 123456, .new_size = 654321,
                      .stash_size = 77, .op_count = 12 };
     memset(h.old_sha256, 0x11, 32);
@@ -38,7 +38,9 @@ Test(format, header_rejects, .description = "each out-of-range field has its own
     uint8_t b2[UPD_HEADER_SIZE];
     memcpy(b2, buf, sizeof b2); b2[0] ^= 1;
     cr_assert_eq(upd_header_decode(b2, sizeof b2, &out), UPD_E_PKG_MAGIC);
-    memcpy(b2, buf, sizeof b2); b2[8] = 2;
+    memcpy(b2, buf, sizeof b2); b2[8] = 1;                      /* version 1: dense diffs */
+    cr_assert_eq(upd_header_decode(b2, sizeof b2, &out), UPD_E_PKG_VERSION);
+    memcpy(b2, buf, sizeof b2); b2[8] = 3;
     cr_assert_eq(upd_header_decode(b2, sizeof b2, &out), UPD_E_PKG_VERSION);
     memcpy(b2, buf, sizeof b2); b2[12] = 1;                     /* unknown flag */
     cr_assert_eq(upd_header_decode(b2, sizeof b2, &out), UPD_E_PKG_HEADER);
@@ -64,14 +66,26 @@ Test(format, header_rejects, .description = "each out-of-range field has its own
 Test(format, manifest_entry_rules, .description = "manifest entries are bounded by the header")
 {
     upd_header h = sample_header();
-    upd_seg_entry e = { 100, 10, 500, 490, 5, { 0 } }, back;
+    upd_seg_entry e = { .csize = 100, .ctrl_len = 10, .diff_len = 300, .dbyte_len = 200,
+                        .lit_len = 490, .op_count = 5 }, back;
     uint8_t buf[UPD_SEG_ENTRY_SIZE];
     upd_seg_entry_encode(&e, buf);
     cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), 0);
     cr_assert_eq(memcmp(&e, &back, sizeof e), 0);
+    cr_assert_eq(upd_seg_entry_usize(&back), 1000);
     e.lit_len = 491;                                            /* 1001 > seg_max */
     upd_seg_entry_encode(&e, buf);
     cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), UPD_E_PKG_MANIFEST);
+    e.lit_len = 490;
+    e.dbyte_len = 201;                                          /* diff bytes count too */
+    upd_seg_entry_encode(&e, buf);
+    cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), UPD_E_PKG_MANIFEST);
+    e.dbyte_len = 200;
+    e.diff_len = 199;                                           /* fewer run bytes than diff bytes */
+    e.lit_len = 591;
+    upd_seg_entry_encode(&e, buf);
+    cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), UPD_E_PKG_MANIFEST);
+    e.diff_len = 300;
     e.lit_len = 490;
     e.csize = 901;
     upd_seg_entry_encode(&e, buf);
@@ -97,6 +111,64 @@ Test(format, auth_rules, .description = "auth block: unknown algorithm and stray
     buf[32] = 0;
     buf[60] = 1;                                                /* signature bytes without algorithm */
     cr_assert_eq(upd_auth_decode(buf, &back), UPD_E_PKG_SIGNATURE);
+}
+
+/* Records of ZEROS zero bytes and BYTES spelled back as a diff of LEN. */
+static int sparse_decode(const uint8_t *runs, size_t nr, const uint8_t *bytes, size_t nb,
+                         uint64_t len, uint8_t *out)
+{
+    upd_sparse_cursor c;
+    uint64_t pos = 0, z;
+    uint8_t b;
+    int rc;
+    upd_sparse_init(&c, runs, nr, bytes, nb);
+    while ((rc = upd_sparse_next(&c, pos, len, &z, &b)) > 0) {
+        memset(out + pos, 0, z);
+        out[pos + z] = b;
+        pos += z + 1;
+    }
+    if (rc == 0) {
+        memset(out + pos, 0, z);
+        if (c.run != c.run_end || c.byte != c.byte_end)
+            return UPD_E_OP_STREAM;
+    }
+    return rc;
+}
+
+Test(format, sparse_records, .description = "sparse DIFF records: encode/decode round trip, canonical and bounded")
+{
+    /* zero runs of every varint width, and back-to-back non-zero bytes */
+    static uint8_t old_img[70000], new_img[70000], got[70000], runs[70100], bytes[70000];
+    size_t cuts[] = { 0, 1, 127, 128, 129, 200, 16383, 16384, 16500, 69999, 70000 };
+    for (size_t i = 0; i < sizeof old_img; i++)
+        new_img[i] = old_img[i] = (uint8_t)(i * 7);
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        for (size_t k = 0; k < 3 && cuts[i] + k < sizeof new_img; k++)
+            new_img[cuts[i] + k] += (uint8_t)(1 + k);
+        size_t len = cuts[i] + 1 < sizeof new_img ? cuts[i] + 1 : sizeof new_img;
+        size_t nr, nb, nr2, nb2;
+        upd_sparse_encode(old_img, new_img, len, runs, &nr, bytes, &nb);
+        upd_sparse_encode(old_img, new_img, len, NULL, &nr2, NULL, &nb2);
+        cr_assert(nr == nr2 && nb == nb2, "counting agrees with encoding");
+        cr_assert_leq(nr, len + 10);
+        cr_assert_eq(sparse_decode(runs, nr, bytes, nb, len, got), 0);
+        for (size_t j = 0; j < len; j++)
+            cr_assert_eq((uint8_t)(old_img[j] + got[j]), new_img[j], "byte %zu of %zu", j, len);
+    }
+    /* hand-made records of a 10-byte op */
+    static const uint8_t ok_runs[] = { 2, 0, 6 }, ok_bytes[] = { 5, 9 };
+    cr_assert_eq(sparse_decode(ok_runs, 3, ok_bytes, 2, 10, got), 0);
+    cr_assert(got[2] == 5 && got[3] == 9 && !got[4] && !got[9]);
+    static const uint8_t past[] = { 11 }, overlong[] = { 0x8a, 0x00 }, short_end[] = { 2 };
+    static const uint8_t zero_byte[] = { 0 };
+    cr_assert_eq(sparse_decode(past, 1, NULL, 0, 10, got), UPD_E_OP_DECODE, "run past the op");
+    cr_assert_eq(sparse_decode(overlong, 2, NULL, 0, 10, got), UPD_E_OP_DECODE, "overlong varint");
+    cr_assert_eq(sparse_decode(ok_runs, 3, zero_byte, 1, 10, got), UPD_E_OP_DECODE,
+                 "a zero diff byte");
+    cr_assert_eq(sparse_decode(short_end, 1, ok_bytes, 2, 10, got), UPD_E_OP_STREAM,
+                 "no terminal run");
+    cr_assert_eq(sparse_decode(ok_runs, 3, ok_bytes, 1, 10, got), UPD_E_OP_STREAM,
+                 "diff bytes end early");
 }
 
 static uint64_t rnd(uint64_t *s)

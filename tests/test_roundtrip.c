@@ -160,13 +160,18 @@ Test(roundtrip, stash_budget_is_respected, .description = "header stash size nev
     synth_free(&sp);
 }
 
-/* Apply PKG in place over SP's old image; the target's I/O counters. */
-static upd_io_stats apply_in_place_stats(const buf_t *pkg, const synth_pair *sp)
+/* Apply PKG in place over SP's old image (with a journal in memory when
+ * JOURNAL_BYTES is given: it gets the bytes written to the journal); the
+ * target's I/O counters. */
+static upd_io_stats apply_in_place_journal(const buf_t *pkg, const synth_pair *sp,
+                                           uint64_t *journal_bytes)
 {
-    upd_io *t;
+    upd_io *t, *j = NULL;
     cr_assert_eq(upd_io_open_mem(&t, sp->old_img, sp->old_len, sp->old_len), 0);
+    if (journal_bytes)
+        cr_assert_eq(upd_io_open_mem(&j, NULL, 0, 64u << 20), 0);
     upd_applier *a;
-    upd_apply_params ap = { .target = t, .flags = UPD_APPLY_INSECURE };
+    upd_apply_params ap = { .target = t, .journal = j, .flags = UPD_APPLY_INSECURE };
     cr_assert_eq(upd_applier_create(&a, &ap), 0);
     cr_assert_eq(upd_applier_push(a, pkg->p, pkg->n), 0);
     cr_assert_eq(upd_applier_finish(a), 0);
@@ -176,9 +181,20 @@ static upd_io_stats apply_in_place_stats(const buf_t *pkg, const synth_pair *sp)
     cr_assert(n == sp->new_len && (n == 0 || memcmp(d, sp->new_img, n) == 0), "result differs");
     upd_io_stats st;
     upd_io_get_stats(t, &st);
+    if (journal_bytes) {
+        upd_apply_stats ast;
+        upd_applier_stats(a, &ast);
+        *journal_bytes = ast.journal_bytes;
+    }
     upd_applier_free(a);
     upd_io_close(t);
+    upd_io_close(j);
     return st;
+}
+
+static upd_io_stats apply_in_place_stats(const buf_t *pkg, const synth_pair *sp)
+{
+    return apply_in_place_journal(pkg, sp, NULL);
 }
 
 Test(roundtrip, identical_costs_nothing, .description = "identical images: no segment, no write")
@@ -312,13 +328,120 @@ Test(roundtrip, sparse_edits_write_little, .description = "same-offset edits wri
     buf_t pkg;
     cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, NULL, &pkg), 0);
     upd_io_stats st = apply_in_place_stats(&pkg, &sp);
-    /* runs shorter than 64 unchanged bytes are written through: bound by
-     * 64 extra bytes per changed byte, far below the image size */
+    /* the edits ride in DIFF ops over their own offsets with the unchanged
+     * runs inside: runs shorter than 64 bytes are written through, longer
+     * ones not at all, so at most 64 extra bytes per changed byte, far
+     * below the image size (writing the ops whole writes all of it) */
     cr_assert_leq(st.bytes_written, changed * 65, "wrote %llu for %zu changed bytes",
                   (unsigned long long)st.bytes_written, changed);
     cr_assert_lt(st.bytes_written, sp.new_len / 8);
     buf_free(&pkg);
     synth_free(&sp);
+}
+
+Test(roundtrip, scattered_edits_journal_little,
+     .description = "in place, the journal saves the blocks same-offset edits touch, not their ops")
+{
+    /* incompressible data with a byte changed every 64 KiB: one DIFF op
+     * per MiB, almost all of it a zero run the applier leaves alone */
+    enum { N = 4 << 20, EVERY = 64 << 10 };
+    synth_pair sp = { .old_len = N, .new_len = N };
+    sp.old_img = malloc(N);
+    sp.new_img = malloc(N);
+    cr_assert(sp.old_img && sp.new_img);
+    uint64_t x = 0x2545F4914F6CDD1Du;
+    for (size_t i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        sp.old_img[i] = (uint8_t)x;
+    }
+    memcpy(sp.new_img, sp.old_img, N);
+    for (size_t i = EVERY / 2; i < N; i += EVERY)
+        sp.new_img[i] ^= 0x5a;
+    buf_t pkg;
+    cr_assert_eq(make_pkg(sp.old_img, N, sp.new_img, N, NULL, &pkg), 0);
+    uint64_t jbytes;
+    upd_io_stats st = apply_in_place_journal(&pkg, &sp, &jbytes);
+    const uint64_t blocks = N / EVERY;   /* 4 KiB blocks holding a change */
+    cr_assert_leq(st.bytes_written, blocks, "wrote %llu bytes for %llu changed",
+                  (unsigned long long)st.bytes_written, (unsigned long long)blocks);
+    /* the changed bytes' blocks (a torn write may damage a whole block),
+     * plus the journal's slots, directories and validation log; saving
+     * the ops' whole ranges would take the image's 4 MiB */
+    cr_assert_leq(jbytes, blocks * 4096 + (64u << 10), "journal %llu for %llu blocks",
+                  (unsigned long long)jbytes, (unsigned long long)blocks);
+    buf_free(&pkg);
+    free(sp.old_img);
+    free(sp.new_img);
+}
+
+/* One crafted DIFF of LEN bytes from SRC to DST over a 4 MiB image,
+ * applied in place with the smallest window (1 MiB: 128 KiB steps; with
+ * a journal, which takes 2 MiB more, 384 KiB steps): the result is exact.  Its diff mixes long and short zero
+ * runs, non-zero stretches across step boundaries and runs that end on
+ * them.  Returns the bytes written to the target. */
+static uint64_t sparse_op_in_place(uint64_t dst, uint64_t src, uint64_t len, int journal)
+{
+    enum { N = 4 << 20, STEP = 128 << 10 };
+    uint8_t *old_img = malloc(N), *new_img = malloc(N), *runs = malloc(len + 10);
+    uint8_t *bytes = malloc(len);
+    cr_assert(old_img && new_img && runs && bytes);
+    for (size_t i = 0; i < N; i++)
+        old_img[i] = (uint8_t)(i * 7 + (i >> 11));
+    memcpy(new_img, old_img, N);
+    for (uint64_t i = 0; i < len; i++) {
+        uint8_t d = 0;
+        if (i % 100000 < 3000 && i % 50)                      /* dense, short zero runs */
+            d = (uint8_t)(i * 13 | 1);
+        else if (i % 7919 == 0 || (i + 3) % STEP < 6 || i == STEP - 64)
+            d = 0x5a;                                           /* isolated, at step edges */
+        new_img[dst + i] = (uint8_t)(old_img[src + i] + d);
+    }
+    size_t nr, nb;
+    upd_sparse_encode(old_img + src, new_img + dst, len, runs, &nr, bytes, &nb);
+    craft_seg seg = { .ops = { { .kind = UPD_OP_DIFF, .dst = dst, .src = src, .len = len } },
+                      .nops = 1, .diff = runs, .diff_len = nr, .dbytes = bytes, .dbyte_len = nb };
+    buf_t pkg;
+    cr_assert_eq(craft_pkg(old_img, N, new_img, N, 0, &seg, 1, &pkg), 0);
+    upd_io *t, *j = NULL;
+    cr_assert_eq(upd_io_open_mem(&t, old_img, N, N), 0);
+    if (journal)
+        cr_assert_eq(upd_io_open_mem(&j, NULL, 0, 64u << 20), 0);
+    upd_apply_params p = { .target = t, .journal = j, .window = (journal ? 3u : 1u) << 20,
+                           .journal_unit = 64u << 10, .flags = UPD_APPLY_INSECURE };
+    upd_apply_stats st;
+    int rc = apply_io(&p, pkg.p, pkg.n, 0, &st);
+    cr_assert_eq(rc, 0, "%s", upd_errname(rc));
+    const uint8_t *d;
+    size_t n;
+    cr_assert_eq(upd_io_mem_view(t, &d, &n), 0);
+    cr_assert(n == N && !memcmp(d, new_img, N), "dst %llu src %llu journal %d: not exact",
+              (unsigned long long)dst, (unsigned long long)src, journal);
+    upd_io_stats ios;
+    upd_io_get_stats(t, &ios);
+    upd_io_close(t);
+    upd_io_close(j);
+    buf_free(&pkg);
+    free(old_img);
+    free(new_img);
+    free(runs);
+    free(bytes);
+    return ios.bytes_written;
+}
+
+Test(roundtrip, sparse_diff_steps_exact, .timeout = 120,
+     .description = "a sparse DIFF over many steps, backward (overlapping) and over its own bytes, is exact")
+{
+    const uint64_t len = (3u << 20) + 4321;
+    for (int journal = 0; journal < 2; journal++) {
+        /* overlapping from below: walked last step first, everything written */
+        cr_assert_eq(sparse_op_in_place(4099, 0, len, journal), len);
+        /* from above: forward */
+        cr_assert_eq(sparse_op_in_place(0, 4099, len, journal), len);
+        /* over its own bytes: the long zero runs are left alone */
+        uint64_t w = sparse_op_in_place(1000, 1000, len, journal);
+        cr_assert_lt(w, len / 2, "wrote %llu of %llu", (unsigned long long)w,
+                     (unsigned long long)len);
+    }
 }
 
 Test(roundtrip, many_tiny_changes_fit_the_window, .timeout = 120,

@@ -91,7 +91,8 @@ struct upd_applier {
 
     uint8_t  *cbuf;             /* compressed segment (seg_cmax) */
     size_t    cbuf_have;
-    uint8_t  *dbuf;             /* decoded segment: ctrl | diff | lit (seg_max) */
+    uint8_t  *dbuf;             /* decoded segment: ctrl | diff runs | diff bytes | lit
+                                   (seg_max) */
     uint8_t  *iobuf;            /* source chunks, diff added in place */
     size_t    iobuf_size;
     ZSTD_DCtx *dctx;
@@ -138,6 +139,8 @@ int upd_ap_check_result(upd_applier *a);
 
 /* segment.c: validate every op of the decoded segment E. */
 int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e);
+/* A cursor over the sparse DIFF payload of E's segment (decoded in dbuf). */
+void upd_ap_sparse_init(const upd_applier *a, const upd_seg_entry *e, upd_sparse_cursor *c);
 /* Old bytes [x, x+n): the stash offset of the part at X when a STASH that
  * already ran (below STASH_DONE) saved it, and the length of that part
  * (which is served from the stash) or of the part served from the image. */

@@ -15,20 +15,101 @@
  * flushed; the next unit's slot records the progress.
  *
  * Zero-copy discipline: literal bytes are written straight from the decoded
- * segment buffer; a DIFF reads its source into the I/O buffer, adds the diff
- * bytes there, and writes that same buffer. */
+ * segment buffer; a DIFF reads its source into the I/O buffer, adds its
+ * non-zero diff bytes there, and writes that same buffer.  In place, a DIFF
+ * step over its own bytes reads and writes only its dirty parts (outside
+ * long zero runs): the unit's plan takes the same parts (dirty_next), so
+ * the journal saves only what is really overwritten. */
 #include "applier.h"
 #include "../common/check.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* In place, a DIFF step whose source is its own destination and is read
+ * from the image leaves alone every zero run of at least this many bytes:
+ * those bytes already are the new ones.  Shorter runs are read and written
+ * through (an extra I/O request costs more than 64 bytes).  At most
+ * SKIP_PIECES dirty parts per step (the last takes the rest), so a step's
+ * reads, writes and their fringes fit a save area's directory. */
+#define SKIP_RUN    64
+#define SKIP_PIECES 2048
+_Static_assert(3 * SKIP_PIECES + 1 <= UPD_JR_RANGES_MAX,
+               "a lone step's save list (parts and their fringes) must fit a directory");
+
+/* A sparse DIFF op's records, walked either way: the current one covers
+ * zeros [pos, pos+z), then the byte at pos+z, unless pos+z == len (the
+ * last record, which has no byte).  The records were checked when the op
+ * was loaded, so the varints here are decoded without checks. */
+typedef struct {
+    const uint8_t *r0;          /* the op's first varint */
+    const uint8_t *rp, *rn;     /* the current record's varint, and past it */
+    const uint8_t *bp;          /* its byte */
+    uint64_t pos, z, len;
+} sparse_rec;
+
+static void rec_decode(sparse_rec *r)
+{
+    const uint8_t *p = r->rp;
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+        v |= (uint64_t)(*p & 0x7f) << shift;
+        if (!(*p++ & 0x80))
+            break;
+    }
+    r->z = v;
+    r->rn = p;
+}
+
+static uint64_t rec_end(const sparse_rec *r)
+{
+    return r->pos + r->z == r->len ? r->len : r->pos + r->z + 1;
+}
+
+static void rec_next(sparse_rec *r)
+{
+    r->pos += r->z + 1;
+    r->bp++;
+    r->rp = r->rn;
+    rec_decode(r);
+}
+
+/* The start of the varint that ends at END (a varint's last byte is the
+ * only one with the high bit clear). */
+static const uint8_t *var_start(const sparse_rec *r, const uint8_t *end)
+{
+    const uint8_t *p = end - 1;
+    while (p > r->r0 && (p[-1] & 0x80))
+        p--;
+    return p;
+}
+
+/* The record before: its varint ends where the current one starts. */
+static void rec_prev(sparse_rec *r)
+{
+    r->rp = var_start(r, r->rp);
+    r->bp--;
+    rec_decode(r);
+    r->pos -= r->z + 1;
+}
+
+/* Move R to the record that holds position X (X < len). */
+static void rec_seek(sparse_rec *r, uint64_t x)
+{
+    while (rec_end(r) <= x)
+        rec_next(r);
+    while (r->pos > x)
+        rec_prev(r);
+}
+
 /* Walks a segment's operations as steps, in execution order. */
 typedef struct {
     upd_op_cursor c;
-    const uint8_t *diff, *lit;  /* next unread payload bytes */
+    upd_sparse_cursor diff;     /* next unread records */
+    const uint8_t *lit;         /* next unread literal bytes */
     upd_op   op;                /* the current operation ... */
-    const uint8_t *payload;     /* ... its diff or literal bytes */
+    const uint8_t *payload;     /* ... its literal bytes */
+    sparse_rec rec;             /* ... its record at the current step's start (DIFF) */
     uint32_t index;             /* ... its index in the segment */
     uint64_t nsteps, step;
     int      backward, done;
@@ -36,9 +117,40 @@ typedef struct {
 
 typedef struct {
     upd_op_kind kind;
-    uint64_t dst, src, n;       /* this step's part of the operation */
+    uint64_t dst, src, n;       /* this step's part of the operation ... */
+    uint64_t off;               /* ... from this offset in it */
     const uint8_t *payload;
+    sparse_rec rec;             /* DIFF: the record holding the step's first byte */
 } step_t;
+
+static uint64_t step_off(const upd_applier *a, const step_iter *it)
+{
+    return (it->backward ? it->nsteps - 1 - it->step : it->step) * a->chunk;
+}
+
+/* The DIFF op just loaded: its records (checked here, once per load, which
+ * also finds where the next op's records start), the cursor on the first
+ * step's. */
+static int load_records(const upd_applier *a, step_iter *it)
+{
+    sparse_rec *r = &it->rec;
+    r->r0 = r->rp = it->diff.run;
+    r->bp = it->diff.byte;
+    r->pos = 0;
+    r->len = it->op.len;
+    UPD_CHECK(upd_sparse_skip(&it->diff, it->op.len));
+    if (it->backward) {
+        /* start from the last record: no scan from the front per step */
+        r->rp = var_start(r, it->diff.run);
+        r->bp = it->diff.byte;
+        rec_decode(r);
+        r->pos = r->len - r->z;
+    } else {
+        rec_decode(r);
+    }
+    rec_seek(r, step_off(a, it));
+    return 0;
+}
 
 static int iter_load(const upd_applier *a, step_iter *it)
 {
@@ -49,10 +161,7 @@ static int iter_load(const upd_applier *a, step_iter *it)
         return 0;
     const upd_op *op = &it->op;
     it->payload = NULL;
-    if (op->kind == UPD_OP_DIFF) {
-        it->payload = it->diff;
-        it->diff += op->len;
-    } else if (op->kind == UPD_OP_LIT) {
+    if (op->kind == UPD_OP_LIT) {
         it->payload = it->lit;
         it->lit += op->len;
     }
@@ -62,22 +171,32 @@ static int iter_load(const upd_applier *a, step_iter *it)
      * back to front (memmove order) */
     it->backward = (op->kind == UPD_OP_COPY || op->kind == UPD_OP_DIFF) && !a->p.source
                    && op->src < op->dst && op->src + op->len > op->dst;
-    return 0;
+    return op->kind == UPD_OP_DIFF ? load_records(a, it) : 0;
 }
 
 static int iter_init(const upd_applier *a, step_iter *it, const upd_seg_entry *e)
 {
     memset(it, 0, sizeof *it);
     upd_op_cursor_init(&it->c, a->dbuf, e->ctrl_len);
-    it->diff = a->dbuf + e->ctrl_len;
-    it->lit = it->diff + e->diff_len;
+    upd_ap_sparse_init(a, e, &it->diff);
+    it->lit = it->diff.byte_end;
     return iter_load(a, it);
+}
+
+/* Step STEP of the current op; its DIFF records' cursor follows. */
+static void iter_step(const upd_applier *a, step_iter *it, uint64_t step)
+{
+    it->step = step;
+    if (it->op.kind == UPD_OP_DIFF)
+        rec_seek(&it->rec, step_off(a, it));
 }
 
 static int iter_advance(const upd_applier *a, step_iter *it)
 {
-    if (++it->step < it->nsteps)
+    if (it->step + 1 < it->nsteps) {
+        iter_step(a, it, it->step + 1);
         return 0;
+    }
     it->index++;
     return iter_load(a, it);
 }
@@ -85,13 +204,14 @@ static int iter_advance(const upd_applier *a, step_iter *it)
 static void iter_get(const upd_applier *a, const step_iter *it, step_t *s)
 {
     const upd_op *op = &it->op;
-    uint64_t idx = it->backward ? it->nsteps - 1 - it->step : it->step;
-    uint64_t off = idx * a->chunk;
+    uint64_t off = step_off(a, it);
     s->kind = op->kind;
     s->n = op->kind == UPD_OP_RESIZE ? 0 : (op->len - off < a->chunk ? op->len - off : a->chunk);
+    s->off = off;
     s->dst = op->dst + off;
     s->src = op->src + off;
     s->payload = it->payload ? it->payload + off : NULL;
+    s->rec = it->rec;
 }
 
 /* Position IT at step STEP of operation OP (a journal's resume point). */
@@ -103,8 +223,60 @@ static int iter_seek(const upd_applier *a, step_iter *it, uint32_t op, uint64_t 
     }
     if (it->done || step >= it->nsteps)
         return UPD_E_JOURNAL;
-    it->step = step;
+    iter_step(a, it, step);
     return 0;
+}
+
+/* ---- a DIFF step's dirty parts ------------------------------------------ */
+
+/* The parts of a step [x, end) (offsets in the op) outside the long zero
+ * runs: what an in-place DIFF over its own bytes reads and writes.  One
+ * walker for the step that runs and the journal's plan of it. */
+typedef struct {
+    sparse_rec r;
+    uint64_t x, end;
+    unsigned n;                 /* parts returned */
+} dirty_iter;
+
+static void dirty_init(dirty_iter *d, const step_t *s)
+{
+    *d = (dirty_iter){ .r = s->rec, .x = s->off, .end = s->off + s->n };
+}
+
+static int in_gap(const dirty_iter *d)
+{
+    return d->r.z >= SKIP_RUN && d->x < d->r.pos + d->r.z && d->n < SKIP_PIECES;
+}
+
+/* The next part [*lo, *hi) (offsets in the op), or 0 when none is left. */
+static int dirty_next(dirty_iter *d, uint64_t *lo, uint64_t *hi)
+{
+    while (d->x < d->end && in_gap(d))
+        d->x = d->r.pos + d->r.z < d->end ? d->r.pos + d->r.z : d->end;
+    if (d->x >= d->end)
+        return 0;
+    *lo = d->x;
+    d->n++;
+    while (d->x < d->end && !in_gap(d)) {
+        uint64_t e = rec_end(&d->r);
+        d->x = e < d->end ? e : d->end;
+        if (d->x < d->end)
+            rec_next(&d->r);
+    }
+    *hi = d->x;
+    return 1;
+}
+
+/* A DIFF step in place whose source is its destination and whose old
+ * bytes all come from the image (with STASH_DONE stash bytes): only its
+ * dirty parts are read and written.  Bytes the stash serves may have been
+ * overwritten in the image: such a step writes everything. */
+static int skips_zero_runs(const upd_applier *a, const step_t *s, uint64_t stash_done)
+{
+    uint64_t soff, part;
+    return s->kind == UPD_OP_DIFF && !a->p.source && s->src == s->dst
+           && !upd_ap_old_part(a, s->src, s->src + s->n, stash_done, &soff, &part)
+           && part == s->n;
 }
 
 /* ---- reads and the steps themselves ------------------------------------- */
@@ -150,6 +322,46 @@ void upd_ap_add_bytes(uint8_t *dst, const uint8_t *src, size_t n)
         dst[i] = (uint8_t)(dst[i] + src[i]);
 }
 
+/* Add the step's diff bytes to BUF (its bytes from offset s->off in the
+ * op); runs of consecutive non-zero bytes are added as one span. */
+static void add_records(const step_t *s, uint8_t *buf)
+{
+    sparse_rec r = s->rec;
+    uint64_t end = s->off + s->n;
+    while (r.pos + r.z < end && r.pos + r.z < r.len) {
+        uint64_t at = r.pos + r.z;
+        const uint8_t *b = r.bp;
+        size_t k = 1;
+        rec_next(&r);
+        /* the records after it with no zeros before their byte: one 0x00
+         * varint each, taken in bulk */
+        size_t j = r.z || r.pos >= end ? 0 : upd_zero_prefix(r.rp, (size_t)(end - r.pos));
+        if (j) {
+            k += j;
+            r.pos += j;
+            r.bp += j;
+            r.rp += j;
+            rec_decode(&r);
+        }
+        upd_ap_add_bytes(buf + (at - s->off), b, k);
+    }
+}
+
+/* An in-place DIFF step over its own bytes: read, add and write the
+ * dirty parts only. */
+static int run_dirty(upd_applier *a, const step_t *s)
+{
+    dirty_iter d;
+    uint64_t lo, hi;
+    for (dirty_init(&d, s); dirty_next(&d, &lo, &hi);)
+        UPD_CHECK(read_image(a, a->iobuf + (lo - s->off), s->src + (lo - s->off), (size_t)(hi - lo)));
+    add_records(s, a->iobuf);
+    for (dirty_init(&d, s); dirty_next(&d, &lo, &hi);)
+        UPD_CHECK(upd_io_write(a->p.target, a->iobuf + (lo - s->off), (size_t)(hi - lo),
+                               s->dst + (lo - s->off)));
+    return 0;
+}
+
 static int run_step(upd_applier *a, const step_iter *it)
 {
     step_t s;
@@ -158,9 +370,11 @@ static int run_step(upd_applier *a, const step_iter *it)
     switch (s.kind) {
     case UPD_OP_COPY:
     case UPD_OP_DIFF:
+        if (skips_zero_runs(a, &s, a->stash_done))
+            return run_dirty(a, &s);
         UPD_CHECK(read_old(a, a->iobuf, s.src, n));
-        if (s.payload)
-            upd_ap_add_bytes(a->iobuf, s.payload, n);
+        if (s.kind == UPD_OP_DIFF)
+            add_records(&s, a->iobuf);
         return upd_io_write(a->p.target, a->iobuf, n, s.dst);
     case UPD_OP_LIT:
         return upd_io_write(a->p.target, s.payload, n, s.dst);
@@ -202,6 +416,24 @@ static int push_image_reads(upd_applier *a, uint64_t x, uint64_t n, uint64_t sta
     return first == UINT64_MAX ? 0 : upd_jlist_push(&a->rd, first, last - first);
 }
 
+/* What run_dirty reads and writes: pushed to a->rd and a->wr when PUSH,
+ * else only counted.  Returns the parts; *MOVED gets their bytes. */
+static int64_t plan_dirty(upd_applier *a, const step_t *s, int push, uint64_t *moved)
+{
+    dirty_iter d;
+    uint64_t lo, hi;
+    int64_t n = 0;
+    *moved = 0;
+    for (dirty_init(&d, s); dirty_next(&d, &lo, &hi); n++) {
+        if (push) {
+            UPD_CHECK(upd_jlist_push(&a->rd, s->src + (lo - s->off), hi - lo));
+            UPD_CHECK(upd_jlist_push(&a->wr, s->dst + (lo - s->off), hi - lo));
+        }
+        *moved += hi - lo;
+    }
+    return n;
+}
+
 /* Walk the unit that starts at IT (a copy), at most MAX_STEPS steps:
  * collect its image reads and writes in a->rd and a->wr and the stash
  * bytes it appends; returns its step count.  The unit ends once its steps
@@ -221,9 +453,19 @@ static int64_t plan_unit(upd_applier *a, step_iter it, int64_t max_steps, uint64
             break;
         step_t s;
         iter_get(a, &it, &s);
+        uint64_t step_moved = s.n;
         switch (s.kind) {
         case UPD_OP_COPY:
         case UPD_OP_DIFF:
+            if (skips_zero_runs(a, &s, stash_done)) {
+                /* one step may add many ranges: it goes to the next unit
+                 * when they would overflow this one's directory */
+                int64_t parts = plan_dirty(a, &s, 0, &step_moved);
+                if (k && a->rd.n + 3 * a->wr.n + 4 * (uint64_t)parts + 8 > UPD_JR_RANGES_MAX)
+                    goto end;
+                UPD_CHECK(plan_dirty(a, &s, 1, &step_moved));
+                break;
+            }
             UPD_CHECK(push_image_reads(a, s.src, s.n, stash_done));
             /* fall through */
         case UPD_OP_LIT:
@@ -244,9 +486,10 @@ static int64_t plan_unit(upd_applier *a, step_iter it, int64_t max_steps, uint64
         default:
             return UPD_E_INTERNAL;
         }
-        moved += s.n;
+        moved += step_moved;
         UPD_CHECK(iter_advance(a, &it));
     }
+end:
     a->stash_done_planned = stash_done;
     a->size_planned = size;
     return k;

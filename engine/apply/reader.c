@@ -298,7 +298,7 @@ static int on_segment(upd_applier *a)
     upd_sha256_final(a->hash, got);
     if (memcmp(got, e->sha256, 32))
         return UPD_E_SEG_DIGEST;
-    size_t usize = (size_t)e->ctrl_len + e->diff_len + e->lit_len;
+    size_t usize = (size_t)upd_seg_entry_usize(e);
     if (ZSTD_findFrameCompressedSize(a->cbuf, e->csize) != e->csize)
         return UPD_E_SEG_DECODE;
     size_t r = ZSTD_decompressDCtx(a->dctx, a->dbuf, usize, a->cbuf, e->csize);

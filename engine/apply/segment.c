@@ -7,16 +7,9 @@
 #include <string.h>
 
 typedef struct {
-    const uint8_t *diff, *lit;        /* payload streams in dbuf */
-    uint64_t diff_used, lit_used;
+    upd_sparse_cursor diff;           /* the DIFF ops' records in dbuf */
+    uint64_t lit_used;
 } payload;
-
-static void payload_init(payload *pl, const upd_applier *a, const upd_seg_entry *e)
-{
-    pl->diff = a->dbuf + e->ctrl_len;
-    pl->lit = pl->diff + e->diff_len;
-    pl->diff_used = pl->lit_used = 0;
-}
 
 /* Old-image bytes stay valid below the smallest length the image has had:
  * a shrink followed by a grow leaves zeros, not old data, behind it. */
@@ -76,11 +69,8 @@ static int validate_op(upd_applier *a, const upd_op *op, const upd_seg_entry *e,
     case UPD_OP_COPY:
     case UPD_OP_DIFF:
         UPD_CHECK(check_old_read(a, op->src, op->len, *low));
-        if (op->kind == UPD_OP_DIFF) {
-            if (upd_range_exceeds(pl->diff_used, op->len, e->diff_len))
-                return UPD_E_OP_STREAM;
-            pl->diff_used += op->len;
-        }
+        if (op->kind == UPD_OP_DIFF)
+            UPD_CHECK(upd_sparse_skip(&pl->diff, op->len));
         break;
     case UPD_OP_LIT:
         if (upd_range_exceeds(pl->lit_used, op->len, e->lit_len))
@@ -101,11 +91,11 @@ int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e)
 {
     upd_op_cursor c;
     upd_op op;
-    payload pl;
+    payload pl = { .lit_used = 0 };
     uint32_t n = 0;
     int rc;
     uint64_t low = a->low_water;
-    payload_init(&pl, a, e);
+    upd_ap_sparse_init(a, e, &pl.diff);
     upd_op_cursor_init(&c, a->dbuf, e->ctrl_len);
     while ((rc = upd_op_next(&c, &op)) > 0) {
         if (++n > e->op_count)
@@ -114,10 +104,17 @@ int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e)
         a->st.ops[op.kind]++;
     }
     UPD_CHECK(rc);
-    if (n != e->op_count || pl.diff_used != e->diff_len || pl.lit_used != e->lit_len)
+    if (n != e->op_count || pl.diff.run != pl.diff.run_end || pl.diff.byte != pl.diff.byte_end
+        || pl.lit_used != e->lit_len)
         return UPD_E_OP_STREAM;
     a->low_water = low;
     return 0;
+}
+
+void upd_ap_sparse_init(const upd_applier *a, const upd_seg_entry *e, upd_sparse_cursor *c)
+{
+    const uint8_t *runs = a->dbuf + e->ctrl_len;
+    upd_sparse_init(c, runs, e->diff_len, runs + e->diff_len, e->dbyte_len);
 }
 
 int upd_ap_old_part(const upd_applier *a, uint64_t x, uint64_t end, uint64_t stash_done,

@@ -17,6 +17,23 @@ static inline uint64_t upd_rd64(const uint8_t *p)
 {
     return (uint64_t)upd_rd32(p) | (uint64_t)upd_rd32(p + 4) << 32;
 }
+/* How many of P's first MAX bytes are zero before the first non-zero one,
+ * 8 at a time: a stretch of non-zero diff bytes is a stretch of 0x00 run
+ * varints in the sparse DIFF payload, millions long in a changed region. */
+static inline size_t upd_zero_prefix(const uint8_t *p, size_t max)
+{
+    size_t i = 0;
+    for (; i + 8 <= max; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        if (v)
+            break;
+    }
+    while (i < max && !p[i])
+        i++;
+    return i;
+}
+
 static inline void upd_wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static inline void upd_wr32(uint8_t *p, uint32_t v)
 {

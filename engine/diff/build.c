@@ -4,10 +4,14 @@
  * (MIN_COVER below).
  * Bytes that are the same at the same offset in both images need no
  * operation at all, whatever the matcher chose for them (a zero run matched
- * somewhere else, an identity cover's zero diff): any run of at least
- * same_run (64 by default) such bytes is cut out of the ops around it, so applying it costs
- * no read and no write.  Literal stretches made of one repeated byte become
- * FILL.  Every op is at most UPD_PIECE bytes, so no op outgrows a segment
+ * somewhere else, an identity cover's zero diff).  In a literal stretch or
+ * a shifted cover any run of at least same_run (64 by default) such bytes
+ * is cut out of the ops around it, so applying it costs no read and no
+ * write.  A cover over its own offset stays one DIFF with its unchanged
+ * runs inside: they are zero diff bytes, which the sparse payload stores
+ * as one run length, where a cut costs an op and a write range per hole;
+ * in place the applier leaves such runs alone (exec.c).  Literal
+ * stretches made of one repeated byte become FILL.  Every op is at most UPD_PIECE bytes, so no op outgrows a segment
  * and the scheduler works at a useful granularity. */
 #include "diff_internal.h"
 #include "../common/check.h"
@@ -87,10 +91,26 @@ static int emit_cover(builder *b, uint64_t a, uint64_t e, int64_t delta)
                                      .len = e - a });
 }
 
+/* A cover over its own offset, new[a..e) ~ old[a..e): one DIFF, or
+ * nothing when no byte changed.  Its unchanged ends stay in it too: cut,
+ * they would save a run varint and cost the next op a non-zero position
+ * delta (measured: packages no smaller). */
+static int emit_in_place(builder *b, uint64_t a, uint64_t e)
+{
+    if (!memcmp(b->nw + a, b->old + a, e - a)) {
+        b->st->unchanged_bytes += e - a;
+        return 0;
+    }
+    return push_pieces(b, (upd_gop){ .kind = UPD_OP_DIFF, .dst = a, .src = a, .data = a,
+                                     .len = e - a });
+}
+
 /* Emit new[a..e) as a cover (IS_COVER, source at offset a + DELTA) or as
  * literals, leaving out every long run that is unchanged in place. */
 static int emit_region(builder *b, uint64_t a, uint64_t e, int is_cover, int64_t delta)
 {
+    if (is_cover && delta == 0)
+        return emit_in_place(b, a, e);
     uint64_t start = a, x = a;
     uint64_t same_end = e < b->oldn ? e : b->oldn;
     while (x < same_end) {

@@ -20,20 +20,25 @@ void upd_diff_params_default(upd_diff_params *p)
 #define SAME_RUN_MIN 64u          /* unchanged bytes worth splitting an op for */
 #define SAME_RUN_MAX (64u << 10)
 
-/* The applier memory a schedule needs, bounded from above before emission:
- * segments hold at most segment_size decoded bytes, and a segment closes
- * only when the next op (at most UPD_PIECE of payload) does not fit. */
+/* The applier memory a schedule needs, bounded from above before emission.
+ * A segment closes only when the next op (its payload and at most
+ * UPD_OP_MAX_ENCODED control bytes) does not fit, so it outgrows
+ * segment_size only when it holds one op alone, and each closed segment
+ * and the op after it hold more than segment_size: every op counted at
+ * most twice, fewer than 2 * payload / segment_size + 1 segments. */
 static uint64_t schedule_mem(const upd_gops *sched, const upd_plan_info *info,
-                             const upd_diff_params *p)
+                             const upd_diff_params *p, const uint8_t *old_img,
+                             const uint8_t *new_img)
 {
-    uint64_t payload = 0;
+    uint64_t payload = 0, seg_max = p->segment_size;
     for (size_t i = 0; i < sched->n; i++) {
-        const upd_gop *g = &sched->v[i];
-        payload += UPD_OP_MAX_ENCODED + (g->kind == UPD_OP_DIFF || g->kind == UPD_OP_LIT ? g->len : 0);
+        uint64_t n = UPD_OP_MAX_ENCODED + upd_gop_payload(&sched->v[i], old_img, new_img);
+        payload += n;
+        seg_max = n > seg_max ? n : seg_max;
     }
-    upd_header h = { .seg_max = p->segment_size, .seg_cmax = ZSTD_COMPRESSBOUND(p->segment_size),
+    upd_header h = { .seg_max = (uint32_t)seg_max, .seg_cmax = ZSTD_COMPRESSBOUND(seg_max),
                      .write_ranges = info->write_ranges, .stash_ranges = info->stash_ranges };
-    h.seg_count = (uint32_t)(payload / (p->segment_size - UPD_PIECE - UPD_OP_MAX_ENCODED) + 1);
+    h.seg_count = (uint32_t)(2 * payload / p->segment_size + 1);
     return upd_applier_mem_need(&h, p->window) + UPD_JOURNAL_MEM;
 }
 
@@ -90,7 +95,8 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     upd_plan_info info = { 0 };
     int rc = upd_match(old_img, old_len, new_img, new_len, &cv, p, st);
     /* many tiny changes make many written ranges: leave unchanged runs out
-     * of ops only from longer lengths until the applier's window holds them */
+     * of shifted covers and literal stretches only from longer lengths until
+     * the applier's window holds them */
     for (uint64_t same_run = SAME_RUN_MIN; !rc; same_run *= 4) {
         upd_diff_stats keep = *st;
         ops.n = sched.n = 0;
@@ -105,7 +111,7 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
             rc = upd_plan_check(&sched, old_img, old_len, new_img, new_len, &info);
         if (!rc && p->progress)
             p->progress(p->progress_user, UPD_PHASE_PLAN, ops.n, ops.n);
-        if (rc || schedule_mem(&sched, &info, p) <= p->window)
+        if (rc || schedule_mem(&sched, &info, p, old_img, new_img) <= p->window)
             break;
         if (same_run >= SAME_RUN_MAX)
             rc = UPD_E_LIMIT;

@@ -44,7 +44,8 @@ int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
               upd_covers *out, const upd_diff_params *p, upd_diff_stats *st);
 
 /* Turn covers into ops in dst order, at most PIECE bytes each; unchanged
- * same-offset runs of SAME_RUN bytes or more get no op. */
+ * same-offset runs of SAME_RUN bytes or more get no op, except inside a
+ * cover over its own offset (one DIFF: the applier skips them in place). */
 int upd_build_ops(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
                   const upd_covers *cv, uint64_t same_run, upd_gops *out, upd_diff_stats *st);
 
@@ -68,6 +69,10 @@ typedef struct {
  * UPD_E_PLAN on any violation. */
 int upd_plan_check(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
                    const uint8_t *new_img, size_t new_len, upd_plan_info *info);
+
+/* Decoded payload bytes of G in a segment: its literals, or its sparse
+ * diff records (upd_sparse_encode). */
+uint64_t upd_gop_payload(const upd_gop *g, const uint8_t *old_img, const uint8_t *new_img);
 
 /* Pack the schedule into segments, compress, and write the package. */
 int upd_emit(const upd_gops *sched, const uint8_t *old_img, size_t old_len,

@@ -1,5 +1,5 @@
 /* Emission: the schedule is cut into segments of about segment_size decoded
- * bytes (control | diff | literal), each compressed as one independent zstd
+ * bytes (control | diff runs | diff bytes | literal), each compressed as one independent zstd
  * frame (in parallel: frames share nothing), hashed, and written after the
  * header, manifest and auth block. */
 #include "diff_internal.h"
@@ -13,8 +13,8 @@
 #include <zstd.h>
 
 typedef struct {
-    uint8_t *raw;               /* ctrl | diff | lit */
-    size_t   ctrl, diff, lit;
+    uint8_t *raw;               /* ctrl | runs | dbytes | lit */
+    size_t   ctrl, runs, dbytes, lit;
     uint32_t nops;
     uint8_t *comp;
     size_t   csize;
@@ -46,10 +46,15 @@ static int bytes_reserve(bytes *b, size_t more)
 }
 
 typedef struct {
-    bytes ctrl, diff, lit;
+    bytes ctrl, runs, dbytes, lit;
     uint32_t nops;
     uint64_t prev_end;          /* op delta base, reset per segment */
 } seg_builder;
+
+static size_t seg_usize(const segment *s)
+{
+    return s->ctrl + s->runs + s->dbytes + s->lit;
+}
 
 static int close_segment(seg_builder *sb, segments *out)
 {
@@ -62,29 +67,44 @@ static int close_segment(seg_builder *sb, segments *out)
     segment *s = &out->v[out->n];
     memset(s, 0, sizeof *s);
     s->ctrl = sb->ctrl.n;
-    s->diff = sb->diff.n;
+    s->runs = sb->runs.n;
+    s->dbytes = sb->dbytes.n;
     s->lit = sb->lit.n;
     s->nops = sb->nops;
-    s->raw = malloc(s->ctrl + s->diff + s->lit);
+    s->raw = malloc(seg_usize(s));
     if (!s->raw)
         return UPD_E_NOMEM;
     out->n++;
-    memcpy(s->raw, sb->ctrl.p, s->ctrl);
-    if (s->diff)
-        memcpy(s->raw + s->ctrl, sb->diff.p, s->diff);
-    if (s->lit)
-        memcpy(s->raw + s->ctrl + s->diff, sb->lit.p, s->lit);
-    sb->ctrl.n = sb->diff.n = sb->lit.n = 0;
+    uint8_t *p = s->raw;
+    const bytes *part[] = { &sb->ctrl, &sb->runs, &sb->dbytes, &sb->lit };
+    for (size_t i = 0; i < 4; i++) {
+        if (part[i]->n)
+            memcpy(p, part[i]->p, part[i]->n);
+        p += part[i]->n;
+    }
+    sb->ctrl.n = sb->runs.n = sb->dbytes.n = sb->lit.n = 0;
     sb->nops = 0;
     sb->prev_end = 0;
     return 0;
 }
 
+uint64_t upd_gop_payload(const upd_gop *g, const uint8_t *old_img, const uint8_t *new_img)
+{
+    if (g->kind == UPD_OP_LIT)
+        return g->len;
+    if (g->kind != UPD_OP_DIFF)
+        return 0;
+    size_t nr, nb;
+    upd_sparse_encode(old_img + g->data, new_img + g->dst, g->len, NULL, &nr, NULL, &nb);
+    return nr + nb;
+}
+
 static int add_op(seg_builder *sb, segments *out, const upd_gop *g, const uint8_t *old,
                   const uint8_t *nw, uint32_t target, upd_diff_stats *st)
 {
-    uint64_t payload = g->kind == UPD_OP_DIFF || g->kind == UPD_OP_LIT ? g->len : 0;
-    if (sb->nops && sb->ctrl.n + sb->diff.n + sb->lit.n + payload + UPD_OP_MAX_ENCODED > target)
+    uint64_t payload = upd_gop_payload(g, old, nw);
+    if (sb->nops
+        && sb->ctrl.n + sb->runs.n + sb->dbytes.n + sb->lit.n + payload + UPD_OP_MAX_ENCODED > target)
         UPD_CHECK(close_segment(sb, out));
     upd_op op = { (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
     UPD_CHECK(bytes_reserve(&sb->ctrl, UPD_OP_MAX_ENCODED));
@@ -95,11 +115,13 @@ static int add_op(seg_builder *sb, segments *out, const upd_gop *g, const uint8_
     sb->nops++;
     st->ops[g->kind]++;
     if (g->kind == UPD_OP_DIFF) {
-        UPD_CHECK(bytes_reserve(&sb->diff, g->len));
-        uint8_t *d = sb->diff.p + sb->diff.n;
-        for (uint64_t i = 0; i < g->len; i++)
-            d[i] = (uint8_t)(nw[g->dst + i] - old[g->data + i]);
-        sb->diff.n += g->len;
+        size_t nr, nb;
+        UPD_CHECK(bytes_reserve(&sb->runs, g->len + 10));
+        UPD_CHECK(bytes_reserve(&sb->dbytes, g->len));
+        upd_sparse_encode(old + g->data, nw + g->dst, g->len, sb->runs.p + sb->runs.n, &nr,
+                          sb->dbytes.p + sb->dbytes.n, &nb);
+        sb->runs.n += nr;
+        sb->dbytes.n += nb;
         st->diff_bytes += g->len;
     } else if (g->kind == UPD_OP_LIT) {
         UPD_CHECK(bytes_reserve(&sb->lit, g->len));
@@ -127,7 +149,7 @@ static int compress_one(void *ctx, size_t i, unsigned thread)
 {
     zjob *j = ctx;
     segment *s = &j->segs->v[i];
-    size_t usize = s->ctrl + s->diff + s->lit, bound = ZSTD_compressBound(usize);
+    size_t usize = seg_usize(s), bound = ZSTD_compressBound(usize);
     ZSTD_CCtx *cc = ZSTD_createCCtx();
     s->comp = malloc(bound);
     if (!cc || !s->comp) {
@@ -135,13 +157,23 @@ static int compress_one(void *ctx, size_t i, unsigned thread)
         return UPD_E_NOMEM;
     }
     ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, j->level);
-    ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1);
     ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0);   /* SHA-256 covers it */
-    size_t r = ZSTD_compress2(cc, s->comp, bound, s->raw, usize);
+    /* streamed with no size pledged: zstd then keeps the level's full
+     * parameters instead of scaling them down for a small segment (a 36 KB
+     * segment compressed 2% smaller), at the price of the frame's optional
+     * content-size field (FORMAT.md 5) */
+    ZSTD_outBuffer o = { s->comp, bound, 0 };
+    ZSTD_inBuffer in = { s->raw, usize, 0 };
+    size_t r = ZSTD_compressStream2(cc, &o, &in, ZSTD_e_continue);
+    if (!ZSTD_isError(r)) {
+        do
+            r = ZSTD_compressStream2(cc, &o, &in, ZSTD_e_end);
+        while (r && !ZSTD_isError(r) && o.pos < o.size);
+    }
     ZSTD_freeCCtx(cc);
-    if (ZSTD_isError(r))
+    if (ZSTD_isError(r) || r || in.pos < in.size)
         return UPD_E_COMPRESS;
-    s->csize = r;
+    s->csize = o.pos;
     free(s->raw);
     s->raw = NULL;
     size_t done = atomic_fetch_add(&j->done, 1) + 1;
@@ -168,8 +200,9 @@ static int write_package(const segments *segs, upd_header *h, upd_write_fn out, 
     int rc = upd_header_encode(h, pre);
     for (size_t i = 0; !rc && i < segs->n; i++) {
         const segment *s = &segs->v[i];
-        upd_seg_entry e = { (uint32_t)s->csize, (uint32_t)s->ctrl, (uint32_t)s->diff,
-                            (uint32_t)s->lit, s->nops, { 0 } };
+        upd_seg_entry e = { .csize = (uint32_t)s->csize, .ctrl_len = (uint32_t)s->ctrl,
+                            .diff_len = (uint32_t)s->runs, .dbyte_len = (uint32_t)s->dbytes,
+                            .lit_len = (uint32_t)s->lit, .op_count = s->nops };
         rc = upd_sha256(s->comp, s->csize, e.sha256);
         upd_seg_entry_encode(&e, pre + UPD_HEADER_SIZE + i * UPD_SEG_ENTRY_SIZE);
     }
@@ -211,12 +244,12 @@ int upd_emit(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
                      .stash_ranges = info->stash_ranges };
     for (size_t i = 0; !rc && i < segs.n; i++) {
         segment *s = &segs.v[i];
-        size_t usize = s->ctrl + s->diff + s->lit;
+        size_t usize = seg_usize(s);
         h.seg_max = usize > h.seg_max ? (uint32_t)usize : h.seg_max;
         h.seg_cmax = s->csize > h.seg_cmax ? (uint32_t)s->csize : h.seg_cmax;
         h.op_count += s->nops;
         st->ctrl_raw += s->ctrl;
-        st->diff_raw += s->diff;
+        st->diff_raw += s->runs + s->dbytes;
         st->lit_raw += s->lit;
     }
     if (!rc) {
@@ -236,7 +269,8 @@ int upd_emit(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
     }
     free(segs.v);
     free(sb.ctrl.p);
-    free(sb.diff.p);
+    free(sb.runs.p);
+    free(sb.dbytes.p);
     free(sb.lit.p);
     st->t_emit = upd_now() - t0;
     return rc;

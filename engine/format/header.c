@@ -13,13 +13,14 @@ enum {  /* header offsets */
     H_FROM = 176, H_TO = 208, H_WRANGES = 240, H_SRANGES = 244, H_RSV = 248
 };
 enum {  /* manifest entry offsets */
-    M_CSIZE = 0, M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_OPS = 16, M_RSV = 20, M_SHA = 32
+    M_CSIZE = 0, M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_OPS = 16, M_DBYTE = 20, M_RSV = 24,
+    M_SHA = 32
 };
 enum {  /* auth block offsets */
     A_DIGEST = 0, A_ALG = 32, A_RSV1 = 34, A_KEYID = 40, A_SIG = 48, A_RSV2 = 112
 };
 
-#define KNOWN_FLAGS 0u   /* no header flags are defined in version 1 */
+#define KNOWN_FLAGS 0u   /* no header flags are defined (version 2) */
 
 static int all_zero(const uint8_t *p, size_t n)
 {
@@ -160,9 +161,11 @@ int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e)
     e->diff_len = upd_rd32(p + M_DIFF);
     e->lit_len = upd_rd32(p + M_LIT);
     e->op_count = upd_rd32(p + M_OPS);
+    e->dbyte_len = upd_rd32(p + M_DBYTE);
     memcpy(e->sha256, p + M_SHA, 32);
-    uint64_t usize = (uint64_t)e->ctrl_len + e->diff_len + e->lit_len;
-    if (e->csize == 0 || e->csize > h->seg_cmax || usize > h->seg_max
+    /* every diff byte follows a run varint of at least one byte */
+    if (e->csize == 0 || e->csize > h->seg_cmax || upd_seg_entry_usize(e) > h->seg_max
+        || e->dbyte_len > e->diff_len
         || e->op_count == 0 || e->op_count > e->ctrl_len / 2
         || !all_zero(p + M_RSV, M_SHA - M_RSV))
         return UPD_E_PKG_MANIFEST;
@@ -178,7 +181,13 @@ void upd_seg_entry_encode(const upd_seg_entry *e, void *out)
     upd_wr32(p + M_DIFF, e->diff_len);
     upd_wr32(p + M_LIT, e->lit_len);
     upd_wr32(p + M_OPS, e->op_count);
+    upd_wr32(p + M_DBYTE, e->dbyte_len);
     memcpy(p + M_SHA, e->sha256, 32);
+}
+
+uint64_t upd_seg_entry_usize(const upd_seg_entry *e)
+{
+    return (uint64_t)e->ctrl_len + e->diff_len + e->dbyte_len + e->lit_len;
 }
 
 int upd_auth_decode(const void *buf, upd_auth *a)

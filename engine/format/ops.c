@@ -30,15 +30,16 @@ static int put_var(uint8_t *out, uint64_t v)
     return n;
 }
 
-/* Canonical LEB128: at most 10 bytes, no bits past 64, no trailing zero
- * continuation byte (so every value has exactly one encoding). */
-static int get_var(upd_op_cursor *c, uint64_t *v)
+/* Canonical LEB128 from [*p, end): at most 10 bytes, no bits past 64, no
+ * trailing zero continuation byte (so every value has exactly one
+ * encoding). */
+static int read_var(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
     uint64_t r = 0;
     for (int shift = 0; shift < 64; shift += 7) {
-        if (c->p >= c->end)
+        if (*p >= end)
             return UPD_E_OP_DECODE;
-        uint8_t b = *c->p++;
+        uint8_t b = *(*p)++;
         if (shift == 63 && b > 1)
             return UPD_E_OP_DECODE;
         r |= (uint64_t)(b & 0x7f) << shift;
@@ -50,6 +51,11 @@ static int get_var(upd_op_cursor *c, uint64_t *v)
         }
     }
     return UPD_E_OP_DECODE;
+}
+
+static int get_var(upd_op_cursor *c, uint64_t *v)
+{
+    return read_var(&c->p, c->end, v);
 }
 
 /* BASE + zigzag delta U, refused when the result leaves [0, OFF_LIMIT). */
@@ -216,4 +222,72 @@ int upd_op_encode(const upd_op *op, uint64_t *prev_end, uint8_t *out)
     }
     *prev_end = down ? op->dst : op->dst + op->len;
     return n;
+}
+
+/* ---- sparse DIFF payload ------------------------------------------------ */
+
+void upd_sparse_init(upd_sparse_cursor *c, const void *runs, size_t runs_len, const void *bytes,
+                     size_t bytes_len)
+{
+    c->run = runs;
+    c->run_end = c->run + runs_len;
+    c->byte = bytes;
+    c->byte_end = c->byte + bytes_len;
+}
+
+int upd_sparse_next(upd_sparse_cursor *c, uint64_t pos, uint64_t len, uint64_t *z, uint8_t *b)
+{
+    if (c->run >= c->run_end)
+        return UPD_E_OP_STREAM;
+    if (read_var(&c->run, c->run_end, z) < 0 || *z > len - pos)
+        return UPD_E_OP_DECODE;
+    if (*z == len - pos)
+        return 0;
+    if (c->byte >= c->byte_end)
+        return UPD_E_OP_STREAM;
+    *b = *c->byte++;
+    return *b ? 1 : UPD_E_OP_DECODE;
+}
+
+int upd_sparse_skip(upd_sparse_cursor *c, uint64_t len)
+{
+    uint64_t pos = 0, z;
+    uint8_t b;
+    for (;;) {
+        /* the common record, a one-byte run before a byte, inline (a
+         * segment holds millions); the rest through upd_sparse_next */
+        if (c->run < c->run_end && *c->run < 0x80 && *c->run < len - pos && c->byte < c->byte_end
+            && *c->byte) {
+            pos += *c->run++ + 1u;
+            c->byte++;
+            continue;
+        }
+        int rc = upd_sparse_next(c, pos, len, &z, &b);
+        if (rc <= 0)
+            return rc;
+        pos += z + 1;
+    }
+}
+
+void upd_sparse_encode(const uint8_t *old_img, const uint8_t *new_img, size_t len, uint8_t *runs,
+                       size_t *runs_len, uint8_t *bytes, size_t *bytes_len)
+{
+    uint8_t var[10];
+    size_t nr = 0, nb = 0, zero = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t d = (uint8_t)(new_img[i] - old_img[i]);
+        if (!d) {
+            zero++;
+            continue;
+        }
+        int n = put_var(runs ? runs + nr : var, zero);
+        nr += (size_t)n;
+        if (bytes)
+            bytes[nb] = d;
+        nb++;
+        zero = 0;
+    }
+    nr += (size_t)put_var(runs ? runs + nr : var, zero);
+    *runs_len = nr;
+    *bytes_len = nb;
 }

@@ -1,5 +1,5 @@
 /*
- * updelta: the delta package format, version 1 (docs/FORMAT.md is the spec).
+ * updelta: the delta package format, version 2 (docs/FORMAT.md is the spec).
  *
  * A package is read front to back, once:
  *
@@ -9,8 +9,9 @@
  *             signature slot over the same bytes
  *   segments  seg_count independent zstd frames
  *
- * Each segment decodes to three streams laid end to end: control (the
- * operations), diff bytes and literal bytes.  The manifest gives every
+ * Each segment decodes to four streams laid end to end: control (the
+ * operations), diff runs and diff bytes (the DIFF ops' sparse payload, see
+ * upd_sparse_next) and literal bytes.  The manifest gives every
  * segment's compressed size, stream lengths, op count and SHA-256, so a
  * reader verifies a segment before running any of its operations and can
  * restart at any segment boundary without decoder state.
@@ -28,7 +29,7 @@
 #include "common.h"
 
 #define UPD_MAGIC            "\x89UPDLTA\n"   /* 8 bytes */
-#define UPD_FORMAT_VERSION   1
+#define UPD_FORMAT_VERSION   2   /* 2: sparse DIFF payload */
 #define UPD_HEADER_SIZE      256
 #define UPD_SEG_ENTRY_SIZE   64
 #define UPD_AUTH_SIZE        128
@@ -52,7 +53,7 @@ typedef struct {
     uint32_t flags;
     uint32_t block_size;       /* power of two: I/O and journal granularity */
     uint32_t seg_count;
-    uint32_t seg_max;          /* largest decoded segment (ctrl+diff+lit) */
+    uint32_t seg_max;          /* largest decoded segment (all four streams) */
     uint32_t seg_cmax;         /* largest compressed segment */
     uint64_t old_size, new_size;
     uint64_t stash_size;       /* stash log length: all bytes the schedule saves */
@@ -68,8 +69,11 @@ typedef struct {
 
 typedef struct {
     uint32_t csize;            /* compressed frame size */
-    uint32_t ctrl_len, diff_len, lit_len;
+    uint32_t ctrl_len;
+    uint32_t diff_len;         /* diff-runs stream: the varints */
+    uint32_t lit_len;
     uint32_t op_count;
+    uint32_t dbyte_len;        /* diff-bytes stream: the non-zero bytes */
     uint8_t  sha256[32];       /* of the compressed frame */
 } upd_seg_entry;
 
@@ -91,7 +95,8 @@ UPD_API int upd_header_decode(const void *buf, size_t len, upd_header *h);
 UPD_API int upd_header_encode(const upd_header *h, void *out);
 
 /* Decode one manifest entry and check it against H.
- * Errors: UPD_E_PKG_MANIFEST. */
+ * Errors: UPD_E_PKG_MANIFEST (a field out of range, more diff bytes than
+ * diff-run bytes, non-zero reserved bytes). */
 UPD_API int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e);
 UPD_API void upd_seg_entry_encode(const upd_seg_entry *e, void *out);
 
@@ -99,6 +104,9 @@ UPD_API void upd_seg_entry_encode(const upd_seg_entry *e, void *out);
  * non-zero reserved bytes). */
 UPD_API int upd_auth_decode(const void *buf, upd_auth *a);
 UPD_API void upd_auth_encode(const upd_auth *a, void *out);
+
+/* Decoded bytes of E's segment: its four streams. */
+UPD_API uint64_t upd_seg_entry_usize(const upd_seg_entry *e);
 
 /* Byte offset of the first segment: header + manifest + auth block. */
 UPD_API uint64_t upd_pkg_prefix_size(const upd_header *h);
@@ -154,5 +162,38 @@ UPD_API int upd_op_next(upd_op_cursor *c, upd_op *op);
  * UPD_E_INVAL for an op the decoder would refuse. */
 #define UPD_OP_MAX_ENCODED 40
 UPD_API int upd_op_encode(const upd_op *op, uint64_t *prev_end, uint8_t *out);
+
+/* ---- sparse DIFF payload ------------------------------------------------
+ * A DIFF op of LEN bytes adds (mod 256) to its source the bytes its records
+ * spell, in op order: a record is a run of Z zero bytes (a canonical LEB128
+ * varint in the diff-runs stream) followed by one non-zero byte (the next
+ * byte of the diff-bytes stream), except the op's last record, whose run
+ * ends exactly at LEN (Z may be 0) and has no byte.  A segment's DIFF ops
+ * consume both streams exactly, in op order. */
+typedef struct {
+    const uint8_t *run, *run_end;     /* next unread varint of diff-runs */
+    const uint8_t *byte, *byte_end;   /* next unread byte of diff-bytes */
+} upd_sparse_cursor;
+
+UPD_API void upd_sparse_init(upd_sparse_cursor *c, const void *runs, size_t runs_len,
+                             const void *bytes, size_t bytes_len);
+
+/* The record at position POS of an op of LEN bytes: *Z zero bytes, then
+ * either the non-zero byte *B (returns 1; the next record starts at
+ * POS + *Z + 1) or the op's end (returns 0; POS + *Z == LEN).  Errors:
+ * UPD_E_OP_STREAM (diff-runs or diff-bytes ends before the op does),
+ * UPD_E_OP_DECODE (overlong varint, a run past LEN, a zero diff byte). */
+UPD_API int upd_sparse_next(upd_sparse_cursor *c, uint64_t pos, uint64_t len, uint64_t *z,
+                            uint8_t *b);
+
+/* Every record of an op of LEN bytes, checked as upd_sparse_next does. */
+UPD_API int upd_sparse_skip(upd_sparse_cursor *c, uint64_t len);
+
+/* The records of NEW[i] - OLD[i] (mod 256), i < LEN, appended at RUNS
+ * (at most LEN + 10 bytes) and BYTES (at most LEN bytes); *RUNS_LEN and
+ * *BYTES_LEN get the counts.  RUNS and BYTES may be NULL: counts only. */
+UPD_API void upd_sparse_encode(const uint8_t *old_img, const uint8_t *new_img, size_t len,
+                               uint8_t *runs, size_t *runs_len, uint8_t *bytes,
+                               size_t *bytes_len);
 
 #endif /* UPDELTA_FORMAT_H */
