@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,7 +116,13 @@ int cli_read_file(const char *path, uint8_t **data, size_t *len)
     FILE *f = fopen(path, "rb");
     if (!f)
         return -1;
+    /* a regular file's size up front (one byte more, so that the first read
+     * ends short): doubling would reserve up to twice a 1 GiB image's
+     * address space, which counts against a memory limit */
+    struct stat sb;
     size_t cap = 1 << 20, n = 0;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < SIZE_MAX - 1)
+        cap = (size_t)sb.st_size + 1;
     uint8_t *buf = malloc(cap);
     for (;;) {
         if (!buf)
