@@ -759,6 +759,14 @@ declare -A ZLONG=() P_OLD=() P_NEW=()
 zlong=27 scale_pass=0
 t_start=$EPOCHREALTIME
 started=$(date -u +%FT%TZ)
+# what was measured, taken before the run (commits made during it do not count)
+repo_head=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
+ud_sha=-
+if has_tool updelta; then
+    # the engine is the shared library the binary loads, not only the binary
+    ud_lib=$(ldd "$updelta" 2>/dev/null | awk '/libupdelta/ { print $3; exit }')
+    ud_sha=$(cat "$updelta" ${ud_lib:+"$ud_lib"} | sha256sum | cut -d' ' -f1)
+fi
 note "results in $out; work files in $work; $runs run(s) per tool; timeout ${timeout_s}s; address-space cap ${mem_cap} MiB"
 for i in "${sel[@]}"; do
     p=${M_NAME[i]}
@@ -901,9 +909,6 @@ json_list() { # rows-array-name "pair:kind"... -> the records, then "]"
 }
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-repo_head=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
-ud_sha=-
-has_tool updelta && ud_sha=$(sha256sum "$updelta" | cut -d' ' -f1)
 declare -A SHA_OLD=() SHA_NEW=()
 for i in "${sel[@]}"; do
     p=${M_NAME[i]}
@@ -1120,7 +1125,7 @@ for i in "${sel[@]}"; do md_pair "$i" >>"$work/pairs.md"; done # fills SUMMARY
 # shellcheck disable=SC2016 # the backticks are Markdown
 {
     printf '# updelta benchmark, %s\n\n' "$(date +%F)"
-    printf 'updelta: `%s` (%s, sha256 %s; repo HEAD at run time %s). ' "${updelta:--}" \
+    printf 'updelta: `%s` (%s, sha256 of the binary and its libupdelta %s; repo HEAD when the run began %s). ' "${updelta:--}" \
         "$(tool_version updelta)" "${ud_sha:0:12}" "${repo_head:0:12}"
     printf 'Peers: bsdiff %s, %s, %s.\n' "$(dpkg-query -W -f '${Version}' bsdiff 2>/dev/null || echo '?')" \
         "$(xdelta3 -V 2>&1 | head -n 1 | awk '{ print "xdelta3 " $3 }' | tr -d ',')" \
