@@ -1,0 +1,27 @@
+
+set terminal pngcairo size 1800,1000 font ',10'
+set output '../scaling.png'
+set logscale xy
+set xlabel 'new image, MiB'
+set grid
+set key top left font ',8'
+set multiplot layout 2,3 title 'Scaling: synthetic exe-like pairs, one run per point (log-log; missing point = TIMEOUT/OOM/FAIL)'
+set title 'diff: wall seconds'
+set ylabel 'seconds'
+plot 'scaling.dat' index 0 using 1:2 with linespoints lt 1 pt 5 title 'updelta (out of place)'
+set title 'diff: user + system CPU seconds'
+set ylabel 'seconds'
+plot 'scaling.dat' index 0 using 1:6 with linespoints lt 1 pt 5 title 'updelta (out of place)'
+set title 'diff: peak RSS'
+set ylabel 'MiB'
+plot 'scaling.dat' index 0 using 1:3 with linespoints lt 1 pt 5 title 'updelta (out of place)'
+set title 'apply: wall seconds'
+set ylabel 'seconds'
+plot 'scaling.dat' index 0 using 1:4 with linespoints lt 1 pt 5 title 'updelta (out of place)', 'scaling.dat' index 1 using 1:4 with linespoints lt 2 pt 6 title 'updelta (in place, journaled, posix)', 'scaling.dat' index 2 using 1:4 with linespoints lt 3 pt 7 title 'updelta (in place, journaled, uring)'
+set title 'apply: user + system CPU seconds'
+set ylabel 'seconds'
+plot 'scaling.dat' index 0 using 1:7 with linespoints lt 1 pt 5 title 'updelta (out of place)', 'scaling.dat' index 1 using 1:7 with linespoints lt 2 pt 6 title 'updelta (in place, journaled, posix)', 'scaling.dat' index 2 using 1:7 with linespoints lt 3 pt 7 title 'updelta (in place, journaled, uring)'
+set title 'apply: peak RSS'
+set ylabel 'MiB'
+plot 'scaling.dat' index 0 using 1:5 with linespoints lt 1 pt 5 title 'updelta (out of place)', 'scaling.dat' index 1 using 1:5 with linespoints lt 2 pt 6 title 'updelta (in place, journaled, posix)', 'scaling.dat' index 2 using 1:5 with linespoints lt 3 pt 7 title 'updelta (in place, journaled, uring)'
+unset multiplot
