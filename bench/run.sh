@@ -764,7 +764,8 @@ repo_head=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
 ud_sha=-
 if has_tool updelta; then
     # the engine is the shared library the binary loads, not only the binary
-    ud_lib=$(ldd "$updelta" 2>/dev/null | awk '/libupdelta/ { print $3; exit }')
+    ud_lib=$(ldd "$updelta" 2>/dev/null | awk '/libupdelta/ { print $3; exit }' || true)
+    [[ -f $ud_lib ]] || ud_lib=   # a static or scripted binary, or "not found"
     ud_sha=$(cat "$updelta" ${ud_lib:+"$ud_lib"} | sha256sum | cut -d' ' -f1)
 fi
 note "results in $out; work files in $work; $runs run(s) per tool; timeout ${timeout_s}s; address-space cap ${mem_cap} MiB"
