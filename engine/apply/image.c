@@ -65,18 +65,6 @@ static int is_new_image(upd_applier *a)
     return !memcmp(got, h->new_sha256, 32);
 }
 
-/* The empty image as a full image has no op, so none sets the length:
- * the target is cut to nothing here, once the header's new hash is known
- * to be the empty image's (else nothing is touched). */
-static int install_empty(upd_applier *a)
-{
-    uint8_t empty[32];
-    UPD_CHECK(upd_sha256("", 0, empty));
-    if (memcmp(empty, a->h.new_sha256, 32))
-        return UPD_E_RESULT_HASH;
-    return upd_io_resize(a->p.target, 0);
-}
-
 /* In place: the target must hold exactly the old image.  Out of place: the
  * source must; only once it has hashed right does the target get a copy of
  * it (unchanged bytes need no operation), so a wrong base never touches the
@@ -97,8 +85,6 @@ int upd_ap_check_base(upd_applier *a)
             return 1;
         if (upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE)
             UPD_CHECK(check_size(a->p.target, 0, fit));
-        else if (h->seg_count == 0 && h->new_size == 0)
-            UPD_CHECK(install_empty(a));
         a->st.t_check_base = upd_now() - t0;
         return 0;
     }
