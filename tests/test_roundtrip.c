@@ -479,9 +479,41 @@ Test(roundtrip, many_tiny_changes_fit_the_window, .timeout = 120,
     free(new_img);
 }
 
+/* Installs the full image PKG (of NEW_IMG) in place over bases longer and
+ * shorter than it, journaled or not, each time checking the result. */
+static void full_image_over_bases(const buf_t *pkg, const uint8_t *new_img, size_t new_len)
+{
+    const size_t sizes[] = { 0, 1, 4096, new_len + 12345, 3u << 20 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (int journal = 0; journal < 2; journal++) {
+            uint8_t *base = malloc(sizes[i] + 1);
+            for (size_t k = 0; k < sizes[i]; k++)
+                base[k] = (uint8_t)(k * 131 + i);
+            upd_io *t, *j = NULL;
+            cr_assert_eq(upd_io_open_mem(&t, base, sizes[i], 8u << 20), 0);
+            if (journal)
+                cr_assert_eq(upd_io_open_mem(&j, NULL, 0, 64u << 20), 0);
+            upd_apply_params p = { .target = t, .journal = j, .flags = UPD_APPLY_INSECURE,
+                                   .package_id = "os", .installed_version = "1.0" };
+            int rc = apply_io(&p, pkg->p, pkg->n, 4096, NULL);
+            cr_assert_eq(rc, 0, "base of %zu bytes, journal %d: %s", sizes[i], journal,
+                         upd_errname(rc));
+            const uint8_t *d;
+            size_t n;
+            cr_assert_eq(upd_io_mem_view(t, &d, &n), 0);
+            cr_assert(n == new_len && (!n || !memcmp(d, new_img, n)), "base of %zu bytes: not exact",
+                      sizes[i]);
+            upd_io_close(t);
+            upd_io_close(j);
+            free(base);
+        }
+    }
+}
+
 /* A full image (a package from the empty image) installs in place over any
  * base, longer or shorter than the new image, journaled or not; it fits
- * any installed version, and the rollback check still holds. */
+ * any installed version, and the rollback check still holds.  The empty
+ * image as a full image (no op at all) cuts the target to nothing. */
 Test(roundtrip, full_image_over_any_base, .timeout = 120)
 {
     synth_pair sp;
@@ -494,31 +526,11 @@ Test(roundtrip, full_image_over_any_base, .timeout = 120)
     dp.to_version = "2.0";
     buf_t pkg;
     cr_assert_eq(make_pkg(NULL, 0, sp.new_img, sp.new_len, &dp, &pkg), 0);
-    const size_t sizes[] = { 0, 4096, sp.old_len, sp.new_len + 12345, 3u << 20 };
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        for (int journal = 0; journal < 2; journal++) {
-            uint8_t *base = malloc(sizes[i] + 1);
-            for (size_t k = 0; k < sizes[i]; k++)
-                base[k] = (uint8_t)(k * 131 + i);
-            upd_io *t, *j = NULL;
-            cr_assert_eq(upd_io_open_mem(&t, base, sizes[i], 8u << 20), 0);
-            if (journal)
-                cr_assert_eq(upd_io_open_mem(&j, NULL, 0, 64u << 20), 0);
-            upd_apply_params p = { .target = t, .journal = j, .flags = UPD_APPLY_INSECURE,
-                                   .package_id = "os", .installed_version = "1.0" };
-            int rc = apply_io(&p, pkg.p, pkg.n, 4096, NULL);
-            cr_assert_eq(rc, 0, "base of %zu bytes, journal %d: %s", sizes[i], journal,
-                         upd_errname(rc));
-            const uint8_t *d;
-            size_t n;
-            cr_assert_eq(upd_io_mem_view(t, &d, &n), 0);
-            cr_assert(n == sp.new_len && !memcmp(d, sp.new_img, n), "base of %zu bytes: not exact",
-                      sizes[i]);
-            upd_io_close(t);
-            upd_io_close(j);
-            free(base);
-        }
-    }
+    full_image_over_bases(&pkg, sp.new_img, sp.new_len);
+    buf_t empty;
+    cr_assert_eq(make_pkg(NULL, 0, NULL, 0, &dp, &empty), 0);
+    full_image_over_bases(&empty, NULL, 0);
+    buf_free(&empty);
     /* anti-rollback still applies to a full image */
     upd_io *t;
     cr_assert_eq(upd_io_open_mem(&t, sp.old_img, sp.old_len, 8u << 20), 0);

@@ -109,10 +109,26 @@ int upd_ap_check_base(upd_applier *a)
     return 0;
 }
 
+/* The empty image as a full image has no op, so none sets the target's
+ * length.  It is cut to nothing only here, after the whole package has been
+ * read and checked (so a dry run and a real run fail alike), and only when
+ * the header's new hash is the empty image's (else nothing is touched). */
+static int install_empty(upd_applier *a)
+{
+    uint8_t empty[32];
+    UPD_CHECK(upd_sha256("", 0, empty));
+    if (memcmp(empty, a->h.new_sha256, 32))
+        return UPD_E_RESULT_HASH;
+    return upd_io_resize(a->p.target, 0);
+}
+
 int upd_ap_check_result(upd_applier *a)
 {
     const upd_header *h = &a->h;
     double t0 = upd_now();
+    if (!a->p.source && h->old_size == 0 && h->new_size == 0
+        && !(upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE))
+        UPD_CHECK(install_empty(a));
     if (!(upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE)) {
         uint64_t sz;
         UPD_CHECK(upd_io_size(a->p.target, &sz));
