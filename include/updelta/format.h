@@ -61,6 +61,8 @@ typedef struct {
     uint32_t write_ranges;     /* most disjoint image ranges written at once (the
                                   applier's stale-read tracking; 0 if nothing is written) */
     uint32_t stash_ranges;     /* most disjoint old ranges saved in the stash map */
+    uint32_t dict_max;         /* largest dictionary window of a segment (bytes) */
+    uint32_t frozen_ranges;    /* most disjoint dictionary windows frozen at once */
     uint8_t  old_sha256[32], new_sha256[32];
     char     package_id[UPD_ID_MAX + 1];
     char     from_version[UPD_VERSION_MAX + 1];
@@ -74,6 +76,10 @@ typedef struct {
     uint32_t lit_len;
     uint32_t op_count;
     uint32_t dbyte_len;        /* diff-bytes stream: the non-zero bytes */
+    uint32_t lit_csize;        /* the literal frame at the segment's end (0: the
+                                  segment is one frame of all four streams) */
+    uint32_t dict_len;         /* the literal frame's dictionary: image bytes */
+    uint64_t dict_off;         /* [dict_off, dict_off + dict_len) (0, 0: none) */
     uint8_t  sha256[32];       /* of the compressed frame */
 } upd_seg_entry;
 
