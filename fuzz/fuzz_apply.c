@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_apply_cfg dry = cfg;
     dry.flags |= UPD_APPLY_DRY_RUN;
     const int rc_dry = fuzz_apply_mem(&dry, old_img, old_len, pkg.p, pkg.n, NULL);
-    const uint64_t ops = pkg.n >= UPD_HEADER_SIZE ? fuzz_rd64(pkg.p + H_OPS) : 0;
+    const uint64_t ops = pkg.n >= UPD_HEADER_FIXED ? fuzz_rd64(pkg.p + H_OPS) : 0;
     fuzz_note("fuzz_apply: mode 0x%02x, %zu package bytes: dry run %s", mode, pkg.n,
               upd_errname(rc_dry));
     if (ops <= REAL_RUN_MAX_OPS) {

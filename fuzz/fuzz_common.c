@@ -8,7 +8,9 @@
 #include <zstd.h>
 
 /* Header offsets (FORMAT.md 2). */
-enum { H_SEGS = 20, H_SEGCMAX = 28, H_OLDSHA = 64 };
+enum { H_HSIZE = 10, H_SEGS = 20, H_SEGCMAX = 28, H_OLDSHA = 64 };
+/* Manifest entry offsets (FORMAT.md 3). */
+enum { M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_DBYTE = 20, M_SHA = 40 };
 
 void fuzz_fail(const char *file, int line, const char *what)
 {
@@ -164,16 +166,19 @@ int fuzz_apply_mem(const fuzz_apply_cfg *cfg, const uint8_t *old_img, size_t old
     return rc;
 }
 
-/* The manifest's entry count and the offset of the first segment, when
- * the input holds the whole prefix (header, manifest, auth block). */
-static int prefix_of(const uint8_t *pkg, size_t len, uint32_t *nseg, size_t *prefix)
+/* The manifest's offset (the raw header_size field) and entry count, and
+ * the offset of the first segment, when the input holds the whole prefix
+ * (header, manifest, auth block). */
+static int prefix_of(const uint8_t *pkg, size_t len, size_t *hsize, uint32_t *nseg,
+                     size_t *prefix)
 {
-    if (len < UPD_HEADER_SIZE)
+    if (len < UPD_HEADER_FIXED)
         return 0;
+    *hsize = (size_t)pkg[H_HSIZE] | (size_t)pkg[H_HSIZE + 1] << 8;
     *nseg = fuzz_rd32(pkg + H_SEGS);
-    if (*nseg > UPD_MAX_SEGMENTS)
+    if (*hsize < UPD_HEADER_FIXED || *nseg > UPD_MAX_SEGMENTS)
         return 0;
-    *prefix = UPD_HEADER_SIZE + (size_t)*nseg * UPD_SEG_ENTRY_SIZE + UPD_AUTH_SIZE;
+    *prefix = *hsize + (size_t)*nseg * UPD_SEG_ENTRY_SIZE + UPD_AUTH_SIZE;
     return *prefix <= len;
 }
 
@@ -184,8 +189,8 @@ void fuzz_frame_segments(const uint8_t *in, size_t len, buf_t *out)
 {
     static ZSTD_CCtx *cctx;
     uint32_t nseg;
-    size_t off;
-    if (!prefix_of(in, len, &nseg, &off)) {
+    size_t hsize, off;
+    if (!prefix_of(in, len, &hsize, &nseg, &off)) {
         FUZZ_ASSERT(buf_sink(out, in, len) == 0);
         return;
     }
@@ -196,9 +201,9 @@ void fuzz_frame_segments(const uint8_t *in, size_t len, buf_t *out)
     uint8_t *frame = malloc(ZSTD_compressBound(len));
     FUZZ_ASSERT(frame != NULL);
     for (uint32_t i = 0; i < nseg && off < len; i++) {
-        const uint8_t *e = in + UPD_HEADER_SIZE + (size_t)i * UPD_SEG_ENTRY_SIZE;
-        uint64_t usize = (uint64_t)fuzz_rd32(e + 4) + fuzz_rd32(e + 8) + fuzz_rd32(e + 12)
-                       + fuzz_rd32(e + 20);
+        const uint8_t *e = in + hsize + (size_t)i * UPD_SEG_ENTRY_SIZE;
+        uint64_t usize = (uint64_t)fuzz_rd32(e + M_CTRL) + fuzz_rd32(e + M_DIFF)
+                       + fuzz_rd32(e + M_LIT) + fuzz_rd32(e + M_DBYTE);
         size_t n = usize < len - off ? (size_t)usize : len - off;
         size_t cs = ZSTD_compressCCtx(cctx, frame, ZSTD_compressBound(n), in + off, n, 1);
         FUZZ_ASSERT(!ZSTD_isError(cs) && cs <= UINT32_MAX);
@@ -218,19 +223,19 @@ void fuzz_frame_segments(const uint8_t *in, size_t len, buf_t *out)
 void fuzz_reseal(uint8_t *pkg, size_t len, const uint8_t *old_img, size_t old_len)
 {
     uint32_t nseg;
-    size_t off;
-    if (len >= UPD_HEADER_SIZE)
+    size_t hsize, off;
+    if (len >= UPD_HEADER_FIXED)
         SHA256(old_img, old_len, pkg + H_OLDSHA);
-    if (!prefix_of(pkg, len, &nseg, &off))
+    if (!prefix_of(pkg, len, &hsize, &nseg, &off))
         return;
     for (uint32_t i = 0; i < nseg; i++) {
-        uint8_t *e = pkg + UPD_HEADER_SIZE + (size_t)i * UPD_SEG_ENTRY_SIZE;
+        uint8_t *e = pkg + hsize + (size_t)i * UPD_SEG_ENTRY_SIZE;
         uint32_t csize = fuzz_rd32(e);
         if (csize > len - off)
             break;
-        SHA256(pkg + off, csize, e + 32);
+        SHA256(pkg + off, csize, e + M_SHA);
         off += csize;
     }
-    size_t hm = UPD_HEADER_SIZE + (size_t)nseg * UPD_SEG_ENTRY_SIZE;
+    size_t hm = hsize + (size_t)nseg * UPD_SEG_ENTRY_SIZE;
     SHA256(pkg, hm, pkg + hm);
 }

@@ -44,19 +44,19 @@ static void check_ops(const uint8_t *data, size_t size)
     FUZZ_ASSERT(rc != 0 || c.p == data + size);
 }
 
-/* A NUL-terminated copy of a string field, whatever its bytes. */
-static void field_str(const uint8_t *p, size_t n, char *out)
+/* The three length-prefixed strings after the fixed fields, whatever their
+ * bytes: cut at the input's end (and, as C strings, at a NUL). */
+static void check_version_order(const uint8_t *data, size_t size)
 {
-    memcpy(out, p, n);
-    out[n] = 0;
-}
-
-static void check_version_order(const uint8_t *hdr)
-{
-    char v[3][UPD_ID_MAX + 1];
-    field_str(hdr + 128, UPD_ID_MAX, v[0]);
-    field_str(hdr + 176, UPD_VERSION_MAX, v[1]);
-    field_str(hdr + 208, UPD_VERSION_MAX, v[2]);
+    char v[3][256];
+    size_t pos = UPD_HEADER_FIXED;
+    for (int i = 0; i < 3; i++) {
+        size_t n = pos < size ? data[pos++] : 0;
+        n = n < size - pos ? n : size - pos;
+        memcpy(v[i], data + pos, n);
+        v[i][n] = 0;
+        pos += n;
+    }
     int c[3][3];
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++)
@@ -74,15 +74,17 @@ static void check_version_order(const uint8_t *hdr)
 static void check_header(const uint8_t *data, size_t size, upd_header *h, int *ok)
 {
     *ok = upd_header_decode(data, size, h) == 0;
-    if (size < UPD_HEADER_SIZE)
+    if (size < UPD_HEADER_FIXED)
         return;
-    check_version_order(data);
+    check_version_order(data, size);
     if (!*ok)
         return;
-    uint8_t enc[UPD_HEADER_SIZE];
-    FUZZ_ASSERT(upd_header_encode(h, enc) == 0);
-    FUZZ_ASSERT(!memcmp(enc, data, UPD_HEADER_SIZE));
-    FUZZ_ASSERT(upd_pkg_prefix_size(h) == UPD_HEADER_SIZE
+    FUZZ_ASSERT(h->header_size == UPD_HEADER_MIN + strlen(h->package_id)
+                + strlen(h->from_version) + strlen(h->to_version));
+    uint8_t enc[UPD_HEADER_MAX];
+    FUZZ_ASSERT(upd_header_encode(h, enc, sizeof enc) == h->header_size);
+    FUZZ_ASSERT(!memcmp(enc, data, h->header_size));
+    FUZZ_ASSERT(upd_pkg_prefix_size(h) == h->header_size
                 + (uint64_t)h->seg_count * UPD_SEG_ENTRY_SIZE + UPD_AUTH_SIZE);
     /* the window check must not overflow for any header the decoder accepts */
     FUZZ_ASSERT(upd_applier_mem_need(h, 0) >= (uint64_t)h->seg_max + h->seg_cmax);
@@ -98,6 +100,10 @@ static void check_entries(const uint8_t *data, size_t size, const upd_header *h,
             continue;
         FUZZ_ASSERT(e.csize >= 1 && e.csize <= h->seg_cmax && e.op_count >= 1);
         FUZZ_ASSERT(upd_seg_entry_usize(&e) <= h->seg_max && e.dbyte_len <= e.diff_len);
+        FUZZ_ASSERT(e.lit_csize < e.csize && (e.lit_csize == 0) == (e.dict_len == 0));
+        FUZZ_ASSERT(e.dict_len <= h->dict_max && (e.dict_len || !e.dict_off));
+        FUZZ_ASSERT(e.dict_off + e.dict_len <= (h->old_size > h->new_size ? h->old_size
+                                                                          : h->new_size));
         uint8_t enc[UPD_SEG_ENTRY_SIZE];
         upd_seg_entry_encode(&e, enc);
         FUZZ_ASSERT(!memcmp(enc, p, UPD_SEG_ENTRY_SIZE));
@@ -128,18 +134,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     upd_header h;
     int ok;
     check_header(data, size, &h, &ok);
-    if (size < UPD_HEADER_SIZE)
+    if (size < UPD_HEADER_FIXED)
         return 0;
+    size_t off = ok ? h.header_size : UPD_HEADER_MIN;
     if (!ok) {
         /* entries are still worth decoding: judge as many as the raw
-         * seg_count field names against the loosest header there is */
+         * seg_count field names, from where the raw header_size puts them
+         * when it is in range, against the loosest header there is */
         uint32_t n = fuzz_rd32(data + 20);
+        size_t hs = (size_t)data[10] | (size_t)data[11] << 8;
+        if (hs >= UPD_HEADER_MIN && hs <= UPD_HEADER_MAX)
+            off = hs;
         memset(&h, 0, sizeof h);
         h.seg_count = n < UPD_MAX_SEGMENTS ? n : UPD_MAX_SEGMENTS;
-        h.seg_max = UPD_MAX_SEG_SIZE;
+        h.seg_max = h.dict_max = UPD_MAX_SEG_SIZE;
         h.seg_cmax = UINT32_MAX;
+        h.old_size = h.new_size = UPD_MAX_IMAGE;
     }
-    size_t off = UPD_HEADER_SIZE;
+    if (off > size)
+        return 0;
     check_entries(data, size, &h, &off);
     if (size - off >= UPD_AUTH_SIZE)
         check_auth(data + off);

@@ -74,7 +74,7 @@ static void raw_form(const buf_t *pkg, buf_t *raw, size_t *ctrl0_at, size_t *ctr
     *ctrl0_len = 0;
     for (uint32_t i = 0; i < h.seg_count; i++) {
         upd_seg_entry e;
-        if (upd_seg_entry_decode(pkg->p + UPD_HEADER_SIZE + (size_t)i * UPD_SEG_ENTRY_SIZE,
+        if (upd_seg_entry_decode(pkg->p + h.header_size + (size_t)i * UPD_SEG_ENTRY_SIZE,
                                  &h, &e))
             die("generator manifest does not decode");
         size_t usize = (size_t)upd_seg_entry_usize(&e);
@@ -155,7 +155,7 @@ typedef struct {
     uint16_t old_len;
     uint64_t new_size, stash_size;
     const char *from, *to;         /* header versions, NULL: empty */
-    uint16_t sig_alg;              /* auth block algorithm */
+    uint8_t  sig_alg;              /* auth block algorithm */
     size_t   trailing;             /* junk bytes after the last segment */
     craft_seg seg[MAX_SEGS];
     size_t   nseg;
@@ -241,6 +241,28 @@ static void craft_package(const craft_spec *s, const uint8_t *old_img, buf_t *pk
     free(guess);
 }
 
+/* PKG with its header's versions set to FROM and TO (NULL: kept): the
+ * header is encoded again (its length follows the strings) and resealed. */
+static void set_versions(buf_t *pkg, const char *from, const char *to)
+{
+    upd_header h;
+    uint8_t hdr[UPD_HEADER_MAX];
+    if (upd_header_decode(pkg->p, pkg->n, &h))
+        die("crafted package does not decode");
+    snprintf(h.from_version, sizeof h.from_version, "%s", from ? from : h.from_version);
+    snprintf(h.to_version, sizeof h.to_version, "%s", to ? to : h.to_version);
+    int n = upd_header_encode(&h, hdr, sizeof hdr);
+    if (n < 0)
+        die("crafted versions do not encode");
+    buf_t out = { 0 };
+    put(&out, hdr, (size_t)n);
+    put(&out, pkg->p + h.header_size, pkg->n - h.header_size);
+    buf_free(pkg);
+    *pkg = out;
+    if (reseal(pkg->p, pkg->n))
+        die("crafted package does not reseal");
+}
+
 /* A hand-made package in raw form for fuzz_apply, with what craft_pkg has
  * no parameter for patched in (versions, algorithm, trailing bytes); its
  * prefix and first control stream for fuzz_header. */
@@ -251,13 +273,13 @@ static void craft_seed(const craft_spec *s)
     buf_t pkg = { 0 }, raw = { 0 }, sealed = { 0 }, in = { 0 };
     size_t ctrl_at, ctrl_len;
     craft_package(s, old_img, &pkg);
+    set_versions(&pkg, s->from, s->to);
     raw_form(&pkg, &raw, &ctrl_at, &ctrl_len);
-    if (s->from)
-        memcpy(raw.p + 176, s->from, strlen(s->from));
-    if (s->to)
-        memcpy(raw.p + 208, s->to, strlen(s->to));
-    const size_t auth = UPD_HEADER_SIZE + s->nseg * UPD_SEG_ENTRY_SIZE;
-    raw.p[auth + 32] = (uint8_t)s->sig_alg;
+    upd_header h;
+    if (upd_header_decode(raw.p, raw.n, &h))
+        die("crafted package does not decode");
+    const size_t auth = h.header_size + s->nseg * UPD_SEG_ENTRY_SIZE;
+    raw.p[auth + 32] = s->sig_alg;
     if (s->mode & A_KEEP)
         memset(raw.p + auth, 0, 32);   /* a digest the harness leaves wrong */
     static const uint8_t junk[16] = "trailing bytes!";

@@ -216,8 +216,10 @@ printf 'HOTFIX' | dd of="$W/img/$VP-next" bs=1 seek=4096 conv=notrunc 2>/dev/nul
 sed 's/^/   /' "$W/publish.out"
 PKG=$W/repo/pkg/$(sed -n 's/^publish *\([^ ]*\.upd\): .*/\1/p' "$W/publish.out")
 psz=$(stat -c %s "$PKG")
-nseg=$("$UPD" inspect "$PKG" --json | sed -n 's/.*"segments":\([0-9]*\).*/\1/p')
-off=$(( (384 + 64 * nseg + psz) / 2 ))     # the middle of the segments (docs/FORMAT.md)
+"$UPD" inspect "$PKG" --json > "$W/inspect.json"
+nseg=$(sed -n 's/.*"segments":\([0-9]*\).*/\1/p' "$W/inspect.json")
+prefix=$(sed -n 's/.*"prefix_size":\([0-9]*\).*/\1/p' "$W/inspect.json")
+off=$(( (prefix + psz) / 2 ))     # the middle of the segments (docs/FORMAT.md)
 byte=$(od -An -tu1 -j "$off" -N1 "$PKG" | tr -d ' ')
 printf "\\$(printf '%03o' $((byte ^ 0x5a)))" | dd of="$PKG" bs=1 seek="$off" conv=notrunc 2>/dev/null
 echo "   flipped byte $off of $(basename "$PKG") ($psz bytes, $nseg segment(s)); updelta verify says:"

@@ -50,9 +50,17 @@ printf 'X' | dd of="$T/wrong" bs=1 seek=1000 conv=notrunc 2>/dev/null
 check "a wrong base image is refused" grep -q UPD_E_BASE_HASH "$T/err"
 check "  ... untouched, and no journal or stash left" sh -c "printf 'X' | cmp -s - '$T/wrong' -i 0:1000 -n 1 && test ! -e '$T/wrong.upd-journal' -a ! -e '$T/wrong.upd-stash'"
 
+# the header is as long as its strings: 147 bytes + "rom.sys", "1.0", "1.1"
+hsize=$(sed -n 's/.*"header_size":\([0-9]*\).*/\1/p' "$T/inspect.json")
+prefix=$(sed -n 's/.*"prefix_size":\([0-9]*\).*/\1/p' "$T/inspect.json")
+check "inspect --json: a 160-byte header" test "$hsize" = 160
+nseg=$(sed -n 's/.*"segments":\([0-9]*\).*/\1/p' "$T/inspect.json")
+check "inspect --json: prefix = header + 72 per segment + 105" test "$prefix" = $((160 + 72 * nseg + 105))
+
 # refusals: the target stays byte-identical
 size=$(stat -c %s "$T/pkg")
-for cut in 0 1 100 255 256 300 383 384 385 $((size / 2)) $((size - 1)); do
+for cut in 0 1 11 12 $((hsize - 1)) "$hsize" $((hsize + 1)) $((prefix - 1)) "$prefix" \
+           $((prefix + 1)) $((size / 2)) $((size - 1)); do
     head -c "$cut" "$T/pkg" > "$T/cut"
     cp "$T/old" "$T/tgt"
     "$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/cut" -q 2>"$T/err"

@@ -285,10 +285,10 @@ int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
      * the op checks, not by the window */
     h.write_ranges = h.stash_ranges = (uint32_t)h.op_count;
     memset(pkg, 0, sizeof *pkg);
-    uint8_t hdr[UPD_HEADER_SIZE];
-    int rc = upd_header_encode(&h, hdr);
-    if (!rc)
-        buf_sink(pkg, hdr, sizeof hdr);
+    uint8_t hdr[UPD_HEADER_MAX];
+    int rc = upd_header_encode(&h, hdr, sizeof hdr);
+    if (rc > 0)
+        rc = buf_sink(pkg, hdr, (size_t)rc);
     for (size_t s = 0; !rc && s < nsegs; s++) {
         uint8_t e[UPD_SEG_ENTRY_SIZE];
         upd_seg_entry_encode(&ent[s], e);
@@ -310,11 +310,12 @@ int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
 
 int reseal(uint8_t *pkg, size_t len)
 {
-    if (len < UPD_HEADER_SIZE)
+    if (len < UPD_HEADER_FIXED)
         return -1;
+    size_t hsize = (size_t)pkg[10] | (size_t)pkg[11] << 8;
     uint32_t segs = (uint32_t)pkg[20] | (uint32_t)pkg[21] << 8 | (uint32_t)pkg[22] << 16
                   | (uint32_t)pkg[23] << 24;
-    size_t hm = UPD_HEADER_SIZE + (size_t)segs * UPD_SEG_ENTRY_SIZE;
+    size_t hm = hsize + (size_t)segs * UPD_SEG_ENTRY_SIZE;
     if (segs > UPD_MAX_SEGMENTS || len < hm + UPD_AUTH_SIZE)
         return -1;
     SHA256(pkg, hm, pkg + hm);
@@ -385,7 +386,7 @@ int resegment(const buf_t *in, unsigned k, buf_t *out)
     upd_seg_entry e, ent[64];
     buf_t seg[64];
     if (upd_header_decode(in->p, in->n, &h) < 0 || h.seg_count != 1 || k < 1 || k > 64
-        || upd_seg_entry_decode(in->p + UPD_HEADER_SIZE, &h, &e) < 0 || e.op_count < k)
+        || upd_seg_entry_decode(in->p + h.header_size, &h, &e) < 0 || e.op_count < k)
         return -1;
     size_t usize = (size_t)upd_seg_entry_usize(&e);
     uint8_t *raw = malloc(usize);
@@ -404,12 +405,12 @@ int resegment(const buf_t *in, unsigned k, buf_t *out)
         h.seg_cmax = ent[s].csize > h.seg_cmax ? ent[s].csize : h.seg_cmax;
     }
     free(raw);
-    uint8_t hdr[UPD_HEADER_SIZE], auth[UPD_AUTH_SIZE] = { 0 };
+    uint8_t hdr[UPD_HEADER_MAX], auth[UPD_AUTH_SIZE] = { 0 };
     memset(out, 0, sizeof *out);
-    if (!rc)
-        rc = upd_header_encode(&h, hdr);
+    int hsize = rc ? rc : upd_header_encode(&h, hdr, sizeof hdr);
+    rc = hsize < 0 ? hsize : 0;
     if (!rc) {
-        buf_sink(out, hdr, sizeof hdr);
+        buf_sink(out, hdr, (size_t)hsize);
         for (unsigned s = 0; s < k; s++) {
             uint8_t b[UPD_SEG_ENTRY_SIZE];
             upd_seg_entry_encode(&ent[s], b);

@@ -89,7 +89,8 @@ int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
               uint64_t stash_size, const craft_seg *segs, size_t nsegs, buf_t *pkg);
 
 /* Re-seal a package after its header or manifest was edited: recompute the
- * header||manifest digest in the auth block.  Returns 0, -1 if too short. */
+ * header||manifest digest in the auth block (found by the raw header_size
+ * and seg_count fields).  Returns 0, -1 if too short. */
 int reseal(uint8_t *pkg, size_t len);
 
 #endif

@@ -68,6 +68,40 @@ Test(bad_input, truncation_everywhere, .description = "every cut in the prefix, 
     free_fixture(&f);
 }
 
+Test(bad_input, longest_header_in_pieces, .description = "a 259-byte header (full-width ids) pushed in pieces of 1..260 bytes; every cut of its prefix refused",
+     .timeout = 120)
+{
+    synth_pair sp;
+    cr_assert_eq(synth_make("insert-delete", 3, 16 << 10, &sp), 0);
+    char id[UPD_ID_MAX + 1], from[UPD_VERSION_MAX + 1], to[UPD_VERSION_MAX + 1];
+    memset(id, 'p', UPD_ID_MAX);
+    memset(from, '1', UPD_VERSION_MAX);
+    memset(to, '2', UPD_VERSION_MAX);
+    id[UPD_ID_MAX] = from[UPD_VERSION_MAX] = to[UPD_VERSION_MAX] = 0;
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    p.threads = 1;
+    p.package_id = id;
+    p.from_version = from;
+    p.to_version = to;
+    buf_t pkg, out;
+    cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &pkg), 0);
+    upd_header h;
+    cr_assert_eq(upd_header_decode(pkg.p, pkg.n, &h), 0);
+    cr_assert_eq(h.header_size, UPD_HEADER_MAX);
+    cr_assert_str_eq(h.to_version, to);
+    for (size_t chunk = 1; chunk <= UPD_HEADER_MAX + 1; chunk++) {
+        cr_assert_eq(apply_mem(pkg.p, pkg.n, sp.old_img, sp.old_len, 1, chunk, 0, &out), 0,
+                     "pieces of %zu", chunk);
+        cr_assert(out.n == sp.new_len && !memcmp(out.p, sp.new_img, out.n), "pieces of %zu", chunk);
+        buf_free(&out);
+    }
+    for (size_t len = 0; len < upd_pkg_prefix_size(&h); len++)
+        cr_assert_eq(dry_run(pkg.p, len), UPD_E_PKG_TRUNCATED, "cut at %zu", len);
+    buf_free(&pkg);
+    synth_free(&sp);
+}
+
 Test(bad_input, flip_every_prefix_bit, .description = "any flipped bit in header/manifest/auth: refused, untouched",
      .timeout = 300)
 {
@@ -185,7 +219,12 @@ Test(bad_input, oversize_fields, .description = "huge counts and sizes (digest f
     fixture f;
     make_fixture(&f, "insert-delete", 128 << 10, 0);
     uint8_t *p = malloc(f.pkg.n);
+    upd_header h;
+    cr_assert_eq(upd_header_decode(f.pkg.p, f.pkg.n, &h), 0);
+    const size_t m = h.header_size;   /* the first manifest entry */
     struct { size_t off; int width; uint64_t v; int want; } cases[] = {
+        { 10, 2, 0xffff, UPD_E_PKG_HEADER },           /* header size */
+        { 10, 2, m + 1, UPD_E_PKG_HEADER },            /* the manifest read as the header */
         { 20, 4, 0xffffffffu, UPD_E_PKG_HEADER },      /* segment count */
         { 20, 4, UPD_MAX_SEGMENTS, UPD_E_PKG_MANIFEST },   /* segment bytes read as entries */
         { 24, 4, 0x80000000u, UPD_E_PKG_HEADER },      /* seg_max */
@@ -196,8 +235,13 @@ Test(bad_input, oversize_fields, .description = "huge counts and sizes (digest f
         { 56, 8, 1ull << 40, UPD_E_PKG_HEADER },       /* op count */
         { 48, 8, (128 << 10) + 1, UPD_E_PKG_HEADER },  /* stash larger than the old image */
         { 24, 4, 60u << 20, UPD_E_LIMIT },             /* segment buffer past the window */
-        { 256, 4, 0xfffffff0u, UPD_E_PKG_MANIFEST },   /* csize */
-        { 272, 4, 0xffffu, UPD_E_PKG_MANIFEST },       /* manifest op count */
+        { 136, 4, 0xffffffffu, UPD_E_PKG_HEADER },     /* dictionary window */
+        { 140, 4, 0xffffffffu, UPD_E_PKG_HEADER },     /* frozen windows */
+        { m, 4, 0xfffffff0u, UPD_E_PKG_MANIFEST },     /* csize */
+        { m + 16, 4, 0xffffu, UPD_E_PKG_MANIFEST },    /* manifest op count */
+        { m + 24, 4, 0xfffffff0u, UPD_E_PKG_MANIFEST },   /* literal frame size */
+        { m + 28, 4, 0xffffffffu, UPD_E_PKG_MANIFEST },   /* dictionary length */
+        { m + 32, 8, 1ull << 60, UPD_E_PKG_MANIFEST },    /* dictionary offset */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memcpy(p, f.pkg.p, f.pkg.n);
@@ -432,7 +476,7 @@ Test(hostile, understated_range_peak, .init = init_imgs,
                     .lit = payload, .lit_len = 20 };
     buf_t pkg, out;
     cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &s, 1, &pkg), 0);
-    pkg.p[240] = 1;           /* write_ranges = 1 */
+    pkg.p[128] = 1;           /* write_ranges = 1 */
     reseal(pkg.p, pkg.n);
     cr_assert_eq(dry_run(pkg.p, pkg.n), UPD_E_LIMIT);
     cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), UPD_E_LIMIT);

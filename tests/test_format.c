@@ -4,12 +4,14 @@
 #include <string.h>
 
 #include "helpers.h"
+#include <zstd.h>
 
 static upd_header sample_header(void)
 {
     upd_header h = { .version = UPD_FORMAT_VERSION, .block_size = 4096, .seg_count = 3, .seg_max = 1000,
                      .seg_cmax = 900, .old_size = 123456, .new_size = 654321,
-                     .stash_size = 77, .op_count = 12 };
+                     .stash_size = 77, .op_count = 12, .write_ranges = 5, .stash_ranges = 4,
+                     .dict_max = 700, .frozen_ranges = 2 };
     memset(h.old_sha256, 0x11, 32);
     memset(h.new_sha256, 0x22, 32);
     strcpy(h.package_id, "rom.system");
@@ -18,99 +20,298 @@ static upd_header sample_header(void)
     return h;
 }
 
-Test(format, header_roundtrip, .description = "encode then decode gives the same header")
+static uint64_t rd(const uint8_t *p, int width)
+{
+    uint64_t v = 0;
+    for (int i = width - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void wr(uint8_t *p, int width, uint64_t v)
+{
+    for (int i = 0; i < width; i++)
+        p[i] = (uint8_t)(v >> 8 * i);
+}
+
+/* Every fixed header field at its FORMAT.md offset. */
+#define SAMPLE_HSIZE (UPD_HEADER_MIN + 10 + 5 + 5)
+static const struct { size_t off; int width; uint64_t v; } header_layout[] = {
+    { 8, 2, UPD_FORMAT_VERSION }, { 10, 2, SAMPLE_HSIZE }, { 12, 4, 0 }, { 16, 4, 4096 },
+    { 20, 4, 3 }, { 24, 4, 1000 }, { 28, 4, 900 }, { 32, 8, 123456 }, { 40, 8, 654321 },
+    { 48, 8, 77 }, { 56, 8, 12 }, { 128, 4, 5 }, { 132, 4, 4 }, { 136, 4, 700 }, { 140, 4, 2 },
+};
+
+Test(format, header_roundtrip, .description = "encode then decode gives the same header, at the documented offsets")
 {
     upd_header h = sample_header(), back;
-    uint8_t buf[UPD_HEADER_SIZE];
-    cr_assert_eq(upd_header_encode(&h, buf), 0);
-    cr_assert_eq(upd_header_decode(buf, sizeof buf, &back), 0);
+    uint8_t buf[UPD_HEADER_MAX];
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), SAMPLE_HSIZE);
+    cr_assert_eq(upd_header_decode(buf, SAMPLE_HSIZE, &back), 0);
+    h.header_size = SAMPLE_HSIZE;
     cr_assert_eq(memcmp(&h, &back, sizeof h), 0);
+    cr_assert_eq(upd_pkg_prefix_size(&back), SAMPLE_HSIZE + 3 * 72 + 105);
     cr_assert_eq(memcmp(buf, UPD_MAGIC, 8), 0);
+    for (size_t i = 0; i < sizeof header_layout / sizeof *header_layout; i++)
+        cr_assert_eq(rd(buf + header_layout[i].off, header_layout[i].width), header_layout[i].v,
+                     "field at %zu", header_layout[i].off);
+    cr_assert(buf[64] == 0x11 && buf[95] == 0x11 && buf[96] == 0x22 && buf[127] == 0x22);
+    cr_assert_eq(memcmp(buf + 144, "\x0arom.system\x05" "1.2.3\x05" "1.2.4", SAMPLE_HSIZE - 144), 0);
+    /* a header that is only the fixed fields and three empty strings */
+    h = sample_header();
+    h.package_id[0] = h.from_version[0] = h.to_version[0] = 0;
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), UPD_HEADER_MIN);
+    cr_assert_eq(upd_header_decode(buf, UPD_HEADER_MIN, &back), 0);
+    cr_assert_eq(back.header_size, UPD_HEADER_MIN);
+    cr_assert_str_eq(back.to_version, "");
+    /* and the longest one: full-width strings */
+    memset(h.package_id, 'a', UPD_ID_MAX);
+    memset(h.from_version, '~', UPD_VERSION_MAX);
+    memset(h.to_version, ' ', UPD_VERSION_MAX);
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), UPD_HEADER_MAX);
+    cr_assert_eq(upd_header_encode(&h, buf, UPD_HEADER_MAX - 1), UPD_E_INVAL);
+    cr_assert_eq(upd_header_decode(buf, UPD_HEADER_MAX, &back), 0);
+    cr_assert_str_eq(back.package_id, h.package_id);
+    cr_assert_str_eq(back.to_version, h.to_version);
+    cr_assert_eq(upd_header_size(buf, UPD_HEADER_PREAMBLE), UPD_HEADER_MAX);
+}
+
+Test(format, header_truncated, .description = "every cut of the header is UPD_E_PKG_TRUNCATED")
+{
+    upd_header h = sample_header(), out;
+    uint8_t buf[UPD_HEADER_MAX + 8] = { 0 };
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), SAMPLE_HSIZE);
+    for (size_t len = 0; len < SAMPLE_HSIZE; len++)
+        cr_assert_eq(upd_header_decode(buf, len, &out), UPD_E_PKG_TRUNCATED, "cut at %zu", len);
+    for (size_t len = 0; len < UPD_HEADER_PREAMBLE; len++)
+        cr_assert_eq(upd_header_size(buf, len), UPD_E_PKG_TRUNCATED, "cut at %zu", len);
+    /* bytes after the header are the manifest's: not read */
+    cr_assert_eq(upd_header_decode(buf, sizeof buf, &out), 0);
+    cr_assert_eq(out.header_size, SAMPLE_HSIZE);
+}
+
+/* Any one flipped bit: refused, or read back as a different header that
+ * encodes to exactly the flipped bytes (every bit is some field's). */
+Test(format, header_every_bit, .description = "each flipped header bit is refused or changes one field canonically")
+{
+    upd_header h = sample_header(), out;
+    uint8_t buf[UPD_HEADER_MAX], t[UPD_HEADER_MAX], enc[UPD_HEADER_MAX];
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), SAMPLE_HSIZE);
+    cr_assert_eq(upd_header_decode(buf, SAMPLE_HSIZE, &h), 0);   /* as decoded: padding too */
+    for (size_t i = 0; i < SAMPLE_HSIZE * 8; i++) {
+        memcpy(t, buf, SAMPLE_HSIZE);
+        t[i / 8] ^= (uint8_t)(1u << i % 8);
+        int rc = upd_header_decode(t, SAMPLE_HSIZE, &out);
+        if (rc < 0) {
+            cr_assert(rc == UPD_E_PKG_MAGIC || rc == UPD_E_PKG_VERSION || rc == UPD_E_PKG_HEADER
+                      || rc == UPD_E_PKG_TRUNCATED, "bit %zu: %s", i, upd_errname(rc));
+            continue;
+        }
+        cr_assert_neq(memcmp(&out, &h, sizeof h), 0, "bit %zu was read as nothing", i);
+        cr_assert_eq(upd_header_encode(&out, enc, sizeof enc), SAMPLE_HSIZE, "bit %zu", i);
+        cr_assert_eq(memcmp(enc, t, SAMPLE_HSIZE), 0, "bit %zu: not canonical", i);
+    }
 }
 
 Test(format, header_rejects, .description = "each out-of-range field has its own refusal")
 {
-    upd_header h = sample_header();
-    uint8_t buf[UPD_HEADER_SIZE];
-    cr_assert_eq(upd_header_encode(&h, buf), 0);
-    upd_header out;
-    cr_assert_eq(upd_header_decode(buf, UPD_HEADER_SIZE - 1, &out), UPD_E_PKG_TRUNCATED);
-    uint8_t b2[UPD_HEADER_SIZE];
-    memcpy(b2, buf, sizeof b2); b2[0] ^= 1;
-    cr_assert_eq(upd_header_decode(b2, sizeof b2, &out), UPD_E_PKG_MAGIC);
-    memcpy(b2, buf, sizeof b2); b2[8] = 1;                      /* version 1: dense diffs */
-    cr_assert_eq(upd_header_decode(b2, sizeof b2, &out), UPD_E_PKG_VERSION);
-    memcpy(b2, buf, sizeof b2); b2[8] = 3;
-    cr_assert_eq(upd_header_decode(b2, sizeof b2, &out), UPD_E_PKG_VERSION);
-    memcpy(b2, buf, sizeof b2); b2[12] = 1;                     /* unknown flag */
-    cr_assert_eq(upd_header_decode(b2, sizeof b2, &out), UPD_E_PKG_HEADER);
-    memcpy(b2, buf, sizeof b2); b2[17] = 0x30;                  /* block 12288: not a power of two */
-    cr_assert_eq(upd_header_decode(b2, sizeof b2, &out), UPD_E_PKG_HEADER);
-    memcpy(b2, buf, sizeof b2); b2[128] = 0x07;                 /* control character in the id */
-    cr_assert_eq(upd_header_decode(b2, sizeof b2, &out), UPD_E_PKG_HEADER);
-    memcpy(b2, buf, sizeof b2); b2[128 + 20] = 'x';             /* junk after the id's NUL */
-    cr_assert_eq(upd_header_decode(b2, sizeof b2, &out), UPD_E_PKG_HEADER);
-    h.seg_cmax = 0;                                             /* segments but no frame size */
-    cr_assert_eq(upd_header_encode(&h, buf), UPD_E_PKG_HEADER);
+    upd_header h = sample_header(), out;
+    uint8_t buf[UPD_HEADER_MAX], b2[UPD_HEADER_MAX];
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), SAMPLE_HSIZE);
+    const size_t id = 144, from = id + 1 + 10, to = from + 1 + 5;   /* the length bytes */
+    static const struct { size_t off; int width; uint64_t v; int want; } cases[] = {
+        { 0, 1, 0x88, UPD_E_PKG_MAGIC },
+        { 7, 1, 0x0b, UPD_E_PKG_MAGIC },
+        { 8, 2, 1, UPD_E_PKG_VERSION },                        /* dense diffs */
+        { 8, 2, 2, UPD_E_PKG_VERSION },                        /* the 256-byte header */
+        { 8, 2, 4, UPD_E_PKG_VERSION },
+        { 10, 2, UPD_HEADER_MIN - 1, UPD_E_PKG_HEADER },       /* header_size range */
+        { 10, 2, UPD_HEADER_MAX + 1, UPD_E_PKG_HEADER },
+        { 10, 2, 256, UPD_E_PKG_HEADER },                      /* not what the strings take */
+        { 10, 2, SAMPLE_HSIZE + 1, UPD_E_PKG_HEADER },
+        { 10, 2, SAMPLE_HSIZE - 1, UPD_E_PKG_HEADER },
+        { 12, 4, 1, UPD_E_PKG_HEADER },                        /* unknown flag */
+        { 12, 4, 0x80000000u, UPD_E_PKG_HEADER },
+        { 16, 4, 12288, UPD_E_PKG_HEADER },                    /* not a power of two */
+        { 16, 4, 256, UPD_E_PKG_HEADER },
+        { 16, 4, 2u << 20, UPD_E_PKG_HEADER },
+        { 20, 4, UPD_MAX_SEGMENTS + 1, UPD_E_PKG_HEADER },
+        { 20, 4, 0, UPD_E_PKG_HEADER },                        /* no segments but a seg_max */
+        { 24, 4, UPD_MAX_SEG_SIZE + 1, UPD_E_PKG_HEADER },
+        { 24, 4, 0, UPD_E_PKG_HEADER },
+        { 24, 4, 800, UPD_E_PKG_HEADER },                      /* seg_cmax past its bound */
+        { 28, 4, ZSTD_COMPRESSBOUND(1000) + 1, UPD_E_PKG_HEADER },
+        { 28, 4, 0, UPD_E_PKG_HEADER },
+        { 32, 8, UPD_MAX_IMAGE + 1, UPD_E_PKG_HEADER },
+        { 32, 8, 76, UPD_E_PKG_HEADER },                       /* below stash_size */
+        { 40, 8, UPD_MAX_IMAGE + 1, UPD_E_PKG_HEADER },
+        { 48, 8, 123457, UPD_E_PKG_HEADER },                   /* stash past the old image */
+        { 56, 8, 0, UPD_E_PKG_HEADER },
+        { 56, 8, 3 * 500 + 1, UPD_E_PKG_HEADER },              /* more ops than control bytes */
+        { 56, 8, 4, UPD_E_PKG_HEADER },                        /* below write_ranges */
+        { 128, 4, 13, UPD_E_PKG_HEADER },                      /* write_ranges > op_count */
+        { 132, 4, 13, UPD_E_PKG_HEADER },                      /* stash_ranges > op_count */
+        { 136, 4, UPD_MAX_SEG_SIZE + 1, UPD_E_PKG_HEADER },    /* dict_max */
+        { 140, 4, 4, UPD_E_PKG_HEADER },                       /* frozen_ranges > seg_count */
+        { id, 1, UPD_ID_MAX + 1, UPD_E_PKG_HEADER },           /* string lengths */
+        { id, 1, 9, UPD_E_PKG_HEADER },
+        { id + 1, 1, 0x07, UPD_E_PKG_HEADER },                 /* control character in the id */
+        { id + 10, 1, 0x00, UPD_E_PKG_HEADER },                /* NUL inside a string */
+        { from, 1, UPD_VERSION_MAX + 1, UPD_E_PKG_HEADER },
+        { from, 1, 6, UPD_E_PKG_HEADER },
+        { from + 1, 1, 0x80, UPD_E_PKG_HEADER },
+        { to, 1, 4, UPD_E_PKG_HEADER },
+        { to, 1, 0xff, UPD_E_PKG_HEADER },
+        { to + 5, 1, 0x7f, UPD_E_PKG_HEADER },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        memset(b2, 0, sizeof b2);   /* (a longer header_size reads these zeros) */
+        memcpy(b2, buf, SAMPLE_HSIZE);
+        wr(b2 + cases[i].off, cases[i].width, cases[i].v);
+        int rc = upd_header_decode(b2, sizeof b2, &out);
+        cr_assert_eq(rc, cases[i].want, "case %zu: %s", i, upd_errname(rc));
+    }
+    /* the encoder refuses what the decoder would */
+    h.seg_cmax = 0;
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), UPD_E_PKG_HEADER);
     h = sample_header();
-    h.op_count = 0;
-    cr_assert_eq(upd_header_encode(&h, buf), UPD_E_PKG_HEADER);
+    h.version = 2;
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), UPD_E_PKG_VERSION);
     h = sample_header();
-    memset(h.package_id, 'a', UPD_ID_MAX);
-    h.package_id[UPD_ID_MAX] = 0;                               /* full width, no NUL: allowed */
-    cr_assert_eq(upd_header_encode(&h, buf), 0);
-    cr_assert_eq(upd_header_decode(buf, sizeof buf, &out), 0);
-    cr_assert_str_eq(out.package_id, h.package_id);
+    h.frozen_ranges = 4;
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), UPD_E_PKG_HEADER);
+    h = sample_header();
+    h.dict_max = UPD_MAX_SEG_SIZE + 1;
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), UPD_E_PKG_HEADER);
+    h = sample_header();
+    h.to_version[0] = '\n';
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), UPD_E_PKG_HEADER);
+    h = sample_header();
+    memset(h.package_id, 'a', sizeof h.package_id);   /* no NUL: one byte too long */
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), UPD_E_PKG_HEADER);
+    /* no segments: no dictionary limits either */
+    h = (upd_header){ .version = UPD_FORMAT_VERSION, .block_size = 4096 };
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), UPD_HEADER_MIN);
+    h.dict_max = 1;
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), UPD_E_PKG_HEADER);
+    h.dict_max = 0;
+    h.frozen_ranges = 1;
+    cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), UPD_E_PKG_HEADER);
 }
 
-Test(format, manifest_entry_rules, .description = "manifest entries are bounded by the header")
+static const upd_seg_entry sample_entry = {
+    .csize = 100, .ctrl_len = 10, .diff_len = 300, .dbyte_len = 200, .lit_len = 490,
+    .op_count = 5, .lit_csize = 40, .dict_len = 700, .dict_off = 654321 - 700,
+    .sha256 = { 0x33, [31] = 0x44 }
+};
+
+Test(format, manifest_entry_roundtrip, .description = "entries round trip, at the documented offsets")
 {
     upd_header h = sample_header();
-    upd_seg_entry e = { .csize = 100, .ctrl_len = 10, .diff_len = 300, .dbyte_len = 200,
-                        .lit_len = 490, .op_count = 5 }, back;
+    upd_seg_entry e = sample_entry, back;
     uint8_t buf[UPD_SEG_ENTRY_SIZE];
     upd_seg_entry_encode(&e, buf);
     cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), 0);
     cr_assert_eq(memcmp(&e, &back, sizeof e), 0);
     cr_assert_eq(upd_seg_entry_usize(&back), 1000);
-    e.lit_len = 491;                                            /* 1001 > seg_max */
+    static const struct { size_t off; int width; uint64_t v; } layout[] = {
+        { 0, 4, 100 }, { 4, 4, 10 }, { 8, 4, 300 }, { 12, 4, 490 }, { 16, 4, 5 },
+        { 20, 4, 200 }, { 24, 4, 40 }, { 28, 4, 700 }, { 32, 8, 654321 - 700 },
+        { 40, 1, 0x33 }, { 71, 1, 0x44 },
+    };
+    for (size_t i = 0; i < sizeof layout / sizeof *layout; i++)
+        cr_assert_eq(rd(buf + layout[i].off, layout[i].width), layout[i].v, "field at %zu",
+                     layout[i].off);
+    /* one flipped bit anywhere: refused, or read back changed and canonical */
+    for (size_t i = 0; i < UPD_SEG_ENTRY_SIZE * 8; i++) {
+        uint8_t t[UPD_SEG_ENTRY_SIZE], enc[UPD_SEG_ENTRY_SIZE];
+        memcpy(t, buf, sizeof t);
+        t[i / 8] ^= (uint8_t)(1u << i % 8);
+        int rc = upd_seg_entry_decode(t, &h, &back);
+        if (rc < 0) {
+            cr_assert_eq(rc, UPD_E_PKG_MANIFEST, "bit %zu", i);
+            continue;
+        }
+        cr_assert_neq(memcmp(&back, &e, sizeof e), 0, "bit %zu was read as nothing", i);
+        upd_seg_entry_encode(&back, enc);
+        cr_assert_eq(memcmp(enc, t, sizeof t), 0, "bit %zu: not canonical", i);
+    }
+    /* no literal frame: no dictionary */
+    e.lit_csize = e.dict_len = 0;
+    e.dict_off = 0;
     upd_seg_entry_encode(&e, buf);
-    cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), UPD_E_PKG_MANIFEST);
-    e.lit_len = 490;
-    e.dbyte_len = 201;                                          /* diff bytes count too */
+    cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), 0);
+}
+
+Test(format, manifest_entry_rules, .description = "each out-of-range entry field is refused")
+{
+    upd_header h = sample_header();
+    upd_seg_entry back;
+    uint8_t buf[UPD_SEG_ENTRY_SIZE];
+    static const struct { size_t off; int width; uint64_t v; } cases[] = {
+        { 0, 4, 0 },                         /* csize */
+        { 0, 4, 901 },                       /* > seg_cmax */
+        { 0, 4, 40 },                        /* not above lit_csize */
+        { 4, 4, 11 },                        /* 1001 decoded bytes > seg_max */
+        { 4, 4, 9 },                         /* op_count > ctrl_len / 2 */
+        { 4, 4, 0xffffffffu },               /* the sum counts in 64 bits */
+        { 8, 4, 199 },                       /* fewer run bytes than diff bytes */
+        { 8, 4, 301 },
+        { 12, 4, 491 },
+        { 12, 4, 0 },                        /* a literal frame without literals */
+        { 16, 4, 0 },                        /* op_count */
+        { 16, 4, 6 },
+        { 20, 4, 201 },
+        { 24, 4, 100 },                      /* lit_csize not below csize */
+        { 24, 4, 0 },                        /* a dictionary without a literal frame */
+        { 28, 4, 0 },                        /* a literal frame without a dictionary */
+        { 28, 4, 701 },                      /* > dict_max */
+        { 32, 8, 654321 - 699 },             /* window past the larger image */
+        { 32, 8, 0xffffffffffffff00ull },    /* the sum would wrap */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        upd_seg_entry_encode(&sample_entry, buf);
+        wr(buf + cases[i].off, cases[i].width, cases[i].v);
+        cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), UPD_E_PKG_MANIFEST, "case %zu", i);
+    }
+    /* the window may end exactly at the larger image, old or new */
+    upd_seg_entry e = sample_entry;
+    e.dict_off = 654321 - 700;
+    h.new_size = 100;
+    h.old_size = 654321;
     upd_seg_entry_encode(&e, buf);
-    cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), UPD_E_PKG_MANIFEST);
-    e.dbyte_len = 200;
-    e.diff_len = 199;                                           /* fewer run bytes than diff bytes */
-    e.lit_len = 591;
+    cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), 0);
+    /* an offset without a dictionary */
+    e.lit_csize = e.dict_len = 0;
+    e.dict_off = 1;
     upd_seg_entry_encode(&e, buf);
-    cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), UPD_E_PKG_MANIFEST);
-    e.diff_len = 300;
-    e.lit_len = 490;
-    e.csize = 901;
-    upd_seg_entry_encode(&e, buf);
-    cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), UPD_E_PKG_MANIFEST);
-    e.csize = 100;
-    e.op_count = 6;                                             /* > ctrl_len / 2 */
-    upd_seg_entry_encode(&e, buf);
-    cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), UPD_E_PKG_MANIFEST);
-    e.op_count = 5;
-    upd_seg_entry_encode(&e, buf);
-    buf[25] = 1;                                                /* reserved byte */
     cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), UPD_E_PKG_MANIFEST);
 }
 
-Test(format, auth_rules, .description = "auth block: unknown algorithm and stray bytes refused")
+Test(format, auth_rules, .description = "auth block: layout, unknown algorithm and stray bytes refused")
 {
-    upd_auth a = { .sig_alg = UPD_SIG_NONE }, back;
+    upd_auth a = { .sig_alg = UPD_SIG_ED25519, .key_id = { 1, [7] = 8 }, .sig = { 9, [63] = 10 },
+                   .digest = { 0x55, [31] = 0x66 } }, back;
     uint8_t buf[UPD_AUTH_SIZE];
     upd_auth_encode(&a, buf);
     cr_assert_eq(upd_auth_decode(buf, &back), 0);
-    buf[32] = 9;
+    cr_assert_eq(memcmp(&a, &back, sizeof a), 0);
+    cr_assert(buf[0] == 0x55 && buf[31] == 0x66 && buf[32] == 1 && buf[33] == 1 && buf[40] == 8
+              && buf[41] == 9 && buf[104] == 10);
+    cr_assert_eq(UPD_AUTH_SIGNED, 41);   /* digest | alg | key id */
+    buf[32] = 2;
     cr_assert_eq(upd_auth_decode(buf, &back), UPD_E_PKG_SIGNATURE);
-    buf[32] = 0;
-    buf[60] = 1;                                                /* signature bytes without algorithm */
+    buf[32] = 0xff;
     cr_assert_eq(upd_auth_decode(buf, &back), UPD_E_PKG_SIGNATURE);
+    /* unsigned: every key id and signature byte must be zero */
+    a = (upd_auth){ .sig_alg = UPD_SIG_NONE, .digest = { 0x55 } };
+    upd_auth_encode(&a, buf);
+    cr_assert_eq(upd_auth_decode(buf, &back), 0);
+    for (size_t i = 33; i < UPD_AUTH_SIZE; i++) {
+        buf[i] = 1;
+        cr_assert_eq(upd_auth_decode(buf, &back), UPD_E_PKG_SIGNATURE, "byte %zu", i);
+        buf[i] = 0;
+    }
 }
 
 /* Records of ZEROS zero bytes and BYTES spelled back as a diff of LEN. */

@@ -285,14 +285,14 @@ Test(tamper, every_byte_and_every_length, .timeout = 600, .init = small_case, .f
 }
 
 /* The manifest entry and frame of segment S: offset and size of the frame. */
-static size_t frame_at(const uint8_t *pkg, uint32_t s, size_t *csize)
+static size_t frame_at(const buf_t *pkg, uint32_t s, size_t *csize)
 {
     upd_header h;
-    cr_assert_eq(upd_header_decode(pkg, UPD_HEADER_SIZE, &h), 0);
+    cr_assert_eq(upd_header_decode(pkg->p, pkg->n, &h), 0);
     size_t off = (size_t)upd_pkg_prefix_size(&h);
     for (uint32_t i = 0; i <= s; i++) {
         upd_seg_entry e;
-        cr_assert_eq(upd_seg_entry_decode(pkg + UPD_HEADER_SIZE + i * UPD_SEG_ENTRY_SIZE, &h, &e), 0);
+        cr_assert_eq(upd_seg_entry_decode(pkg->p + h.header_size + i * UPD_SEG_ENTRY_SIZE, &h, &e), 0);
         if (i == s) {
             *csize = e.csize;
             return off;
@@ -309,11 +309,11 @@ Test(tamper, flip_in_segment_stops_before_it, .timeout = 600, .init = multi_segm
 {
     const fixture *f = &C.f;
     upd_header h;
-    cr_assert_eq(upd_header_decode(f->pkg.p, UPD_HEADER_SIZE, &h), 0);
+    cr_assert_eq(upd_header_decode(f->pkg.p, f->pkg.n, &h), 0);
     cr_assert_geq(h.seg_count, 3u, "want a multi-segment package, got %u", h.seg_count);
     uint8_t *t = malloc(f->pkg.n);
     for (uint32_t s = 0; s < h.seg_count; s++) {
-        size_t csize, off = frame_at(f->pkg.p, s, &csize);
+        size_t csize, off = frame_at(&f->pkg, s, &csize);
         for (int j = 0; j < 8; j++) {
             size_t at = off + (size_t)j * (csize - 1) / 7;
             memcpy(t, f->pkg.p, f->pkg.n);
@@ -335,22 +335,25 @@ Test(tamper, manifest_and_swapped_segments, .timeout = 300, .init = multi_segmen
     const fixture *f = &C.f;
     const uint8_t *pkg = f->pkg.p;
     uint8_t *t = malloc(f->pkg.n);
+    upd_header h;
+    cr_assert_eq(upd_header_decode(pkg, f->pkg.n, &h), 0);
+    const size_t m0 = h.header_size, m1 = m0 + UPD_SEG_ENTRY_SIZE;   /* entries 0 and 1 */
 
     /* an edited manifest with a recomputed digest: the signature catches it */
     memcpy(t, pkg, f->pkg.n);
-    t[UPD_HEADER_SIZE + 32] ^= 1;   /* first entry's segment SHA-256 */
+    t[m0 + 40] ^= 1;   /* first entry's segment SHA-256 */
     cr_assert_eq(reseal(t, f->pkg.n), 0);
     cr_assert_eq(apply_checked(f, t, f->pkg.n, &C.p), UPD_E_PKG_SIGNATURE);
 
     /* segments 0 and 1 swapped, frames and manifest entries alike (so every
      * segment digest matches its entry) */
-    size_t c0, c1, o0 = frame_at(pkg, 0, &c0), o1 = frame_at(pkg, 1, &c1);
+    size_t c0, c1, o0 = frame_at(&f->pkg, 0, &c0), o1 = frame_at(&f->pkg, 1, &c1);
     cr_assert_eq(o1, o0 + c0);
     memcpy(t, pkg, f->pkg.n);
     memcpy(t + o0, pkg + o1, c1);
     memcpy(t + o0 + c1, pkg + o0, c0);
-    memcpy(t + UPD_HEADER_SIZE, pkg + UPD_HEADER_SIZE + UPD_SEG_ENTRY_SIZE, UPD_SEG_ENTRY_SIZE);
-    memcpy(t + UPD_HEADER_SIZE + UPD_SEG_ENTRY_SIZE, pkg + UPD_HEADER_SIZE, UPD_SEG_ENTRY_SIZE);
+    memcpy(t + m0, pkg + m1, UPD_SEG_ENTRY_SIZE);
+    memcpy(t + m1, pkg + m0, UPD_SEG_ENTRY_SIZE);
     cr_assert_eq(apply_checked(f, t, f->pkg.n, &C.p), UPD_E_PKG_DIGEST);
     cr_assert_eq(reseal(t, f->pkg.n), 0);
     cr_assert_eq(apply_checked(f, t, f->pkg.n, &C.p), UPD_E_PKG_SIGNATURE);

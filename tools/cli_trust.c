@@ -75,13 +75,16 @@ int cli_sign_file(const char *path, const upd_key *k)
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
         return UPD_E_IO_OPEN;
-    uint8_t hb[UPD_HEADER_SIZE];
+    uint8_t hb[UPD_HEADER_MAX];
     upd_header h;
     uint8_t *prefix = NULL;
     size_t len = 0;
-    int rc = read_at(fd, hb, sizeof hb, 0);
+    /* the preamble sizes the header */
+    int rc = read_at(fd, hb, UPD_HEADER_PREAMBLE, 0);
+    int size = rc ? rc : upd_header_size(hb, UPD_HEADER_PREAMBLE);
+    rc = size < 0 ? size : read_at(fd, hb, (size_t)size, 0);
     if (!rc)
-        rc = upd_header_decode(hb, sizeof hb, &h);
+        rc = upd_header_decode(hb, (size_t)size, &h);
     if (!rc) {
         len = (size_t)upd_pkg_prefix_size(&h);
         prefix = malloc(len);

@@ -90,16 +90,20 @@ int cmd_inspect(int argc, char **argv)
     if (o.json) {
         printf("{\"format\":%u,\"package_id\":\"%s\",\"from\":\"%s\",\"to\":\"%s\","
                "\"old_size\":%llu,\"new_size\":%llu,\"old_sha256\":\"%s\",\"new_sha256\":\"%s\","
+               "\"header_size\":%u,\"prefix_size\":%llu,"
                "\"block_size\":%u,\"segments\":%u,\"seg_max\":%u,\"seg_cmax\":%u,"
-               "\"stash_size\":%llu,\"ops\":{\"copy\":%llu,\"diff\":%llu,\"lit\":%llu,"
+               "\"dict_max\":%u,\"frozen_ranges\":%u,\"stash_size\":%llu,"
+               "\"ops\":{\"copy\":%llu,\"diff\":%llu,\"lit\":%llu,"
                "\"fill\":%llu,\"stash\":%llu,\"resize\":%llu},\"package_size\":%zu,"
                "\"signature\":\"%s\",\"key_id\":\"%s\",\"io\":\"none\",\"io_auto\":\"%s\","
                "\"valid\":\"%s\"}\n",
                h->version, json_str(h->package_id, jid), json_str(h->from_version, jfrom),
                json_str(h->to_version, jto),
                (unsigned long long)h->old_size, (unsigned long long)h->new_size, osha, nsha,
-               h->block_size, h->seg_count, h->seg_max, h->seg_cmax,
-               (unsigned long long)h->stash_size, (unsigned long long)st.ops[UPD_OP_COPY],
+               h->header_size, (unsigned long long)upd_pkg_prefix_size(h),
+               h->block_size, h->seg_count, h->seg_max, h->seg_cmax, h->dict_max,
+               h->frozen_ranges, (unsigned long long)h->stash_size,
+               (unsigned long long)st.ops[UPD_OP_COPY],
                (unsigned long long)st.ops[UPD_OP_DIFF], (unsigned long long)st.ops[UPD_OP_LIT],
                (unsigned long long)st.ops[UPD_OP_FILL], (unsigned long long)st.ops[UPD_OP_STASH],
                (unsigned long long)st.ops[UPD_OP_RESIZE], len,
@@ -112,8 +116,16 @@ int cmd_inspect(int argc, char **argv)
         printf("package     id '%s', %s -> %s\n", h->package_id, h->from_version, h->to_version);
         printf("old image   %s bytes, sha256 %s\n", cli_num(h->old_size, a1), osha);
         printf("new image   %s bytes, sha256 %s\n", cli_num(h->new_size, a2), nsha);
-        printf("schedule    block %u, stash %llu bytes\n", h->block_size,
+        printf("prefix      %llu bytes: header %u, manifest %u x %u, auth block %u\n",
+               (unsigned long long)upd_pkg_prefix_size(h), h->header_size, h->seg_count,
+               UPD_SEG_ENTRY_SIZE, UPD_AUTH_SIZE);
+        printf("schedule    block %u, stash %llu bytes", h->block_size,
                (unsigned long long)h->stash_size);
+        if (h->dict_max)
+            printf(", dictionaries up to %u bytes (%u frozen at once)\n", h->dict_max,
+                   h->frozen_ranges);
+        else
+            printf(", no dictionaries\n");
         printf("ops         copy %llu, diff %llu, literal %llu, fill %llu, stash %llu, resize %llu\n",
                (unsigned long long)st.ops[UPD_OP_COPY], (unsigned long long)st.ops[UPD_OP_DIFF],
                (unsigned long long)st.ops[UPD_OP_LIT], (unsigned long long)st.ops[UPD_OP_FILL],

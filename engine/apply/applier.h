@@ -85,7 +85,8 @@ struct upd_applier {
     uint64_t  pos;              /* package offset of the next byte pushed */
     uint64_t  skip_to;          /* bytes below this offset are not needed (resume) */
 
-    uint8_t   fix[UPD_HEADER_SIZE];   /* staging for the fixed-size parts */
+    uint8_t   fix[UPD_HEADER_MAX];    /* staging: the header, a manifest entry, or the
+                                       digest and the auth block */
     size_t    fix_have;
     upd_sha256_ctx *hash;           /* header||manifest, then each segment */
 

@@ -18,6 +18,10 @@
 #include <xxhash.h>
 #include <string.h>
 
+/* fix stages the header, then manifest entries, then digest and auth block */
+_Static_assert(UPD_HEADER_MAX >= UPD_SEG_ENTRY_SIZE && UPD_HEADER_MAX >= 32 + UPD_AUTH_SIZE,
+               "the staging buffer holds every fixed part");
+
 #define IOBUF_MAX   (1u << 20)
 #define DCTX_BOUND  (128u << 10)  /* a zstd 1.5 decoder context is about 96 KiB */
 
@@ -145,7 +149,7 @@ void upd_applier_stats(const upd_applier *a, upd_apply_stats *st)
  * real run holds). */
 static int on_header(upd_applier *a)
 {
-    UPD_CHECK(upd_header_decode(a->fix, UPD_HEADER_SIZE, &a->h));
+    UPD_CHECK(upd_header_decode(a->fix, a->h.header_size, &a->h));
     const upd_header *h = &a->h;
     uint64_t need = upd_applier_mem_need(h, a->p.window) + (a->p.journal ? UPD_JOURNAL_MEM : 0);
     int mem_stash = !a->p.stash && !a->p.journal && h->stash_size
@@ -353,14 +357,22 @@ static int push(upd_applier *a, const uint8_t *p, size_t len)
             continue;
         }
         switch (a->state) {
-        case ST_HEADER:
-            n = take(a->fix, &a->fix_have, UPD_HEADER_SIZE, p, len);
+        case ST_HEADER: {
+            /* the preamble, then the rest of the header it sizes
+             * (h.header_size stays 0 until the preamble is in) */
+            size_t want = a->h.header_size ? a->h.header_size : UPD_HEADER_PREAMBLE;
+            n = take(a->fix, &a->fix_have, want, p, len);
             hash_in(a, p, n);
-            if (a->fix_have == UPD_HEADER_SIZE) {
+            if (a->fix_have == want && !a->h.header_size) {
+                int size = upd_header_size(a->fix, want);
+                UPD_CHECK(size);
+                a->h.header_size = (uint16_t)size;
+            } else if (a->fix_have == want) {
                 a->fix_have = 0;
                 UPD_CHECK(on_header(a));
             }
             break;
+        }
         case ST_MANIFEST:
             n = take(a->fix, &a->fix_have, UPD_SEG_ENTRY_SIZE, p, len);
             hash_in(a, p, n);

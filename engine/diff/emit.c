@@ -194,25 +194,30 @@ static int compress_all(segments *segs, const upd_diff_params *p)
 static int write_package(const segments *segs, upd_header *h, upd_write_fn out, void *user,
                          uint64_t *total)
 {
-    uint8_t *pre = malloc(upd_pkg_prefix_size(h));
+    uint8_t *pre = malloc(UPD_HEADER_MAX + segs->n * UPD_SEG_ENTRY_SIZE + UPD_AUTH_SIZE);
     if (!pre)
         return UPD_E_NOMEM;
-    int rc = upd_header_encode(h, pre);
+    int rc = upd_header_encode(h, pre, UPD_HEADER_MAX);
+    if (rc > 0) {
+        h->header_size = (uint16_t)rc;
+        rc = 0;
+    }
     for (size_t i = 0; !rc && i < segs->n; i++) {
         const segment *s = &segs->v[i];
         upd_seg_entry e = { .csize = (uint32_t)s->csize, .ctrl_len = (uint32_t)s->ctrl,
                             .diff_len = (uint32_t)s->runs, .dbyte_len = (uint32_t)s->dbytes,
                             .lit_len = (uint32_t)s->lit, .op_count = s->nops };
         rc = upd_sha256(s->comp, s->csize, e.sha256);
-        upd_seg_entry_encode(&e, pre + UPD_HEADER_SIZE + i * UPD_SEG_ENTRY_SIZE);
+        upd_seg_entry_encode(&e, pre + h->header_size + i * UPD_SEG_ENTRY_SIZE);
     }
-    size_t hm = UPD_HEADER_SIZE + segs->n * UPD_SEG_ENTRY_SIZE;
+    size_t hm = h->header_size + segs->n * UPD_SEG_ENTRY_SIZE;
     upd_auth au = { .sig_alg = UPD_SIG_NONE };
     if (!rc)
         rc = upd_sha256(pre, hm, au.digest);
-    upd_auth_encode(&au, pre + hm);
-    if (!rc)
+    if (!rc) {
+        upd_auth_encode(&au, pre + hm);
         rc = out(user, pre, hm + UPD_AUTH_SIZE);
+    }
     *total = hm + UPD_AUTH_SIZE;
     for (size_t i = 0; !rc && i < segs->n; i++) {
         rc = out(user, segs->v[i].comp, segs->v[i].csize);

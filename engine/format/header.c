@@ -6,21 +6,21 @@
 #include <string.h>
 #include <zstd.h>
 
-enum {  /* header offsets */
+enum {  /* header offsets; the three strings follow at H_STR */
     H_MAGIC = 0, H_VERSION = 8, H_HSIZE = 10, H_FLAGS = 12, H_BLOCK = 16,
     H_SEGS = 20, H_SEGMAX = 24, H_SEGCMAX = 28, H_OLD = 32, H_NEW = 40,
-    H_STASH = 48, H_OPS = 56, H_OLDSHA = 64, H_NEWSHA = 96, H_ID = 128,
-    H_FROM = 176, H_TO = 208, H_WRANGES = 240, H_SRANGES = 244, H_RSV = 248
+    H_STASH = 48, H_OPS = 56, H_OLDSHA = 64, H_NEWSHA = 96, H_WRANGES = 128,
+    H_SRANGES = 132, H_DICTMAX = 136, H_FROZEN = 140, H_STR = UPD_HEADER_FIXED
 };
 enum {  /* manifest entry offsets */
-    M_CSIZE = 0, M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_OPS = 16, M_DBYTE = 20, M_RSV = 24,
-    M_SHA = 32
+    M_CSIZE = 0, M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_OPS = 16, M_DBYTE = 20, M_LITC = 24,
+    M_DICTLEN = 28, M_DICTOFF = 32, M_SHA = 40
 };
 enum {  /* auth block offsets */
-    A_DIGEST = 0, A_ALG = 32, A_RSV1 = 34, A_KEYID = 40, A_SIG = 48, A_RSV2 = 112
+    A_DIGEST = 0, A_ALG = 32, A_KEYID = 33, A_SIG = 41
 };
 
-#define KNOWN_FLAGS 0u   /* no header flags are defined (version 2) */
+#define KNOWN_FLAGS 0u   /* no header flags are defined (version 3) */
 
 static int all_zero(const uint8_t *p, size_t n)
 {
@@ -30,29 +30,34 @@ static int all_zero(const uint8_t *p, size_t n)
     return 1;
 }
 
-/* A NUL-padded printable-ASCII field: canonical (zeros after the first NUL). */
-static int decode_str(const uint8_t *p, size_t n, char *out)
+/* A length-prefixed printable-ASCII string of at most MAX bytes at *POS,
+ * inside a header of END bytes; *POS moves past it. */
+static int decode_str(const uint8_t *p, size_t *pos, size_t end, size_t max, char *out)
 {
-    size_t len = 0;
-    while (len < n && p[len])
-        len++;
-    for (size_t i = 0; i < len; i++)
-        if (p[i] < 0x20 || p[i] > 0x7e)
-            return UPD_E_PKG_HEADER;
-    if (!all_zero(p + len, n - len))
+    if (*pos >= end)
         return UPD_E_PKG_HEADER;
-    memcpy(out, p, len);
+    size_t len = p[*pos];
+    const uint8_t *s = p + *pos + 1;
+    if (len > max || len > end - *pos - 1)
+        return UPD_E_PKG_HEADER;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            return UPD_E_PKG_HEADER;
+    memcpy(out, s, len);
     out[len] = 0;
+    *pos += 1 + len;
     return 0;
 }
 
-static int encode_str(const char *s, uint8_t *p, size_t n)
+static int encode_str(const char *s, size_t max, uint8_t *p, size_t *pos)
 {
-    size_t len = strlen(s);
-    if (len > n)
+    const char *nul = memchr(s, 0, max + 1);
+    if (!nul)
         return UPD_E_PKG_HEADER;
-    memset(p, 0, n);
-    memcpy(p, s, len);
+    size_t len = (size_t)(nul - s);
+    p[*pos] = (uint8_t)len;
+    memcpy(p + *pos + 1, s, len);
+    *pos += 1 + len;
     return 0;
 }
 
@@ -80,7 +85,28 @@ static int check_header(const upd_header *h)
     /* range peaks are bounded by the ops that add ranges */
     if (h->write_ranges > h->op_count || h->stash_ranges > h->op_count)
         return UPD_E_PKG_HEADER;
+    /* each segment freezes at most one dictionary window */
+    if (h->dict_max > UPD_MAX_SEG_SIZE || h->frozen_ranges > h->seg_count
+        || (h->seg_count == 0 && h->dict_max))
+        return UPD_E_PKG_HEADER;
     return 0;
+}
+
+int upd_header_size(const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    if (!buf)
+        return UPD_E_INVAL;
+    if (len < UPD_HEADER_PREAMBLE)
+        return UPD_E_PKG_TRUNCATED;
+    if (memcmp(p + H_MAGIC, UPD_MAGIC, 8))
+        return UPD_E_PKG_MAGIC;
+    if (upd_rd16(p + H_VERSION) != UPD_FORMAT_VERSION)
+        return UPD_E_PKG_VERSION;
+    uint16_t size = upd_rd16(p + H_HSIZE);
+    if (size < UPD_HEADER_MIN || size > UPD_HEADER_MAX)
+        return UPD_E_PKG_HEADER;
+    return size;
 }
 
 int upd_header_decode(const void *buf, size_t len, upd_header *h)
@@ -88,16 +114,13 @@ int upd_header_decode(const void *buf, size_t len, upd_header *h)
     const uint8_t *p = buf;
     if (!buf || !h)
         return UPD_E_INVAL;
-    if (len < UPD_HEADER_SIZE)
+    int size = upd_header_size(buf, len);
+    UPD_CHECK(size);
+    if (len < (size_t)size)
         return UPD_E_PKG_TRUNCATED;
-    if (memcmp(p + H_MAGIC, UPD_MAGIC, 8))
-        return UPD_E_PKG_MAGIC;
     memset(h, 0, sizeof *h);
     h->version = upd_rd16(p + H_VERSION);
-    if (h->version != UPD_FORMAT_VERSION)
-        return UPD_E_PKG_VERSION;
-    if (upd_rd16(p + H_HSIZE) != UPD_HEADER_SIZE)
-        return UPD_E_PKG_HEADER;
+    h->header_size = (uint16_t)size;
     h->flags = upd_rd32(p + H_FLAGS);
     h->block_size = upd_rd32(p + H_BLOCK);
     h->seg_count = upd_rd32(p + H_SEGS);
@@ -111,24 +134,26 @@ int upd_header_decode(const void *buf, size_t len, upd_header *h)
     memcpy(h->new_sha256, p + H_NEWSHA, 32);
     h->write_ranges = upd_rd32(p + H_WRANGES);
     h->stash_ranges = upd_rd32(p + H_SRANGES);
-    if (!all_zero(p + H_RSV, UPD_HEADER_SIZE - H_RSV))
+    h->dict_max = upd_rd32(p + H_DICTMAX);
+    h->frozen_ranges = upd_rd32(p + H_FROZEN);
+    size_t pos = H_STR;
+    UPD_CHECK(decode_str(p, &pos, (size_t)size, UPD_ID_MAX, h->package_id));
+    UPD_CHECK(decode_str(p, &pos, (size_t)size, UPD_VERSION_MAX, h->from_version));
+    UPD_CHECK(decode_str(p, &pos, (size_t)size, UPD_VERSION_MAX, h->to_version));
+    /* header_size is exactly what the strings take: one encoding per header */
+    if (pos != (size_t)size)
         return UPD_E_PKG_HEADER;
-    UPD_CHECK(decode_str(p + H_ID, UPD_ID_MAX, h->package_id));
-    UPD_CHECK(decode_str(p + H_FROM, UPD_VERSION_MAX, h->from_version));
-    UPD_CHECK(decode_str(p + H_TO, UPD_VERSION_MAX, h->to_version));
     return check_header(h);
 }
 
-int upd_header_encode(const upd_header *h, void *out)
+int upd_header_encode(const upd_header *h, void *out, size_t cap)
 {
-    uint8_t *p = out;
+    uint8_t p[UPD_HEADER_MAX];
     if (!h || !out)
         return UPD_E_INVAL;
     UPD_CHECK(check_header(h));
-    memset(p, 0, UPD_HEADER_SIZE);
     memcpy(p + H_MAGIC, UPD_MAGIC, 8);
     upd_wr16(p + H_VERSION, h->version);
-    upd_wr16(p + H_HSIZE, UPD_HEADER_SIZE);
     upd_wr32(p + H_FLAGS, h->flags);
     upd_wr32(p + H_BLOCK, h->block_size);
     upd_wr32(p + H_SEGS, h->seg_count);
@@ -142,13 +167,21 @@ int upd_header_encode(const upd_header *h, void *out)
     memcpy(p + H_NEWSHA, h->new_sha256, 32);
     upd_wr32(p + H_WRANGES, h->write_ranges);
     upd_wr32(p + H_SRANGES, h->stash_ranges);
-    UPD_CHECK(encode_str(h->package_id, p + H_ID, UPD_ID_MAX));
-    UPD_CHECK(encode_str(h->from_version, p + H_FROM, UPD_VERSION_MAX));
-    UPD_CHECK(encode_str(h->to_version, p + H_TO, UPD_VERSION_MAX));
+    upd_wr32(p + H_DICTMAX, h->dict_max);
+    upd_wr32(p + H_FROZEN, h->frozen_ranges);
+    size_t size = H_STR;
+    UPD_CHECK(encode_str(h->package_id, UPD_ID_MAX, p, &size));
+    UPD_CHECK(encode_str(h->from_version, UPD_VERSION_MAX, p, &size));
+    UPD_CHECK(encode_str(h->to_version, UPD_VERSION_MAX, p, &size));
+    upd_wr16(p + H_HSIZE, (uint16_t)size);
     /* round-trip through the decoder so the encoder can never emit what
-     * readers refuse (printable ids, canonical padding) */
+     * readers refuse (printable ids) */
     upd_header back;
-    return upd_header_decode(p, UPD_HEADER_SIZE, &back);
+    UPD_CHECK(upd_header_decode(p, size, &back));
+    if (cap < size)
+        return UPD_E_INVAL;
+    memcpy(out, p, size);
+    return (int)size;
 }
 
 int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e)
@@ -162,12 +195,21 @@ int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e)
     e->lit_len = upd_rd32(p + M_LIT);
     e->op_count = upd_rd32(p + M_OPS);
     e->dbyte_len = upd_rd32(p + M_DBYTE);
+    e->lit_csize = upd_rd32(p + M_LITC);
+    e->dict_len = upd_rd32(p + M_DICTLEN);
+    e->dict_off = upd_rd64(p + M_DICTOFF);
     memcpy(e->sha256, p + M_SHA, 32);
     /* every diff byte follows a run varint of at least one byte */
     if (e->csize == 0 || e->csize > h->seg_cmax || upd_seg_entry_usize(e) > h->seg_max
         || e->dbyte_len > e->diff_len
-        || e->op_count == 0 || e->op_count > e->ctrl_len / 2
-        || !all_zero(p + M_RSV, M_SHA - M_RSV))
+        || e->op_count == 0 || e->op_count > e->ctrl_len / 2)
+        return UPD_E_PKG_MANIFEST;
+    /* a literal frame follows the main frame inside csize, holds literals
+     * and comes with its dictionary: an image window */
+    uint64_t image = h->old_size > h->new_size ? h->old_size : h->new_size;
+    if (e->lit_csize >= e->csize || (e->lit_csize == 0) != (e->dict_len == 0)
+        || (e->lit_csize && !e->lit_len) || e->dict_len > h->dict_max
+        || (!e->dict_len && e->dict_off) || upd_range_exceeds(e->dict_off, e->dict_len, image))
         return UPD_E_PKG_MANIFEST;
     return 0;
 }
@@ -175,13 +217,15 @@ int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e)
 void upd_seg_entry_encode(const upd_seg_entry *e, void *out)
 {
     uint8_t *p = out;
-    memset(p, 0, UPD_SEG_ENTRY_SIZE);
     upd_wr32(p + M_CSIZE, e->csize);
     upd_wr32(p + M_CTRL, e->ctrl_len);
     upd_wr32(p + M_DIFF, e->diff_len);
     upd_wr32(p + M_LIT, e->lit_len);
     upd_wr32(p + M_OPS, e->op_count);
     upd_wr32(p + M_DBYTE, e->dbyte_len);
+    upd_wr32(p + M_LITC, e->lit_csize);
+    upd_wr32(p + M_DICTLEN, e->dict_len);
+    upd_wr64(p + M_DICTOFF, e->dict_off);
     memcpy(p + M_SHA, e->sha256, 32);
 }
 
@@ -196,13 +240,12 @@ int upd_auth_decode(const void *buf, upd_auth *a)
     if (!buf || !a)
         return UPD_E_INVAL;
     memcpy(a->digest, p + A_DIGEST, 32);
-    a->sig_alg = upd_rd16(p + A_ALG);
+    a->sig_alg = p[A_ALG];
     memcpy(a->key_id, p + A_KEYID, 8);
     memcpy(a->sig, p + A_SIG, 64);
-    if (a->sig_alg > UPD_SIG_ED25519 || !all_zero(p + A_RSV1, A_KEYID - A_RSV1)
-        || !all_zero(p + A_RSV2, UPD_AUTH_SIZE - A_RSV2))
+    if (a->sig_alg > UPD_SIG_ED25519)
         return UPD_E_PKG_SIGNATURE;
-    if (a->sig_alg == UPD_SIG_NONE && !all_zero(p + A_KEYID, A_RSV2 - A_KEYID))
+    if (a->sig_alg == UPD_SIG_NONE && !all_zero(p + A_KEYID, UPD_AUTH_SIZE - A_KEYID))
         return UPD_E_PKG_SIGNATURE;
     return 0;
 }
@@ -210,14 +253,13 @@ int upd_auth_decode(const void *buf, upd_auth *a)
 void upd_auth_encode(const upd_auth *a, void *out)
 {
     uint8_t *p = out;
-    memset(p, 0, UPD_AUTH_SIZE);
     memcpy(p + A_DIGEST, a->digest, 32);
-    upd_wr16(p + A_ALG, a->sig_alg);
+    p[A_ALG] = a->sig_alg;
     memcpy(p + A_KEYID, a->key_id, 8);
     memcpy(p + A_SIG, a->sig, 64);
 }
 
 uint64_t upd_pkg_prefix_size(const upd_header *h)
 {
-    return UPD_HEADER_SIZE + (uint64_t)h->seg_count * UPD_SEG_ENTRY_SIZE + UPD_AUTH_SIZE;
+    return h->header_size + (uint64_t)h->seg_count * UPD_SEG_ENTRY_SIZE + UPD_AUTH_SIZE;
 }

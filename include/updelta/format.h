@@ -1,9 +1,10 @@
 /*
- * updelta: the delta package format, version 2 (docs/FORMAT.md is the spec).
+ * updelta: the delta package format, version 3 (docs/FORMAT.md is the spec).
  *
  * A package is read front to back, once:
  *
- *   header    UPD_HEADER_SIZE bytes: sizes, hashes, ids, limits
+ *   header    header_size bytes (UPD_HEADER_MIN..UPD_HEADER_MAX): sizes,
+ *             hashes, limits, then the ids as length-prefixed strings
  *   manifest  seg_count entries of UPD_SEG_ENTRY_SIZE bytes
  *   auth      UPD_AUTH_SIZE bytes: SHA-256 of header||manifest and a
  *             signature slot over the same bytes
@@ -29,13 +30,17 @@
 #include "common.h"
 
 #define UPD_MAGIC            "\x89UPDLTA\n"   /* 8 bytes */
-#define UPD_FORMAT_VERSION   2   /* 2: sparse DIFF payload */
-#define UPD_HEADER_SIZE      256
-#define UPD_SEG_ENTRY_SIZE   64
-#define UPD_AUTH_SIZE        128
-#define UPD_AUTH_SIGNED      48    /* auth bytes the signature covers: digest, alg, key id */
-#define UPD_ID_MAX           48    /* package id field, NUL-padded */
-#define UPD_VERSION_MAX      32    /* from/to version fields, NUL-padded */
+#define UPD_FORMAT_VERSION   3   /* 2: sparse DIFF payload; 3: variable-length header,
+                                    literal-frame dictionaries */
+#define UPD_ID_MAX           48    /* package id string, bytes */
+#define UPD_VERSION_MAX      32    /* from/to version strings, bytes */
+#define UPD_HEADER_PREAMBLE  12    /* magic, version, header_size: what sizes the rest */
+#define UPD_HEADER_FIXED     144   /* the preamble and every fixed-width field */
+#define UPD_HEADER_MIN       (UPD_HEADER_FIXED + 3)   /* three empty strings */
+#define UPD_HEADER_MAX       (UPD_HEADER_MIN + UPD_ID_MAX + 2 * UPD_VERSION_MAX)
+#define UPD_SEG_ENTRY_SIZE   72
+#define UPD_AUTH_SIZE        105
+#define UPD_AUTH_SIGNED      41    /* auth bytes the signature covers: digest, alg, key id */
 
 /* Bounds every reader enforces (a package outside them is malformed). */
 #define UPD_MAX_IMAGE        (1ull << 48)     /* 256 TiB */
@@ -50,6 +55,7 @@
 
 typedef struct {
     uint16_t version;
+    uint16_t header_size;      /* encoded length (set by upd_header_decode) */
     uint32_t flags;
     uint32_t block_size;       /* power of two: I/O and journal granularity */
     uint32_t seg_count;
@@ -85,36 +91,49 @@ typedef struct {
 
 typedef struct {
     uint8_t  digest[32];       /* SHA-256(header || manifest) */
-    uint16_t sig_alg;          /* UPD_SIG_* */
+    uint8_t  sig_alg;          /* UPD_SIG_* */
     uint8_t  key_id[8];
     uint8_t  sig[64];
 } upd_auth;
 
-/* Decode and check the fixed header in BUF[0..UPD_HEADER_SIZE).
- * Errors: UPD_E_PKG_TRUNCATED (LEN too small), UPD_E_PKG_MAGIC,
- * UPD_E_PKG_VERSION, UPD_E_PKG_HEADER (any field out of range, non-zero
- * reserved bytes, strings not printable ASCII or not zero-padded). */
+/* The length of the header that starts BUF, read from its first
+ * UPD_HEADER_PREAMBLE bytes (LEN may be just that): returns header_size,
+ * UPD_HEADER_MIN..UPD_HEADER_MAX.  Errors: UPD_E_PKG_TRUNCATED (LEN below
+ * the preamble), UPD_E_PKG_MAGIC, UPD_E_PKG_VERSION, UPD_E_PKG_HEADER
+ * (header_size out of range). */
+UPD_API int upd_header_size(const void *buf, size_t len);
+
+/* Decode and check the header in BUF[0..header_size); H->header_size
+ * receives its length.  Errors: those of upd_header_size,
+ * UPD_E_PKG_TRUNCATED (LEN below header_size), UPD_E_PKG_HEADER (any
+ * field out of range, a string too long, not printable ASCII or not
+ * ending exactly at header_size). */
 UPD_API int upd_header_decode(const void *buf, size_t len, upd_header *h);
 
-/* Encode H into OUT[0..UPD_HEADER_SIZE).  H must pass upd_header_decode's
- * checks (UPD_E_PKG_HEADER otherwise). */
-UPD_API int upd_header_encode(const upd_header *h, void *out);
+/* Encode H into OUT[0..CAP); its length follows from the strings
+ * (H->header_size is not read: a header built by hand need not set it).
+ * Returns the bytes written, UPD_HEADER_MIN..UPD_HEADER_MAX (a CAP of
+ * UPD_HEADER_MAX always suffices).  Errors: UPD_E_PKG_HEADER (H fails
+ * upd_header_decode's checks), UPD_E_INVAL (CAP too small). */
+UPD_API int upd_header_encode(const upd_header *h, void *out, size_t cap);
 
-/* Decode one manifest entry and check it against H.
- * Errors: UPD_E_PKG_MANIFEST (a field out of range, more diff bytes than
- * diff-run bytes, non-zero reserved bytes). */
+/* Decode one manifest entry (UPD_SEG_ENTRY_SIZE bytes) and check it
+ * against H.  Errors: UPD_E_PKG_MANIFEST (a field out of range, more diff
+ * bytes than diff-run bytes, a literal frame or dictionary that does not
+ * fit its segment, H's dict_max or the images). */
 UPD_API int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e);
 UPD_API void upd_seg_entry_encode(const upd_seg_entry *e, void *out);
 
-/* Decode the auth block.  Errors: UPD_E_PKG_SIGNATURE (unknown algorithm,
- * non-zero reserved bytes). */
+/* Decode the auth block (UPD_AUTH_SIZE bytes).  Errors: UPD_E_PKG_SIGNATURE
+ * (unknown algorithm, key id or signature bytes without an algorithm). */
 UPD_API int upd_auth_decode(const void *buf, upd_auth *a);
 UPD_API void upd_auth_encode(const upd_auth *a, void *out);
 
 /* Decoded bytes of E's segment: its four streams. */
 UPD_API uint64_t upd_seg_entry_usize(const upd_seg_entry *e);
 
-/* Byte offset of the first segment: header + manifest + auth block. */
+/* Byte offset of the first segment: header + manifest + auth block
+ * (H->header_size as upd_header_decode set it). */
 UPD_API uint64_t upd_pkg_prefix_size(const upd_header *h);
 
 /* ---- operations ---------------------------------------------------------

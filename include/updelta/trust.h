@@ -3,8 +3,8 @@
  * the version order anti-rollback uses.
  *
  * A package is signed with Ed25519 (OpenSSL libcrypto).  The signature sits
- * in the auth block and covers the auth block's first 48 bytes:
- *     SHA-256(header || manifest) | sig_alg (u16 LE) | 6 zero bytes | key_id
+ * in the auth block and covers the auth block's first 41 bytes:
+ *     SHA-256(header || manifest) | sig_alg (u8) | key_id
  * so it binds the header (sizes, base and result hashes, package id,
  * from/to versions), every segment's SHA-256 (in the manifest), and the
  * algorithm and key named.  The applier checks it before the first write
