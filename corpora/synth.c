@@ -1331,6 +1331,81 @@ oom:
 }
 
 /* ------------------------------------------------------------------------
+ * text-edits: source-like text, one statement per line.  The new version
+ * drops lines, renames a word here and there, and inserts lines that are
+ * earlier lines with a word changed: new text made of phrases of the text
+ * around it, too short for a copy, which is what literal dictionaries
+ * (engine/diff/lits.c) are for.
+ * ---------------------------------------------------------------------- */
+
+/* One line, at most 100 bytes, into OUT; returns its length. */
+static size_t text_line(rng *r, uint8_t *out)
+{
+    static const char seps[] = "_.(, ";
+    size_t n = 4 * (size_t)rng_below(r, 4), nw = 3 + (size_t)rng_below(r, 6);
+    memset(out, ' ', n);
+    for (size_t i = 0; i < nw; i++) {
+        if (i)
+            out[n++] = (uint8_t)seps[rng_below(r, 5)];
+        n += put_word(out + n, (unsigned)rng_next(r));
+    }
+    out[n++] = ';';
+    out[n++] = '\n';
+    return n;
+}
+
+/* LINE (N bytes) with its first word after the indent replaced, into OUT;
+ * returns the new length (at most N + 8). */
+static size_t text_rename(rng *r, const uint8_t *line, size_t n, uint8_t *out)
+{
+    size_t a = 0, b;
+    while (a < n && line[a] == ' ')
+        a++;
+    for (b = a; b < n && line[b] >= 'a' && line[b] <= 'z'; b++)
+        ;
+    memcpy(out, line, a);
+    size_t k = a + put_word(out + a, (unsigned)rng_next(r));
+    memcpy(out + k, line + b, n - b);
+    return k + n - b;
+}
+
+static void k_text(rng *r, size_t size, buf *o, buf *n)
+{
+    size_t obase = o->len, nlines = 0, cap = size / 8 + 1;
+    size_t *start = malloc((cap + 1) * sizeof *start);
+    uint8_t tmp[128];
+    if (!start) {
+        o->oom = 1;
+        return;
+    }
+    while (o->len - obase + 100 <= size && nlines < cap && !o->oom) {
+        start[nlines++] = o->len - obase;
+        buf_put(o, tmp, text_line(r, tmp));
+    }
+    start[nlines] = o->len - obase;
+    for (size_t i = 0; i < nlines && !o->oom && !n->oom; i++) {
+        const uint8_t *line = o->p + obase + start[i];
+        size_t len = start[i + 1] - start[i];
+        switch (rng_below(r, 24)) {
+        case 0: /* dropped */
+            continue;
+        case 1: case 2: { /* a line like one of the last hundred, inserted */
+            size_t j = i - (size_t)rng_below(r, i < 100 ? i + 1 : 100);
+            buf_put(n, tmp, text_rename(r, o->p + obase + start[j], start[j + 1] - start[j], tmp));
+            break;
+        }
+        case 3: /* renamed */
+            buf_put(n, tmp, text_rename(r, line, len, tmp));
+            continue;
+        default:
+            break;
+        }
+        buf_put(n, o->p + obase + start[i], len);
+    }
+    free(start);
+}
+
+/* ------------------------------------------------------------------------
  * mixed: several kinds side by side, then two segments swapped in the new
  * image so the delta must also find cross-segment moves.
  * ---------------------------------------------------------------------- */
@@ -1420,6 +1495,7 @@ static const struct {
     {"exe-like", k_exe, 1},
     {"unrelated", k_unrelated, 1},
     {"mixed", k_mixed, 1},
+    {"text-edits", k_text, 1},
 };
 
 #define NKINDS (sizeof kinds / sizeof kinds[0])
@@ -1429,7 +1505,7 @@ static const char *const kind_names[] = {
     "identical",      "zeros",     "same-offset-edits", "insert-delete",
     "transpose",      "rotate",    "reverse-blocks",    "grow",
     "shrink",         "exe-like",  "unrelated",         "mixed",
-    NULL,
+    "text-edits",     NULL,
 };
 
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == NKINDS + 1,

@@ -262,9 +262,24 @@ int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
         if (segs[s].lit_len)
             memcpy(raw[s] + cl + segs[s].diff_len + segs[s].dbyte_len, segs[s].lit,
                    segs[s].lit_len);
-        size_t bound = ZSTD_compressBound(usize) + segs[s].raw_frame_len;
+        size_t pad = segs[s].lit_frame_pad, lits = segs[s].lit_len + pad;
+        size_t bound = ZSTD_compressBound(usize) + ZSTD_compressBound(lits)
+                       + segs[s].raw_frame_len;
         comp[s] = malloc(bound);
-        size_t cs = ZSTD_compress(comp[s], bound, raw[s], usize, 1);
+        size_t cs, lcs = 0;
+        if (segs[s].dict_len) {
+            /* the literals in a frame of their own (needing nothing of its
+             * dictionary, so any dictionary decodes it) */
+            uint8_t *l = malloc(lits + 1);
+            memcpy(l, raw[s] + usize - segs[s].lit_len, segs[s].lit_len);
+            memset(l + segs[s].lit_len, 0xab, pad);
+            cs = ZSTD_compress(comp[s], bound, raw[s], usize - segs[s].lit_len, 1);
+            lcs = ZSTD_compress(comp[s] + cs, bound - cs, l, lits, 1);
+            cs += lcs;
+            free(l);
+        } else {
+            cs = ZSTD_compress(comp[s], bound, raw[s], usize, 1);
+        }
         if (segs[s].raw_frame) {
             memcpy(comp[s], segs[s].raw_frame, segs[s].raw_frame_len);
             cs = segs[s].raw_frame_len;
@@ -273,8 +288,13 @@ int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
         ent[s] = (upd_seg_entry){ .csize = (uint32_t)cs, .ctrl_len = (uint32_t)cl,
                                   .diff_len = (uint32_t)segs[s].diff_len,
                                   .dbyte_len = (uint32_t)segs[s].dbyte_len,
-                                  .lit_len = (uint32_t)segs[s].lit_len, .op_count = nops };
+                                  .lit_len = (uint32_t)segs[s].lit_len, .op_count = nops,
+                                  .lit_csize = (uint32_t)lcs, .dict_len = segs[s].dict_len,
+                                  .dict_off = segs[s].dict_off };
         SHA256(comp[s], cs, ent[s].sha256);
+        if (segs[s].dict_len > h.dict_max)
+            h.dict_max = segs[s].dict_len;
+        h.frozen_ranges += segs[s].dict_len != 0;
         h.op_count += nops;
         if (usize > h.seg_max)
             h.seg_max = (uint32_t)usize;
@@ -424,6 +444,28 @@ int resegment(const buf_t *in, unsigned k, buf_t *out)
     for (unsigned s = 0; s < k; s++)
         buf_free(&seg[s]);
     return rc;
+}
+
+int pkg_manifest(const buf_t *pkg, upd_seg_entry *e, size_t max)
+{
+    upd_header h;
+    if (upd_header_decode(pkg->p, pkg->n, &h) < 0 || h.seg_count > max
+        || upd_pkg_prefix_size(&h) > pkg->n)
+        return -1;
+    size_t at = h.header_size;
+    for (uint32_t i = 0; i < h.seg_count; i++)
+        if (upd_seg_entry_decode(pkg->p + at + i * UPD_SEG_ENTRY_SIZE, &h, &e[i]) < 0)
+            return -1;
+    return (int)h.seg_count;
+}
+
+int pkg_dict_segments(const buf_t *pkg)
+{
+    upd_seg_entry e[256];
+    int n = pkg_manifest(pkg, e, 256), d = 0;
+    for (int i = 0; i < n; i++)
+        d += e[i].dict_len != 0;
+    return n < 0 ? -1 : d;
 }
 
 int apply_io_seeking(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_len, size_t chunk,

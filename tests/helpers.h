@@ -47,8 +47,14 @@ int apply_io_seeking(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_l
 /* Cut the single segment of package IN into K segments (K <= 64, at op
  * boundaries, each with its payload bytes) into OUT, unsigned and
  * resealed: multi-segment packages from images smaller than the
- * generator's smallest segment.  0, or -1 / an upd_err. */
+ * generator's smallest segment.  IN's segment must be one frame (no
+ * literal dictionary).  0, or -1 / an upd_err. */
 int resegment(const buf_t *in, unsigned k, buf_t *out);
+/* The manifest of package PKG: its entries into E (at most MAX), their
+ * count returned, or -1 when the header or an entry does not decode. */
+int pkg_manifest(const buf_t *pkg, upd_seg_entry *e, size_t max);
+/* Segments of PKG whose literals use a dictionary (-1: bad package). */
+int pkg_dict_segments(const buf_t *pkg);
 /* File backends a test runs over: POSIX, io_uring buffered, io_uring with
  * O_DIRECT (small blocks, so requests are cut and run concurrently). */
 typedef struct {
@@ -83,6 +89,9 @@ typedef struct {
     const uint8_t *raw_ctrl; size_t raw_ctrl_len;  /* used instead of OPS when set */
     uint32_t raw_nops;                             /* op count claimed for RAW_CTRL */
     const uint8_t *raw_frame; size_t raw_frame_len;/* segment bytes instead of a zstd frame */
+    uint64_t dict_off; uint32_t dict_len;          /* literal frame's dictionary (0: one frame) */
+    size_t   lit_frame_pad;                        /* bytes of 0xab after the literals in
+                                                      their frame (it then decodes too long) */
 } craft_seg;
 
 int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,

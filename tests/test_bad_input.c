@@ -344,6 +344,71 @@ Test(hostile, resize_past_max, .init = init_imgs, .description = "resize beyond 
     cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_BOUNDS);
 }
 
+/* Literal dictionaries: a well-made one applies (the control for the
+ * hostile ones below, made the same way). */
+Test(hostile, literal_dictionary_control, .init = init_imgs)
+{
+    craft_seg s = { .ops = { OP(UPD_OP_COPY, 0, 0, 100), OP(UPD_OP_LIT, 200, 0, 50) }, .nops = 2,
+                    .lit = payload, .lit_len = 50, .dict_off = 100, .dict_len = 1000 };
+    memset(new_img + 200, 0xab, 50);
+    buf_t pkg, out;
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &s, 1, &pkg), 0);
+    cr_assert_eq(pkg_dict_segments(&pkg), 1);
+    cr_assert_eq(dry_run(pkg.p, pkg.n), 0);
+    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), 0);
+    cr_assert(out.n == IMG && !memcmp(out.p, new_img, IMG));
+    buf_free(&out);
+    buf_free(&pkg);
+}
+
+Test(hostile, literal_dictionary_past_image, .init = init_imgs,
+     .description = "a dictionary window past the image as it is when the literals run")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_RESIZE, 0, 0, 1000), OP(UPD_OP_LIT, 0, 0, 10) }, .nops = 2,
+                    .lit = payload, .lit_len = 10, .dict_off = 900, .dict_len = 200 };
+    cr_assert_eq(hostile(&s, 1, 0, 1000), UPD_E_OP_DICT);
+}
+
+Test(hostile, literal_dictionary_lits_not_last, .init = init_imgs,
+     .description = "an op after the literals of a segment with a dictionary")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_LIT, 0, 0, 10), OP(UPD_OP_COPY, 100, 100, 10) },
+                    .nops = 2, .lit = payload, .lit_len = 10, .dict_off = 1000, .dict_len = 100 };
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_DICT);
+}
+
+Test(hostile, literal_dictionary_written_later, .init = init_imgs,
+     .description = "a later segment writing into a window, or cutting it off")
+{
+    craft_seg s[2] = {
+        { .ops = { OP(UPD_OP_LIT, 0, 0, 10) }, .nops = 1, .lit = payload, .lit_len = 10,
+          .dict_off = 1000, .dict_len = 100 },
+        { .ops = { OP(UPD_OP_COPY, 1090, 3000, 20) }, .nops = 1 },
+    };
+    buf_t pkg;
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, s, 2, &pkg), 0);
+    cr_assert_eq(dry_run(pkg.p, pkg.n), UPD_E_OP_DICT);
+    buf_free(&pkg);
+    s[1].ops[0] = OP(UPD_OP_RESIZE, 0, 0, 1050);
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, 1050, 0, s, 2, &pkg), 0);
+    cr_assert_eq(dry_run(pkg.p, pkg.n), UPD_E_OP_DICT);
+    buf_free(&pkg);
+    /* the segment's own literals may lie in its window */
+    s[1].ops[0] = OP(UPD_OP_COPY, 2000, 3000, 20);
+    s[0].ops[0] = OP(UPD_OP_LIT, 1050, 0, 10);
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, s, 2, &pkg), 0);
+    cr_assert_eq(dry_run(pkg.p, pkg.n), 0);
+    buf_free(&pkg);
+}
+
+Test(hostile, literal_frame_too_long, .init = init_imgs,
+     .description = "a literal frame that decodes to more than the literals")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_LIT, 0, 0, 10) }, .nops = 1, .lit = payload, .lit_len = 10,
+                    .dict_off = 1000, .dict_len = 100, .lit_frame_pad = 1 };
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_SEG_DECODE);
+}
+
 Test(hostile, stash_twice, .init = init_imgs, .description = "saving old bytes that are already saved")
 {
     craft_seg s = { .ops = { OP(UPD_OP_STASH, 0, 0, 10), OP(UPD_OP_STASH, 0, 5, 10) }, .nops = 2 };

@@ -182,7 +182,12 @@ static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t se
     upd_diff_params_default(&dp);
     dp.threads = 1;
     dp.level = 3;
+    /* resegment() cuts one-frame segments only: no literal dictionary */
+    dp.dict_max = segs > 1 ? 0 : dp.dict_max;
     cr_assert_eq(make_pkg(c.sp.old_img, c.sp.old_len, c.sp.new_img, c.sp.new_len, &dp, &c.pkg), 0);
+    /* text: the literals' dictionary is read again by every resumed run */
+    if (!strcmp(kind, "text-edits"))
+        cr_assert_gt(pkg_dict_segments(&c.pkg), 0, "text-edits: no literal dictionary");
     if (segs > 1) {
         buf_t one = c.pkg;
         cr_assert_eq(resegment(&one, segs, &c.pkg), 0, "%s: cannot cut into %u segments", kind, segs);
@@ -234,9 +239,10 @@ static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t se
     buf_free(&c.pkg);
 }
 
-/* Twelve pairs: cycles (transpose, rotate, reverse-blocks), shifts
+/* Thirteen pairs: cycles (transpose, rotate, reverse-blocks), shifts
  * (insert-delete, exe-like, mixed), grow and shrink, same-offset edits,
- * unrelated data, zeros, data to empty. */
+ * unrelated data, zeros, data to empty, and text whose literals use a
+ * dictionary. */
 #define CRASH_TEST(name, kind, seed, size, sector, segs) \
     Test(crash, name, .timeout = 1800) { crash_pair(kind, seed, size, sector, segs); }
 
@@ -252,6 +258,7 @@ CRASH_TEST(same_offset_edits, "same-offset-edits", 9, 96 << 10, 512, 1)
 CRASH_TEST(unrelated, "unrelated", 10, 64 << 10, 4096, 1)
 CRASH_TEST(zeros, "zeros", 11, 96 << 10, 512, 1)
 CRASH_TEST(data_to_empty, "data-to-empty", 12, 64 << 10, 4096, 1)
+CRASH_TEST(text_edits, "text-edits", 13, 96 << 10, 512, 1)
 
 /* The save areas come out the same with the worker thread and without:
  * the same writes and flushes in the same order (the crash tests above
@@ -396,7 +403,10 @@ Test(crash, resume_skips_done_segments, .timeout = 300)
     crash_case c = { .sector = 512 };
     cr_assert_eq(synth_make("exe-like", 41, 128 << 10, &c.sp), 0);
     buf_t one;
-    cr_assert_eq(make_pkg(c.sp.old_img, c.sp.old_len, c.sp.new_img, c.sp.new_len, NULL, &one), 0);
+    upd_diff_params dp;
+    upd_diff_params_default(&dp);
+    dp.dict_max = 0;   /* resegment() cuts one-frame segments */
+    cr_assert_eq(make_pkg(c.sp.old_img, c.sp.old_len, c.sp.new_img, c.sp.new_len, &dp, &one), 0);
     cr_assert_eq(resegment(&one, 6, &c.pkg), 0);
     buf_free(&one);
     upd_header h;

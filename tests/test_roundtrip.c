@@ -544,3 +544,63 @@ Test(roundtrip, full_image_over_any_base, .timeout = 120)
     buf_free(&pkg);
     synth_free(&sp);
 }
+
+/* Text whose new lines are made of phrases of the lines around them: the
+ * literals are compressed against a window of the image (lits.c).  A line
+ * of NUL bytes among them matches nothing in the window but the segment's
+ * own literals, which both sides zero: an applier that read them as they
+ * are would decode other literals (the image would not hash right). */
+Test(roundtrip, literal_dictionary, .timeout = 120)
+{
+    synth_pair sp;
+    cr_assert_eq(synth_make("text-edits", 21, 192 << 10, &sp), 0);
+    static const char nul_line[] = "\0\0\0\0\0\0(\0\0\0\0\0);\n";
+    enum { LINES = 24 };
+    size_t nl = sizeof nul_line - 1, nn = sp.new_len + LINES * nl, o = 0, from = 0;
+    uint8_t *new_img = malloc(nn);
+    for (size_t k = 0; k < LINES; k++) {
+        /* at a line start */
+        size_t at = (k + 1) * (sp.new_len / (LINES + 1));
+        while (at > from && sp.new_img[at - 1] != '\n')
+            at--;
+        memcpy(new_img + o, sp.new_img + from, at - from);
+        o += at - from;
+        memcpy(new_img + o, nul_line, nl);
+        o += nl;
+        from = at;
+    }
+    memcpy(new_img + o, sp.new_img + from, sp.new_len - from);
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    p.threads = 1;
+    buf_t with, without;
+    cr_assert_eq(make_pkg(sp.old_img, sp.old_len, new_img, nn, &p, &with), 0);
+    p.dict_max = 0;
+    cr_assert_eq(make_pkg(sp.old_img, sp.old_len, new_img, nn, &p, &without), 0);
+    cr_assert_gt(pkg_dict_segments(&with), 0);
+    cr_assert_eq(pkg_dict_segments(&without), 0);
+    cr_assert_lt(with.n, without.n - without.n / 20, "%zu bytes with a dictionary, %zu without",
+                 with.n, without.n);
+    for (int in_place = 0; in_place < 2; in_place++) {
+        buf_t out;
+        cr_assert_eq(apply_mem(with.p, with.n, sp.old_img, sp.old_len, in_place, 4096, 0, &out), 0);
+        cr_assert(out.n == nn && !memcmp(out.p, new_img, nn), "in place %d: not exact", in_place);
+        buf_free(&out);
+    }
+    /* journaled, and pushed a byte at a time */
+    upd_io *t, *j;
+    cr_assert_eq(upd_io_open_mem(&t, sp.old_img, sp.old_len, nn + sp.old_len), 0);
+    cr_assert_eq(upd_io_open_mem(&j, NULL, 0, 64u << 20), 0);
+    upd_apply_params ap = { .target = t, .journal = j, .flags = UPD_APPLY_INSECURE };
+    cr_assert_eq(apply_io(&ap, with.p, with.n, 1, NULL), 0);
+    const uint8_t *d;
+    size_t n;
+    cr_assert_eq(upd_io_mem_view(t, &d, &n), 0);
+    cr_assert(n == nn && !memcmp(d, new_img, nn), "journaled: not exact");
+    upd_io_close(t);
+    upd_io_close(j);
+    buf_free(&with);
+    buf_free(&without);
+    free(new_img);
+    synth_free(&sp);
+}

@@ -25,7 +25,7 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
                "\"ops\":{\"copy\":%llu,\"diff\":%llu,\"lit\":%llu,\"fill\":%llu,\"stash\":%llu,"
                "\"resize\":%llu},\"copy_bytes\":%llu,\"diff_bytes\":%llu,\"lit_bytes\":%llu,"
                "\"fill_bytes\":%llu,\"unchanged_bytes\":%llu,\"stash_size\":%llu,"
-               "\"cycle_lit_bytes\":%llu,\"t_index\":%.3f,\"t_match\":%.3f,"
+               "\"cycle_lit_bytes\":%llu,\"dict_segments\":%u,\"t_index\":%.3f,\"t_match\":%.3f,"
                "\"t_plan\":%.3f,\"t_emit\":%.3f}\n",
                (unsigned long long)st->pkg_size, new_len, st->segments,
                (unsigned long long)st->ops[UPD_OP_COPY], (unsigned long long)st->ops[UPD_OP_DIFF],
@@ -34,7 +34,7 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
                (unsigned long long)st->copy_bytes, (unsigned long long)st->diff_bytes,
                (unsigned long long)st->lit_bytes, (unsigned long long)st->fill_bytes,
                (unsigned long long)st->unchanged_bytes, (unsigned long long)st->stash_size,
-               (unsigned long long)st->cycle_lit_bytes,
+               (unsigned long long)st->cycle_lit_bytes, st->dict_segments,
                st->t_index, st->t_match, st->t_plan, st->t_emit);
         return;
     }
@@ -58,6 +58,8 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
         printf("streams   ctrl %llu, diff %llu, literal %llu (before compression)\n",
                (unsigned long long)st->ctrl_raw, (unsigned long long)st->diff_raw,
                (unsigned long long)st->lit_raw);
+        printf("literals  %u of %u segments compressed against a dictionary\n", st->dict_segments,
+               st->segments);
     }
 }
 
@@ -70,7 +72,8 @@ int cmd_diff(int argc, char **argv)
         { "package-id", required_argument, 0, 'P' }, { "from", required_argument, 0, 'F' },
         { "to", required_argument, 0, 'T' }, { "quiet", no_argument, 0, 'q' },
         { "verbose", no_argument, 0, 'v' }, { "json", no_argument, 0, 'j' },
-        { "sign", required_argument, 0, 'K' }, { 0, 0, 0, 0 }
+        { "sign", required_argument, 0, 'K' }, { "dict-max", required_argument, 0, 'D' },
+        { 0, 0, 0, 0 }
     };
     const char *sign_key = NULL;
     upd_diff_params p;
@@ -86,6 +89,7 @@ int cmd_diff(int argc, char **argv)
         case 'l': p.level = atoi(optarg); break;
         case 's': if (cli_parse_size(optarg, &v) || v > UINT32_MAX) goto bad; p.segment_size = (uint32_t)v; break;
         case 'S': if (cli_parse_size(optarg, &v)) goto bad; p.stash_max = v; break;
+        case 'D': if (cli_parse_size(optarg, &v) || v > UINT32_MAX) goto bad; p.dict_max = (uint32_t)v; break;
         case 'b': if (cli_parse_size(optarg, &v) || v > UINT32_MAX) goto bad; p.block_size = (uint32_t)v; break;
         case 't': p.threads = (unsigned)atoi(optarg); break;
         case 'P': p.package_id = optarg; break;

@@ -102,6 +102,10 @@ struct upd_applier {
     upd_io   *stash_mem;
     upd_rangeset written;       /* image ranges written so far */
     upd_rangeset saved;         /* old ranges saved -> their stash offsets */
+    upd_rangeset frozen;        /* dictionary windows of the segments before: no op
+                                   may write into them (a resume decodes again) */
+    uint8_t  *dict;             /* a literal frame's dictionary (dict_max) */
+    int       lits_ready;       /* the segment's literal frame is decoded for real */
     uint64_t  stash_end;        /* stash log length after the ops validated */
     uint64_t  stash_done;       /* stash log length after the ops run */
     uint64_t  cur_size;         /* image length as the ops have set it */
@@ -147,6 +151,18 @@ void upd_ap_sparse_init(const upd_applier *a, const upd_seg_entry *e, upd_sparse
  * (which is served from the stash) or of the part served from the image. */
 int upd_ap_old_part(const upd_applier *a, uint64_t x, uint64_t end, uint64_t stash_done,
                     uint64_t *stash_off, uint64_t *part);
+
+/* segment.c: decode E's segment from cbuf into dbuf, the literal frame
+ * (if any) against a zeroed dictionary: whether it decodes does not depend
+ * on the dictionary's bytes, only what it decodes to.  UPD_E_SEG_DECODE. */
+int upd_ap_decode_segment(upd_applier *a, const upd_seg_entry *e);
+/* segment.c: decode E's literal frame again against its real dictionary,
+ * the target's window with the bytes of E's own LIT ops zeroed (they are
+ * written as the frame is used, so a re-run after a crash sees them in
+ * another state).  Errors: UPD_E_IO_*, UPD_E_SEG_DECODE. */
+int upd_ap_decode_lits(upd_applier *a, const upd_seg_entry *e);
+/* segment.c: add the windows of segments [0, SEG) to the frozen set. */
+int upd_ap_freeze_before(upd_applier *a, uint32_t seg);
 
 /* exec.c: run the validated segment E (from the resume point when resuming). */
 int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e);

@@ -377,6 +377,12 @@ static int run_step(upd_applier *a, const step_iter *it)
             add_records(&s, a->iobuf);
         return upd_io_write(a->p.target, a->iobuf, n, s.dst);
     case UPD_OP_LIT:
+        /* the literal frame is decoded against its dictionary when the
+         * first LIT runs (the ops before it wrote the window's bytes) */
+        if (!a->lits_ready && a->manifest[a->seg].dict_len) {
+            UPD_CHECK(upd_ap_decode_lits(a, &a->manifest[a->seg]));
+            a->lits_ready = 1;
+        }
         return upd_io_write(a->p.target, s.payload, n, s.dst);
     case UPD_OP_FILL:
         memset(a->iobuf, it->op.fill, n);
@@ -627,6 +633,7 @@ int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e)
 {
     step_iter it;
     int replay = 0;
+    a->lits_ready = 0;
     UPD_CHECK(iter_init(a, &it, e));
     if (a->resume && a->js.seg == a->seg) {
         UPD_CHECK(iter_seek(a, &it, a->js.op, a->js.step));

@@ -23,7 +23,8 @@ _Static_assert(UPD_HEADER_MAX >= UPD_SEG_ENTRY_SIZE && UPD_HEADER_MAX >= 32 + UP
                "the staging buffer holds every fixed part");
 
 #define IOBUF_MAX   (1u << 20)
-#define DCTX_BOUND  (128u << 10)  /* a zstd 1.5 decoder context is about 96 KiB */
+#define DCTX_BOUND  (160u << 10)  /* a zstd 1.5 decoder context is about 96 KiB, and a
+                                     referenced prefix's dictionary object 27 KiB */
 
 /* The big buffers (I/O, compressed and decoded segment) come from the
  * target's backend, so that io_uring transfers straight from registered
@@ -60,9 +61,10 @@ uint64_t upd_applier_mem_need(const upd_header *h, size_t window)
 {
     if (!window)
         window = UPD_DEFAULT_WINDOW;
-    return iobuf_size(window) + DCTX_BOUND + (uint64_t)h->seg_cmax + h->seg_max
+    return iobuf_size(window) + DCTX_BOUND + (uint64_t)h->seg_cmax + h->seg_max + h->dict_max
          + (uint64_t)h->seg_count * sizeof(upd_seg_entry)
-         + upd_rangeset_max_mem(h->write_ranges) + upd_rangeset_max_mem(h->stash_ranges);
+         + upd_rangeset_max_mem(h->write_ranges) + upd_rangeset_max_mem(h->stash_ranges)
+         + upd_rangeset_max_mem(h->frozen_ranges);
 }
 
 int upd_applier_create(upd_applier **out, const upd_apply_params *p)
@@ -105,6 +107,7 @@ void upd_applier_free(upd_applier *a)
     upd_io_buf_free(a->p.target, a->iobuf, a->iobuf_size);
     upd_io_buf_free(a->p.target, a->cbuf, a->h.seg_cmax);
     upd_io_buf_free(a->p.target, a->dbuf, a->h.seg_max);
+    upd_io_buf_free(a->p.target, a->dict, a->h.dict_max);
     free(a->manifest);
     upd_io_close(a->stash_mem);
     upd_io_close(a->stash_view);
@@ -116,6 +119,7 @@ void upd_applier_free(upd_applier *a)
     free(a->wr.v);
     upd_rangeset_free(&a->written);
     upd_rangeset_free(&a->saved);
+    upd_rangeset_free(&a->frozen);
     free(a);
 }
 
@@ -160,10 +164,12 @@ static int on_header(upd_applier *a)
         return UPD_E_LIMIT;
     upd_rangeset_init(&a->written, h->write_ranges);
     upd_rangeset_init(&a->saved, h->stash_ranges);
+    upd_rangeset_init(&a->frozen, h->frozen_ranges);
     a->manifest = ap_alloc(a, (size_t)h->seg_count * sizeof(upd_seg_entry));
     a->cbuf = ap_buf(a, h->seg_cmax);
     a->dbuf = ap_buf(a, h->seg_max);
-    if (!a->manifest || !a->cbuf || !a->dbuf)
+    a->dict = h->dict_max ? ap_buf(a, h->dict_max) : NULL;
+    if (!a->manifest || !a->cbuf || !a->dbuf || (h->dict_max && !a->dict))
         return UPD_E_NOMEM;
     if (mem_stash) {
         UPD_CHECK(upd_io_open_mem(&a->stash_mem, NULL, 0, (size_t)h->stash_size));
@@ -233,6 +239,7 @@ static uint64_t segment_offset(const upd_applier *a, uint32_t seg)
 static int jump_to_resume(upd_applier *a)
 {
     UPD_CHECK(upd_jr_vlog_replay(a));
+    UPD_CHECK(upd_ap_freeze_before(a, a->js.seg));
     a->seg = a->js.seg;
     a->st.segments_done = a->js.seg;
     a->skip_to = segment_offset(a, a->seg);
@@ -302,12 +309,7 @@ static int on_segment(upd_applier *a)
     upd_sha256_final(a->hash, got);
     if (memcmp(got, e->sha256, 32))
         return UPD_E_SEG_DIGEST;
-    size_t usize = (size_t)upd_seg_entry_usize(e);
-    if (ZSTD_findFrameCompressedSize(a->cbuf, e->csize) != e->csize)
-        return UPD_E_SEG_DECODE;
-    size_t r = ZSTD_decompressDCtx(a->dctx, a->dbuf, usize, a->cbuf, e->csize);
-    if (ZSTD_isError(r) || r != usize)
-        return UPD_E_SEG_DECODE;
+    UPD_CHECK(upd_ap_decode_segment(a, e));
     UPD_CHECK(upd_ap_validate_segment(a, e));
     if (segment_runs(a)) {
         double t0 = upd_now();

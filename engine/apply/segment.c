@@ -1,6 +1,7 @@
 /* Pass 1 over one decoded segment: every operation is validated without
  * touching the image (exec.c runs them after), so a segment with one bad op
- * writes nothing at all. */
+ * writes nothing at all.  Also the segment's decoding, literal frame and
+ * its dictionary included. */
 #include "applier.h"
 #include "../common/check.h"
 
@@ -9,6 +10,7 @@
 typedef struct {
     upd_sparse_cursor diff;           /* the DIFF ops' records in dbuf */
     uint64_t lit_used;
+    int      lits;                    /* a LIT op was seen */
 } payload;
 
 /* Old-image bytes stay valid below the smallest length the image has had:
@@ -48,6 +50,8 @@ static int validate_op(upd_applier *a, const upd_op *op, const upd_seg_entry *e,
         uint64_t max = h->old_size > h->new_size ? h->old_size : h->new_size;
         if (op->len > max)
             return UPD_E_OP_BOUNDS;
+        if (upd_rangeset_intersects(&a->frozen, op->len, UINT64_MAX))
+            return UPD_E_OP_DICT;
         a->cur_size = op->len;
         if (op->len < *low)
             *low = op->len;
@@ -75,6 +79,11 @@ static int validate_op(upd_applier *a, const upd_op *op, const upd_seg_entry *e,
     case UPD_OP_LIT:
         if (upd_range_exceeds(pl->lit_used, op->len, e->lit_len))
             return UPD_E_OP_STREAM;
+        /* the dictionary is taken when the first LIT runs: it must lie
+         * in the image as it is then */
+        if (e->dict_len && !pl->lits && upd_range_exceeds(e->dict_off, e->dict_len, a->cur_size))
+            return UPD_E_OP_DICT;
+        pl->lits = 1;
         pl->lit_used += op->len;
         break;
     case UPD_OP_FILL:
@@ -84,6 +93,8 @@ static int validate_op(upd_applier *a, const upd_op *op, const upd_seg_entry *e,
     }
     if (upd_range_exceeds(op->dst, op->len, a->cur_size))
         return UPD_E_OP_BOUNDS;
+    if (upd_rangeset_intersects(&a->frozen, op->dst, op->dst + op->len))
+        return UPD_E_OP_DICT;
     return upd_rangeset_add(&a->written, op->dst, op->dst + op->len);
 }
 
@@ -100,6 +111,10 @@ int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e)
     while ((rc = upd_op_next(&c, &op)) > 0) {
         if (++n > e->op_count)
             return UPD_E_OP_STREAM;
+        /* with a dictionary the LIT ops come last: every other write of
+         * the segment is in place before the window is read */
+        if (e->dict_len && pl.lits && op.kind != UPD_OP_LIT)
+            return UPD_E_OP_DICT;
         UPD_CHECK(validate_op(a, &op, e, &pl, &low));
         a->st.ops[op.kind]++;
     }
@@ -108,7 +123,74 @@ int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e)
         || pl.lit_used != e->lit_len)
         return UPD_E_OP_STREAM;
     a->low_water = low;
+    /* from now on no op may change the window: a re-run of this segment
+     * after a crash must decode its literals from the same bytes */
+    return e->dict_len ? upd_rangeset_add(&a->frozen, e->dict_off, e->dict_off + e->dict_len) : 0;
+}
+
+int upd_ap_freeze_before(upd_applier *a, uint32_t seg)
+{
+    for (uint32_t i = 0; i < seg; i++) {
+        const upd_seg_entry *e = &a->manifest[i];
+        if (e->dict_len)
+            UPD_CHECK(upd_rangeset_add(&a->frozen, e->dict_off, e->dict_off + e->dict_len));
+    }
     return 0;
+}
+
+/* ---- decoding -------------------------------------------------------------- */
+
+static int decode_frame(ZSTD_DCtx *d, uint8_t *dst, size_t n, const uint8_t *src, size_t cn)
+{
+    if (ZSTD_findFrameCompressedSize(src, cn) != cn)
+        return UPD_E_SEG_DECODE;
+    size_t r = ZSTD_decompressDCtx(d, dst, n, src, cn);
+    return ZSTD_isError(r) || r != n ? UPD_E_SEG_DECODE : 0;
+}
+
+/* The literal frame against a->dict (its first dict_len bytes). */
+static int decode_lit_frame(upd_applier *a, const upd_seg_entry *e)
+{
+    size_t frame_a = e->csize - e->lit_csize;
+    size_t at = (size_t)upd_seg_entry_usize(e) - e->lit_len;
+    int rc = UPD_E_SEG_DECODE;
+    if (ZSTD_findFrameCompressedSize(a->cbuf + frame_a, e->lit_csize) == e->lit_csize
+        && !ZSTD_isError(ZSTD_DCtx_refPrefix(a->dctx, a->dict, e->dict_len)))
+        rc = decode_frame(a->dctx, a->dbuf + at, e->lit_len, a->cbuf + frame_a, e->lit_csize);
+    /* a frame that failed may leave the prefix referenced */
+    if (rc)
+        ZSTD_DCtx_reset(a->dctx, ZSTD_reset_session_only);
+    return rc;
+}
+
+int upd_ap_decode_segment(upd_applier *a, const upd_seg_entry *e)
+{
+    size_t lits = e->lit_csize ? e->lit_len : 0;
+    UPD_CHECK(decode_frame(a->dctx, a->dbuf, (size_t)upd_seg_entry_usize(e) - lits, a->cbuf,
+                           e->csize - e->lit_csize));
+    if (!e->lit_csize)
+        return 0;
+    memset(a->dict, 0, e->dict_len);
+    return decode_lit_frame(a, e);
+}
+
+int upd_ap_decode_lits(upd_applier *a, const upd_seg_entry *e)
+{
+    uint64_t lo = e->dict_off, hi = lo + e->dict_len;
+    UPD_CHECK(upd_io_read(a->p.target, a->dict, e->dict_len, lo));
+    a->st.bytes_read += e->dict_len;
+    upd_op_cursor c;
+    upd_op op;
+    int rc;
+    upd_op_cursor_init(&c, a->dbuf, e->ctrl_len);
+    while ((rc = upd_op_next(&c, &op)) > 0) {
+        if (op.kind != UPD_OP_LIT || op.dst >= hi || op.dst + op.len <= lo)
+            continue;
+        uint64_t x = op.dst > lo ? op.dst : lo, y = op.dst + op.len < hi ? op.dst + op.len : hi;
+        memset(a->dict + (x - lo), 0, (size_t)(y - x));
+    }
+    UPD_CHECK(rc);
+    return decode_lit_frame(a, e);
 }
 
 void upd_ap_sparse_init(const upd_applier *a, const upd_seg_entry *e, upd_sparse_cursor *c)

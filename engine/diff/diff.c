@@ -15,9 +15,11 @@ void upd_diff_params_default(upd_diff_params *p)
     p->stash_max = UPD_DEFAULT_STASH_MAX;
     p->threads = 2;
     p->window = UPD_DEFAULT_WINDOW;
+    p->dict_max = UPD_DEFAULT_DICT;
 }
 
 #define SAME_RUN_MIN 64u          /* unchanged bytes worth splitting an op for */
+#define DICT_MIN     (64u << 10)  /* a smaller literal dictionary is not worth its read */
 #define SAME_RUN_MAX (64u << 10)
 
 /* The applier memory a schedule needs, bounded from above before emission.
@@ -39,7 +41,32 @@ static uint64_t schedule_mem(const upd_gops *sched, const upd_plan_info *info,
     upd_header h = { .seg_max = (uint32_t)seg_max, .seg_cmax = ZSTD_COMPRESSBOUND(seg_max),
                      .write_ranges = info->write_ranges, .stash_ranges = info->stash_ranges };
     h.seg_count = (uint32_t)(2 * payload / p->segment_size + 1);
+    h.frozen_ranges = h.seg_count;   /* a dictionary window per segment at most */
     return upd_applier_mem_need(&h, p->window) + UPD_JOURNAL_MEM;
+}
+
+/* Emission may run any segment with its LIT ops last (lits.c): check that
+ * order too, and take the larger range-set peaks.  A segment's peaks do not
+ * depend on the order inside the segments before it (they leave the same
+ * sets), so the larger of the two bounds any mix of the orders. */
+static int check_lits_last(const upd_gops *sched, const upd_cuts *cuts, const uint8_t *old_img,
+                           size_t old_len, const uint8_t *new_img, size_t new_len,
+                           upd_plan_info *info)
+{
+    upd_gops moved = { malloc(sched->n * sizeof *sched->v + 1), sched->n, sched->n };
+    upd_plan_info other = { .stash_size = info->stash_size };
+    if (!moved.v)
+        return UPD_E_NOMEM;
+    memcpy(moved.v, sched->v, sched->n * sizeof *sched->v);
+    int rc = upd_lits_last(&moved, cuts);
+    if (!rc)
+        rc = upd_plan_check(&moved, old_img, old_len, new_img, new_len, &other);
+    if (other.write_ranges > info->write_ranges)
+        info->write_ranges = other.write_ranges;
+    if (other.stash_ranges > info->stash_ranges)
+        info->stash_ranges = other.stash_ranges;
+    free(moved.v);
+    return rc;
 }
 
 static int str_ok(const char *s, size_t max)
@@ -64,7 +91,7 @@ static int check_params(const upd_diff_params *p)
     if (p->segment_size < 2 * UPD_PIECE || p->segment_size > UPD_MAX_SEG_SIZE / 2)
         return UPD_E_INVAL;
     if (p->threads < 1 || p->threads > 64 || p->stash_max > UPD_MAX_IMAGE
-        || p->window < (1u << 20))
+        || p->window < (1u << 20) || p->dict_max > UPD_MAX_SEG_SIZE)
         return UPD_E_INVAL;
     if (!str_ok(p->package_id, UPD_ID_MAX) || !str_ok(p->from_version, UPD_VERSION_MAX)
         || !str_ok(p->to_version, UPD_VERSION_MAX))
@@ -92,7 +119,9 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
 
     upd_covers cv = { 0 };
     upd_gops ops = { 0 }, sched = { 0 };
+    upd_cuts cuts = { 0 };
     upd_plan_info info = { 0 };
+    uint64_t need = 0;
     int rc = upd_match(old_img, old_len, new_img, new_len, &cv, p, st);
     /* many tiny changes make many written ranges: leave unchanged runs out
      * of shifted covers and literal stretches only from longer lengths until
@@ -108,10 +137,16 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
             rc = upd_plan(&ops, old_len, new_len, p->stash_max, p->block_size, &sched,
                           &info.stash_size, st);
         if (!rc)
+            rc = upd_emit_cut(&sched, old_img, new_img, p->segment_size, &cuts);
+        if (!rc)
             rc = upd_plan_check(&sched, old_img, old_len, new_img, new_len, &info);
+        if (!rc && p->dict_max)
+            rc = check_lits_last(&sched, &cuts, old_img, old_len, new_img, new_len, &info);
         if (!rc && p->progress)
             p->progress(p->progress_user, UPD_PHASE_PLAN, ops.n, ops.n);
-        if (rc || schedule_mem(&sched, &info, p, old_img, new_img) <= p->window)
+        if (!rc)
+            need = schedule_mem(&sched, &info, p, old_img, new_img);
+        if (rc || need <= p->window)
             break;
         if (same_run >= SAME_RUN_MAX)
             rc = UPD_E_LIMIT;
@@ -120,9 +155,13 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     }
     free(cv.v);
     free(ops.v);
+    /* the literals' dictionary gets what the window leaves */
+    uint64_t dict = rc || p->window - need < DICT_MIN ? 0 : p->window - need;
+    dict = dict < p->dict_max ? dict : p->dict_max;
     if (!rc)
-        rc = upd_emit(&sched, old_img, old_len, new_img, new_len, &info, p, out,
-                      out_user, st);
+        rc = upd_emit(&sched, &cuts, old_img, old_len, new_img, new_len, &info,
+                      (uint32_t)dict, p, out, out_user, st);
     free(sched.v);
+    free(cuts.v);
     return rc;
 }

@@ -2,6 +2,7 @@
  *   match.c   suffix array + bsdiff scan -> covers
  *   build.c   covers -> operations (unchanged runs dropped, fills found)
  *   plan.c    in-place schedule + simulator check
+ *   lits.c    literals last in their segment, and their dictionary windows
  *   emit.c    segments, compression, package bytes
  *   diff.c    upd_diff(): the pipeline */
 #ifndef UPD_DIFF_INTERNAL_H
@@ -74,10 +75,44 @@ int upd_plan_check(const upd_gops *sched, const uint8_t *old_img, size_t old_len
  * diff records (upd_sparse_encode). */
 uint64_t upd_gop_payload(const upd_gop *g, const uint8_t *old_img, const uint8_t *new_img);
 
-/* Pack the schedule into segments, compress, and write the package. */
-int upd_emit(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
+/* Segment boundaries: segment k holds the ops sched[v[k], v[k+1]). */
+typedef struct {
+    size_t *v;
+    size_t  n, cap;
+} upd_cuts;
+
+int upd_cuts_push(upd_cuts *c, size_t at);
+
+/* Cut SCHED into segments of about TARGET decoded bytes each (its ops'
+ * encodings and payloads); a segment's first op always fits. */
+int upd_emit_cut(const upd_gops *sched, const uint8_t *old_img, const uint8_t *new_img,
+                 uint32_t target, upd_cuts *out);
+
+/* Move every LIT op to the end of its segment, keeping the order of the
+ * LITs and of the others: the ops before them have then written their bytes
+ * when the applier reads the literals' dictionary.  Always valid in place:
+ * a LIT reads nothing, and writing later never makes a read stale. */
+int upd_lits_last(upd_gops *sched, const upd_cuts *cuts);
+
+/* An image window [off, off+len): the dictionary of a segment's literals. */
+typedef struct {
+    uint64_t off;
+    uint32_t len;
+} upd_window;
+
+/* For each segment with LIT ops, the window of at most MAX bytes that ends
+ * at its literals' last byte and holds no byte any later segment writes
+ * (nor cuts off with a shrink): when the applier takes it, every other
+ * byte in it already is the new image's.  W[k].len is 0 when there is none. */
+int upd_dict_windows(const upd_gops *sched, const upd_cuts *cuts, uint32_t max, upd_window *w);
+
+/* Pack the schedule into the segments CUTS gives, compress (literals
+ * against a window of at most DICT_BUDGET bytes where that pays), and write
+ * the package. */
+int upd_emit(const upd_gops *sched, const upd_cuts *cuts, const uint8_t *old_img, size_t old_len,
              const uint8_t *new_img, size_t new_len, const upd_plan_info *info,
-             const upd_diff_params *p, upd_write_fn out, void *out_user, upd_diff_stats *st);
+             uint32_t dict_budget, const upd_diff_params *p, upd_write_fn out, void *out_user,
+             upd_diff_stats *st);
 
 #define UPD_PIECE (1u << 20)   /* largest op before scheduling */
 

@@ -1,10 +1,14 @@
 /* Emission: the schedule is cut into segments of about segment_size decoded
- * bytes (control | diff runs | diff bytes | literal), each compressed as one independent zstd
- * frame (in parallel: frames share nothing), hashed, and written after the
- * header, manifest and auth block. */
+ * bytes (control | diff runs | diff bytes | literal), each compressed as one
+ * independent zstd frame (in parallel: frames share nothing), hashed, and
+ * written after the header, manifest and auth block.  A segment whose
+ * literals compress better against a window of the image as the applier
+ * will find it (lits.c) gets two frames instead: control and diff streams,
+ * then the literals against that dictionary. */
 #include "diff_internal.h"
 #include "../common/parallel.h"
 #include "../common/check.h"
+#include "../common/rangeset.h"
 #include "../crypto/digest.h"
 
 #include <stdatomic.h>
@@ -18,6 +22,9 @@ typedef struct {
     uint32_t nops;
     uint8_t *comp;
     size_t   csize;
+    size_t   first, end;        /* its ops: sched[first, end) */
+    upd_window win;             /* its literals' dictionary (len 0: none) */
+    size_t   lcsize;            /* the literal frame's share of csize (0: one frame) */
 } segment;
 
 typedef struct {
@@ -56,16 +63,17 @@ static size_t seg_usize(const segment *s)
     return s->ctrl + s->runs + s->dbytes + s->lit;
 }
 
-static int close_segment(seg_builder *sb, segments *out)
+/* The segment of ops sched[FIRST, END), built in SB. */
+static int close_segment(seg_builder *sb, segments *out, size_t first, size_t end)
 {
-    if (!sb->nops)
-        return 0;
     void *grown = upd_grow(out->v, out->n, &out->cap, sizeof *out->v);
     if (!grown)
         return UPD_E_NOMEM;
     out->v = grown;
     segment *s = &out->v[out->n];
     memset(s, 0, sizeof *s);
+    s->first = first;
+    s->end = end;
     s->ctrl = sb->ctrl.n;
     s->runs = sb->runs.n;
     s->dbytes = sb->dbytes.n;
@@ -99,13 +107,42 @@ uint64_t upd_gop_payload(const upd_gop *g, const uint8_t *old_img, const uint8_t
     return nr + nb;
 }
 
-static int add_op(seg_builder *sb, segments *out, const upd_gop *g, const uint8_t *old,
-                  const uint8_t *nw, uint32_t target, upd_diff_stats *st)
+int upd_emit_cut(const upd_gops *sched, const uint8_t *old_img, const uint8_t *new_img,
+                 uint32_t target, upd_cuts *out)
 {
-    uint64_t payload = upd_gop_payload(g, old, nw);
-    if (sb->nops
-        && sb->ctrl.n + sb->runs.n + sb->dbytes.n + sb->lit.n + payload + UPD_OP_MAX_ENCODED > target)
-        UPD_CHECK(close_segment(sb, out));
+    uint64_t used = 0, prev_end = 0;
+    uint8_t scratch[UPD_OP_MAX_ENCODED];
+    out->n = 0;
+    UPD_CHECK(upd_cuts_push(out, 0));
+    for (size_t i = 0; i < sched->n; i++) {
+        const upd_gop *g = &sched->v[i];
+        uint64_t payload = upd_gop_payload(g, old_img, new_img);
+        if (i > out->v[out->n - 1] && used + payload + UPD_OP_MAX_ENCODED > target) {
+            UPD_CHECK(upd_cuts_push(out, i));
+            used = prev_end = 0;
+        }
+        upd_op op = { (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
+        int n = upd_op_encode(&op, &prev_end, scratch);
+        if (n < 0)
+            return UPD_E_INTERNAL;
+        used += (uint64_t)n + payload;
+    }
+    return sched->n ? upd_cuts_push(out, sched->n) : 0;
+}
+
+int upd_cuts_push(upd_cuts *c, size_t at)
+{
+    void *grown = upd_grow(c->v, c->n, &c->cap, sizeof *c->v);
+    if (!grown)
+        return UPD_E_NOMEM;
+    c->v = grown;
+    c->v[c->n++] = at;
+    return 0;
+}
+
+static int add_op(seg_builder *sb, const upd_gop *g, const uint8_t *old, const uint8_t *nw,
+                  upd_diff_stats *st)
+{
     upd_op op = { (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
     UPD_CHECK(bytes_reserve(&sb->ctrl, UPD_OP_MAX_ENCODED));
     int n = upd_op_encode(&op, &sb->prev_end, sb->ctrl.p + sb->ctrl.n);
@@ -138,32 +175,46 @@ static int add_op(seg_builder *sb, segments *out, const upd_gop *g, const uint8_
 
 /* ---- parallel compression ----------------------------------------------- */
 
+/* The literal frame's dictionary is worth a second frame (and the
+ * applier's read of the window) only when a fast trial compression saves
+ * at least this many bytes with it. */
+#define DICT_TRIAL_LEVEL 3
+#define DICT_GAIN_MIN    32
+
 typedef struct {
     segments *segs;
+    const upd_gops *sched;
+    const uint8_t *nw;
     atomic_size_t done;
     int level;
     const upd_diff_params *p;   /* progress, reported from the caller's thread only */
 } zjob;
 
-static int compress_one(void *ctx, size_t i, unsigned thread)
+/* SRC[0..N) as one zstd frame in OUT (CAP bytes, at least the bound),
+ * against the raw-content prefix DICT[0..DLEN) when DICT is set.  The
+ * compressed size, or 0 on failure. */
+static size_t zcompress(int level, const uint8_t *dict, size_t dlen, const uint8_t *src, size_t n,
+                        uint8_t *out, size_t cap)
 {
-    zjob *j = ctx;
-    segment *s = &j->segs->v[i];
-    size_t usize = seg_usize(s), bound = ZSTD_compressBound(usize);
     ZSTD_CCtx *cc = ZSTD_createCCtx();
-    s->comp = malloc(bound);
-    if (!cc || !s->comp) {
-        ZSTD_freeCCtx(cc);
-        return UPD_E_NOMEM;
-    }
-    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, j->level);
+    if (!cc)
+        return 0;
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0);   /* SHA-256 covers it */
+    if (dict) {
+        /* matches reach back over the whole dictionary */
+        int wlog = 23;
+        while (wlog < 27 && (1ull << wlog) < (uint64_t)dlen + n)
+            wlog++;
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, wlog);
+        ZSTD_CCtx_refPrefix(cc, dict, dlen);
+    }
     /* streamed with no size pledged: zstd then keeps the level's full
      * parameters instead of scaling them down for a small segment (a 36 KB
      * segment compressed 2% smaller), at the price of the frame's optional
      * content-size field (FORMAT.md 5) */
-    ZSTD_outBuffer o = { s->comp, bound, 0 };
-    ZSTD_inBuffer in = { s->raw, usize, 0 };
+    ZSTD_outBuffer o = { out, cap, 0 };
+    ZSTD_inBuffer in = { src, n, 0 };
     size_t r = ZSTD_compressStream2(cc, &o, &in, ZSTD_e_continue);
     if (!ZSTD_isError(r)) {
         do
@@ -171,9 +222,111 @@ static int compress_one(void *ctx, size_t i, unsigned thread)
         while (r && !ZSTD_isError(r) && o.pos < o.size);
     }
     ZSTD_freeCCtx(cc);
-    if (ZSTD_isError(r) || r || in.pos < in.size)
+    return ZSTD_isError(r) || r || in.pos < in.size ? 0 : o.pos;
+}
+
+/* The dictionary of S's literal frame as the applier builds it: the new
+ * image's bytes in the window, those of S's own LIT ops zeroed. */
+static uint8_t *make_dict(const zjob *j, const segment *s)
+{
+    uint64_t lo = s->win.off, hi = lo + s->win.len;
+    uint8_t *d = malloc(s->win.len);
+    if (!d)
+        return NULL;
+    memcpy(d, j->nw + lo, s->win.len);
+    for (size_t i = s->first; i < s->end; i++) {
+        const upd_gop *g = &j->sched->v[i];
+        if (g->kind != UPD_OP_LIT || g->dst >= hi || g->dst + g->len <= lo)
+            continue;
+        uint64_t x = g->dst > lo ? g->dst : lo, y = g->dst + g->len < hi ? g->dst + g->len : hi;
+        memset(d + (x - lo), 0, y - x);
+    }
+    return d;
+}
+
+/* S's streams before its literals, with its LIT ops last in the control
+ * stream (the diff streams keep their order: the DIFF ops keep theirs), into
+ * OUT (room for s->ctrl + UPD_OP_MAX_ENCODED per op more than S has); the
+ * new control length in *CTRL. */
+static size_t head_lits_last(const zjob *j, const segment *s, uint8_t *out, size_t *ctrl)
+{
+    uint8_t *p = out;
+    uint64_t prev_end = 0;
+    for (int lits = 0; lits < 2; lits++) {
+        for (size_t i = s->first; i < s->end; i++) {
+            const upd_gop *g = &j->sched->v[i];
+            if ((g->kind == UPD_OP_LIT) != lits)
+                continue;
+            upd_op op = { (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
+            p += upd_op_encode(&op, &prev_end, p);   /* encoded once before: valid */
+        }
+    }
+    *ctrl = (size_t)(p - out);
+    memcpy(p, s->raw + s->ctrl, s->runs + s->dbytes);
+    return *ctrl + s->runs + s->dbytes;
+}
+
+/* Two frames for S (its one frame, CSIZE bytes, is in s->comp) when its
+ * literals against the dictionary make up for what compressing the streams
+ * apart loses (on text, that loss can match the gain): sets csize, lcsize
+ * and the control stream's new length; otherwise drops the window. */
+static int try_dict(const zjob *j, segment *s)
+{
+    size_t head = seg_usize(s) - s->lit, tcap = ZSTD_compressBound(s->lit);
+    const uint8_t *lit = s->raw + head;
+    uint8_t *d = make_dict(j, s), *trial = malloc(tcap);
+    int rc = d && trial ? 0 : UPD_E_NOMEM;
+    size_t plain = 0, with = 0;
+    if (!rc) {
+        plain = zcompress(DICT_TRIAL_LEVEL, NULL, 0, lit, s->lit, trial, tcap);
+        with = zcompress(DICT_TRIAL_LEVEL, d, s->win.len, lit, s->lit, trial, tcap);
+        rc = plain && with ? 0 : UPD_E_COMPRESS;
+    }
+    uint8_t *two = NULL, *h2 = NULL;
+    if (!rc && with + DICT_GAIN_MIN <= plain) {
+        size_t ctrl2, room = head + (size_t)s->nops * UPD_OP_MAX_ENCODED;
+        size_t acap = ZSTD_compressBound(room);
+        two = malloc(acap + tcap);
+        h2 = malloc(room);
+        size_t n2 = h2 ? head_lits_last(j, s, h2, &ctrl2) : 0;
+        size_t a = two && h2 ? zcompress(j->level, NULL, 0, h2, n2, two, acap) : 0;
+        size_t b = a ? zcompress(j->level, d, s->win.len, lit, s->lit, two + a, tcap) : 0;
+        rc = !two || !h2 ? UPD_E_NOMEM : b ? 0 : UPD_E_COMPRESS;
+        /* readers bound a segment by one frame's bound (FORMAT.md 2) */
+        if (b && a + b < s->csize && a + b <= ZSTD_compressBound(n2 + s->lit)) {
+            memcpy(s->comp, two, a + b);
+            s->csize = a + b;
+            s->lcsize = b;
+            s->ctrl = ctrl2;
+        }
+    }
+    if (!s->lcsize)
+        s->win = (upd_window){ 0, 0 };
+    free(h2);
+    free(two);
+    free(d);
+    free(trial);
+    return rc;
+}
+
+static int compress_one(void *ctx, size_t i, unsigned thread)
+{
+    zjob *j = ctx;
+    segment *s = &j->segs->v[i];
+    size_t usize = seg_usize(s);
+    /* room for one frame, or for two after a longer control stream */
+    size_t cap = ZSTD_compressBound(usize + (size_t)s->nops * UPD_OP_MAX_ENCODED)
+                 + ZSTD_compressBound(s->lit);
+    s->comp = malloc(cap);
+    if (!s->comp)
+        return UPD_E_NOMEM;
+    s->csize = zcompress(j->level, NULL, 0, s->raw, usize, s->comp, cap);
+    if (!s->csize)
         return UPD_E_COMPRESS;
-    s->csize = o.pos;
+    if (s->win.len && s->lit)
+        UPD_CHECK(try_dict(j, s));
+    else
+        s->win = (upd_window){ 0, 0 };
     free(s->raw);
     s->raw = NULL;
     size_t done = atomic_fetch_add(&j->done, 1) + 1;
@@ -182,9 +335,10 @@ static int compress_one(void *ctx, size_t i, unsigned thread)
     return 0;
 }
 
-static int compress_all(segments *segs, const upd_diff_params *p)
+static int compress_all(segments *segs, const upd_gops *sched, const uint8_t *new_img,
+                        const upd_diff_params *p)
 {
-    zjob j = { .segs = segs, .level = p->level, .p = p };
+    zjob j = { .segs = segs, .sched = sched, .nw = new_img, .level = p->level, .p = p };
     atomic_init(&j.done, 0);
     return upd_parallel(segs->n, p->threads, compress_one, &j);
 }
@@ -206,7 +360,9 @@ static int write_package(const segments *segs, upd_header *h, upd_write_fn out, 
         const segment *s = &segs->v[i];
         upd_seg_entry e = { .csize = (uint32_t)s->csize, .ctrl_len = (uint32_t)s->ctrl,
                             .diff_len = (uint32_t)s->runs, .dbyte_len = (uint32_t)s->dbytes,
-                            .lit_len = (uint32_t)s->lit, .op_count = s->nops };
+                            .lit_len = (uint32_t)s->lit, .op_count = s->nops,
+                            .lit_csize = (uint32_t)s->lcsize, .dict_len = s->win.len,
+                            .dict_off = s->win.off };
         rc = upd_sha256(s->comp, s->csize, e.sha256);
         upd_seg_entry_encode(&e, pre + h->header_size + i * UPD_SEG_ENTRY_SIZE);
     }
@@ -227,36 +383,72 @@ static int write_package(const segments *segs, upd_header *h, upd_write_fn out, 
     return rc;
 }
 
-int upd_emit(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
+/* The header's dictionary fields: the largest window used, and how many
+ * disjoint ranges the windows make once merged (the applier's frozen set). */
+static int dict_fields(const segments *segs, upd_header *h)
+{
+    upd_rangeset frozen;
+    upd_rangeset_init(&frozen, (uint32_t)segs->n);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < segs->n; i++) {
+        const upd_window *w = &segs->v[i].win;
+        if (!w->len)
+            continue;
+        h->dict_max = w->len > h->dict_max ? w->len : h->dict_max;
+        rc = upd_rangeset_add(&frozen, w->off, w->off + w->len);
+    }
+    h->frozen_ranges = frozen.count;
+    upd_rangeset_free(&frozen);
+    return rc;
+}
+
+int upd_emit(const upd_gops *sched, const upd_cuts *cuts, const uint8_t *old_img, size_t old_len,
              const uint8_t *new_img, size_t new_len, const upd_plan_info *info,
-             const upd_diff_params *p, upd_write_fn out, void *out_user, upd_diff_stats *st)
+             uint32_t dict_budget, const upd_diff_params *p, upd_write_fn out, void *out_user,
+             upd_diff_stats *st)
 {
     seg_builder sb = { 0 };
     segments segs = { 0 };
+    upd_window *win = NULL;
     int rc = 0;
     double t0 = upd_now();
-    for (size_t i = 0; !rc && i < sched->n; i++)
-        rc = add_op(&sb, &segs, &sched->v[i], old_img, new_img, p->segment_size, st);
-    if (!rc)
-        rc = close_segment(&sb, &segs);
+    size_t nseg = cuts->n ? cuts->n - 1 : 0;
+    for (size_t k = 0; !rc && k < nseg; k++) {
+        for (size_t i = cuts->v[k]; !rc && i < cuts->v[k + 1]; i++)
+            rc = add_op(&sb, &sched->v[i], old_img, new_img, st);
+        if (!rc)
+            rc = close_segment(&sb, &segs, cuts->v[k], cuts->v[k + 1]);
+    }
+    if (!rc && dict_budget && nseg) {
+        win = calloc(nseg, sizeof *win);
+        rc = win ? upd_dict_windows(sched, cuts, dict_budget, win) : UPD_E_NOMEM;
+        for (size_t k = 0; !rc && k < nseg; k++)
+            segs.v[k].win = win[k];
+    }
     if (!rc && p->progress)
         p->progress(p->progress_user, UPD_PHASE_COMPRESS, 0, segs.n);
     if (!rc)
-        rc = compress_all(&segs, p);
+        rc = compress_all(&segs, sched, new_img, p);
     upd_header h = { .version = UPD_FORMAT_VERSION, .block_size = p->block_size,
                      .seg_count = (uint32_t)segs.n, .old_size = old_len, .new_size = new_len,
                      .stash_size = info->stash_size, .write_ranges = info->write_ranges,
                      .stash_ranges = info->stash_ranges };
+    if (!rc)
+        rc = dict_fields(&segs, &h);
     for (size_t i = 0; !rc && i < segs.n; i++) {
         segment *s = &segs.v[i];
         size_t usize = seg_usize(s);
         h.seg_max = usize > h.seg_max ? (uint32_t)usize : h.seg_max;
         h.seg_cmax = s->csize > h.seg_cmax ? (uint32_t)s->csize : h.seg_cmax;
         h.op_count += s->nops;
+        st->dict_segments += s->lcsize != 0;
         st->ctrl_raw += s->ctrl;
         st->diff_raw += s->runs + s->dbytes;
         st->lit_raw += s->lit;
     }
+    /* the budget was an upper bound taken before the literals moved */
+    if (!rc && upd_applier_mem_need(&h, p->window) + UPD_JOURNAL_MEM > p->window)
+        rc = UPD_E_LIMIT;
     if (!rc) {
         strcpy(h.package_id, p->package_id ? p->package_id : "");
         strcpy(h.from_version, p->from_version ? p->from_version : "");
@@ -273,6 +465,7 @@ int upd_emit(const upd_gops *sched, const uint8_t *old_img, size_t old_len,
         free(segs.v[i].comp);
     }
     free(segs.v);
+    free(win);
     free(sb.ctrl.p);
     free(sb.runs.p);
     free(sb.dbytes.p);

@@ -53,6 +53,8 @@ typedef enum {
     UPD_E_OP_STALE       = -32,  /* operation reads image bytes an earlier operation overwrote */
     UPD_E_OP_STASH       = -33,  /* a STASH saves old bytes that are already saved */
     UPD_E_OP_STREAM      = -34,  /* a segment's ops consume more or fewer payload bytes than it holds */
+    UPD_E_OP_DICT        = -35,  /* a literal dictionary lies outside the image, or an op
+                                    writes into one after it was taken */
     /* images */
     UPD_E_BASE_SIZE      = -40,  /* target/source image size differs from the package's old size */
     UPD_E_BASE_HASH      = -41,  /* target/source image hash differs: wrong base image */

@@ -30,6 +30,7 @@
 #define UPD_DEFAULT_BLOCK      4096u
 #define UPD_DEFAULT_SEGMENT    (4u << 20)
 #define UPD_DEFAULT_STASH_MAX  (64ull << 20)
+#define UPD_DEFAULT_DICT       (8u << 20)
 
 typedef struct {
     int      level;           /* zstd level, 1..22 */
@@ -40,6 +41,9 @@ typedef struct {
     unsigned threads;         /* matching and compression threads (1..64) */
     size_t   window;          /* applier memory budget the package must fit
                                  (upd_applier_mem_need), default UPD_DEFAULT_WINDOW */
+    uint32_t dict_max;        /* largest dictionary for a segment's literals (bytes,
+                                 at most UPD_MAX_SEG_SIZE), cut to what the window
+                                 leaves; 0: literals compressed on their own */
     const char *package_id;   /* ROM package id, at most UPD_ID_MAX bytes ("" if NULL) */
     const char *from_version; /* at most UPD_VERSION_MAX bytes */
     const char *to_version;
@@ -56,6 +60,7 @@ typedef struct {
     uint64_t cycle_lit_bytes;         /* bytes turned into literals past the stash budget */
     uint64_t ctrl_raw, diff_raw, lit_raw;   /* stream bytes before compression */
     uint32_t segments;
+    uint32_t dict_segments;           /* segments whose literals use a dictionary */
     double   t_index, t_match, t_plan, t_emit;   /* seconds */
 } upd_diff_stats;
 
