@@ -7,9 +7,10 @@
  *        0x04  raw segments: after the auth block, each segment is given
  *              decoded (ctrl | diff runs | diff bytes | lit, as long as
  *              its manifest entry says) and the harness compresses it (zstd
- *              level 1), setting its csize and, if needed, the header's
- *              seg_cmax; mutations then land on op bytes instead of on a
- *              zstd frame
+ *              level 1; the literals as a frame of their own when the entry
+ *              has a literal frame), setting its csize (and lit_csize) and,
+ *              if needed, the header's seg_cmax; mutations then land on op
+ *              bytes instead of on a zstd frame
  *        0x08  keep the digests as given (no reseal)
  *        0x10  UPD_APPLY_ALLOW_DOWNGRADE (else the header's versions must
  *              go up, as the update policy wants)

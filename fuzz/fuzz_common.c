@@ -10,7 +10,7 @@
 /* Header offsets (FORMAT.md 2). */
 enum { H_HSIZE = 10, H_SEGS = 20, H_SEGCMAX = 28, H_OLDSHA = 64 };
 /* Manifest entry offsets (FORMAT.md 3). */
-enum { M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_DBYTE = 20, M_SHA = 40 };
+enum { M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_DBYTE = 20, M_LCSIZE = 24, M_SHA = 40 };
 
 void fuzz_fail(const char *file, int line, const char *what)
 {
@@ -198,15 +198,26 @@ void fuzz_frame_segments(const uint8_t *in, size_t len, buf_t *out)
         FUZZ_ASSERT((cctx = ZSTD_createCCtx()) != NULL);
     FUZZ_ASSERT(buf_sink(out, in, off) == 0);
     uint32_t cmax = fuzz_rd32(in + H_SEGCMAX);
-    uint8_t *frame = malloc(ZSTD_compressBound(len));
+    size_t room = 2 * ZSTD_compressBound(len);   /* one frame or two */
+    uint8_t *frame = malloc(room);
     FUZZ_ASSERT(frame != NULL);
     for (uint32_t i = 0; i < nseg && off < len; i++) {
         const uint8_t *e = in + hsize + (size_t)i * UPD_SEG_ENTRY_SIZE;
         uint64_t usize = (uint64_t)fuzz_rd32(e + M_CTRL) + fuzz_rd32(e + M_DIFF)
                        + fuzz_rd32(e + M_LIT) + fuzz_rd32(e + M_DBYTE);
         size_t n = usize < len - off ? (size_t)usize : len - off;
-        size_t cs = ZSTD_compressCCtx(cctx, frame, ZSTD_compressBound(n), in + off, n, 1);
-        FUZZ_ASSERT(!ZSTD_isError(cs) && cs <= UINT32_MAX);
+        /* an entry with a literal frame gets the literals as a second
+         * frame (referring to nothing of its dictionary) */
+        size_t lits = fuzz_rd32(e + M_LCSIZE) && n == usize ? fuzz_rd32(e + M_LIT) : 0;
+        size_t cs = ZSTD_compressCCtx(cctx, frame, room, in + off, n - lits, 1);
+        FUZZ_ASSERT(!ZSTD_isError(cs));
+        if (lits) {
+            size_t ls = ZSTD_compressCCtx(cctx, frame + cs, room - cs, in + off + n - lits, lits, 1);
+            FUZZ_ASSERT(!ZSTD_isError(ls) && ls <= UINT32_MAX);
+            fuzz_wr32(out->p + (e - in) + M_LCSIZE, (uint32_t)ls);
+            cs += ls;
+        }
+        FUZZ_ASSERT(cs <= UINT32_MAX);
         fuzz_wr32(out->p + (e - in), (uint32_t)cs);
         if (cs > cmax)
             cmax = (uint32_t)cs;

@@ -123,8 +123,15 @@ static void pair_seeds(const char *kind, unsigned idx)
     snprintf(name, sizeof name, "%s.pkg", kind);
     save("fuzz_apply", name, in.p, in.n);
 
+    /* the raw form needs every frame decodable alone: a literal frame
+     * needs the image its dictionary is read from */
+    buf_t one = { 0 };
+    dp.dict_max = 0;
+    if (upd_diff(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &dp, buf_sink, &one, NULL))
+        die("upd_diff failed");
     size_t ctrl_at, ctrl_len;
-    raw_form(&pkg, &raw, &ctrl_at, &ctrl_len);
+    raw_form(&one, &raw, &ctrl_at, &ctrl_len);
+    buf_free(&one);
     start_input(&in, mode | A_RAW, (uint8_t)idx, sp.old_img, sp.old_len);
     put(&in, raw.p, raw.n);
     snprintf(name, sizeof name, "%s.raw", kind);

@@ -53,7 +53,9 @@ static int check_lits_last(const upd_gops *sched, const upd_cuts *cuts, const ui
                            size_t old_len, const uint8_t *new_img, size_t new_len,
                            upd_plan_info *info)
 {
-    upd_gops moved = { malloc(sched->n * sizeof *sched->v + 1), sched->n, sched->n };
+    if (!sched->n)
+        return 0;
+    upd_gops moved = { malloc(sched->n * sizeof *sched->v), sched->n, sched->n };
     upd_plan_info other = { .stash_size = info->stash_size };
     if (!moved.v)
         return UPD_E_NOMEM;
