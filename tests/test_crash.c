@@ -16,8 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <updelta/iosim.h>
+#include <xxhash.h>
+#include <zstd.h>
 
 #include "helpers.h"
+
+/* engine/apply/applier.h: fuzzing and tests only */
+void upd_jr_fuzz_reseal(uint8_t *j, size_t len, const uint8_t pkg[32], const upd_header *h);
 
 #define CAP (8u << 20)          /* device capacity: images and journal fit */
 #define UNIT 8192u              /* small units: many boundaries per run */
@@ -263,11 +268,13 @@ CRASH_TEST(text_edits, "text-edits", 13, 96 << 10, 512, 1)
 /* The save areas come out the same with the worker thread and without:
  * the same writes and flushes in the same order (the crash tests above
  * rely on it: they count boundaries on one run and crash another), the
- * same journal bytes, the same image. */
+ * same journal bytes (counted, and the save areas compared), the same
+ * image. */
 Test(crash, worker_and_inline_write_alike, .timeout = 300)
 {
     crash_case c[2] = { { .sector = 512 }, { .sector = 512, .flags = UPD_APPLY_JOURNAL_INLINE } };
     uint64_t bounds[2], jbytes[2], units[2];
+    buf_t jr[2];
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(synth_make("exe-like", 31, 512 << 10, &c[i].sp), 0);
         cr_assert_eq(make_pkg(c[i].sp.old_img, c[i].sp.old_len, c[i].sp.new_img, c[i].sp.new_len,
@@ -281,7 +288,7 @@ Test(crash, worker_and_inline_write_alike, .timeout = 300)
         crash_images(&r, UPD_SIM_DROP_ALL, 0, &t, &j);   /* what is durable */
         cr_assert(same(t.p, t.n, c[i].sp.new_img, c[i].sp.new_len), "apply: not bit-exact");
         buf_free(&t);
-        buf_free(&j);
+        jr[i] = j;
         bounds[i] = upd_sim_power_boundaries(r.pw);
         jbytes[i] = st.journal_bytes;
         units[i] = st.units;
@@ -292,7 +299,15 @@ Test(crash, worker_and_inline_write_alike, .timeout = 300)
                  (unsigned long long)bounds[0], (unsigned long long)bounds[1]);
     cr_assert_eq(jbytes[0], jbytes[1], "journal bytes: worker %llu, inline %llu",
                  (unsigned long long)jbytes[0], (unsigned long long)jbytes[1]);
+    /* the save areas and the stash, byte for byte: everything after the
+     * slots (which hold each run's random salt; so would the validation
+     * log, empty for a one-segment package) */
+    const uint8_t vmagic[8] = { 'U', 'P', 'D', 'V', 'L', 'O', 'G', '1' };
+    cr_assert_null(memmem(jr[0].p, jr[0].n, vmagic, 8), "a validation log: not one segment");
+    cr_assert(same(jr[0].p + 8192, jr[0].n - 8192, jr[1].p + 8192, jr[1].n - 8192),
+              "journal: worker and inline bytes differ");
     for (int i = 0; i < 2; i++) {
+        buf_free(&jr[i]);
         synth_free(&c[i].sp);
         buf_free(&c[i].pkg);
     }
@@ -458,4 +473,168 @@ Test(crash, resume_skips_done_segments, .timeout = 300)
     buf_free(&j);
     synth_free(&c.sp);
     buf_free(&c.pkg);
+}
+
+/* A crash state of an exe-like pair's run (journal unit UNIT_BIG) whose
+ * newest slot has an even sequence number, so its save area is the first
+ * (journal offset 8192), and whose area holds at least two frames: the
+ * images T, J, the status JS, the area's length ALEN. */
+#define UNIT_BIG (256u << 10)
+#define SLOT_ALEN 104u          /* journal.c: a slot's area length */
+#define AREA0 8192u
+
+static int run_big(const crash_case *c, upd_io *target, upd_io *journal)
+{
+    upd_apply_params p = { .target = target, .journal = journal, .journal_unit = UNIT_BIG,
+                           .window = 4u << 20, .flags = UPD_APPLY_INSECURE | c->flags };
+    return apply_io(&p, c->pkg.p, c->pkg.n, 4096, NULL);
+}
+
+static size_t frames_in(const uint8_t *p, size_t n)
+{
+    size_t k = 0;
+    for (size_t at = 0; at < n; k++) {
+        size_t f = ZSTD_findFrameCompressedSize(p + at, n - at);
+        cr_assert(!ZSTD_isError(f), "area: not a sequence of frames");
+        at += f;
+    }
+    return k;
+}
+
+typedef struct {
+    crash_case c;
+    upd_header h;
+    buf_t t, j;
+    upd_journal_status js;
+    uint64_t alen;
+} mf_state;
+
+static void mf_open(mf_state *m)
+{
+    crash_case *c = &m->c;
+    *m = (mf_state){ .c = { .sector = 512 } };
+    cr_assert_eq(synth_make("exe-like", 51, 1u << 20, &c->sp), 0);
+    cr_assert_eq(make_pkg(c->sp.old_img, c->sp.old_len, c->sp.new_img, c->sp.new_len, NULL,
+                          &c->pkg), 0);
+    cr_assert_eq(upd_header_decode(c->pkg.p, c->pkg.n, &m->h), 0);
+    for (uint64_t k = 0;; k++) {
+        rig r;
+        rig_open(&r, c, c->sp.old_img, c->sp.old_len, NULL, 0);
+        cr_assert_eq(upd_sim_power_crash_at(r.pw, k), 0);
+        cr_assert(run_big(c, r.target, r.journal) < 0, "no state with a two-frame area");
+        crash_images(&r, UPD_SIM_DROP_ALL, 0, &m->t, &m->j);
+        rig_close(&r);
+        upd_io *mj;
+        const uint8_t *jp = m->j.p;
+        cr_assert_eq(upd_io_open_mem(&mj, jp, m->j.n, CAP), 0);
+        cr_assert_eq(upd_journal_read_status(mj, &m->js), 0);
+        upd_io_close(mj);
+        if (m->js.state == UPD_JOURNAL_RUNNING && m->js.seq % 2 == 0) {
+            uint64_t len = 0;   /* slot 0: even sequence numbers */
+            for (int b = 7; b >= 0; b--)
+                len = len << 8 | jp[SLOT_ALEN + b];
+            uint32_t n = (uint32_t)jp[AREA0] | (uint32_t)jp[AREA0 + 1] << 8
+                         | (uint32_t)jp[AREA0 + 2] << 16 | (uint32_t)jp[AREA0 + 3] << 24;
+            size_t dir = 8 + 16 * (size_t)n;
+            if (frames_in(jp + AREA0 + dir, (size_t)len - dir) >= 2) {
+                m->alen = len;
+                return;
+            }
+        }
+        buf_free(&m->t);
+        buf_free(&m->j);
+    }
+}
+
+static void mf_close(mf_state *m)
+{
+    buf_free(&m->t);
+    buf_free(&m->j);
+    synth_free(&m->c.sp);
+    buf_free(&m->c.pkg);
+}
+
+/* Resume from T and journal bytes JR (resealed for package PKG): the result. */
+static int resume_from(crash_case *c, const buf_t *t, uint8_t *jr, size_t jn,
+                       const uint8_t pkg[32], const upd_header *h)
+{
+    upd_jr_fuzz_reseal(jr, jn, pkg, h);
+    upd_io *mt, *mj;
+    cr_assert_eq(upd_io_open_mem(&mt, t->p, t->n, CAP), 0);
+    cr_assert_eq(upd_io_open_mem(&mj, jr, jn, CAP), 0);
+    int rc = run_big(c, mt, mj);
+    if (rc == 0)
+        expect_bytes(mt, c->sp.new_img, c->sp.new_len, "resumed");
+    upd_io_close(mt);
+    upd_io_close(mj);
+    return rc;
+}
+
+/* A save area is a sequence of frames (one a compression job): replay
+ * takes them all, and refuses (UPD_E_JOURNAL) a frame that is not one, a
+ * cut area, bytes after the last frame, and an area that decodes to more
+ * bytes than its directory names, even with every checksum made to hold. */
+Test(crash, save_area_frames_checked, .timeout = 300)
+{
+    mf_state m;
+    mf_open(&m);
+    uint8_t *w = malloc(m.j.n);
+    cr_assert(w);
+    uint32_t n = (uint32_t)m.j.p[AREA0] | (uint32_t)m.j.p[AREA0 + 1] << 8;
+    size_t dir = 8 + 16 * (size_t)n, f0 = AREA0 + dir;
+    size_t f1 = f0 + ZSTD_findFrameCompressedSize(m.j.p + f0, (size_t)m.alen - dir);
+
+    /* untouched, resealed: resumes bit-exact */
+    memcpy(w, m.j.p, m.j.n);
+    cr_assert_eq(resume_from(&m.c, &m.t, w, m.j.n, m.js.package, &m.h), 0);
+    for (int v = 0; v < 4; v++) {
+        memcpy(w, m.j.p, m.j.n);
+        uint64_t len = m.alen;
+        if (v == 0)
+            w[f1] ^= 0x01;                   /* the second frame's magic */
+        else if (v == 1)
+            len = m.alen - 1;                /* the last frame cut */
+        else if (v == 2)
+            memset(w + AREA0 + m.alen, 0xa5, 8), len = m.alen + 8;   /* trailing bytes */
+        else
+            w[AREA0 + 8 + 8] -= 1;           /* the first range one byte shorter */
+        for (int b = 0; b < 8; b++)
+            w[SLOT_ALEN + b] = (uint8_t)(len >> (8 * b));
+        int rc = resume_from(&m.c, &m.t, w, m.j.n, m.js.package, &m.h);
+        cr_assert_eq(rc, UPD_E_JOURNAL, "damage %d: %s", v, upd_errname(rc));
+    }
+    free(w);
+    mf_close(&m);
+}
+
+/* A run left by version-2 code (same slots, save areas in one frame) is
+ * reported as running but never resumed: UPD_E_JOURNAL, nothing written. */
+Test(crash, older_journal_version_refused, .timeout = 300)
+{
+    mf_state m;
+    mf_open(&m);
+    for (int s = 0; s < 2; s++) {   /* version 2, slot checksum made to hold */
+        uint8_t *p = m.j.p + 4096 * s;
+        p[8] = 2;
+        uint64_t sum = XXH3_64bits_withSeed(p, 504, 0x7570646a726e6c31ull);
+        for (int b = 0; b < 8; b++)
+            p[504 + b] = (uint8_t)(sum >> (8 * b));
+    }
+    upd_io *mj;
+    upd_journal_status js2;
+    cr_assert_eq(upd_io_open_mem(&mj, m.j.p, m.j.n, CAP), 0);
+    cr_assert_eq(upd_journal_read_status(mj, &js2), 0);
+    upd_io_close(mj);
+    cr_assert_eq(js2.state, UPD_JOURNAL_RUNNING, "an older run must stay visible");
+    cr_assert_eq(js2.seq, m.js.seq);
+    upd_io *mt;
+    cr_assert_eq(upd_io_open_mem(&mt, m.t.p, m.t.n, CAP), 0);
+    cr_assert_eq(upd_io_open_mem(&mj, m.j.p, m.j.n, CAP), 0);
+    int rc = run_big(&m.c, mt, mj);
+    cr_assert_eq(rc, UPD_E_JOURNAL, "version 2 journal: %s", upd_errname(rc));
+    expect_bytes(mt, m.t.p, m.t.n, "image after a refused resume");
+    expect_bytes(mj, m.j.p, m.j.n, "journal after a refused resume");
+    upd_io_close(mt);
+    upd_io_close(mj);
+    mf_close(&m);
 }

@@ -1,6 +1,7 @@
 #define _DEFAULT_SOURCE
 /* Engine internals with their own contracts: the range set (against a
- * brute-force bitmap) and the I/O layer (posix and memory backends). */
+ * brute-force bitmap), the I/O layer (posix and memory backends) and the
+ * save areas' compression jobs. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "helpers.h"
 #include "../engine/common/rangeset.h"
+#include "../engine/apply/applier.h"
 
 #define SPACE 5000
 
@@ -177,4 +179,101 @@ Test(io, fixed_size_target, .description = "apply onto a fixed-size device: grow
         buf_free(&pkg);
         synth_free(&sp);
     }
+}
+
+/* ---- save-area compression jobs (engine/apply/zjob.c) ---------------------- */
+
+#define ZJ_JOBS 14
+static const size_t zj_lens[ZJ_JOBS] = { UPD_ZJ_IN, UPD_ZJ_IN, 1, 0, 4096, UPD_ZJ_IN, 777,
+                                         UPD_ZJ_IN, UPD_ZJ_IN - 1, 3, UPD_ZJ_IN, 100,
+                                         UPD_ZJ_IN, UPD_ZJ_IN };
+
+/* Job I's input: random bytes in odd jobs, repetitive ones in even jobs
+ * (which also repeat the job before: a frame that reached back would
+ * compress it differently). */
+static void zj_input(uint8_t *src, int i)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+    for (size_t k = 0; k < UPD_ZJ_IN; k++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        src[k] = i & 1 ? (uint8_t)(x >> 56) : (uint8_t)("updelta journal "[k % 16] + k / 4096);
+    }
+}
+
+/* Jobs through Z, two in flight as jarea.c runs them; each output must be
+ * the frame a fresh context makes of that job alone. */
+static void zj_run(upd_zjobs *z, const char *mode)
+{
+    ZSTD_CCtx *fresh = ZSTD_createCCtx();
+    uint8_t *src = malloc(UPD_ZJ_IN), *want = malloc(UPD_ZJ_OUT), *back = malloc(UPD_ZJ_IN);
+    cr_assert(fresh && src && want && back);
+    int took = 0;
+    for (int i = 0; i <= ZJ_JOBS; i++) {
+        /* take the oldest when both buffers are busy, and all at the end */
+        while ((i == ZJ_JOBS && upd_zj_pending(z)) || (i < ZJ_JOBS && !upd_zj_fill(z))) {
+            const uint8_t *p;
+            size_t n;
+            cr_assert_eq(upd_zj_take(z, &p, &n), 1, "%s: job %d not taken", mode, took);
+            zj_input(src, took);
+            size_t len = zj_lens[took];
+            cr_assert_eq(ZSTD_CCtx_reset(fresh, ZSTD_reset_session_and_parameters), 0);
+            cr_assert(!ZSTD_isError(ZSTD_CCtx_setParameter(fresh, ZSTD_c_compressionLevel, UPD_JR_ZSTD_LEVEL)));
+            size_t wn = ZSTD_compress2(fresh, want, UPD_ZJ_OUT, src, len);
+            cr_assert(!ZSTD_isError(wn));
+            cr_assert(n == wn && !memcmp(p, want, n), "%s: job %d is not a frame of its own", mode, took);
+            cr_assert_eq(ZSTD_findFrameCompressedSize(p, n), n, "%s: job %d: one frame", mode, took);
+            cr_assert_eq(ZSTD_getFrameContentSize(p, n), len, "%s: job %d: length not pledged", mode, took);
+            cr_assert_eq(ZSTD_decompress(back, UPD_ZJ_IN, p, n), len);
+            cr_assert(len == 0 || !memcmp(back, src, len), "%s: job %d decodes wrong", mode, took);
+            upd_zj_release(z);
+            took++;
+        }
+        if (i == ZJ_JOBS)
+            break;
+        uint8_t *buf = upd_zj_fill(z);
+        zj_input(buf, i);
+        cr_assert_eq(upd_zj_submit(z, zj_lens[i]), 0);
+    }
+    cr_assert_eq(took, ZJ_JOBS);
+    ZSTD_freeCCtx(fresh);
+    free(src);
+    free(want);
+    free(back);
+}
+
+Test(zjob, frames_alike_threaded_and_inline,
+     .description = "each job is a frame of its own, the same bytes with the worker thread or without")
+{
+    for (int threaded = 0; threaded < 2; threaded++) {
+        upd_zjobs *z;
+        cr_assert_eq(upd_zj_create(&z, threaded, UPD_JR_ZSTD_LEVEL), 0);
+        /* a cancelled pair changes nothing that follows */
+        for (int i = 0; i < 2; i++) {
+            zj_input(upd_zj_fill(z), 5);
+            cr_assert_eq(upd_zj_submit(z, UPD_ZJ_IN), 0);
+        }
+        cr_assert_null(upd_zj_fill(z));
+        upd_zj_cancel(z);
+        cr_assert_eq(upd_zj_pending(z), 0);
+        zj_run(z, threaded ? "threaded" : "inline");
+        zj_run(z, threaded ? "threaded, again" : "inline, again");
+        upd_zj_free(z);
+    }
+}
+
+Test(zjob, context_within_budget,
+     .description = "a compressor context for one job's frame fits UPD_ZJ_CCTX_MEM (UPD_JOURNAL_MEM counts two)")
+{
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    uint8_t *src = malloc(UPD_ZJ_IN), *out = malloc(UPD_ZJ_OUT);
+    cr_assert(c && src && out);
+    cr_assert(!ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, UPD_JR_ZSTD_LEVEL)));
+    for (int i = 0; i < 3; i++) {
+        zj_input(src, i);
+        cr_assert(!ZSTD_isError(ZSTD_compress2(c, out, UPD_ZJ_OUT, src, UPD_ZJ_IN)));
+    }
+    cr_assert_leq(ZSTD_sizeof_CCtx(c), UPD_ZJ_CCTX_MEM, "context: %zu bytes", ZSTD_sizeof_CCtx(c));
+    ZSTD_freeCCtx(c);
+    free(src);
+    free(out);
 }

@@ -247,7 +247,11 @@ static void close_files(apply_files *f, int rc)
     if (f->journal && rc)
         upd_journal_read_status(f->journal, &js);
     int resumable = js.state != UPD_JOURNAL_EMPTY;
-    if (resumable)
+    if (resumable && rc == UPD_E_JOURNAL)
+        fprintf(stderr, "updelta: the journal %s holds an update this run cannot resume (another "
+                        "journal version or a damaged save area); it is kept as it is\n",
+                f->journal_path);
+    else if (resumable)
         fprintf(stderr, "updelta: the journal %s holds the update's progress: run the same "
                         "command again to resume it\n", f->journal_path);
     upd_io_close(f->target);

@@ -29,6 +29,7 @@ typedef struct {
     uint64_t stash_done, image_size;
     uint32_t chunk, unit_bytes;
     uint32_t done;             /* the run finished: nothing to resume */
+    uint32_t version;          /* the journal format that wrote the slot */
     uint64_t area_len, area_sum;
     uint64_t stash_from, stash_sum;  /* stash bytes [stash_from, stash_done) the
                                         unit before appended, and their checksum */
@@ -40,31 +41,33 @@ typedef struct {
 /* Growable list of ranges. */
 typedef struct { upd_jrange *v; size_t n, cap; } upd_jlist;
 
-/* zjob.c: save-area compression jobs, on a worker thread (THREADED) or on
- * the caller's.  A frame is started, fed UPD_ZJ_IN-byte jobs (fill a free
- * job's buffer, submit), and its outputs taken back in submission order
- * (take, then release).  Errors: UPD_E_NOMEM, UPD_E_COMPRESS. */
+/* zjob.c: save-area compression jobs, on a worker thread (THREADED) and
+ * the caller's, or on the caller's alone.  Each job of at most UPD_ZJ_IN
+ * bytes becomes a zstd frame of its own at LEVEL (the same bytes whichever
+ * thread compresses it): fill a free job's buffer, submit; outputs are
+ * taken back in submission order (take, then release).
+ * Errors: UPD_E_NOMEM, UPD_E_COMPRESS. */
 #define UPD_ZJ_IN  (64u << 10)
-#define UPD_ZJ_OUT (ZSTD_COMPRESSBOUND(UPD_ZJ_IN) + 64)   /* one flushed job's output at most */
+#define UPD_ZJ_OUT (ZSTD_COMPRESSBOUND(UPD_ZJ_IN) + 64)   /* one job's frame at most */
 typedef struct upd_zjobs upd_zjobs;
-int  upd_zj_create(upd_zjobs **out, int threaded);
+int  upd_zj_create(upd_zjobs **out, int threaded, int level);
 void upd_zj_free(upd_zjobs *z);
-/* A new frame of TOTAL bytes (no job may be pending). */
-int  upd_zj_frame(upd_zjobs *z, int level, int wlog, uint64_t total);
 /* The free job's input buffer (UPD_ZJ_IN bytes), or NULL when both are busy. */
 uint8_t *upd_zj_fill(upd_zjobs *z);
-/* Queue the filled job's LEN bytes; END: the frame's last. */
-int  upd_zj_submit(upd_zjobs *z, size_t len, int end);
-/* The oldest job's output: 1 and *P, *N when it is done (WAIT: wait for
- * it when queued), 0 when not, or its error. */
-int  upd_zj_take(upd_zjobs *z, int wait, const uint8_t **p, size_t *n);
+/* Queue the filled job's LEN bytes. */
+int  upd_zj_submit(upd_zjobs *z, size_t len);
+/* The oldest job's output: 1 and *P, *N (compressing queued jobs on this
+ * thread while it is not done), 0 when no job is pending, or its error. */
+int  upd_zj_take(upd_zjobs *z, const uint8_t **p, size_t *n);
 void upd_zj_release(upd_zjobs *z);
+/* Drop every pending job (waiting for one being compressed). */
+void upd_zj_cancel(upd_zjobs *z);
 /* Jobs submitted and not yet released. */
 int  upd_zj_pending(upd_zjobs *z);
 
 /* A save area being written (jarea.c); its directory is a->saved_dir. */
 typedef struct {
-    int       open, ended;      /* ended: the frame's last job is submitted */
+    int       open, ended;      /* ended: the area's last job is submitted */
     size_t    n_early;
     uint64_t  early, fed;       /* bytes of the early ranges; bytes read so far */
     size_t    ri;               /* the next byte to read: range ri ... */
@@ -171,12 +174,15 @@ int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e);
 #define UPD_JR_RANGES_MAX 8191      /* saved ranges per unit (then the unit ends): the
                                        directory, 8 + 16 bytes a range, fits the
                                        smallest I/O buffer (128 KiB) */
-#define UPD_JR_ZSTD_WLOG 17        /* save-area frames: 128 KiB window */
+#define UPD_JR_ZSTD_LEVEL 1        /* save-area frames */
+/* One compressor context's memory for frames of UPD_ZJ_IN bytes at
+ * UPD_JR_ZSTD_LEVEL (zstd 1.5.4: 297 KiB; test_engine_parts checks it). */
+#define UPD_ZJ_CCTX_MEM (320u << 10)
 /* UPD_JOURNAL_MEM (journal.h) covers the range lists (a unit's reads,
  * writes and save list, and the save-area directory) at their largest,
- * 768 KiB; the save areas' compressor (level 1, 128 KiB window: 953 KiB
- * measured) and its two jobs' buffers (replay reads through one). */
-_Static_assert(4ull * (UPD_JR_RANGES_MAX + 1) * sizeof(upd_jrange) + (976u << 10)
+ * 768 KiB; the save areas' two compressor contexts (the worker's and the
+ * applier's) and their two jobs' buffers (replay reads through one). */
+_Static_assert(4ull * (UPD_JR_RANGES_MAX + 1) * sizeof(upd_jrange) + 2ull * UPD_ZJ_CCTX_MEM
                + 2ull * (UPD_ZJ_IN + UPD_ZJ_OUT) <= UPD_JOURNAL_MEM,
                "UPD_JOURNAL_MEM too small");
 #define UPD_JR_STASH (1ull << 63)   /* a saved range of the stash, not the target */

@@ -1,9 +1,10 @@
 /* A journal save area: a directory of saved ranges, then their bytes, in
- * directory order, as one zstd frame (level 1: the bytes are old image
- * data, which a fast level halves on executables; zjob.c compresses them
- * on a worker thread, mostly while the unit before runs).
+ * directory order, as a sequence of zstd frames of at most UPD_ZJ_IN bytes
+ * each (level 1: the bytes are old image data, which a fast level halves
+ * on executables; independent frames, so that zjob.c compresses them on
+ * both CPUs, mostly while the unit before runs).
  *
- *   u32 n | u32 0 | n x (u64 off, u64 len) | zstd frame of sum(len) bytes
+ *   u32 n | u32 0 | n x (u64 off, u64 len) | zstd frames of sum(len) bytes
  *
  * Bit 63 of off marks a range of the stash rather than the target. */
 #include "applier.h"
@@ -18,12 +19,12 @@ static int zj_get(upd_applier *a)
 {
     /* a worker only when it can run beside this thread */
     int threads = !(a->p.flags & UPD_APPLY_JOURNAL_INLINE) && sysconf(_SC_NPROCESSORS_ONLN) > 1;
-    return a->zj ? 0 : upd_zj_create(&a->zj, threads);
+    return a->zj ? 0 : upd_zj_create(&a->zj, threads, UPD_JR_ZSTD_LEVEL);
 }
 
 /* ---- writing ------------------------------------------------------------
- * A save area is opened (its directory written), filled, and closed (the
- * frame's end: its length and checksum for the slot).  Its first ranges,
+ * A save area is opened (its directory written), filled, and closed (its
+ * last frame: its length and checksum for the slot).  Its first ranges,
  * the "early" ones, hold bytes no unit before it writes, so they can be
  * read and compressed while the unit before runs (exec.c pumps between
  * steps); the rest are read when it closes.  Which I/O happens when
@@ -32,9 +33,9 @@ static int zj_get(upd_applier *a)
  * must, so crash tests see the same write sequence on every run. */
 
 /* Read the next bytes of the directory's ranges [0, LIMIT) into the free
- * job and submit it (the frame's last job once every range is read).  A
- * job holds early or late bytes, never both, so the frame comes out the
- * same however far the early part got while the unit before ran. */
+ * job and submit it (the area's last once every range is read).  A job
+ * holds early or late bytes, never both, so the frames come out the same
+ * however far the early part got while the unit before ran. */
 static int feed(upd_applier *a, size_t limit)
 {
     upd_jwriter *w = &a->jw;
@@ -58,7 +59,7 @@ static int feed(upd_applier *a, size_t limit)
     }
     w->fed += got;
     w->ended = w->ri == a->saved_dir.n;
-    return upd_zj_submit(a->zj, got, w->ended);
+    return upd_zj_submit(a->zj, got);
 }
 
 /* Write the oldest job's output (waiting for it), freeing its buffer. */
@@ -67,11 +68,11 @@ static int drain_one(upd_applier *a)
     upd_jwriter *w = &a->jw;
     const uint8_t *p;
     size_t n;
-    int rc = upd_zj_take(a->zj, 1, &p, &n);
+    int rc = upd_zj_take(a->zj, &p, &n);
     if (rc <= 0)
         return rc < 0 ? rc : UPD_E_INTERNAL;
     if (w->at + n > w->limit)
-        rc = UPD_E_INTERNAL;   /* the area cap is a compress bound */
+        rc = UPD_E_INTERNAL;   /* the area cap bounds its jobs' frames */
     else
         rc = upd_io_write(a->p.journal, p, n, w->at);
     XXH3_64bits_update(w->x, p, n);
@@ -91,11 +92,8 @@ static int feed_next(upd_applier *a, size_t limit)
 
 void upd_jr_area_abort(upd_applier *a)
 {
-    const uint8_t *p;
-    size_t n;
-    while (a->zj && upd_zj_pending(a->zj))
-        if (upd_zj_take(a->zj, 1, &p, &n) == 1)
-            upd_zj_release(a->zj);
+    if (a->zj)
+        upd_zj_cancel(a->zj);
     a->jw.open = 0;
 }
 
@@ -103,7 +101,7 @@ int upd_jr_area_open(upd_applier *a, const upd_jlist *save, size_t n_early, uint
                      uint64_t cap, uint64_t seed)
 {
     upd_jwriter *w = &a->jw;
-    uint64_t dir = 8 + 16ull * save->n, total = 0, early = 0;
+    uint64_t dir = 8 + 16ull * save->n, early = 0;
     if (w->open)
         return UPD_E_INTERNAL;
     UPD_CHECK(zj_get(a));
@@ -121,14 +119,12 @@ int upd_jr_area_open(upd_applier *a, const upd_jlist *save, size_t n_early, uint
     for (size_t i = 0; i < save->n; i++) {
         upd_wr64(buf + 8 + 16 * i, save->v[i].off);
         upd_wr64(buf + 8 + 16 * i + 8, save->v[i].len);
-        total += save->v[i].len;
         if (i < n_early)
             early += save->v[i].len;
     }
     XXH3_64bits_reset_withSeed(w->x, seed);
     XXH3_64bits_update(w->x, buf, (size_t)dir);
     UPD_CHECK(upd_io_write(a->p.journal, buf, (size_t)dir, base));
-    UPD_CHECK(upd_zj_frame(a->zj, 1, UPD_JR_ZSTD_WLOG, total));
     *w = (upd_jwriter){ .open = 1, .x = w->x, .n_early = n_early, .early = early,
                         .base = base, .at = base + dir, .limit = base + cap, .seed = seed };
     return 0;
@@ -181,7 +177,7 @@ int upd_jr_area_write(upd_applier *a, const upd_jlist *save, size_t n_early, uin
     return 0;
 }
 
-/* Write the decoded bytes [pos, pos+n) of the frame to their ranges
+/* Write the decoded bytes [pos, pos+n) of the area to their ranges
  * (*RI: the range holding POS), only stash ranges when STASH_ONLY. */
 static int scatter(upd_applier *a, const uint8_t *p, size_t n, uint64_t pos, size_t *ri,
                    int stash_only, uint64_t stash_at)
@@ -207,6 +203,10 @@ static int scatter(upd_applier *a, const uint8_t *p, size_t n, uint64_t pos, siz
     return 0;
 }
 
+/* compressed frames are read whole into the I/O buffer (at least 128 KiB:
+ * the smallest window is 1 MiB, reader.c) */
+_Static_assert(UPD_ZJ_OUT <= (1u << 20) / 8, "a save-area frame fits the I/O buffer");
+
 int upd_jr_area_replay(upd_applier *a, uint64_t base, uint64_t area_len, int stash_only,
                        uint64_t stash_at)
 {
@@ -218,31 +218,23 @@ int upd_jr_area_replay(upd_applier *a, uint64_t base, uint64_t area_len, int sta
     if (!jbuf)
         return UPD_E_INTERNAL;
     ZSTD_DCtx_reset(a->dctx, ZSTD_reset_session_and_parameters);
-    ZSTD_DCtx_setParameter(a->dctx, ZSTD_d_windowLogMax, UPD_JR_ZSTD_WLOG);
     uint64_t pos = 0, at = base + dir, end = base + area_len;
-    size_t ri = 0, r = 1;
-    int full = 0;   /* the last call filled the output: more may be pending */
-    while (r != 0) {
-        size_t k = end - at < UPD_ZJ_IN ? (size_t)(end - at) : UPD_ZJ_IN;
-        if (!k && !full)
-            return UPD_E_JOURNAL;   /* the frame ends early */
-        if (k)
-            UPD_CHECK(upd_io_read(a->p.journal, jbuf, k, at));
-        at += k;
-        ZSTD_inBuffer in = { jbuf, k, 0 };
-        do {
-            ZSTD_outBuffer out = { a->iobuf, a->iobuf_size, 0 };
-            r = ZSTD_decompressStream(a->dctx, &out, &in);
-            if (ZSTD_isError(r) || (r == 0 && in.pos < in.size))
-                return UPD_E_JOURNAL;
-            UPD_CHECK(scatter(a, a->iobuf, out.pos, pos, &ri, stash_only, stash_at));
-            pos += out.pos;
-            full = out.pos == out.size;
-        } while (r != 0 && (in.pos < in.size || full));
+    size_t ri = 0;
+    while (at < end) {
+        size_t k = end - at < UPD_ZJ_OUT ? (size_t)(end - at) : UPD_ZJ_OUT;
+        UPD_CHECK(upd_io_read(a->p.journal, a->iobuf, k, at));
+        /* a zstd frame (not a skippable one), whole, that declares a job's
+         * length at most: anything else is garbage or a cut area */
+        size_t fsz = ZSTD_findFrameCompressedSize(a->iobuf, k);
+        unsigned long long n = ZSTD_getFrameContentSize(a->iobuf, k);
+        if (k < 4 || upd_rd32(a->iobuf) != ZSTD_MAGICNUMBER || ZSTD_isError(fsz) || n > UPD_ZJ_IN)
+            return UPD_E_JOURNAL;
+        size_t r = ZSTD_decompressDCtx(a->dctx, jbuf, UPD_ZJ_IN, a->iobuf, fsz);
+        if (ZSTD_isError(r) || r != n)
+            return UPD_E_JOURNAL;
+        UPD_CHECK(scatter(a, jbuf, r, pos, &ri, stash_only, stash_at));
+        pos += r;
+        at += fsz;
     }
-    if (at != end)
-        return UPD_E_JOURNAL;
-    /* the segments' one-shot decoding uses the same context: no window cap */
-    ZSTD_DCtx_reset(a->dctx, ZSTD_reset_session_and_parameters);
     return pos == total ? 0 : UPD_E_JOURNAL;
 }

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
-#include <zstd.h>
 
 #define SLOT_SIZE   512u
 #define SLOT_STRIDE 4096u     /* one slot per 4 KiB block: a torn write of one
@@ -31,7 +30,9 @@
 #define DIR_HEAD    8u
 #define DIR_MAX     (DIR_HEAD + 16u * UPD_JR_RANGES_MAX)
 #define SLOT_SEED   0x7570646a726e6c31ull   /* "updjrnl1" */
-#define JVERSION    2u        /* 2: the validation log */
+#define JVERSION    3u        /* 2: the validation log; 3: save areas as
+                                 frames of one job each */
+#define JVERSION_MIN 2u       /* the oldest whose slot layout this one keeps */
 static const uint8_t jmagic[8] = { 0x89, 'U', 'P', 'D', 'J', 'R', 'N', '\n' };
 
 enum {  /* slot offsets */
@@ -55,9 +56,11 @@ static uint64_t data_cap(uint32_t bs, const upd_jslot *s)
 
 uint64_t upd_jr_data_cap(const upd_applier *a) { return data_cap(a->h.block_size, &a->js); }
 
+/* The directory and the saved bytes' frames (jarea.c): one a job, each at
+ * most UPD_ZJ_OUT; jobs are full but the last early one and the last. */
 static uint64_t area_cap(uint32_t bs, const upd_jslot *s)
 {
-    uint64_t cap = DIR_MAX + ZSTD_COMPRESSBOUND(data_cap(bs, s));
+    uint64_t cap = DIR_MAX + (data_cap(bs, s) / UPD_ZJ_IN + 2) * UPD_ZJ_OUT;
     return (cap + AREA_ALIGN - 1) / AREA_ALIGN * AREA_ALIGN;
 }
 
@@ -106,13 +109,17 @@ static void slot_encode(const upd_jslot *s, const uint8_t pkg[32], uint8_t *p)
     upd_wr64(p + J_SUM, XXH3_64bits_withSeed(p, J_SUM, SLOT_SEED));
 }
 
-/* 1 when P holds a valid slot (then decoded into *S and PKG), else 0. */
+/* 1 when P holds a valid slot (then decoded into *S and PKG), else 0.  A
+ * slot of an older version decodes too (same layout): its run is reported,
+ * never resumed (its save areas are in another format). */
 static int slot_decode(const uint8_t *p, upd_jslot *s, uint8_t pkg[32])
 {
-    if (memcmp(p + J_MAGIC, jmagic, 8) || upd_rd32(p + J_VERSION) != JVERSION
+    uint32_t version = upd_rd32(p + J_VERSION);
+    if (memcmp(p + J_MAGIC, jmagic, 8) || version < JVERSION_MIN || version > JVERSION
         || upd_rd64(p + J_SUM) != XXH3_64bits_withSeed(p, J_SUM, SLOT_SEED))
         return 0;
     *s = (upd_jslot){
+        .version = version,
         .done = upd_rd32(p + J_DONE), .salt = upd_rd64(p + J_SALT), .seq = upd_rd64(p + J_SEQ),
         .seg = upd_rd32(p + J_SEG), .op = upd_rd32(p + J_OP), .step = upd_rd64(p + J_STEP),
         .stash_done = upd_rd64(p + J_STASH), .image_size = upd_rd64(p + J_SIZE),
@@ -202,7 +209,7 @@ static int load_area(upd_applier *a, const upd_jslot *s)
     /* the directory fits the I/O buffer (DIR_MAX <= 128 KiB) */
     UPD_CHECK(upd_io_read(a->p.journal, buf, (size_t)dir, base));
     a->saved_dir.n = 0;
-    uint64_t at = 0;   /* position in the decoded frame */
+    uint64_t at = 0;   /* position in the decoded bytes */
     for (uint32_t i = 0; i < n; i++) {
         uint64_t off = upd_rd64(buf + DIR_HEAD + 16 * i), len = upd_rd64(buf + DIR_HEAD + 16 * i + 8);
         /* saved ranges lie inside the image or the stash: a journal that
@@ -254,6 +261,8 @@ int upd_jr_load(upd_applier *a)
             continue;
         if (s[i].done)
             return 0;   /* this package's last run finished: nothing to resume */
+        if (s[i].version != JVERSION)
+            return UPD_E_JOURNAL;   /* another format's run: kept, never misread */
         /* a newer slot whose area, or the stash the unit before it wrote,
          * is not intact was never acted on (its unit runs only after the
          * flush that makes all of them durable): fall back to the older */

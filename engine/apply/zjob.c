@@ -1,28 +1,30 @@
-/* Save-area compression, on a worker thread when there is a second CPU.
+/* Save-area compression, on both CPUs when there are two.
  *
  * The applier's thread reads the bytes to save and writes the compressed
  * ones to the journal; the worker only compresses, because an upd_io handle
  * belongs to one thread (io.h).  Two jobs, double-buffered: the applier
- * fills one while the worker compresses the other, and takes outputs back
- * in submission order.  Each job ends with a zstd flush, so its output is
- * bounded by UPD_ZJ_OUT whatever the compressor buffered before.  Without a
- * worker a job is compressed when it is submitted: the same bytes come out
- * either way. */
+ * fills one while the other is compressed, and takes outputs back in
+ * submission order.  Each job is a zstd frame of its own (a fresh session,
+ * its length pledged), so a job's bytes do not depend on the jobs before
+ * it nor on which context compresses it: the worker takes the oldest queued
+ * job, and the applier's thread, rather than wait for an output, compresses
+ * a queued job itself with its own context.  Without a worker a job is
+ * compressed when it is submitted: the same bytes come out every way. */
 #include "applier.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
-enum { J_FREE, J_QUEUED, J_DONE };
+enum { J_FREE, J_QUEUED, J_BUSY, J_DONE };
 
 typedef struct {
     uint8_t *in, *out;
     size_t   in_len, out_len;
-    int      end, state, err;
+    int      state, err;
 } zjob;
 
 struct upd_zjobs {
-    ZSTD_CCtx *cctx;
+    ZSTD_CCtx *cctx[2];         /* the caller's, the worker's */
     zjob       j[2];
     unsigned   fill, take;      /* the job filled next, the oldest not taken */
     int        threaded, quit;
@@ -31,70 +33,80 @@ struct upd_zjobs {
     pthread_cond_t  cv;         /* a job queued or done, or quit */
 };
 
+/* ZSTD_compress2 starts a fresh frame and pledges SRC's length (the frame
+ * header carries it); the level is the context's only parameter. */
 static int compress_job(ZSTD_CCtx *c, zjob *j)
 {
-    ZSTD_inBuffer in = { j->in, j->in_len, 0 };
-    ZSTD_outBuffer out = { j->out, UPD_ZJ_OUT, 0 };
-    size_t r;
-    do {
-        r = ZSTD_compressStream2(c, &out, &in, j->end ? ZSTD_e_end : ZSTD_e_flush);
-        if (ZSTD_isError(r))
-            return UPD_E_COMPRESS;
-    } while (r != 0 && out.pos < out.size);
-    j->out_len = out.pos;
-    return r == 0 ? 0 : UPD_E_INTERNAL;   /* UPD_ZJ_OUT bounds one flushed job */
+    size_t r = ZSTD_compress2(c, j->out, UPD_ZJ_OUT, j->in, j->in_len);
+    if (ZSTD_isError(r))
+        return UPD_E_COMPRESS;
+    j->out_len = r;
+    return 0;
+}
+
+/* The oldest queued job, or NULL (the lock held).  Jobs are submitted
+ * alternately and the pending ones start at take, so it is j[take] unless
+ * another thread is compressing that one. */
+static zjob *oldest_queued(upd_zjobs *z)
+{
+    zjob *a = &z->j[z->take], *b = &z->j[z->take ^ 1];
+    return a->state == J_QUEUED ? a : b->state == J_QUEUED ? b : NULL;
+}
+
+/* Compress queued job J with context C, the lock held (released meanwhile). */
+static void run_locked(upd_zjobs *z, zjob *j, ZSTD_CCtx *c)
+{
+    j->state = J_BUSY;
+    pthread_mutex_unlock(&z->mu);
+    int rc = compress_job(c, j);
+    pthread_mutex_lock(&z->mu);
+    j->err = rc;
+    j->state = J_DONE;
+    pthread_cond_broadcast(&z->cv);
 }
 
 static void *worker(void *arg)
 {
     upd_zjobs *z = arg;
-    unsigned i = 0;   /* jobs are queued alternately, starting with 0 */
     pthread_mutex_lock(&z->mu);
     for (;;) {
-        while (!z->quit && z->j[i].state != J_QUEUED)
+        zjob *j = NULL;
+        while (!z->quit && !(j = oldest_queued(z)))
             pthread_cond_wait(&z->cv, &z->mu);
         if (z->quit)
             break;
-        pthread_mutex_unlock(&z->mu);
-        int rc = compress_job(z->cctx, &z->j[i]);
-        pthread_mutex_lock(&z->mu);
-        z->j[i].err = rc;
-        z->j[i].state = J_DONE;
-        pthread_cond_broadcast(&z->cv);
-        i ^= 1;
+        run_locked(z, j, z->cctx[1]);
     }
     pthread_mutex_unlock(&z->mu);
     return NULL;
 }
 
-/* Job I's state: the worker moves QUEUED to DONE under the lock. */
-static int state_of(upd_zjobs *z, unsigned i, int wait)
+static ZSTD_CCtx *new_cctx(int level)
 {
-    if (!z->threaded)
-        return z->j[i].state;
-    pthread_mutex_lock(&z->mu);
-    while (wait && z->j[i].state == J_QUEUED)
-        pthread_cond_wait(&z->cv, &z->mu);
-    int st = z->j[i].state;
-    pthread_mutex_unlock(&z->mu);
-    return st;
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    if (c && ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level))) {
+        ZSTD_freeCCtx(c);
+        return NULL;
+    }
+    return c;
 }
 
-int upd_zj_create(upd_zjobs **out, int threaded)
+int upd_zj_create(upd_zjobs **out, int threaded, int level)
 {
     upd_zjobs *z = calloc(1, sizeof *z);
     if (!z)
         return UPD_E_NOMEM;
-    z->cctx = ZSTD_createCCtx();
+    z->cctx[0] = new_cctx(level);
     for (int i = 0; i < 2; i++) {
         z->j[i].in = malloc(UPD_ZJ_IN);
         z->j[i].out = malloc(UPD_ZJ_OUT);
     }
-    if (!z->cctx || !z->j[0].in || !z->j[0].out || !z->j[1].in || !z->j[1].out) {
+    if (!z->cctx[0] || !z->j[0].in || !z->j[0].out || !z->j[1].in || !z->j[1].out) {
         upd_zj_free(z);
         return UPD_E_NOMEM;
     }
-    if (threaded && pthread_mutex_init(&z->mu, NULL) == 0) {
+    /* the worker's context: without it (no memory), compress inline */
+    if (threaded && (z->cctx[1] = new_cctx(level)) && pthread_mutex_init(&z->mu, NULL) == 0) {
         if (pthread_cond_init(&z->cv, NULL) == 0) {
             /* no thread (resource limits): compress inline, as on one CPU */
             z->threaded = pthread_create(&z->th, NULL, worker, z) == 0;
@@ -121,41 +133,40 @@ void upd_zj_free(upd_zjobs *z)
         pthread_cond_destroy(&z->cv);
         pthread_mutex_destroy(&z->mu);
     }
-    ZSTD_freeCCtx(z->cctx);
     for (int i = 0; i < 2; i++) {
+        ZSTD_freeCCtx(z->cctx[i]);
         free(z->j[i].in);
         free(z->j[i].out);
     }
     free(z);
 }
 
-int upd_zj_frame(upd_zjobs *z, int level, int wlog, uint64_t total)
+/* Whether job I is free: only the caller's thread frees or fills a job, so
+ * the answer does not depend on the worker's progress. */
+static int is_free(upd_zjobs *z, unsigned i)
 {
-    if (upd_zj_pending(z))
-        return UPD_E_INTERNAL;
-    ZSTD_CCtx_reset(z->cctx, ZSTD_reset_session_and_parameters);
-    if (ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level))
-        || ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_windowLog, wlog))
-        || ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(z->cctx, total)))
-        return UPD_E_COMPRESS;
-    return 0;
+    if (!z->threaded)
+        return z->j[i].state == J_FREE;
+    pthread_mutex_lock(&z->mu);
+    int f = z->j[i].state == J_FREE;
+    pthread_mutex_unlock(&z->mu);
+    return f;
 }
 
 uint8_t *upd_zj_fill(upd_zjobs *z)
 {
-    return state_of(z, z->fill, 0) == J_FREE ? z->j[z->fill].in : NULL;
+    return is_free(z, z->fill) ? z->j[z->fill].in : NULL;
 }
 
-int upd_zj_submit(upd_zjobs *z, size_t len, int end)
+int upd_zj_submit(upd_zjobs *z, size_t len)
 {
     zjob *j = &z->j[z->fill];
-    if (state_of(z, z->fill, 0) != J_FREE || len > UPD_ZJ_IN)
+    if (!is_free(z, z->fill) || len > UPD_ZJ_IN)
         return UPD_E_INTERNAL;
     j->in_len = len;
-    j->end = end;
     z->fill ^= 1;
     if (!z->threaded) {
-        j->err = compress_job(z->cctx, j);
+        j->err = compress_job(z->cctx[0], j);
         j->state = J_DONE;
         return 0;
     }
@@ -166,10 +177,21 @@ int upd_zj_submit(upd_zjobs *z, size_t len, int end)
     return 0;
 }
 
-int upd_zj_take(upd_zjobs *z, int wait, const uint8_t **p, size_t *n)
+int upd_zj_take(upd_zjobs *z, const uint8_t **p, size_t *n)
 {
     zjob *j = &z->j[z->take];
-    if (state_of(z, z->take, wait) != J_DONE)
+    if (z->threaded) {
+        pthread_mutex_lock(&z->mu);
+        while (j->state == J_QUEUED || j->state == J_BUSY) {
+            zjob *q = oldest_queued(z);
+            if (q)
+                run_locked(z, q, z->cctx[0]);   /* compress rather than wait */
+            else
+                pthread_cond_wait(&z->cv, &z->mu);
+        }
+        pthread_mutex_unlock(&z->mu);
+    }
+    if (j->state != J_DONE)
         return 0;
     if (j->err) {
         int rc = j->err;
@@ -186,12 +208,33 @@ void upd_zj_release(upd_zjobs *z)
     if (z->threaded)
         pthread_mutex_lock(&z->mu);
     z->j[z->take].state = J_FREE;   /* the worker may be looking at it */
+    z->take ^= 1;
     if (z->threaded)
         pthread_mutex_unlock(&z->mu);
-    z->take ^= 1;
+}
+
+void upd_zj_cancel(upd_zjobs *z)
+{
+    if (z->threaded)
+        pthread_mutex_lock(&z->mu);
+    for (;;) {
+        int busy = 0;
+        for (int i = 0; i < 2; i++) {
+            if (z->j[i].state == J_BUSY)
+                busy = 1;   /* the worker is writing its output: wait */
+            else
+                z->j[i].state = J_FREE;
+        }
+        if (!busy)
+            break;
+        pthread_cond_wait(&z->cv, &z->mu);
+    }
+    z->take = z->fill;
+    if (z->threaded)
+        pthread_mutex_unlock(&z->mu);
 }
 
 int upd_zj_pending(upd_zjobs *z)
 {
-    return (state_of(z, 0, 0) != J_FREE) + (state_of(z, 1, 0) != J_FREE);
+    return !is_free(z, 0) + !is_free(z, 1);
 }

@@ -56,9 +56,10 @@
                                     signature that is present is still verified */
 #define UPD_APPLY_ALLOW_DOWNGRADE 4u /* accept a to-version not newer than the installed one */
 #define UPD_APPLY_JOURNAL_INLINE  8u /* compress the journal's save areas on the calling
-                                        thread; by default a worker thread does it, mostly
-                                        while the unit before runs, when more than one CPU
-                                        is online (the bytes written are the same) */
+                                        thread alone; by default, when more than one CPU
+                                        is online, a worker thread compresses too, mostly
+                                        while the unit before runs (the bytes written are
+                                        the same) */
 
 typedef struct {
     upd_io  *target;          /* required unless DRY_RUN; not owned; kept open until

@@ -52,7 +52,10 @@ typedef struct {
 } upd_journal_status;
 
 /* Read the journal behind IO (the file given to an apply) and describe it.
- * A missing, empty, zeroed or foreign file reads as UPD_JOURNAL_EMPTY.
+ * A missing, empty, zeroed or foreign file reads as UPD_JOURNAL_EMPTY.  A
+ * run left by an older journal format (version 2) reads as
+ * UPD_JOURNAL_RUNNING, though upd_apply refuses to resume it
+ * (UPD_E_JOURNAL): keep the file for the version that wrote it.
  * Errors: UPD_E_IO_READ. */
 UPD_API int upd_journal_read_status(upd_io *io, upd_journal_status *st);
 
