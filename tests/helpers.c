@@ -446,7 +446,8 @@ int resegment(const buf_t *in, unsigned k, buf_t *out)
     return rc;
 }
 
-int pkg_manifest(const buf_t *pkg, upd_seg_entry *e, size_t max)
+/* The manifest of PKG into E (at most MAX entries): their count, or -1. */
+static int pkg_manifest(const buf_t *pkg, upd_seg_entry *e, size_t max)
 {
     upd_header h;
     if (upd_header_decode(pkg->p, pkg->n, &h) < 0 || h.seg_count > max

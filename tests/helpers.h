@@ -50,9 +50,6 @@ int apply_io_seeking(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_l
  * generator's smallest segment.  IN's segment must be one frame (no
  * literal dictionary).  0, or -1 / an upd_err. */
 int resegment(const buf_t *in, unsigned k, buf_t *out);
-/* The manifest of package PKG: its entries into E (at most MAX), their
- * count returned, or -1 when the header or an entry does not decode. */
-int pkg_manifest(const buf_t *pkg, upd_seg_entry *e, size_t max);
 /* Segments of PKG whose literals use a dictionary (-1: bad package). */
 int pkg_dict_segments(const buf_t *pkg);
 /* File backends a test runs over: POSIX, io_uring buffered, io_uring with

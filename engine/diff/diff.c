@@ -45,29 +45,31 @@ static uint64_t schedule_mem(const upd_gops *sched, const upd_plan_info *info,
     return upd_applier_mem_need(&h, p->window) + UPD_JOURNAL_MEM;
 }
 
-/* Emission may run any segment with its LIT ops last (lits.c): check that
- * order too, and take the larger range-set peaks.  A segment's peaks do not
- * depend on the order inside the segments before it (they leave the same
- * sets), so the larger of the two bounds any mix of the orders. */
+/* Emission may run any segment with its LIT ops last (lits.c): make that
+ * order in *MOVED (emission encodes from it), check it too, and take the
+ * larger range-set peaks.  A segment's peaks do not depend on the order
+ * inside the segments before it (they leave the same sets), so the larger
+ * of the two bounds any mix of the orders. */
 static int check_lits_last(const upd_gops *sched, const upd_cuts *cuts, const uint8_t *old_img,
                            size_t old_len, const uint8_t *new_img, size_t new_len,
-                           upd_plan_info *info)
+                           upd_plan_info *info, upd_gops *moved)
 {
+    free(moved->v);
+    *moved = (upd_gops){ 0 };
     if (!sched->n)
         return 0;
-    upd_gops moved = { malloc(sched->n * sizeof *sched->v), sched->n, sched->n };
+    *moved = (upd_gops){ malloc(sched->n * sizeof *sched->v), sched->n, sched->n };
     upd_plan_info other = { .stash_size = info->stash_size };
-    if (!moved.v)
+    if (!moved->v)
         return UPD_E_NOMEM;
-    memcpy(moved.v, sched->v, sched->n * sizeof *sched->v);
-    int rc = upd_lits_last(&moved, cuts);
+    memcpy(moved->v, sched->v, sched->n * sizeof *sched->v);
+    int rc = upd_lits_last(moved, cuts);
     if (!rc)
-        rc = upd_plan_check(&moved, old_img, old_len, new_img, new_len, &other);
+        rc = upd_plan_check(moved, old_img, old_len, new_img, new_len, &other);
     if (other.write_ranges > info->write_ranges)
         info->write_ranges = other.write_ranges;
     if (other.stash_ranges > info->stash_ranges)
         info->stash_ranges = other.stash_ranges;
-    free(moved.v);
     return rc;
 }
 
@@ -120,7 +122,7 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
         return UPD_E_DIFF_TOO_LARGE;
 
     upd_covers cv = { 0 };
-    upd_gops ops = { 0 }, sched = { 0 };
+    upd_gops ops = { 0 }, sched = { 0 }, moved = { 0 };
     upd_cuts cuts = { 0 };
     upd_plan_info info = { 0 };
     uint64_t need = 0;
@@ -143,7 +145,8 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
         if (!rc)
             rc = upd_plan_check(&sched, old_img, old_len, new_img, new_len, &info);
         if (!rc && p->dict_max)
-            rc = check_lits_last(&sched, &cuts, old_img, old_len, new_img, new_len, &info);
+            rc = check_lits_last(&sched, &cuts, old_img, old_len, new_img, new_len, &info,
+                                 &moved);
         if (!rc && p->progress)
             p->progress(p->progress_user, UPD_PHASE_PLAN, ops.n, ops.n);
         if (!rc)
@@ -161,9 +164,10 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     uint64_t dict = rc || p->window - need < DICT_MIN ? 0 : p->window - need;
     dict = dict < p->dict_max ? dict : p->dict_max;
     if (!rc)
-        rc = upd_emit(&sched, &cuts, old_img, old_len, new_img, new_len, &info,
-                      (uint32_t)dict, p, out, out_user, st);
+        rc = upd_emit(&sched, moved.v ? &moved : NULL, &cuts, old_img, old_len, new_img,
+                      new_len, &info, (uint32_t)dict, p, out, out_user, st);
     free(sched.v);
+    free(moved.v);
     free(cuts.v);
     return rc;
 }

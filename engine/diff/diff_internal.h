@@ -81,8 +81,6 @@ typedef struct {
     size_t  n, cap;
 } upd_cuts;
 
-int upd_cuts_push(upd_cuts *c, size_t at);
-
 /* Cut SCHED into segments of about TARGET decoded bytes each (its ops'
  * encodings and payloads); a segment's first op always fits. */
 int upd_emit_cut(const upd_gops *sched, const uint8_t *old_img, const uint8_t *new_img,
@@ -107,9 +105,11 @@ typedef struct {
 int upd_dict_windows(const upd_gops *sched, const upd_cuts *cuts, uint32_t max, upd_window *w);
 
 /* Pack the schedule into the segments CUTS gives, compress (literals
- * against a window of at most DICT_BUDGET bytes where that pays), and write
- * the package. */
-int upd_emit(const upd_gops *sched, const upd_cuts *cuts, const uint8_t *old_img, size_t old_len,
+ * against a window of at most DICT_BUDGET bytes where that pays: such a
+ * segment's ops are encoded in LITS_LAST's order, SCHED with each segment's
+ * LITs last; NULL: no dictionaries), and write the package. */
+int upd_emit(const upd_gops *sched, const upd_gops *lits_last, const upd_cuts *cuts,
+             const uint8_t *old_img, size_t old_len,
              const uint8_t *new_img, size_t new_len, const upd_plan_info *info,
              uint32_t dict_budget, const upd_diff_params *p, upd_write_fn out, void *out_user,
              upd_diff_stats *st);

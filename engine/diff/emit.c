@@ -107,30 +107,7 @@ uint64_t upd_gop_payload(const upd_gop *g, const uint8_t *old_img, const uint8_t
     return nr + nb;
 }
 
-int upd_emit_cut(const upd_gops *sched, const uint8_t *old_img, const uint8_t *new_img,
-                 uint32_t target, upd_cuts *out)
-{
-    uint64_t used = 0, prev_end = 0;
-    uint8_t scratch[UPD_OP_MAX_ENCODED];
-    out->n = 0;
-    UPD_CHECK(upd_cuts_push(out, 0));
-    for (size_t i = 0; i < sched->n; i++) {
-        const upd_gop *g = &sched->v[i];
-        uint64_t payload = upd_gop_payload(g, old_img, new_img);
-        if (i > out->v[out->n - 1] && used + payload + UPD_OP_MAX_ENCODED > target) {
-            UPD_CHECK(upd_cuts_push(out, i));
-            used = prev_end = 0;
-        }
-        upd_op op = { (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
-        int n = upd_op_encode(&op, &prev_end, scratch);
-        if (n < 0)
-            return UPD_E_INTERNAL;
-        used += (uint64_t)n + payload;
-    }
-    return sched->n ? upd_cuts_push(out, sched->n) : 0;
-}
-
-int upd_cuts_push(upd_cuts *c, size_t at)
+static int cuts_push(upd_cuts *c, size_t at)
 {
     void *grown = upd_grow(c->v, c->n, &c->cap, sizeof *c->v);
     if (!grown)
@@ -139,6 +116,30 @@ int upd_cuts_push(upd_cuts *c, size_t at)
     c->v[c->n++] = at;
     return 0;
 }
+
+int upd_emit_cut(const upd_gops *sched, const uint8_t *old_img, const uint8_t *new_img,
+                 uint32_t target, upd_cuts *out)
+{
+    uint64_t used = 0, prev_end = 0;
+    uint8_t scratch[UPD_OP_MAX_ENCODED];
+    out->n = 0;
+    UPD_CHECK(cuts_push(out, 0));
+    for (size_t i = 0; i < sched->n; i++) {
+        const upd_gop *g = &sched->v[i];
+        uint64_t payload = upd_gop_payload(g, old_img, new_img);
+        if (i > out->v[out->n - 1] && used + payload + UPD_OP_MAX_ENCODED > target) {
+            UPD_CHECK(cuts_push(out, i));
+            used = prev_end = 0;
+        }
+        upd_op op = { (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
+        int n = upd_op_encode(&op, &prev_end, scratch);
+        if (n < 0)
+            return UPD_E_INTERNAL;
+        used += (uint64_t)n + payload;
+    }
+    return sched->n ? cuts_push(out, sched->n) : 0;
+}
+
 
 static int add_op(seg_builder *sb, const upd_gop *g, const uint8_t *old, const uint8_t *nw,
                   upd_diff_stats *st)
@@ -184,6 +185,7 @@ static int add_op(seg_builder *sb, const upd_gop *g, const uint8_t *old, const u
 typedef struct {
     segments *segs;
     const upd_gops *sched;
+    const upd_gops *lits_last;  /* the same ops, each segment's LITs last */
     const uint8_t *nw;
     atomic_size_t done;
     int level;
@@ -244,22 +246,18 @@ static uint8_t *make_dict(const zjob *j, const segment *s)
     return d;
 }
 
-/* S's streams before its literals, with its LIT ops last in the control
- * stream (the diff streams keep their order: the DIFF ops keep theirs), into
+/* S's streams before its literals, its control stream in the literals-last
+ * order (the diff streams keep their order: the DIFF ops keep theirs), into
  * OUT (room for s->ctrl + UPD_OP_MAX_ENCODED per op more than S has); the
  * new control length in *CTRL. */
 static size_t head_lits_last(const zjob *j, const segment *s, uint8_t *out, size_t *ctrl)
 {
     uint8_t *p = out;
     uint64_t prev_end = 0;
-    for (int lits = 0; lits < 2; lits++) {
-        for (size_t i = s->first; i < s->end; i++) {
-            const upd_gop *g = &j->sched->v[i];
-            if ((g->kind == UPD_OP_LIT) != lits)
-                continue;
-            upd_op op = { (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
-            p += upd_op_encode(&op, &prev_end, p);   /* encoded once before: valid */
-        }
+    for (size_t i = s->first; i < s->end; i++) {
+        const upd_gop *g = &j->lits_last->v[i];
+        upd_op op = { (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
+        p += upd_op_encode(&op, &prev_end, p);   /* encoded once before: valid */
     }
     *ctrl = (size_t)(p - out);
     memcpy(p, s->raw + s->ctrl, s->runs + s->dbytes);
@@ -335,10 +333,11 @@ static int compress_one(void *ctx, size_t i, unsigned thread)
     return 0;
 }
 
-static int compress_all(segments *segs, const upd_gops *sched, const uint8_t *new_img,
-                        const upd_diff_params *p)
+static int compress_all(segments *segs, const upd_gops *sched, const upd_gops *lits_last,
+                        const uint8_t *new_img, const upd_diff_params *p)
 {
-    zjob j = { .segs = segs, .sched = sched, .nw = new_img, .level = p->level, .p = p };
+    zjob j = { .segs = segs, .sched = sched, .lits_last = lits_last, .nw = new_img,
+               .level = p->level, .p = p };
     atomic_init(&j.done, 0);
     return upd_parallel(segs->n, p->threads, compress_one, &j);
 }
@@ -402,7 +401,8 @@ static int dict_fields(const segments *segs, upd_header *h)
     return rc;
 }
 
-int upd_emit(const upd_gops *sched, const upd_cuts *cuts, const uint8_t *old_img, size_t old_len,
+int upd_emit(const upd_gops *sched, const upd_gops *lits_last, const upd_cuts *cuts,
+             const uint8_t *old_img, size_t old_len,
              const uint8_t *new_img, size_t new_len, const upd_plan_info *info,
              uint32_t dict_budget, const upd_diff_params *p, upd_write_fn out, void *out_user,
              upd_diff_stats *st)
@@ -419,7 +419,7 @@ int upd_emit(const upd_gops *sched, const upd_cuts *cuts, const uint8_t *old_img
         if (!rc)
             rc = close_segment(&sb, &segs, cuts->v[k], cuts->v[k + 1]);
     }
-    if (!rc && dict_budget && nseg) {
+    if (!rc && dict_budget && nseg && lits_last) {
         win = calloc(nseg, sizeof *win);
         rc = win ? upd_dict_windows(sched, cuts, dict_budget, win) : UPD_E_NOMEM;
         for (size_t k = 0; !rc && k < nseg; k++)
@@ -428,7 +428,7 @@ int upd_emit(const upd_gops *sched, const upd_cuts *cuts, const uint8_t *old_img
     if (!rc && p->progress)
         p->progress(p->progress_user, UPD_PHASE_COMPRESS, 0, segs.n);
     if (!rc)
-        rc = compress_all(&segs, sched, new_img, p);
+        rc = compress_all(&segs, sched, lits_last, new_img, p);
     upd_header h = { .version = UPD_FORMAT_VERSION, .block_size = p->block_size,
                      .seg_count = (uint32_t)segs.n, .old_size = old_len, .new_size = new_len,
                      .stash_size = info->stash_size, .write_ranges = info->write_ranges,
