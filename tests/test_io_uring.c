@@ -87,17 +87,19 @@ Test(io_uring, auto_falls_back, .description = "io_uring_setup refused (ENOSYS, 
 /* Under a file size limit of LIMIT bytes (SIGXFSZ ignored), the kernel
  * writes short, then refuses with EFBIG.  One 1 MiB write in one piece: it
  * must not succeed, and the EFBIG (not a made-up EIO) shows the remainder
- * was resubmitted after the short completion. */
+ * was resubmitted after the short completion.  O_DIRECT (aligned buffer,
+ * offset and limit), so that the write goes through the ring: a buffered
+ * handle writes on the caller's thread (the POSIX path). */
 static int short_write_child(void)
 {
-    const size_t n = 1u << 20, limit = 300000;
+    const size_t n = 1u << 20, limit = 73 * 4096;
     struct rlimit rl = { limit, limit };
     signal(SIGXFSZ, SIG_IGN);
     if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
         return 10;
     upd_io *io;
     upd_io_params p = { UPD_IO_URING, 4, 1u << 20 };
-    if (upd_io_open_uring(&io, path, UPD_IO_CREATE | UPD_IO_TRUNC, &p))
+    if (upd_io_open_uring(&io, path, UPD_IO_CREATE | UPD_IO_TRUNC | UPD_IO_DIRECT, &p))
         return 11;
     uint8_t *b = upd_io_buf_alloc(io, n);
     memset(b, 0x5a, n);
@@ -167,9 +169,11 @@ Test(io_uring, eio_from_the_kernel, .description = "EIO (unmapped /proc/self/mem
     }
 }
 
+/* With UPD_IO_DIRECT, so that the writes go through the ring (a buffered
+ * handle's writes run inside submit). */
 Test(io_uring, flush_collects_unreaped_writes, .description = "flush waits for every write in flight and reports a failed one instead of syncing")
 {
-    upd_io *io = open_uring(UPD_IO_TRUNC, 0, 0);
+    upd_io *io = open_uring(UPD_IO_TRUNC | UPD_IO_DIRECT, 0, 0);
     uint8_t b[4096] = { 1 };
     upd_io_req r[2] = { { b, 0, sizeof b, UPD_IO_WRITE }, { b, 8192, sizeof b, UPD_IO_WRITE } };
     cr_assert_eq(upd_io_submit(io, r, 2), 0);
@@ -179,7 +183,7 @@ Test(io_uring, flush_collects_unreaped_writes, .description = "flush waits for e
     cr_assert_eq(st.st_size, 12288);
     upd_io_close(io);
     /* a write that fails in flight makes the barrier fail */
-    io = open_uring(0, 0, 0);
+    io = open_uring(UPD_IO_DIRECT, 0, 0);
     upd_io_req bad = { (void *)1, 0, 4096, UPD_IO_WRITE };   /* EFAULT in the kernel */
     cr_assert_eq(upd_io_submit(io, &bad, 1), 0);
     cr_assert_eq(upd_io_flush(io), UPD_E_IO_FLUSH);
@@ -188,28 +192,64 @@ Test(io_uring, flush_collects_unreaped_writes, .description = "flush waits for e
     upd_io_close(io);
 }
 
+/* Both ways: buffered (writes on the caller's thread, reads through the
+ * ring) and with O_DIRECT (everything through the ring). */
 Test(io_uring, big_batches_and_order, .description = "a batch of 1000 pieces through a 4-entry ring; batches in flight keep their order")
 {
+    for (int direct = 0; direct < 2; direct++) {
+        upd_io *io = open_uring(UPD_IO_TRUNC | (direct ? UPD_IO_DIRECT : 0), 4, 4096);
+        size_t n = 1000 * 4096 + 123;
+        uint8_t *a = upd_io_buf_alloc(io, n), *b = malloc(n);
+        for (size_t i = 0; i < n; i++)
+            a[i] = (uint8_t)(i * 31 + 7);
+        cr_assert_eq(upd_io_write(io, a, n, 5), 0);
+        cr_assert_eq(upd_io_read(io, b, n, 5), 0);
+        cr_assert(memcmp(a, b, n) == 0);
+        /* two overlapping writes in two batches without a reap between:
+         * the second lands last */
+        memset(a, 1, 1 << 20);
+        memset(b, 2, 1 << 20);
+        upd_io_req w1 = { a, 0, 1u << 20, UPD_IO_WRITE }, w2 = { b, 4096, 1u << 20, UPD_IO_WRITE };
+        cr_assert_eq(upd_io_submit(io, &w1, 1), 0);
+        cr_assert_eq(upd_io_submit(io, &w2, 1), 0);
+        cr_assert_eq(upd_io_reap(io), 0);
+        cr_assert_eq(upd_io_read(io, a, 8192, 0), 0);
+        cr_assert(a[0] == 1 && a[4095] == 1 && a[4096] == 2 && a[8191] == 2, "direct %d", direct);
+        upd_io_buf_free(io, a, n);
+        free(b);
+        upd_io_close(io);
+    }
+}
+
+Test(io_uring, buffered_writes_after_reads_in_flight, .description = "buffered: a write batch runs after the reads in flight (they see the old bytes), its failure reported by submit")
+{
     upd_io *io = open_uring(UPD_IO_TRUNC, 4, 4096);
-    size_t n = 1000 * 4096 + 123;
-    uint8_t *a = upd_io_buf_alloc(io, n), *b = malloc(n);
-    for (size_t i = 0; i < n; i++)
-        a[i] = (uint8_t)(i * 31 + 7);
-    cr_assert_eq(upd_io_write(io, a, n, 5), 0);
-    cr_assert_eq(upd_io_read(io, b, n, 5), 0);
-    cr_assert(memcmp(a, b, n) == 0);
-    /* two overlapping writes in two batches without a reap between: the
-     * second lands last */
-    memset(a, 1, 1 << 20);
-    memset(b, 2, 1 << 20);
-    upd_io_req w1 = { a, 0, 1u << 20, UPD_IO_WRITE }, w2 = { b, 4096, 1u << 20, UPD_IO_WRITE };
-    cr_assert_eq(upd_io_submit(io, &w1, 1), 0);
-    cr_assert_eq(upd_io_submit(io, &w2, 1), 0);
+    size_t n = 256 * 4096;
+    uint8_t *old = malloc(n), *got = malloc(n), *nw = malloc(n);
+    memset(old, 0x11, n);
+    memset(nw, 0x22, n);
+    cr_assert_eq(upd_io_write(io, old, n, 0), 0);
+    /* 256 pieces through a 4-entry ring: most are still queued when the
+     * writes come */
+    upd_io_req rd = { got, 0, (uint32_t)n, UPD_IO_READ };
+    upd_io_req wr[2] = { { nw, 0, (uint32_t)(n / 2), UPD_IO_WRITE },
+                         { nw + n / 2, n / 2, (uint32_t)(n / 2), UPD_IO_WRITE } };
+    cr_assert_eq(upd_io_submit(io, &rd, 1), 0);
+    cr_assert_eq(upd_io_submit(io, wr, 2), 0);
     cr_assert_eq(upd_io_reap(io), 0);
-    cr_assert_eq(upd_io_read(io, a, 8192, 0), 0);
-    cr_assert(a[0] == 1 && a[4095] == 1 && a[4096] == 2 && a[8191] == 2);
-    upd_io_buf_free(io, a, n);
-    free(b);
+    for (size_t i = 0; i < n; i += 4093)
+        cr_assert_eq(got[i], 0x11, "byte %zu read after the write", i);
+    cr_assert_eq(upd_io_read(io, got, n, 0), 0);
+    cr_assert(memcmp(got, nw, n) == 0);
+    /* EFAULT: the batch fails at once, named for the write */
+    upd_io_req bad = { (void *)1, 0, 4096, UPD_IO_WRITE };
+    cr_assert_eq(upd_io_submit(io, &bad, 1), UPD_E_IO_WRITE);
+    cr_assert_eq(upd_io_last_errno(io), EFAULT);
+    cr_assert_eq(upd_io_reap(io), UPD_E_IO_WRITE, "reported once more by the reap");
+    cr_assert_eq(upd_io_write(io, nw, 10, 0), 0, "the handle still works");
+    free(old);
+    free(got);
+    free(nw);
     upd_io_close(io);
 }
 

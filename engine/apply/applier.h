@@ -17,6 +17,10 @@
 
 enum { ST_HEADER, ST_MANIFEST, ST_AUTH, ST_SEGMENT, ST_DONE };
 
+/* Target writes queued before one submission: one io_uring_enter for the
+ * lot, and the POSIX backend's pwritev for contiguous ones. */
+#define UPD_WQ_MAX 256
+
 /* A range [off, off+len) saved at byte AT of a save area: of the target,
  * or of the stash when OFF has UPD_JR_STASH set. */
 typedef struct { uint64_t off, len, at; } upd_jrange;
@@ -136,6 +140,12 @@ struct upd_applier {
     uint64_t  size_planned;     /* the image length after it, */
     int       resize_planned;   /* and whether it changes that length */
     uint64_t  vlog_end;         /* validation-log bytes written */
+    /* exec.c: target writes queued and submitted together (their bytes in
+     * iobuf [0, wq_used) or in the decoded segment) */
+    upd_io_req wq[UPD_WQ_MAX];
+    unsigned  wq_n;
+    size_t    wq_used;
+    uint64_t  wq_lo, wq_hi;     /* the queued writes' hull */
 };
 
 /* The image old bytes are read from: the source out of place, else the target. */
@@ -169,6 +179,9 @@ int upd_ap_freeze_before(upd_applier *a, uint32_t seg);
 
 /* exec.c: run the validated segment E (from the resume point when resuming). */
 int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e);
+/* exec.c: before reading target bytes [off, off+len) other than through
+ * the steps: submit the queued writes if one of them overlaps. */
+int upd_ap_wq_guard(upd_applier *a, uint64_t off, uint64_t len);
 
 /* journal.c */
 #define UPD_JR_RANGES_MAX 8191      /* saved ranges per unit (then the unit ends): the

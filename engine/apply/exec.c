@@ -15,13 +15,15 @@
  * flushed; the next unit's slot records the progress.
  *
  * Zero-copy discipline: literal bytes are written straight from the decoded
- * segment buffer; a DIFF reads its source into the I/O buffer, adds its
- * non-zero diff bytes there, and writes that same buffer.  In place, a DIFF
+ * segment buffer (a short run that joins a queued write is copied next to
+ * it); a DIFF reads its source into the I/O buffer, adds its non-zero diff
+ * bytes there, and writes that same buffer.  In place, a DIFF
  * step over its own bytes reads and writes only its dirty parts (outside
  * long zero runs): the unit's plan takes the same parts (dirty_next), so
  * the journal saves only what is really overwritten. */
 #include "applier.h"
 #include "../common/check.h"
+#include "../io/io_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -279,11 +281,111 @@ static int skips_zero_runs(const upd_applier *a, const step_t *s, uint64_t stash
            && part == s->n;
 }
 
+/* ---- queued target writes ------------------------------------------------ */
+
+/* Steps do not write one by one: their writes are queued and submitted
+ * together (a unit's end, a full queue or buffer, a resize, a read of
+ * bytes a queued write covers), so a run of small writes costs one
+ * io_uring_enter, or one pwritev where they are contiguous, instead of a
+ * system call (and, for buffered writes io_uring hands to a worker, two
+ * context switches) each.  A step's bytes go to the I/O buffer after the
+ * queued ones; literal bytes are written from the decoded segment, which
+ * stays put until the segment's writes are submitted. */
+static int wq_submit(upd_applier *a)
+{
+    unsigned n = a->wq_n;
+    a->wq_n = 0;
+    a->wq_used = 0;
+    if (!n)
+        return 0;
+    int rc = upd_io_submit(a->p.target, a->wq, n);
+    int rr = upd_io_reap(a->p.target);
+    return rc ? rc : rr;
+}
+
+int upd_ap_wq_guard(upd_applier *a, uint64_t off, uint64_t len)
+{
+    if (!a->wq_n || off >= a->wq_hi || off + len <= a->wq_lo)
+        return 0;
+    for (unsigned i = 0; i < a->wq_n; i++)
+        if (off < a->wq[i].off + a->wq[i].len && a->wq[i].off < off + len)
+            return wq_submit(a);
+    return 0;
+}
+
+/* Literal bytes of at most this many that continue a queued write in the
+ * I/O buffer, or that a step's bytes continue, are copied next to them:
+ * one request instead of two costs less than the copy. */
+#define WQ_COPY_MAX 4096u
+
+static int in_iobuf(const upd_applier *a, const void *p)
+{
+    return (const uint8_t *)p >= a->iobuf && (const uint8_t *)p < a->iobuf + a->iobuf_size;
+}
+
+/* Room in the I/O buffer for a step's N bytes bound for DST, after the
+ * queued ones (submitting them when there is none).  The address is DST
+ * modulo the buffer alignment, so the request's aligned middle stays
+ * O_DIRECT-able.  A short queued write of literal bytes that ends at DST
+ * is copied in front of the room, for the step's write to join it. */
+static int wq_room(upd_applier *a, uint64_t dst, uint64_t n, uint8_t **buf)
+{
+    const size_t al = UPD_IO_BUF_ALIGN;
+    upd_io_req *last = a->wq_n ? &a->wq[a->wq_n - 1] : NULL;
+    size_t lead = last && !in_iobuf(a, last->buf) && last->len <= WQ_COPY_MAX
+                  && last->off + last->len == dst ? last->len : 0;
+    size_t want = (size_t)(dst % al), from = a->wq_used + lead;
+    size_t at = (from + al - 1 - want) / al * al + want;
+    if (at < from || at + n > a->iobuf_size) {
+        UPD_CHECK(wq_submit(a));
+        at = want + n <= a->iobuf_size ? want : 0;
+        lead = 0;
+    }
+    if (lead) {
+        memcpy(a->iobuf + at - lead, last->buf, lead);
+        last->buf = a->iobuf + at - lead;
+        a->wq_used = at;
+    }
+    *buf = a->iobuf + at;
+    return 0;
+}
+
+/* Queue the write of BUF[0..N) at DST (BUF from wq_room, or the segment's
+ * literal bytes); it joins the one before when both are contiguous. */
+static int wq_write(upd_applier *a, const uint8_t *buf, uint64_t n, uint64_t dst)
+{
+    if (!n)
+        return 0;
+    if (!a->wq_n) {
+        a->wq_lo = dst;
+        a->wq_hi = dst + n;
+    }
+    upd_io_req *last = a->wq_n ? &a->wq[a->wq_n - 1] : NULL;
+    int follows = last && last->off + last->len == dst && last->len + n <= UPD_IO_MAX_REQ;
+    if (follows && !in_iobuf(a, buf) && n <= WQ_COPY_MAX
+        && (uint8_t *)last->buf + last->len == a->iobuf + a->wq_used
+        && a->wq_used + n <= a->iobuf_size) {
+        memcpy(a->iobuf + a->wq_used, buf, n);
+        buf = a->iobuf + a->wq_used;
+    }
+    if (follows && (const uint8_t *)last->buf + last->len == buf)
+        last->len += (uint32_t)n;
+    else
+        a->wq[a->wq_n++] = (upd_io_req){ (void *)buf, dst, (uint32_t)n, UPD_IO_WRITE };
+    if (in_iobuf(a, buf) && (size_t)(buf - a->iobuf) + n > a->wq_used)
+        a->wq_used = (size_t)(buf - a->iobuf + n);
+    a->wq_lo = dst < a->wq_lo ? dst : a->wq_lo;
+    a->wq_hi = dst + n > a->wq_hi ? dst + n : a->wq_hi;
+    return a->wq_n == UPD_WQ_MAX ? wq_submit(a) : 0;
+}
+
 /* ---- reads and the steps themselves ------------------------------------- */
 
 static int read_image(upd_applier *a, uint8_t *buf, uint64_t x, size_t n)
 {
     a->st.bytes_read += n;
+    if (!a->p.source)
+        UPD_CHECK(upd_ap_wq_guard(a, x, n));
     return upd_io_read(upd_ap_old(a), buf, n, x);
 }
 
@@ -349,16 +451,15 @@ static void add_records(const step_t *s, uint8_t *buf)
 
 /* An in-place DIFF step over its own bytes: read, add and write the
  * dirty parts only. */
-static int run_dirty(upd_applier *a, const step_t *s)
+static int run_dirty(upd_applier *a, const step_t *s, uint8_t *buf)
 {
     dirty_iter d;
     uint64_t lo, hi;
     for (dirty_init(&d, s); dirty_next(&d, &lo, &hi);)
-        UPD_CHECK(read_image(a, a->iobuf + (lo - s->off), s->src + (lo - s->off), (size_t)(hi - lo)));
-    add_records(s, a->iobuf);
+        UPD_CHECK(read_image(a, buf + (lo - s->off), s->src + (lo - s->off), (size_t)(hi - lo)));
+    add_records(s, buf);
     for (dirty_init(&d, s); dirty_next(&d, &lo, &hi);)
-        UPD_CHECK(upd_io_write(a->p.target, a->iobuf + (lo - s->off), (size_t)(hi - lo),
-                               s->dst + (lo - s->off)));
+        UPD_CHECK(wq_write(a, buf + (lo - s->off), hi - lo, s->dst + (lo - s->off)));
     return 0;
 }
 
@@ -367,33 +468,39 @@ static int run_step(upd_applier *a, const step_iter *it)
     step_t s;
     iter_get(a, it, &s);
     size_t n = (size_t)s.n;
+    uint8_t *buf;
     switch (s.kind) {
     case UPD_OP_COPY:
     case UPD_OP_DIFF:
+        UPD_CHECK(wq_room(a, s.dst, n, &buf));
         if (skips_zero_runs(a, &s, a->stash_done))
-            return run_dirty(a, &s);
-        UPD_CHECK(read_old(a, a->iobuf, s.src, n));
+            return run_dirty(a, &s, buf);
+        UPD_CHECK(read_old(a, buf, s.src, n));
         if (s.kind == UPD_OP_DIFF)
-            add_records(&s, a->iobuf);
-        return upd_io_write(a->p.target, a->iobuf, n, s.dst);
+            add_records(&s, buf);
+        return wq_write(a, buf, n, s.dst);
     case UPD_OP_LIT:
         /* the literal frame is decoded against its dictionary when the
          * first LIT runs (the ops before it wrote the window's bytes) */
         if (!a->lits_ready && a->manifest[a->seg].dict_len) {
+            UPD_CHECK(wq_submit(a));
             UPD_CHECK(upd_ap_decode_lits(a, &a->manifest[a->seg]));
             a->lits_ready = 1;
         }
-        return upd_io_write(a->p.target, s.payload, n, s.dst);
+        return wq_write(a, s.payload, n, s.dst);
     case UPD_OP_FILL:
-        memset(a->iobuf, it->op.fill, n);
-        return upd_io_write(a->p.target, a->iobuf, n, s.dst);
+        UPD_CHECK(wq_room(a, s.dst, n, &buf));
+        memset(buf, it->op.fill, n);
+        return wq_write(a, buf, n, s.dst);
     case UPD_OP_STASH:
-        UPD_CHECK(read_image(a, a->iobuf, s.src, n));
-        UPD_CHECK(upd_io_write(a->stash, a->iobuf, n, a->stash_done));
+        UPD_CHECK(wq_room(a, s.src, n, &buf));
+        UPD_CHECK(read_image(a, buf, s.src, n));
+        UPD_CHECK(upd_io_write(a->stash, buf, n, a->stash_done));
         a->stash_done += n;
         a->st.stash_bytes += n;
         return 0;
     case UPD_OP_RESIZE:
+        UPD_CHECK(wq_submit(a));
         a->exec_size = it->op.len;
         return upd_io_resize(a->p.target, it->op.len);
     default:
@@ -618,6 +725,7 @@ static int prepare_next(upd_applier *a, const step_iter *it, int64_t k)
 
 static int flush_unit(upd_applier *a, uint64_t stash_before)
 {
+    UPD_CHECK(wq_submit(a));
     a->st.flushes++;
     UPD_CHECK(upd_io_flush(a->p.target));
     /* a stash inside the journal is made durable by the next slot's flush */
@@ -647,7 +755,7 @@ int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e)
             UPD_CHECK(run_step(a, &it));
             UPD_CHECK(iter_advance(a, &it));
         }
-        return 0;
+        return wq_submit(a);
     }
     while (!it.done) {
         size_t n_early;

@@ -49,7 +49,10 @@ static int feed(upd_applier *a, size_t limit)
         const upd_jrange *r = &a->saved_dir.v[w->ri];
         upd_io *from = r->off & UPD_JR_STASH ? a->stash : a->p.target;
         uint64_t k = r->len - w->rdone < UPD_ZJ_IN - got ? r->len - w->rdone : UPD_ZJ_IN - got;
-        UPD_CHECK(upd_io_read(from, buf + got, (size_t)k, (r->off & ~UPD_JR_STASH) + w->rdone));
+        uint64_t off = (r->off & ~UPD_JR_STASH) + w->rdone;
+        if (from == a->p.target)
+            UPD_CHECK(upd_ap_wq_guard(a, off, k));
+        UPD_CHECK(upd_io_read(from, buf + got, (size_t)k, off));
         a->st.bytes_read += k;
         got += (size_t)k;
         if ((w->rdone += k) == r->len) {

@@ -17,6 +17,11 @@ int upd_io_open_fd(const char *path, unsigned flags, int *fd, uint64_t *capacity
 int upd_io_fd_size(int fd, uint64_t capacity, uint64_t *size);
 int upd_io_fd_resize(int fd, int rdonly, uint64_t capacity, uint64_t size);
 
+/* Run REQS[0..N) on FD synchronously, in order (pread/pwrite; requests
+ * that continue each other in one preadv/pwritev).  0 or a negative errno
+ * (-ENODATA: a read met end of file; -EIO: a write moved nothing). */
+int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n);
+
 /* Alignment of upd_io_buf_alloc() buffers: a page, which also satisfies
  * O_DIRECT on every file system and device updelta targets. */
 #define UPD_IO_BUF_ALIGN 4096u

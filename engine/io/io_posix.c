@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 typedef struct {
@@ -20,13 +21,13 @@ typedef struct {
     uint64_t capacity;     /* block devices: fixed size */
 } posix_io;
 
-static int px_xfer(posix_io *p, const upd_io_req *r)
+static int px_xfer(int fd, const upd_io_req *r)
 {
     uint8_t *b = r->buf;
     size_t left = r->len;
     off_t off = (off_t)r->off;
     while (left) {
-        ssize_t n = r->op == UPD_IO_READ ? pread(p->fd, b, left, off) : pwrite(p->fd, b, left, off);
+        ssize_t n = r->op == UPD_IO_READ ? pread(fd, b, left, off) : pwrite(fd, b, left, off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -41,17 +42,53 @@ static int px_xfer(posix_io *p, const upd_io_req *r)
     return 0;
 }
 
+/* Requests that continue each other on the file (same direction) go in one
+ * preadv/pwritev; a short or failed one is finished request by request,
+ * which names the cause. */
+#define PX_IOV 64
+
+int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n)
+{
+    for (unsigned i = 0; i < n;) {
+        struct iovec iov[PX_IOV];
+        size_t total = reqs[i].len;
+        unsigned k = 1;
+        iov[0] = (struct iovec){ reqs[i].buf, reqs[i].len };
+        while (i + k < n && k < PX_IOV && reqs[i + k].op == reqs[i].op
+               && reqs[i + k].off == reqs[i + k - 1].off + reqs[i + k - 1].len) {
+            iov[k] = (struct iovec){ reqs[i + k].buf, reqs[i + k].len };
+            total += reqs[i + k++].len;
+        }
+        ssize_t got = 0;
+        if (k > 1)
+            got = reqs[i].op == UPD_IO_READ ? preadv(fd, iov, (int)k, (off_t)reqs[i].off)
+                                            : pwritev(fd, iov, (int)k, (off_t)reqs[i].off);
+        if (got < 0 || (size_t)got < total) {
+            size_t done = got > 0 ? (size_t)got : 0;
+            for (unsigned j = 0; j < k; j++) {
+                upd_io_req r = reqs[i + j];
+                size_t skip = done < r.len ? done : r.len;
+                done -= skip;
+                r.buf = (uint8_t *)r.buf + skip;
+                r.off += skip;
+                r.len -= (uint32_t)skip;
+                int rc = px_xfer(fd, &r);
+                if (rc < 0)
+                    return rc;
+            }
+        }
+        i += k;
+    }
+    return 0;
+}
+
 static int px_submit(void *ctx, const upd_io_req *reqs, unsigned n)
 {
     posix_io *p = ctx;
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 0; i < n; i++)
         if (reqs[i].op == UPD_IO_WRITE && p->rdonly)
             return -EBADF;
-        int rc = px_xfer(p, &reqs[i]);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return upd_io_fd_xfer(p->fd, reqs, n);
 }
 
 static int px_reap(void *ctx) { (void)ctx; return 0; }
