@@ -145,6 +145,7 @@ struct upd_applier {
     upd_io_req wq[UPD_WQ_MAX];
     unsigned  wq_n;
     size_t    wq_used;
+    size_t    wq_hold;          /* iobuf [0, wq_hold) holds a group's rooms */
     uint64_t  wq_lo, wq_hi;     /* the queued writes' hull */
 };
 

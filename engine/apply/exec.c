@@ -15,8 +15,8 @@
  * flushed; the next unit's slot records the progress.
  *
  * Zero-copy discipline: literal bytes are written straight from the decoded
- * segment buffer (a short run that joins a queued write is copied next to
- * it); a DIFF reads its source into the I/O buffer, adds its non-zero diff
+ * segment buffer (a run of at most 4 KiB is copied beside the writes
+ * around it, to go with them as one request); a DIFF reads its source into the I/O buffer, adds its non-zero diff
  * bytes there, and writes that same buffer.  In place, a DIFF
  * step over its own bytes reads and writes only its dirty parts (outside
  * long zero runs): the unit's plan takes the same parts (dirty_next), so
@@ -119,6 +119,8 @@ typedef struct {
 
 typedef struct {
     upd_op_kind kind;
+    uint8_t  fill;              /* FILL: the byte */
+    uint64_t size;              /* RESIZE: the new length */
     uint64_t dst, src, n;       /* this step's part of the operation ... */
     uint64_t off;               /* ... from this offset in it */
     const uint8_t *payload;
@@ -208,6 +210,8 @@ static void iter_get(const upd_applier *a, const step_iter *it, step_t *s)
     const upd_op *op = &it->op;
     uint64_t off = step_off(a, it);
     s->kind = op->kind;
+    s->fill = op->fill;
+    s->size = op->len;
     s->n = op->kind == UPD_OP_RESIZE ? 0 : (op->len - off < a->chunk ? op->len - off : a->chunk);
     s->off = off;
     s->dst = op->dst + off;
@@ -284,18 +288,18 @@ static int skips_zero_runs(const upd_applier *a, const step_t *s, uint64_t stash
 /* ---- queued target writes ------------------------------------------------ */
 
 /* Steps do not write one by one: their writes are queued and submitted
- * together (a unit's end, a full queue or buffer, a resize, a read of
- * bytes a queued write covers), so a run of small writes costs one
- * io_uring_enter, or one pwritev where they are contiguous, instead of a
- * system call (and, for buffered writes io_uring hands to a worker, two
- * context switches) each.  A step's bytes go to the I/O buffer after the
- * queued ones; literal bytes are written from the decoded segment, which
- * stays put until the segment's writes are submitted. */
+ * together (a unit's end, a full queue or buffer, a resize, before the
+ * dictionary window is read, and before any read or write of bytes a queued
+ * write covers), so a run of small writes costs one io_uring_enter, or one
+ * pwritev where they are contiguous, instead of a system call each.  A
+ * step's bytes get a room in the I/O buffer after the queued ones (and
+ * after a group's rooms, wq_hold); a write joins the one before it when
+ * both are contiguous in the image and in memory. */
 static int wq_submit(upd_applier *a)
 {
     unsigned n = a->wq_n;
     a->wq_n = 0;
-    a->wq_used = 0;
+    a->wq_used = a->wq_hold;
     if (!n)
         return 0;
     int rc = upd_io_submit(a->p.target, a->wq, n);
@@ -313,99 +317,59 @@ int upd_ap_wq_guard(upd_applier *a, uint64_t off, uint64_t len)
     return 0;
 }
 
-/* Literal bytes of at most this many that continue a queued write in the
- * I/O buffer, or that a step's bytes continue, are copied next to them:
- * one request instead of two costs less than the copy. */
-#define WQ_COPY_MAX 4096u
-
 static int in_iobuf(const upd_applier *a, const void *p)
 {
     return (const uint8_t *)p >= a->iobuf && (const uint8_t *)p < a->iobuf + a->iobuf_size;
 }
 
-/* Room in the I/O buffer for a step's N bytes bound for DST, after the
- * queued ones (submitting them when there is none).  The address is DST
- * modulo the buffer alignment, so the request's aligned middle stays
- * O_DIRECT-able.  A short queued write of literal bytes that ends at DST
- * is copied in front of the room, for the step's write to join it. */
-static int wq_room(upd_applier *a, uint64_t dst, uint64_t n, uint8_t **buf)
+/* Room in the I/O buffer for N bytes bound for DST, after the bytes in use,
+ * at an address congruent to DST modulo the buffer alignment (so that the
+ * request's aligned middle stays O_DIRECT-able, and a room whose step
+ * continues the one before in the image continues it in memory too).
+ * When there is none: the queue is submitted first if SUBMIT, else 1. */
+static int wq_room(upd_applier *a, uint64_t dst, uint64_t n, int submit, uint8_t **buf)
 {
     const size_t al = UPD_IO_BUF_ALIGN;
-    upd_io_req *last = a->wq_n ? &a->wq[a->wq_n - 1] : NULL;
-    size_t lead = last && !in_iobuf(a, last->buf) && last->len <= WQ_COPY_MAX
-                  && last->off + last->len == dst ? last->len : 0;
-    size_t want = (size_t)(dst % al), from = a->wq_used + lead;
-    size_t at = (from + al - 1 - want) / al * al + want;
-    if (at < from || at + n > a->iobuf_size) {
+    size_t want = (size_t)(dst % al);
+    size_t at = (a->wq_used + al - 1 - want) / al * al + want;
+    if (at < a->wq_used || at + n > a->iobuf_size) {
+        if (!submit)
+            return 1;
         UPD_CHECK(wq_submit(a));
         at = want + n <= a->iobuf_size ? want : 0;
-        lead = 0;
     }
-    if (lead) {
-        memcpy(a->iobuf + at - lead, last->buf, lead);
-        last->buf = a->iobuf + at - lead;
-        a->wq_used = at;
-    }
+    a->wq_used = at + n;
     *buf = a->iobuf + at;
     return 0;
 }
 
-/* Queue the write of BUF[0..N) at DST (BUF from wq_room, or the segment's
- * literal bytes); it joins the one before when both are contiguous. */
+/* Queue the write of BUF[0..N) at DST (BUF in a room, or the segment's
+ * literal bytes). */
 static int wq_write(upd_applier *a, const uint8_t *buf, uint64_t n, uint64_t dst)
 {
     if (!n)
         return 0;
+    /* a batch never holds two writes over the same bytes (io.h: a
+     * backend may run its requests in any order) */
+    UPD_CHECK(upd_ap_wq_guard(a, dst, n));
+    if (in_iobuf(a, buf) && (size_t)(buf - a->iobuf) + n > a->wq_used)
+        a->wq_used = (size_t)(buf - a->iobuf + n);
     if (!a->wq_n) {
         a->wq_lo = dst;
         a->wq_hi = dst + n;
     }
     upd_io_req *last = a->wq_n ? &a->wq[a->wq_n - 1] : NULL;
-    int follows = last && last->off + last->len == dst && last->len + n <= UPD_IO_MAX_REQ;
-    if (follows && !in_iobuf(a, buf) && n <= WQ_COPY_MAX
-        && (uint8_t *)last->buf + last->len == a->iobuf + a->wq_used
-        && a->wq_used + n <= a->iobuf_size) {
-        memcpy(a->iobuf + a->wq_used, buf, n);
-        buf = a->iobuf + a->wq_used;
-    }
-    if (follows && (const uint8_t *)last->buf + last->len == buf)
+    if (last && last->off + last->len == dst && (const uint8_t *)last->buf + last->len == buf
+        && last->len + n <= UPD_IO_MAX_REQ)
         last->len += (uint32_t)n;
     else
         a->wq[a->wq_n++] = (upd_io_req){ (void *)buf, dst, (uint32_t)n, UPD_IO_WRITE };
-    if (in_iobuf(a, buf) && (size_t)(buf - a->iobuf) + n > a->wq_used)
-        a->wq_used = (size_t)(buf - a->iobuf + n);
     a->wq_lo = dst < a->wq_lo ? dst : a->wq_lo;
     a->wq_hi = dst + n > a->wq_hi ? dst + n : a->wq_hi;
     return a->wq_n == UPD_WQ_MAX ? wq_submit(a) : 0;
 }
 
-/* ---- reads and the steps themselves ------------------------------------- */
-
-static int read_image(upd_applier *a, uint8_t *buf, uint64_t x, size_t n)
-{
-    a->st.bytes_read += n;
-    if (!a->p.source)
-        UPD_CHECK(upd_ap_wq_guard(a, x, n));
-    return upd_io_read(upd_ap_old(a), buf, n, x);
-}
-
-/* Old bytes [x, x+n): from the stash where a STASH that already ran saved
- * them, else from the image. */
-static int read_old(upd_applier *a, uint8_t *buf, uint64_t x, size_t n)
-{
-    for (uint64_t end = x + n; x < end;) {
-        uint64_t soff, k;
-        if (upd_ap_old_part(a, x, end, a->stash_done, &soff, &k)) {
-            UPD_CHECK(upd_io_read(a->stash, buf, (size_t)k, soff));
-            a->st.bytes_read += k;
-        } else {
-            UPD_CHECK(read_image(a, buf, x, (size_t)k));
-        }
-        buf += k;
-        x += k;
-    }
-    return 0;
-}
+/* ---- the diff bytes ------------------------------------------------------ */
 
 /* 16 bytes at a time with the compiler's vector extension (gcc and
  * clang), the scalar tail after. */
@@ -449,63 +413,164 @@ static void add_records(const step_t *s, uint8_t *buf)
     }
 }
 
-/* An in-place DIFF step over its own bytes: read, add and write the
- * dirty parts only. */
-static int run_dirty(upd_applier *a, const step_t *s, uint8_t *buf)
+/* ---- groups of steps ----------------------------------------------------- */
+
+/* Steps run in groups: first each step gets its room in the I/O buffer
+ * (literal runs of at most GRP_COPY_MAX bytes and fills are placed there)
+ * and its image reads are listed; then the reads go to the backend as one
+ * batch (one io_uring_enter for up to GRP_STEPS steps); then each step's
+ * diff bytes are added and its writes queued, in step order.  Reading a
+ * group's sources before its writes is what running the steps one by one
+ * does too: no step reads image bytes an earlier one wrote (pass 1; the
+ * stash serves those, read at once), and within an op the walk order
+ * keeps a step's writes off the later steps' sources.  Short literal runs
+ * are copied so that they join the writes around them: one request
+ * instead of three costs less than the copy. */
+#define GRP_STEPS    64
+#define GRP_READS    128
+#define GRP_COPY_MAX 4096u
+
+typedef struct {
+    step_t   s[GRP_STEPS];
+    uint8_t *buf[GRP_STEPS];    /* the step's room (NULL: a long literal run,
+                                   written from the decoded segment) */
+    unsigned n;
+    upd_io_req rq[GRP_READS];   /* image reads not yet submitted */
+    unsigned nr;
+} group_t;
+
+static int grp_read_flush(upd_applier *a, group_t *g)
 {
-    dirty_iter d;
-    uint64_t lo, hi;
-    for (dirty_init(&d, s); dirty_next(&d, &lo, &hi);)
-        UPD_CHECK(read_image(a, buf + (lo - s->off), s->src + (lo - s->off), (size_t)(hi - lo)));
-    add_records(s, buf);
-    for (dirty_init(&d, s); dirty_next(&d, &lo, &hi);)
-        UPD_CHECK(wq_write(a, buf + (lo - s->off), hi - lo, s->dst + (lo - s->off)));
+    if (!g->nr)
+        return 0;
+    upd_io *io = upd_ap_old(a);
+    int rc = upd_io_submit(io, g->rq, g->nr);
+    int rr = upd_io_reap(io);
+    g->nr = 0;
+    return rc ? rc : rr;
+}
+
+/* List the read of image bytes [x, x+n) into BUF. */
+static int grp_read(upd_applier *a, group_t *g, uint8_t *buf, uint64_t x, uint64_t n)
+{
+    a->st.bytes_read += n;
+    if (!a->p.source)
+        UPD_CHECK(upd_ap_wq_guard(a, x, n));
+    if (g->nr == GRP_READS)
+        UPD_CHECK(grp_read_flush(a, g));
+    g->rq[g->nr++] = (upd_io_req){ buf, x, (uint32_t)n, UPD_IO_READ };
     return 0;
 }
 
-static int run_step(upd_applier *a, const step_iter *it)
+/* A COPY/DIFF step's old bytes into BUF: in place over its own bytes only
+ * its dirty parts; else every byte, from the stash (at once) where a STASH
+ * that already ran saved it, else from the image. */
+static int grp_reads(upd_applier *a, group_t *g, const step_t *s, uint8_t *buf)
 {
-    step_t s;
-    iter_get(a, it, &s);
-    size_t n = (size_t)s.n;
-    uint8_t *buf;
-    switch (s.kind) {
-    case UPD_OP_COPY:
-    case UPD_OP_DIFF:
-        UPD_CHECK(wq_room(a, s.dst, n, &buf));
-        if (skips_zero_runs(a, &s, a->stash_done))
-            return run_dirty(a, &s, buf);
-        UPD_CHECK(read_old(a, buf, s.src, n));
-        if (s.kind == UPD_OP_DIFF)
-            add_records(&s, buf);
-        return wq_write(a, buf, n, s.dst);
-    case UPD_OP_LIT:
-        /* the literal frame is decoded against its dictionary when the
-         * first LIT runs (the ops before it wrote the window's bytes) */
-        if (!a->lits_ready && a->manifest[a->seg].dict_len) {
-            UPD_CHECK(wq_submit(a));
-            UPD_CHECK(upd_ap_decode_lits(a, &a->manifest[a->seg]));
-            a->lits_ready = 1;
-        }
-        return wq_write(a, s.payload, n, s.dst);
-    case UPD_OP_FILL:
-        UPD_CHECK(wq_room(a, s.dst, n, &buf));
-        memset(buf, it->op.fill, n);
-        return wq_write(a, buf, n, s.dst);
-    case UPD_OP_STASH:
-        UPD_CHECK(wq_room(a, s.src, n, &buf));
-        UPD_CHECK(read_image(a, buf, s.src, n));
-        UPD_CHECK(upd_io_write(a->stash, buf, n, a->stash_done));
-        a->stash_done += n;
-        a->st.stash_bytes += n;
+    if (skips_zero_runs(a, s, a->stash_done)) {
+        dirty_iter d;
+        uint64_t lo, hi;
+        for (dirty_init(&d, s); dirty_next(&d, &lo, &hi);)
+            UPD_CHECK(grp_read(a, g, buf + (lo - s->off), s->src + (lo - s->off), hi - lo));
         return 0;
-    case UPD_OP_RESIZE:
-        UPD_CHECK(wq_submit(a));
-        a->exec_size = it->op.len;
-        return upd_io_resize(a->p.target, it->op.len);
-    default:
-        return UPD_E_INTERNAL;   /* pass 1 accepted only the kinds above */
     }
+    for (uint64_t x = s->src, end = s->src + s->n; x < end;) {
+        uint64_t soff, k;
+        if (upd_ap_old_part(a, x, end, a->stash_done, &soff, &k)) {
+            UPD_CHECK(upd_io_read(a->stash, buf, (size_t)k, soff));
+            a->st.bytes_read += k;
+        } else {
+            UPD_CHECK(grp_read(a, g, buf, x, k));
+        }
+        buf += k;
+        x += k;
+    }
+    return 0;
+}
+
+/* A grouped step, its reads done: add the diff, queue the writes. */
+static int grp_finish(upd_applier *a, const step_t *s, const uint8_t *buf)
+{
+    if (s->kind == UPD_OP_DIFF)
+        add_records(s, (uint8_t *)buf);
+    if ((s->kind == UPD_OP_COPY || s->kind == UPD_OP_DIFF) && skips_zero_runs(a, s, a->stash_done)) {
+        dirty_iter d;
+        uint64_t lo, hi;
+        for (dirty_init(&d, s); dirty_next(&d, &lo, &hi);)
+            UPD_CHECK(wq_write(a, buf + (lo - s->off), hi - lo, s->dst + (lo - s->off)));
+        return 0;
+    }
+    return wq_write(a, buf ? buf : s->payload, s->n, s->dst);
+}
+
+/* STASH and RESIZE run alone. */
+static int run_alone(upd_applier *a, const step_t *s)
+{
+    if (s->kind == UPD_OP_RESIZE) {
+        UPD_CHECK(wq_submit(a));
+        a->exec_size = s->size;
+        return upd_io_resize(a->p.target, s->size);
+    }
+    uint8_t *buf;
+    UPD_CHECK(wq_room(a, s->src, s->n, 1, &buf));
+    a->st.bytes_read += s->n;
+    if (!a->p.source)
+        UPD_CHECK(upd_ap_wq_guard(a, s->src, s->n));
+    UPD_CHECK(upd_io_read(upd_ap_old(a), buf, (size_t)s->n, s->src));
+    UPD_CHECK(upd_io_write(a->stash, buf, (size_t)s->n, a->stash_done));
+    a->stash_done += s->n;
+    a->st.stash_bytes += s->n;
+    return 0;
+}
+
+/* Run the steps from IT, at most MAX (at least one) and while they can
+ * share a group; returns how many ran, IT past them. */
+static int64_t run_group(upd_applier *a, step_iter *it, int64_t max)
+{
+    group_t g;
+    step_t s;
+    g.n = g.nr = 0;
+    iter_get(a, it, &s);
+    if (s.kind == UPD_OP_STASH || s.kind == UPD_OP_RESIZE) {
+        UPD_CHECK(run_alone(a, &s));
+        UPD_CHECK(iter_advance(a, it));
+        return 1;
+    }
+    /* the literal frame is decoded against its dictionary when the first
+     * LIT runs (the ops before it wrote the window's bytes) */
+    if (s.kind == UPD_OP_LIT && !a->lits_ready && a->manifest[a->seg].dict_len) {
+        UPD_CHECK(wq_submit(a));
+        UPD_CHECK(upd_ap_decode_lits(a, &a->manifest[a->seg]));
+        a->lits_ready = 1;
+    }
+    for (; g.n < GRP_STEPS && g.n < max && !it->done; g.n++) {
+        iter_get(a, it, &s);
+        if (s.kind == UPD_OP_STASH || s.kind == UPD_OP_RESIZE
+            || (s.kind == UPD_OP_LIT && !a->lits_ready && a->manifest[a->seg].dict_len))
+            break;
+        uint8_t *buf = NULL;
+        if (s.kind != UPD_OP_LIT || s.n <= GRP_COPY_MAX) {
+            int rc = wq_room(a, s.dst, s.n, g.n == 0, &buf);
+            UPD_CHECK(rc);
+            if (rc)
+                break;      /* no room left without submitting the group's */
+        }
+        a->wq_hold = a->wq_used;
+        if (s.kind == UPD_OP_LIT && buf)
+            memcpy(buf, s.payload, (size_t)s.n);
+        else if (s.kind == UPD_OP_FILL)
+            memset(buf, s.fill, (size_t)s.n);
+        else if (s.kind != UPD_OP_LIT)
+            UPD_CHECK(grp_reads(a, &g, &s, buf));
+        g.s[g.n] = s;
+        g.buf[g.n] = buf;
+        UPD_CHECK(iter_advance(a, it));
+    }
+    UPD_CHECK(grp_read_flush(a, &g));
+    for (unsigned i = 0; i < g.n; i++)
+        UPD_CHECK(grp_finish(a, &g.s[i], g.buf[i]));
+    a->wq_hold = 0;
+    return g.n;
 }
 
 /* ---- commit units -------------------------------------------------------- */
@@ -752,8 +817,9 @@ int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e)
     }
     if (!a->p.journal) {
         while (!it.done) {
-            UPD_CHECK(run_step(a, &it));
-            UPD_CHECK(iter_advance(a, &it));
+            int64_t m = run_group(a, &it, INT64_MAX);
+            if (m < 0)
+                return (int)m;
         }
         return wq_submit(a);
     }
@@ -771,9 +837,11 @@ int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e)
         }
         UPD_CHECK(prepare_next(a, &it, k));
         uint64_t stash_before = a->unit_stash_from = a->stash_done;
-        for (int64_t i = 1; i <= k; i++) {
-            UPD_CHECK(run_step(a, &it));
-            UPD_CHECK(iter_advance(a, &it));
+        for (int64_t i = 0; i < k;) {
+            int64_t m = run_group(a, &it, k - i);
+            if (m < 0)
+                return (int)m;
+            i += m;
             UPD_CHECK(upd_jr_area_pump(a, (uint64_t)i, (uint64_t)k));
         }
         UPD_CHECK(flush_unit(a, stash_before));

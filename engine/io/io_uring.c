@@ -13,14 +13,15 @@
  * its remaining requests and is what reap returns; requests already in
  * flight are still collected, so no buffer is in use after reap.
  *
- * A batch with writes to a buffered file (no O_DIRECT twin) runs on the
- * caller's thread instead, after the requests in flight, through
- * pwrite/pwritev: file systems without asynchronous buffered writes (ext4)
- * make io_uring hand each such write to a kernel worker, two context
- * switches per request for the same page-cache copy, and the caller waits
- * for the batch anyway (rootfs pair, 5,300 write requests: apply phase
- * 70-78 ms through the ring against 28 ms).  Reads, the fsync and O_DIRECT
- * writes go through the ring.
+ * Buffered writes run on the caller's thread, after the requests in
+ * flight, through pwrite/pwritev: file systems without asynchronous
+ * buffered writes (ext4) make io_uring hand each to a kernel worker, two
+ * context switches per request for the same page-cache copy, and the
+ * caller waits for the batch anyway (rootfs pair, 5,300 write requests:
+ * apply phase 70-78 ms through the ring against 28 ms).  With an O_DIRECT
+ * twin a write is cut at its first and last aligned offsets, so only its
+ * ends (under the alignment each) are buffered.  Reads, the fsync and
+ * O_DIRECT writes go through the ring.
  *
  * flush() is the journal's barrier: it first collects every outstanding
  * completion (a write is only known good once its res == len), then sends
@@ -217,6 +218,24 @@ static int ur_grow(uring_io *u)
     return 0;
 }
 
+/* Where the piece of [off, end) that starts at OFF ends: at the next
+ * multiple of the block, and with an O_DIRECT twin also at the first
+ * aligned offset (an unaligned head) and at the last one (before an
+ * unaligned tail), so that only the ends of a request, each under the
+ * alignment, miss the direct path. */
+static uint64_t ur_cut(const uring_io *u, uint64_t off, uint64_t end)
+{
+    uint64_t cut = (off / u->block + 1) * u->block;
+    if (u->dfd >= 0) {
+        uint64_t a = u->dalign, up = (off + a - 1) / a * a, down = end / a * a;
+        if (off < up && up < cut)
+            cut = up;
+        else if (off < down && down < cut)
+            cut = down;
+    }
+    return cut < end ? cut : end;
+}
+
 static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
 {
     uring_io *u = ctx;
@@ -226,23 +245,31 @@ static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
     for (unsigned i = 0; i < n; i++)
         if (reqs[i].op == UPD_IO_WRITE && (writes = 1) && u->rdonly)
             return -EBADF;
-    if (writes && u->dfd < 0) {
-        /* buffered: after what is in flight, in order, on this thread */
+    if (writes) {
+        /* buffered writes run on this thread: after what is in flight */
         int rc = ur_drain(u);
-        return rc < 0 ? rc : upd_io_fd_xfer(u->fd, reqs, n);
+        if (rc < 0)
+            return rc;
+        if (u->dfd < 0)
+            return upd_io_fd_xfer(u->fd, reqs, n);
     }
     u->drain_at = u->inflight || u->next < u->nq ? u->nq : SIZE_MAX;
     for (unsigned i = 0; i < n; i++) {
-        /* pieces end at multiples of the block: the middle ones keep an
-         * aligned O_DIRECT path even when the request's ends are not */
         uint8_t *b = reqs[i].buf;
         uint64_t off = reqs[i].off, end = off + reqs[i].len;
         while (off < end) {
-            uint64_t cut = (off / u->block + 1) * u->block;
-            uint32_t k = (uint32_t)((cut < end ? cut : end) - off);
-            if (ur_grow(u) < 0)
-                return -ENOMEM;
-            u->q[u->nq++] = (ur_req){ b, off, k, reqs[i].op };
+            uint32_t k = (uint32_t)(ur_cut(u, off, end) - off);
+            ur_req r = { b, off, k, reqs[i].op };
+            if (r.op == UPD_IO_WRITE && !ur_direct(u, &r)) {
+                upd_io_req one = { b, off, k, UPD_IO_WRITE };
+                int rc = upd_io_fd_xfer(u->fd, &one, 1);
+                if (rc < 0)
+                    return rc;
+            } else {
+                if (ur_grow(u) < 0)
+                    return -ENOMEM;
+                u->q[u->nq++] = r;
+            }
             b += k;
             off += k;
         }
