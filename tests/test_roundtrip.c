@@ -330,10 +330,11 @@ static void random_old(synth_pair *sp, size_t n, uint64_t seed)
     }
 }
 
-/* Deleting 4 bytes every 256 makes about 8,000 ops of a few hundred bytes
- * that write the image front to back without a gap.  Queued and joined,
- * they reach the target as a few large requests (one per I/O buffer or
- * queue), not one request per op; journaled, the same. */
+/* Deleting 4 bytes every 256 makes about 4,000 ops of 252 bytes that
+ * write the image front to back without a gap.  Queued and joined, they
+ * reach the target as a few large requests (one per I/O buffer or queue),
+ * not one request per op; grouped, their reads go in batches of up to 64
+ * steps; journaled, the same. */
 Test(roundtrip, adjacent_writes_are_joined, .description = "small adjacent ops reach the target as few large requests")
 {
     enum { N = 1 << 20, EVERY = 256, DEL = 4 };
@@ -351,6 +352,10 @@ Test(roundtrip, adjacent_writes_are_joined, .description = "small adjacent ops r
         cr_assert_leq(st.writes, sp.new_len / 65536 + 32,
                       "journal %d: %llu write requests for %zu bytes in ops of <= %d",
                       journal, (unsigned long long)st.writes, sp.new_len, EVERY);
+        cr_assert_leq(st.batches, sp.new_len / EVERY / 16,
+                      "journal %d: %llu batches for %llu reads of %zu ops",
+                      journal, (unsigned long long)st.batches, (unsigned long long)st.reads,
+                      sp.new_len / EVERY);
     }
     buf_free(&pkg);
     synth_free(&sp);

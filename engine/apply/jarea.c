@@ -36,6 +36,62 @@ static int zj_get(upd_applier *a)
  * job and submit it (the area's last once every range is read).  A job
  * holds early or late bytes, never both, so the frames come out the same
  * however far the early part got while the unit before ran. */
+/* Target ranges at most this far apart are read as one (their hull), the
+ * bytes between dropped after: a save list holds thousands of small ranges
+ * where sparse edits are, and a request costs more than 4 KiB of copying. */
+#define HULL_GAP 4096u
+
+/* Read the ranges of the directory from W's position on, up to LIMIT, into
+ * BUF (CAP bytes): *GOT bytes, W moved past them. */
+static int read_ranges(upd_applier *a, uint8_t *buf, size_t cap, size_t limit, size_t *got)
+{
+    upd_jwriter *w = &a->jw;
+    const upd_jrange *v = a->saved_dir.v;
+    *got = 0;
+    while (*got < cap && w->ri < limit) {
+        const upd_jrange *r = &v[w->ri];
+        uint64_t off = (r->off & ~UPD_JR_STASH) + w->rdone, room = cap - *got;
+        uint64_t k = r->len - w->rdone < room ? r->len - w->rdone : room;
+        if (r->off & UPD_JR_STASH) {
+            UPD_CHECK(upd_io_read(a->stash, buf + *got, (size_t)k, off));
+            a->st.bytes_read += k;
+        } else {
+            /* whole ranges after it, close and fitting, join the read */
+            size_t j = w->ri + 1;
+            uint64_t end = off + k;
+            while (k == r->len - w->rdone && j < limit && !(v[j].off & UPD_JR_STASH)
+                   && v[j].off >= end && v[j].off - end <= HULL_GAP
+                   && v[j].off + v[j].len - off <= room) {
+                end = v[j].off + v[j].len;
+                j++;
+            }
+            UPD_CHECK(upd_ap_wq_guard(a, off, end - off));
+            UPD_CHECK(upd_io_read(a->p.target, buf + *got, (size_t)(end - off), off));
+            a->st.bytes_read += end - off;
+            for (size_t i = w->ri + 1; i < j; i++) {
+                memmove(buf + *got + k, buf + *got + (v[i].off - off), (size_t)v[i].len);
+                k += v[i].len;
+            }
+            if (j > w->ri + 1) {
+                *got += (size_t)k;
+                w->ri = j;
+                w->rdone = 0;
+                continue;
+            }
+        }
+        *got += (size_t)k;
+        if ((w->rdone += k) == r->len) {
+            w->ri++;
+            w->rdone = 0;
+        }
+    }
+    return 0;
+}
+
+/* Read the next bytes of the directory's ranges [0, LIMIT) into the free
+ * job and submit it (the area's last once every range is read).  A job
+ * holds early or late bytes, never both, so the frames come out the same
+ * however far the early part got while the unit before ran. */
 static int feed(upd_applier *a, size_t limit)
 {
     upd_jwriter *w = &a->jw;
@@ -44,22 +100,8 @@ static int feed(upd_applier *a, size_t limit)
         return UPD_E_INTERNAL;
     if (w->ri < w->n_early)
         limit = w->n_early;
-    size_t got = 0;
-    while (got < UPD_ZJ_IN && w->ri < limit) {
-        const upd_jrange *r = &a->saved_dir.v[w->ri];
-        upd_io *from = r->off & UPD_JR_STASH ? a->stash : a->p.target;
-        uint64_t k = r->len - w->rdone < UPD_ZJ_IN - got ? r->len - w->rdone : UPD_ZJ_IN - got;
-        uint64_t off = (r->off & ~UPD_JR_STASH) + w->rdone;
-        if (from == a->p.target)
-            UPD_CHECK(upd_ap_wq_guard(a, off, k));
-        UPD_CHECK(upd_io_read(from, buf + got, (size_t)k, off));
-        a->st.bytes_read += k;
-        got += (size_t)k;
-        if ((w->rdone += k) == r->len) {
-            w->ri++;
-            w->rdone = 0;
-        }
-    }
+    size_t got;
+    UPD_CHECK(read_ranges(a, buf, UPD_ZJ_IN, limit, &got));
     w->fed += got;
     w->ended = w->ri == a->saved_dir.n;
     return upd_zj_submit(a->zj, got);
