@@ -274,7 +274,10 @@ int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
             memcpy(l, raw[s] + usize - segs[s].lit_len, segs[s].lit_len);
             memset(l + segs[s].lit_len, 0xab, pad);
             cs = ZSTD_compress(comp[s], bound, raw[s], usize - segs[s].lit_len, 1);
-            lcs = ZSTD_compress(comp[s] + cs, bound - cs, l, lits, 1);
+            ZSTD_CCtx *cc = ZSTD_createCCtx();
+            ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, segs[s].lit_frame_checksum);
+            lcs = ZSTD_compress2(cc, comp[s] + cs, bound - cs, l, lits);
+            ZSTD_freeCCtx(cc);
             cs += lcs;
             free(l);
         } else {

@@ -89,6 +89,8 @@ typedef struct {
     uint64_t dict_off; uint32_t dict_len;          /* literal frame's dictionary (0: one frame) */
     size_t   lit_frame_pad;                        /* bytes of 0xab after the literals in
                                                       their frame (it then decodes too long) */
+    int      lit_frame_checksum;                   /* the literal frame carries a zstd
+                                                      content checksum */
 } craft_seg;
 
 int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,

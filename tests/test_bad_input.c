@@ -377,6 +377,21 @@ Test(hostile, literal_dictionary_lits_not_last, .init = init_imgs,
     cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_DICT);
 }
 
+/* A zstd content checksum on the literal frame would cover bytes decoded
+ * against the target's window: whether it holds would depend on the
+ * window's bytes, which the check before any write (against zeros) cannot
+ * see, so such a frame is refused there (found by fuzz_apply: a frame
+ * whose checksum held for zeros failed only in the real run). */
+Test(hostile, literal_dictionary_frame_checksum, .init = init_imgs,
+     .description = "a literal frame with a content checksum is refused before any write")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_COPY, 0, 0, 100), OP(UPD_OP_LIT, 200, 0, 50) }, .nops = 2,
+                    .lit = payload, .lit_len = 50, .dict_off = 100, .dict_len = 1000,
+                    .lit_frame_checksum = 1 };
+    memset(new_img + 200, 0xab, 50);
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_SEG_DECODE);
+}
+
 Test(hostile, literal_dictionary_written_later, .init = init_imgs,
      .description = "a later segment writing into a window, or cutting it off")
 {
