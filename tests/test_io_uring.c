@@ -210,6 +210,16 @@ Test(io_uring, big_batches_and_order, .description = "a batch of 1000 pieces thr
         cr_assert_eq(upd_io_write(io, a, n, 5), 0);
         cr_assert_eq(upd_io_read(io, b, n, 5), 0);
         cr_assert(memcmp(a, b, n) == 0);
+        /* memory congruent to the offset: with O_DIRECT the request is cut
+         * at its first and last aligned offsets, the middle goes direct */
+        for (size_t i = 0; i < n; i++)
+            a[i] = (uint8_t)(i * 7 + 3);
+        cr_assert_eq(upd_io_write(io, a + 100, n - 100, 100), 0);
+        cr_assert_eq(upd_io_read(io, b, n - 100, 100), 0);
+        cr_assert(memcmp(a + 100, b, n - 100) == 0);
+        cr_assert_eq(upd_io_read(io, b, 95, 5), 0);
+        for (size_t i = 0; i < 95; i++)
+            cr_assert_eq(b[i], (uint8_t)(i * 31 + 7), "byte %zu before the write", i + 5);
         /* two overlapping writes in two batches without a reap between:
          * the second lands last */
         memset(a, 1, 1 << 20);

@@ -263,8 +263,10 @@ static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
             if (r.op == UPD_IO_WRITE && !ur_direct(u, &r)) {
                 upd_io_req one = { b, off, k, UPD_IO_WRITE };
                 int rc = upd_io_fd_xfer(u->fd, &one, 1);
-                if (rc < 0)
+                if (rc < 0) {
+                    ur_fail(u, rc);   /* the batch's queued pieces are not fed */
                     return rc;
+                }
             } else {
                 if (ur_grow(u) < 0)
                     return -ENOMEM;
