@@ -335,6 +335,8 @@ static int wq_room(upd_applier *a, uint64_t dst, uint64_t n, int submit, uint8_t
     if (at < a->wq_used || at + n > a->iobuf_size) {
         if (!submit)
             return 1;
+        if (a->wq_hold)
+            return UPD_E_INTERNAL;   /* rooms held: the buffer is not free */
         UPD_CHECK(wq_submit(a));
         at = want + n <= a->iobuf_size ? want : 0;
     }
@@ -493,7 +495,7 @@ static int grp_finish(upd_applier *a, const step_t *s, const uint8_t *buf)
 {
     if (s->kind == UPD_OP_DIFF)
         add_records(s, (uint8_t *)buf);
-    if ((s->kind == UPD_OP_COPY || s->kind == UPD_OP_DIFF) && skips_zero_runs(a, s, a->stash_done)) {
+    if (skips_zero_runs(a, s, a->stash_done)) {
         dirty_iter d;
         uint64_t lo, hi;
         for (dirty_init(&d, s); dirty_next(&d, &lo, &hi);)

@@ -27,15 +27,11 @@ static int zj_get(upd_applier *a)
  * last frame: its length and checksum for the slot).  Its first ranges,
  * the "early" ones, hold bytes no unit before it writes, so they can be
  * read and compressed while the unit before runs (exec.c pumps between
- * steps); the rest are read when it closes.  Which I/O happens when
+ * groups of steps); the rest are read when it closes.  Which I/O happens when
  * depends on the package alone, never on how fast the worker is: a job's
  * output is written when its buffer is next needed, waiting for it if it
  * must, so crash tests see the same write sequence on every run. */
 
-/* Read the next bytes of the directory's ranges [0, LIMIT) into the free
- * job and submit it (the area's last once every range is read).  A job
- * holds early or late bytes, never both, so the frames come out the same
- * however far the early part got while the unit before ran. */
 /* Target ranges at most this far apart are read as one (their hull), the
  * bytes between dropped after: a save list holds thousands of small ranges
  * where sparse edits are, and a request costs more than 4 KiB of copying. */

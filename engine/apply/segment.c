@@ -168,9 +168,11 @@ static int decode_lit_frame(upd_applier *a, const upd_seg_entry *e)
      * on a hostile frame the two decoders can disagree (found by
      * fuzz_apply: the check against zeros passed, the real decode with the
      * same buffer failed).  The same state makes both verdicts one. */
-    ZSTD_freeDCtx(a->dctx);
-    if (!(a->dctx = ZSTD_createDCtx()))
+    ZSTD_DCtx *fresh = ZSTD_createDCtx();
+    if (!fresh)
         return UPD_E_NOMEM;
+    ZSTD_freeDCtx(a->dctx);
+    a->dctx = fresh;
     if (lit_frame_plain(a->cbuf + frame_a, e->lit_csize)
         && ZSTD_findFrameCompressedSize(a->cbuf + frame_a, e->lit_csize) == e->lit_csize
         && !ZSTD_isError(ZSTD_DCtx_refPrefix(a->dctx, a->dict, e->dict_len)))

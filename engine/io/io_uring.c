@@ -268,8 +268,10 @@ static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
                     return rc;
                 }
             } else {
-                if (ur_grow(u) < 0)
+                if (ur_grow(u) < 0) {
+                    ur_fail(u, -ENOMEM);
                     return -ENOMEM;
+                }
                 u->q[u->nq++] = r;
             }
             b += k;
