@@ -3,9 +3,9 @@
  * libwbxml builds a tree with recursion and no limits of its own, so the
  * token stream is checked here first: header fields, every length against
  * the input, string-table indexes, element depth and count, no attributes,
- * processing instructions or extension tokens, nothing after the root, no Meta Type that
- * makes libwbxml parse Data as nested WBXML.  Its
- * XML output is then parsed by xml_read.c with the same limits. */
+ * processing instructions or extension tokens, nothing after the root, no
+ * Meta Type that makes libwbxml parse Data as nested WBXML.  Its XML output
+ * is then parsed by xml_read.c with the same limits. */
 #include "dm_int.h"
 
 #include <stdlib.h>
