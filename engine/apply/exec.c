@@ -436,6 +436,7 @@ typedef struct {
     step_t   s[GRP_STEPS];
     uint8_t *buf[GRP_STEPS];    /* the step's room (NULL: a long literal run,
                                    written from the decoded segment) */
+    uint8_t  dirty[GRP_STEPS];  /* the step reads and writes its dirty parts only */
     unsigned n;
     upd_io_req rq[GRP_READS];   /* image reads not yet submitted */
     unsigned nr;
@@ -464,12 +465,12 @@ static int grp_read(upd_applier *a, group_t *g, uint8_t *buf, uint64_t x, uint64
     return 0;
 }
 
-/* A COPY/DIFF step's old bytes into BUF: in place over its own bytes only
- * its dirty parts; else every byte, from the stash (at once) where a STASH
- * that already ran saved it, else from the image. */
-static int grp_reads(upd_applier *a, group_t *g, const step_t *s, uint8_t *buf)
+/* A COPY/DIFF step's old bytes into BUF: its DIRTY parts only; else every
+ * byte, from the stash (at once) where a STASH that already ran saved it,
+ * else from the image. */
+static int grp_reads(upd_applier *a, group_t *g, const step_t *s, uint8_t *buf, int dirty)
 {
-    if (skips_zero_runs(a, s, a->stash_done)) {
+    if (dirty) {
         dirty_iter d;
         uint64_t lo, hi;
         for (dirty_init(&d, s); dirty_next(&d, &lo, &hi);)
@@ -491,11 +492,11 @@ static int grp_reads(upd_applier *a, group_t *g, const step_t *s, uint8_t *buf)
 }
 
 /* A grouped step, its reads done: add the diff, queue the writes. */
-static int grp_finish(upd_applier *a, const step_t *s, const uint8_t *buf)
+static int grp_finish(upd_applier *a, const step_t *s, const uint8_t *buf, int dirty)
 {
     if (s->kind == UPD_OP_DIFF)
         add_records(s, (uint8_t *)buf);
-    if (skips_zero_runs(a, s, a->stash_done)) {
+    if (dirty) {
         dirty_iter d;
         uint64_t lo, hi;
         for (dirty_init(&d, s); dirty_next(&d, &lo, &hi);)
@@ -505,8 +506,8 @@ static int grp_finish(upd_applier *a, const step_t *s, const uint8_t *buf)
     return wq_write(a, buf ? buf : s->payload, s->n, s->dst);
 }
 
-/* STASH and RESIZE run alone. */
-static int run_alone(upd_applier *a, const step_t *s)
+/* STASH and RESIZE run alone (G: an empty group, for the read). */
+static int run_alone(upd_applier *a, group_t *g, const step_t *s)
 {
     if (s->kind == UPD_OP_RESIZE) {
         UPD_CHECK(wq_submit(a));
@@ -515,10 +516,8 @@ static int run_alone(upd_applier *a, const step_t *s)
     }
     uint8_t *buf;
     UPD_CHECK(wq_room(a, s->src, s->n, 1, &buf));
-    a->st.bytes_read += s->n;
-    if (!a->p.source)
-        UPD_CHECK(upd_ap_wq_guard(a, s->src, s->n));
-    UPD_CHECK(upd_io_read(upd_ap_old(a), buf, (size_t)s->n, s->src));
+    UPD_CHECK(grp_read(a, g, buf, s->src, s->n));
+    UPD_CHECK(grp_read_flush(a, g));
     UPD_CHECK(upd_io_write(a->stash, buf, (size_t)s->n, a->stash_done));
     a->stash_done += s->n;
     a->st.stash_bytes += s->n;
@@ -534,7 +533,7 @@ static int64_t run_group(upd_applier *a, step_iter *it, int64_t max)
     g.n = g.nr = 0;
     iter_get(a, it, &s);
     if (s.kind == UPD_OP_STASH || s.kind == UPD_OP_RESIZE) {
-        UPD_CHECK(run_alone(a, &s));
+        UPD_CHECK(run_alone(a, &g, &s));
         UPD_CHECK(iter_advance(a, it));
         return 1;
     }
@@ -558,19 +557,20 @@ static int64_t run_group(upd_applier *a, step_iter *it, int64_t max)
                 break;      /* no room left without submitting the group's */
         }
         a->wq_hold = a->wq_used;
+        g.dirty[g.n] = (uint8_t)skips_zero_runs(a, &s, a->stash_done);
         if (s.kind == UPD_OP_LIT && buf)
             memcpy(buf, s.payload, (size_t)s.n);
         else if (s.kind == UPD_OP_FILL)
             memset(buf, s.fill, (size_t)s.n);
         else if (s.kind != UPD_OP_LIT)
-            UPD_CHECK(grp_reads(a, &g, &s, buf));
+            UPD_CHECK(grp_reads(a, &g, &s, buf, g.dirty[g.n]));
         g.s[g.n] = s;
         g.buf[g.n] = buf;
         UPD_CHECK(iter_advance(a, it));
     }
     UPD_CHECK(grp_read_flush(a, &g));
     for (unsigned i = 0; i < g.n; i++)
-        UPD_CHECK(grp_finish(a, &g.s[i], g.buf[i]));
+        UPD_CHECK(grp_finish(a, &g.s[i], g.buf[i], g.dirty[i]));
     a->wq_hold = 0;
     return g.n;
 }

@@ -47,17 +47,16 @@ static int read_ranges(upd_applier *a, uint8_t *buf, size_t cap, size_t limit, s
     while (*got < cap && w->ri < limit) {
         const upd_jrange *r = &v[w->ri];
         uint64_t off = (r->off & ~UPD_JR_STASH) + w->rdone, room = cap - *got;
-        uint64_t k = r->len - w->rdone < room ? r->len - w->rdone : room;
+        uint64_t left = r->len - w->rdone, k = left < room ? left : room, take = k;
+        size_t j = w->ri + 1;   /* past the ranges this read takes whole */
         if (r->off & UPD_JR_STASH) {
             UPD_CHECK(upd_io_read(a->stash, buf + *got, (size_t)k, off));
             a->st.bytes_read += k;
         } else {
             /* whole ranges after it, close and fitting, join the read */
-            size_t j = w->ri + 1;
             uint64_t end = off + k;
-            while (k == r->len - w->rdone && j < limit && !(v[j].off & UPD_JR_STASH)
-                   && v[j].off >= end && v[j].off - end <= HULL_GAP
-                   && v[j].off + v[j].len - off <= room) {
+            while (k == left && j < limit && !(v[j].off & UPD_JR_STASH) && v[j].off >= end
+                   && v[j].off - end <= HULL_GAP && v[j].off + v[j].len - off <= room) {
                 end = v[j].off + v[j].len;
                 j++;
             }
@@ -65,20 +64,16 @@ static int read_ranges(upd_applier *a, uint8_t *buf, size_t cap, size_t limit, s
             UPD_CHECK(upd_io_read(a->p.target, buf + *got, (size_t)(end - off), off));
             a->st.bytes_read += end - off;
             for (size_t i = w->ri + 1; i < j; i++) {
-                memmove(buf + *got + k, buf + *got + (v[i].off - off), (size_t)v[i].len);
-                k += v[i].len;
-            }
-            if (j > w->ri + 1) {
-                *got += (size_t)k;
-                w->ri = j;
-                w->rdone = 0;
-                continue;
+                memmove(buf + *got + take, buf + *got + (v[i].off - off), (size_t)v[i].len);
+                take += v[i].len;
             }
         }
-        *got += (size_t)k;
-        if ((w->rdone += k) == r->len) {
-            w->ri++;
+        *got += (size_t)take;
+        if (k == left) {
+            w->ri = j;
             w->rdone = 0;
+        } else {
+            w->rdone += k;
         }
     }
     return 0;

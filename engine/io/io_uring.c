@@ -243,8 +243,9 @@ static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
         return u->dead;
     int writes = 0;
     for (unsigned i = 0; i < n; i++)
-        if (reqs[i].op == UPD_IO_WRITE && (writes = 1) && u->rdonly)
-            return -EBADF;
+        writes |= reqs[i].op == UPD_IO_WRITE;
+    if (writes && u->rdonly)
+        return -EBADF;
     if (writes) {
         /* buffered writes run on this thread: after what is in flight */
         int rc = ur_drain(u);
