@@ -172,6 +172,86 @@ Test(keys, save_load_and_ids)
     upd_key_free(kq);
 }
 
+/* Write TEXT to PATH and load it. */
+static int load_text(const char *path, const char *text, upd_key **k)
+{
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    *k = NULL;
+    return upd_key_load(k, path);
+}
+
+/* Key files are read in the two RFC 8410 forms only (engine/trust/key.c
+ * matches them without OpenSSL's generic decoders): the private key of seed
+ * 00..1f must give the public key OpenSSL derives for it, and every other
+ * form is refused. */
+Test(keys, rfc8410_forms_only)
+{
+    char dir[] = "/tmp/upd-keyform-XXXXXX", path[128], pub[128];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/k.key", dir);
+    snprintf(pub, sizeof pub, "%s/k.pub", dir);
+    upd_key *k;
+    /* text before the block is allowed, as in PEM files in general */
+    cr_assert_eq(load_text(path, "an Ed25519 test key\n-----BEGIN PRIVATE KEY-----\n"
+                           "MC4CAQAwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f\n"
+                           "-----END PRIVATE KEY-----\n", &k), 0);
+    cr_assert(upd_key_is_private(k));
+    cr_assert_eq(upd_key_save_public(k, pub), 0);
+    char text[256] = { 0 };
+    FILE *fp = fopen(pub, "r");
+    cr_assert_not_null(fp);
+    cr_assert_gt(fread(text, 1, sizeof text - 1, fp), 0);
+    fclose(fp);
+    cr_assert_str_eq(text, "-----BEGIN PUBLIC KEY-----\n"
+                           "MCowBQYDK2VwAyEAA6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=\n"
+                           "-----END PUBLIC KEY-----\n");
+    upd_key *kq;
+    cr_assert_eq(upd_key_load(&kq, pub), 0);
+    cr_assert(!upd_key_is_private(kq));
+    uint8_t a[UPD_KEY_ID_SIZE], b[UPD_KEY_ID_SIZE];
+    upd_key_id(k, a);
+    upd_key_id(kq, b);
+    cr_assert(!memcmp(a, b, sizeof a));
+    upd_key_free(k);
+    upd_key_free(kq);
+
+    static const char *const bad[] = {
+        /* X25519, not Ed25519: same length, another OID */
+        "-----BEGIN PUBLIC KEY-----\n"
+        "MCowBQYDK2VuAyEAAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+        "-----END PUBLIC KEY-----\n",
+        /* PKCS#8 version 2 with the public key attached */
+        "-----BEGIN PRIVATE KEY-----\n"
+        "MFECAQEwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fgSEAICEiIyQlJicoKSorLC0uLzAx\n"
+        "MjM0NTY3ODk6Ozw9Pj8=\n"
+        "-----END PRIVATE KEY-----\n",
+        /* an encrypted (legacy PEM headers) key: refused, never prompted for */
+        "-----BEGIN PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
+        "DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\n"
+        "MC4CAQAwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f\n"
+        "-----END PRIVATE KEY-----\n",
+        /* the right DER under the other label */
+        "-----BEGIN PUBLIC KEY-----\n"
+        "MC4CAQAwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f\n"
+        "-----END PUBLIC KEY-----\n",
+        /* one key byte short */
+        "-----BEGIN PUBLIC KEY-----\n"
+        "MCowBQYDK2VwAyEAA6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMQ==\n"
+        "-----END PUBLIC KEY-----\n",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_assert_eq(load_text(path, bad[i], &k), UPD_E_KEY, "form %zu", i);
+        cr_assert_null(k);
+    }
+    unlink(path);
+    unlink(pub);
+    rmdir(dir);
+}
+
 Test(keys, unsigned_refused_unless_insecure)
 {
     fixture f;
