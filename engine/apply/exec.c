@@ -616,11 +616,11 @@ static int64_t plan_dirty(upd_applier *a, const step_t *s, int push, uint64_t *m
 
 /* Walk the unit that starts at IT (a copy), at most MAX_STEPS steps:
  * collect its image reads and writes in a->rd and a->wr and the stash
- * bytes it appends; returns its step count.  The unit ends once its steps
- * moved unit_bytes (reads and writes) or its range lists fill the save
- * area's directory. */
+ * bytes it appends; returns its step count, *END the iterator past it.
+ * The unit ends once its steps moved unit_bytes (reads and writes) or its
+ * range lists fill the save area's directory. */
 static int64_t plan_unit(upd_applier *a, step_iter it, int64_t max_steps, uint64_t stash_done,
-                         uint64_t size)
+                         uint64_t size, step_iter *end)
 {
     uint64_t moved = 0;
     int64_t k = 0;
@@ -672,6 +672,7 @@ static int64_t plan_unit(upd_applier *a, step_iter it, int64_t max_steps, uint64
 end:
     a->stash_done_planned = stash_done;
     a->size_planned = size;
+    *end = it;
     return k;
 }
 
@@ -684,10 +685,13 @@ static int cmp_range(const void *x, const void *y)
 /* Sort L's ranges from FROM on and merge those that overlap or touch. */
 static void normalize(upd_jlist *l, size_t from)
 {
-    size_t o = from;
-    if (l->n > from + 1)
+    size_t o = from, i = from + 1;
+    /* steps mostly walk the image forward: often sorted already */
+    while (i < l->n && l->v[i - 1].off <= l->v[i].off)
+        i++;
+    if (i < l->n)
         qsort(l->v + from, l->n - from, sizeof *l->v, cmp_range);
-    for (size_t i = from; i < l->n; i++) {
+    for (i = from; i < l->n; i++) {
         if (!l->v[i].len)
             continue;
         if (o > from && l->v[i].off <= l->v[o - 1].off + l->v[o - 1].len) {
@@ -746,48 +750,77 @@ static int save_list(upd_applier *a, uint64_t size, upd_jlist *out, size_t *n_ea
     return 0;
 }
 
+/* A unit's plan: where it starts (operation, step, stash bytes, image
+ * length), its steps and early ranges, the iterator past it, and the state
+ * it leaves. */
+typedef struct {
+    uint32_t at_op;
+    uint64_t at_step, at_stash, at_size;
+    int64_t  k;                 /* 0: no plan */
+    size_t   n_early;
+    step_iter end;
+    uint64_t stash_after, size_after;
+    int      resizes;
+} unit_plan;
+
 /* The unit at IT, when it starts with STASH_DONE stash bytes and an image
- * of SIZE bytes: its step count, with its save list in SAVE (the first
- * *N_EARLY ranges early).  A unit whose save list would overflow the save
- * area (many write fringes) is halved until it fits; the result depends on
- * the package alone, so a re-run after a crash finds the same unit. */
-static int64_t next_unit(upd_applier *a, const step_iter *it, uint64_t stash_done, uint64_t size,
-                         upd_jlist *save, size_t *n_early)
+ * of SIZE bytes, into P, with its save list in SAVE (the first P->n_early
+ * ranges early).  A unit whose save list would overflow the save area
+ * (many write fringes) is halved until it fits; the result depends on the
+ * package alone, so a re-run after a crash finds the same unit. */
+static int next_unit(upd_applier *a, const step_iter *it, uint64_t stash_done, uint64_t size,
+                     upd_jlist *save, unit_plan *p)
 {
     int64_t k = INT64_MAX;
     for (;;) {
-        k = plan_unit(a, *it, k, stash_done, size);
+        k = plan_unit(a, *it, k, stash_done, size, &p->end);
         if (k < 0)
-            return k;
-        UPD_CHECK(save_list(a, size, save, n_early));
+            return (int)k;
+        UPD_CHECK(save_list(a, size, save, &p->n_early));
         uint64_t bytes = 0;
         for (size_t i = 0; i < save->n; i++)
             bytes += save->v[i].len;
         if (k == 1 || (save->n <= UPD_JR_RANGES_MAX && bytes <= upd_jr_data_cap(a)))
-            return k;
+            break;
         k /= 2;
     }
+    *p = (unit_plan){ .at_op = it->index, .at_step = it->step, .at_stash = stash_done,
+                      .at_size = size, .k = k, .n_early = p->n_early, .end = p->end,
+                      .stash_after = a->stash_done_planned, .size_after = a->size_planned,
+                      .resizes = a->resize_planned };
+    return 0;
 }
 
-/* The unit at IT (K steps) is committed and about to run: open the save
- * area of the unit after it in this segment, whose early ranges are then
- * saved between this unit's steps.  Not after a unit that resizes the
- * image (the next one's reads may lie past today's end).  Planned from the
- * state this unit will leave; upd_jr_commit checks the plan again and
- * drops the area if the unit turns out different. */
-static int prepare_next(upd_applier *a, const step_iter *it, int64_t k)
+/* The unit at IT, planned: NEXT when that is its plan (prepared while the
+ * unit before ran, the plan a pure function of where the unit starts), its
+ * save list then a->saved_dir; else planned now into CUR, its save list in
+ * a->save.  Returns the save list. */
+static const upd_jlist *plan_of(upd_applier *a, const step_iter *it, const unit_plan *next,
+                                unit_plan *cur, int *rc)
 {
-    if (a->resize_planned)
+    *rc = 0;
+    if (next->k && next->at_op == it->index && next->at_step == it->step
+        && next->at_stash == a->stash_done && next->at_size == a->exec_size) {
+        *cur = *next;
+        return &a->saved_dir;
+    }
+    *rc = next_unit(a, it, a->stash_done, a->exec_size, &a->save, cur);
+    return &a->save;
+}
+
+/* The unit CUR is committed and about to run: plan the unit after it in
+ * this segment into NEXT and open its save area, whose early ranges are
+ * then saved between this unit's steps.  Not after a unit that resizes the
+ * image (the next one's reads may lie past today's end).  Planned from the
+ * state CUR will leave; upd_jr_commit checks the plan again and drops the
+ * area if the unit turns out different. */
+static int prepare_next(upd_applier *a, const unit_plan *cur, unit_plan *next)
+{
+    next->k = 0;
+    if (cur->resizes || cur->end.done)
         return 0;
-    step_iter nx = *it;
-    uint64_t stash_done = a->stash_done_planned, size = a->size_planned;
-    for (; k > 0 && !nx.done; k--)
-        UPD_CHECK(iter_advance(a, &nx));
-    if (nx.done)
-        return 0;
-    size_t n_early;
-    int64_t n = next_unit(a, &nx, stash_done, size, &a->saved_dir, &n_early);
-    return n < 0 ? (int)n : upd_jr_prepare(a, &a->saved_dir, n_early);
+    UPD_CHECK(next_unit(a, &cur->end, cur->stash_after, cur->size_after, &a->saved_dir, next));
+    return upd_jr_prepare(a, &a->saved_dir, next->n_early);
 }
 
 static int flush_unit(upd_applier *a, uint64_t stash_before)
@@ -825,20 +858,21 @@ int upd_ap_execute_segment(upd_applier *a, const upd_seg_entry *e)
         }
         return wq_submit(a);
     }
+    unit_plan cur, next = { .k = 0 };
     while (!it.done) {
-        size_t n_early;
-        int64_t k = next_unit(a, &it, a->stash_done, a->exec_size, &a->save, &n_early);
-        if (k < 0)
-            return (int)k;
+        int rc;
+        const upd_jlist *save = plan_of(a, &it, &next, &cur, &rc);
+        UPD_CHECK(rc);
         if (replay) {
             /* back to the state the unit first started from */
             UPD_CHECK(upd_io_resize(a->p.target, a->exec_size));
             UPD_CHECK(upd_jr_restore(a));
         } else {
-            UPD_CHECK(upd_jr_commit(a, a->seg, it.index, it.step, &a->save, n_early));
+            UPD_CHECK(upd_jr_commit(a, a->seg, it.index, it.step, save, cur.n_early));
         }
-        UPD_CHECK(prepare_next(a, &it, k));
+        UPD_CHECK(prepare_next(a, &cur, &next));
         uint64_t stash_before = a->unit_stash_from = a->stash_done;
+        const int64_t k = cur.k;
         for (int64_t i = 0; i < k;) {
             int64_t m = run_group(a, &it, k - i);
             if (m < 0)
