@@ -1,6 +1,7 @@
 #!/bin/sh
 # The test command: install dependencies, build twice (release, and
 # AddressSanitizer + UndefinedBehaviorSanitizer), run every suite in both,
+# compile a debug build (-O0 warns where -O2 does not; warnings are errors),
 # then the bounded-memory check (in-place apply of a 128 MiB image within
 # 16 MiB peak RSS) and the kill -9 test on a real pair (POSIX and io_uring) (fetched by exact,
 # sha256-pinned version); with CI=true also a 30 s fuzz smoke run of every
@@ -16,6 +17,10 @@ echo "== release build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUPD_TESTS=ON >/dev/null
 make -C build -j"$JOBS" >/dev/null
 (cd build && ctest --output-on-failure -j2)
+
+echo "== debug build (compiled only)"
+cmake -S . -B build-debug -DCMAKE_BUILD_TYPE=Debug -DUPD_TESTS=ON >/dev/null
+make -C build-debug -j"$JOBS" >/dev/null
 
 echo "== ASan + UBSan build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUPD_SANITIZE=ON -DUPD_TESTS=ON >/dev/null

@@ -489,8 +489,9 @@ static int campaign_rom(srv_dm *dm, sess *s, upd_dm_msg *m, const srv_rom *r, in
             rc = srv_job_set(dm->st, job.id, SRV_JOB_VERIFIED, 0, NULL);
         } else {
             char why[SRV_TEXT_MAX + 1];
-            snprintf(why, sizeof why, "%s reports %s after the update to %s", r->pkg_id,
-                     r->version, job.to);
+            if (snprintf(why, sizeof why, "%s reports %s after the update to %s", r->pkg_id,
+                         r->version, job.to) >= (int)sizeof why)
+                memcpy(why + sizeof why - 4, "...", 4);   /* cut to the column: say so */
             rc = srv_job_set(dm->st, job.id, SRV_JOB_FAILED, 0, why);
             if (!rc)
                 rc = fail_device(dm, s, why);

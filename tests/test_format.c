@@ -118,7 +118,7 @@ Test(format, header_rejects, .description = "each out-of-range field has its own
     upd_header h = sample_header(), out;
     uint8_t buf[UPD_HEADER_MAX], b2[UPD_HEADER_MAX];
     cr_assert_eq(upd_header_encode(&h, buf, sizeof buf), SAMPLE_HSIZE);
-    const size_t id = 144, from = id + 1 + 10, to = from + 1 + 5;   /* the length bytes */
+    enum { id = 144, from = id + 1 + 10, to = from + 1 + 5 };   /* the length bytes */
     static const struct { size_t off; int width; uint64_t v; int want; } cases[] = {
         { 0, 1, 0x88, UPD_E_PKG_MAGIC },
         { 7, 1, 0x0b, UPD_E_PKG_MAGIC },

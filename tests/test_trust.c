@@ -183,11 +183,12 @@ static int load_text(const char *path, const char *text, upd_key **k)
     return upd_key_load(k, path);
 }
 
-/* Key files are read in the two RFC 8410 forms only (engine/trust/key.c
- * matches them without OpenSSL's generic decoders): the private key of seed
- * 00..1f must give the public key OpenSSL derives for it, and every other
- * form is refused. */
-Test(keys, rfc8410_forms_only)
+/* Key files: a file of one RFC 8410 block is matched directly
+ * (engine/trust/key.c), anything else goes through OpenSSL's decoders as
+ * before.  The private key of seed 00..1f must give the public key OpenSSL
+ * derives for it; a file holding a public and then a private key loads as
+ * the private one; other algorithms and encodings are refused. */
+Test(keys, pem_forms)
 {
     char dir[] = "/tmp/upd-keyform-XXXXXX", path[128], pub[128];
     cr_assert_not_null(mkdtemp(dir));
@@ -215,6 +216,16 @@ Test(keys, rfc8410_forms_only)
     upd_key_id(k, a);
     upd_key_id(kq, b);
     cr_assert(!memcmp(a, b, sizeof a));
+    upd_key_free(kq);
+    /* two blocks: the private key wins, whichever comes first */
+    char both[512];
+    snprintf(both, sizeof both, "%s-----BEGIN PRIVATE KEY-----\n"
+             "MC4CAQAwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f\n"
+             "-----END PRIVATE KEY-----\n", text);
+    cr_assert_eq(load_text(path, both, &kq), 0);
+    cr_assert(upd_key_is_private(kq));
+    upd_key_id(kq, b);
+    cr_assert(!memcmp(a, b, sizeof a));
     upd_key_free(k);
     upd_key_free(kq);
 
@@ -227,11 +238,6 @@ Test(keys, rfc8410_forms_only)
         "-----BEGIN PRIVATE KEY-----\n"
         "MFECAQEwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fgSEAICEiIyQlJicoKSorLC0uLzAx\n"
         "MjM0NTY3ODk6Ozw9Pj8=\n"
-        "-----END PRIVATE KEY-----\n",
-        /* an encrypted (legacy PEM headers) key: refused, never prompted for */
-        "-----BEGIN PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
-        "DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\n"
-        "MC4CAQAwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f\n"
         "-----END PRIVATE KEY-----\n",
         /* the right DER under the other label */
         "-----BEGIN PUBLIC KEY-----\n"

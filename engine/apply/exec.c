@@ -812,8 +812,8 @@ static const upd_jlist *plan_of(upd_applier *a, const step_iter *it, const unit_
  * this segment into NEXT and open its save area, whose early ranges are
  * then saved between this unit's steps.  Not after a unit that resizes the
  * image (the next one's reads may lie past today's end).  Planned from the
- * state CUR will leave; upd_jr_commit checks the plan again and drops the
- * area if the unit turns out different. */
+ * state CUR will leave; should the unit start elsewhere (plan_of plans it
+ * again), upd_jr_commit keeps the area only if it saves the same ranges. */
 static int prepare_next(upd_applier *a, const unit_plan *cur, unit_plan *next)
 {
     next->k = 0;

@@ -35,12 +35,12 @@ typedef struct upd_key upd_key;
 /* A fresh Ed25519 private key.  Errors: UPD_E_NOMEM, UPD_E_KEY. */
 UPD_API int upd_key_generate(upd_key **out);
 
-/* Load an Ed25519 key from PATH: its first PEM block, a private key
- * ("PRIVATE KEY", PKCS#8 version 1) or a public key ("PUBLIC KEY",
- * SubjectPublicKeyInfo), both in the RFC 8410 form upd_key_save_* writes.
- * Errors: UPD_E_IO_OPEN (errno kept in errno), UPD_E_KEY (no PEM block, a
- * block of another kind or with PEM headers (an encrypted key: never
- * prompted for), another algorithm or encoding), UPD_E_NOMEM. */
+/* Load an Ed25519 key from PATH: a PEM private key (PKCS#8), else a PEM
+ * public key (SubjectPublicKeyInfo).  A file of one block in the RFC 8410
+ * form upd_key_save_* writes is read directly; any other file goes through
+ * OpenSSL's decoders (which may ask for an encrypted key's passphrase on
+ * the terminal).  Errors: UPD_E_IO_OPEN (errno kept in errno), UPD_E_KEY
+ * (no key, or not Ed25519), UPD_E_NOMEM. */
 UPD_API int upd_key_load(upd_key **out, const char *path);
 
 /* Write the private key (PKCS#8 PEM, mode 0600, refusing to replace an
