@@ -1,7 +1,5 @@
 /* Covers -> operations.
  *
- * Short covers that break the alignment of both neighbours are dropped
- * (MIN_COVER below).
  * Bytes that are the same at the same offset in both images need no
  * operation at all, whatever the matcher chose for them (a zero run matched
  * somewhere else, an identity cover's zero diff).  In a literal stretch or
@@ -19,12 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A cover shorter than this that does not continue its neighbours'
- * alignment becomes literal bytes: a short match from elsewhere saves
- * fewer bytes than its op costs, and in place it reads from far away, which
- * is what makes the read/write graph cyclic (measured on the real pairs:
- * 64 bytes cuts stash ops 4x and packages 4-40%; 32..160 all within 2%). */
-#define MIN_COVER 64
 #define FILL_RUN 32     /* repeated bytes worth a FILL instead of literals */
 
 typedef struct {
@@ -139,14 +131,8 @@ int upd_build_ops(const uint8_t *old_img, size_t old_len, const uint8_t *new_img
 {
     builder b = { old_img, new_img, old_len, new_len, same_run, out, st };
     uint64_t pos = 0;
-    int64_t prev_shift = 0;
     for (size_t i = 0; i < cv->n; i++) {
         const upd_cover *c = &cv->v[i];
-        int64_t shift = (int64_t)c->dst - (int64_t)c->src;
-        int64_t next_shift = i + 1 < cv->n ? (int64_t)cv->v[i + 1].dst - (int64_t)cv->v[i + 1].src : shift + 1;
-        if (c->len < MIN_COVER && shift != prev_shift && shift != next_shift)
-            continue;
-        prev_shift = shift;
         if (c->dst > pos)
             UPD_CHECK(emit_region(&b, pos, c->dst, 0, 0));
         UPD_CHECK(emit_region(&b, c->dst, c->dst + c->len, 1, (int64_t)c->src - (int64_t)c->dst));

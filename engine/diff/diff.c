@@ -127,6 +127,8 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     upd_plan_info info = { 0 };
     uint64_t need = 0;
     int rc = upd_match(old_img, old_len, new_img, new_len, &cv, p, st);
+    if (!rc)
+        upd_covers_refine(old_img, old_len, new_img, new_len, &cv);
     /* many tiny changes make many written ranges: leave unchanged runs out
      * of shifted covers and literal stretches only from longer lengths until
      * the applier's window holds them */
