@@ -358,30 +358,34 @@ Test(zjob, context_within_budget,
 /* ---- covers after the scan (engine/diff/cover.c) ------------------------- */
 
 #define CV_LEN 4096
+static uint8_t cv_old[CV_LEN], cv_new[CV_LEN];
 
-/* NW = OLD but that, in [FROM, TO), one byte in every PERIOD that is not
+/* New = old but that, in [FROM, TO), one byte in every PERIOD that is not
  * among its first AGREE differs (period 10, agree 7: 70% agree). */
-static void cover_images(uint8_t *old, uint8_t *nw, size_t from, size_t to, unsigned agree,
-                         unsigned period)
+static void cover_images(size_t from, size_t to, unsigned agree, unsigned period)
 {
     for (size_t i = 0; i < CV_LEN; i++)
-        old[i] = (uint8_t)(i * 2654435761u >> 13);
-    memcpy(nw, old, CV_LEN);
+        cv_old[i] = (uint8_t)(i * 2654435761u >> 13);
+    memcpy(cv_new, cv_old, CV_LEN);
     for (size_t i = from; i < to; i++)
         if ((i - from) % period >= agree)
-            nw[i] = (uint8_t)(old[i] + 1 + (i & 7));
+            cv_new[i] = (uint8_t)(cv_old[i] + 1 + (i & 7));
+}
+
+/* The N covers V refined over the images: how many are left. */
+static size_t refined(upd_cover *v, size_t n)
+{
+    upd_covers cv = { v, n, n };
+    upd_covers_refine(cv_old, CV_LEN, cv_new, CV_LEN, &cv);
+    return cv.n;
 }
 
 Test(cover, grows_where_most_bytes_agree,
      .description = "a cover grows into a gap where 70% of the bytes agree, never past its neighbour, not at 40%")
 {
-    uint8_t *old = malloc(CV_LEN), *nw = malloc(CV_LEN);
-    cr_assert(old && nw);
-    cover_images(old, nw, 1000, 2000, 7, 10);
+    cover_images(1000, 2000, 7, 10);
     upd_cover v[2] = { { 0, 0, 1000 }, { 2000, 2000, 1000 } };
-    upd_covers cv = { v, 2, 2 };
-    upd_covers_refine(old, CV_LEN, nw, CV_LEN, &cv);
-    cr_assert_eq(cv.n, 2);
+    cr_assert_eq(refined(v, 2), 2);
     cr_assert_eq(v[0].dst, 0);
     cr_assert_eq(v[0].src, 0);
     cr_assert_geq(v[0].len, 1990, "grew to %llu", (unsigned long long)v[0].len);
@@ -389,27 +393,20 @@ Test(cover, grows_where_most_bytes_agree,
     cr_assert_eq(v[1].dst + v[1].len, CV_LEN, "the second cover did not grow over the equal tail");
     cr_assert_eq(v[1].dst - v[1].src, 0);
 
-    cover_images(old, nw, 1000, 2000, 4, 10);
+    cover_images(1000, 2000, 4, 10);
     upd_cover w[2] = { { 0, 0, 1000 }, { 2000, 2000, 1000 } };
-    cv = (upd_covers){ w, 2, 2 };
-    upd_covers_refine(old, CV_LEN, nw, CV_LEN, &cv);
-    cr_assert_eq(cv.n, 2);
+    cr_assert_eq(refined(w, 2), 2);
     cr_assert(w[0].len == 1000 && w[1].dst == 2000, "grew where 40%% agree");
-    free(old);
-    free(nw);
 }
 
 Test(cover, dropped_cover_leaves_no_hole,
      .description = "a short cover off its neighbours' alignment is dropped and they grow over its place")
 {
-    uint8_t *old = malloc(CV_LEN), *nw = malloc(CV_LEN);
-    cr_assert(old && nw);
-    cover_images(old, nw, 1000, 1095, 9, 10);   /* 90% agree */
+    cover_images(1000, 1095, 9, 10);   /* 90% agree */
     /* the middle 32 bytes matched elsewhere (shift 512): too short to keep */
     upd_cover v[3] = { { 0, 0, 1000 }, { 1034, 522, 32 }, { 1100, 1100, 2996 } };
-    upd_covers cv = { v, 3, 3 };
-    upd_covers_refine(old, CV_LEN, nw, CV_LEN, &cv);
-    cr_assert_eq(cv.n, 2, "%zu covers", cv.n);
+    size_t n = refined(v, 3);
+    cr_assert_eq(n, 2, "%zu covers", n);
     cr_assert(v[0].dst == 0 && v[0].src == 0);
     /* a cover ends on a byte that agrees: only differing bytes are left
      * between them (here the one at 1069) */
@@ -417,27 +414,20 @@ Test(cover, dropped_cover_leaves_no_hole,
     cr_assert_leq(v[1].dst - (v[0].dst + v[0].len), 1, "a hole of %llu bytes is left",
                   (unsigned long long)(v[1].dst - v[0].len));
     for (uint64_t i = v[0].dst + v[0].len; i < v[1].dst; i++)
-        cr_assert_neq(nw[i], old[i], "agreeing byte %llu left out", (unsigned long long)i);
+        cr_assert_neq(cv_new[i], cv_old[i], "agreeing byte %llu left out", (unsigned long long)i);
     cr_assert(v[1].dst == v[1].src && v[1].dst + v[1].len == CV_LEN);
-    free(old);
-    free(nw);
 }
 
 Test(cover, stays_inside_both_images,
      .description = "growth stops at the old image's ends and the new image's start")
 {
-    uint8_t *old = malloc(CV_LEN), *nw = malloc(CV_LEN);
-    cr_assert(old && nw);
-    cover_images(old, nw, 0, 0, 0, 1);
+    cover_images(0, 0, 0, 1);
     /* new = old; a cover whose source is old's last bytes cannot grow on,
      * one at old's start cannot grow back */
     upd_cover v[2] = { { 100, 0, 200 }, { 3000, CV_LEN - 100, 100 } };
-    upd_covers cv = { v, 2, 2 };
-    upd_covers_refine(old, CV_LEN, nw, CV_LEN, &cv);
-    for (size_t i = 0; i < cv.n; i++)
+    size_t n = refined(v, 2);
+    for (size_t i = 0; i < n; i++)
         cr_assert_leq(v[i].src + v[i].len, CV_LEN, "cover %zu reads past old", i);
     cr_assert_eq(v[0].src, 0, "grew back past old's start");
-    cr_assert_eq(v[cv.n - 1].src + v[cv.n - 1].len, CV_LEN);
-    free(old);
-    free(nw);
+    cr_assert_eq(v[n - 1].src + v[n - 1].len, CV_LEN);
 }
