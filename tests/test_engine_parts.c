@@ -358,7 +358,12 @@ Test(zjob, context_within_budget,
 /* ---- covers after the scan (engine/diff/cover.c) ------------------------- */
 
 #define CV_LEN 4096
-static uint8_t cv_old[CV_LEN], cv_new[CV_LEN];
+#define CV_PAD 256
+/* the images, with bytes around them that a cover growing past either
+ * end would find agreeing (stays_inside_both_images sets them) */
+static uint8_t cv_old_pad[CV_PAD + CV_LEN + CV_PAD], cv_new_pad[CV_PAD + CV_LEN + CV_PAD];
+#define cv_old (cv_old_pad + CV_PAD)
+#define cv_new (cv_new_pad + CV_PAD)
 
 /* New = old but that, in [FROM, TO), one byte in every PERIOD that is not
  * among its first AGREE differs (period 10, agree 7: 70% agree). */
@@ -418,16 +423,44 @@ Test(cover, dropped_cover_leaves_no_hole,
     cr_assert(v[1].dst == v[1].src && v[1].dst + v[1].len == CV_LEN);
 }
 
-Test(cover, stays_inside_both_images,
-     .description = "growth stops at the old image's ends and the new image's start")
+Test(cover, drop_keeps_continued_alignments,
+     .description = "a short cover survives when it continues the last kept cover's shift or the next one's")
 {
-    cover_images(0, 0, 0, 1);
-    /* new = old; a cover whose source is old's last bytes cannot grow on,
-     * one at old's start cannot grow back */
-    upd_cover v[2] = { { 100, 0, 200 }, { 3000, CV_LEN - 100, 100 } };
-    size_t n = refined(v, 2);
-    for (size_t i = 0; i < n; i++)
+    cover_images(0, CV_LEN, 0, 1);   /* nothing agrees: no growth */
+    upd_cover v[6] = {
+        { 0, 0, 500 },            /* shift 0 */
+        { 600, 600, 32 },         /* short, the last kept one's shift: kept */
+        { 700, 200, 32 },         /* short, its own shift: dropped */
+        { 800, 800, 32 },         /* short, shift 0 as the last *kept* one: kept */
+        { 900, 400, 32 },         /* short, the next one's shift: kept */
+        { 1000, 500, 1000 },
+    };
+    cr_assert_eq(refined(v, 6), 5);
+    cr_assert(v[0].dst == 0 && v[1].dst == 600 && v[2].dst == 800 && v[3].dst == 900
+              && v[4].dst == 1000, "%llu %llu %llu %llu", (unsigned long long)v[1].dst,
+              (unsigned long long)v[2].dst, (unsigned long long)v[3].dst,
+              (unsigned long long)v[4].dst);
+}
+
+Test(cover, stays_inside_both_images,
+     .description = "growth stops at both ends of the old image and at the new image's start, "
+                    "though the bytes beyond them agree")
+{
+    cover_images(0, 0, 0, 1);   /* new = old */
+    upd_cover v[3] = { { 0, 300, 100 }, { 1000, 0, 200 }, { 3000, CV_LEN - 100, 100 } };
+    /* what each cover would find agreeing if it read past an end: before
+     * new's start (cover 0, reading old before 300), before old's start
+     * (cover 1), after old's end (cover 2) */
+    for (size_t k = 1; k <= CV_PAD; k++) {
+        cv_new[-(ptrdiff_t)k] = cv_old[300 - k];
+        cv_old[-(ptrdiff_t)k] = cv_new[1000 - k];
+        cv_old[CV_LEN - 1 + k] = cv_new[3100 - 1 + k];
+    }
+    cr_assert_eq(refined(v, 3), 3);
+    cr_assert_eq(v[0].dst, 0, "grew back past new's start");
+    cr_assert_eq(v[1].src, 0, "grew back past old's start");
+    cr_assert_eq(v[1].dst, 1000);
+    cr_assert_eq(v[2].src + v[2].len, CV_LEN, "grew on past old's end");
+    for (size_t i = 0; i < 3; i++)
         cr_assert_leq(v[i].src + v[i].len, CV_LEN, "cover %zu reads past old", i);
-    cr_assert_eq(v[0].src, 0, "grew back past old's start");
-    cr_assert_eq(v[n - 1].src + v[n - 1].len, CV_LEN);
 }

@@ -1,4 +1,4 @@
-/* upd_diff(): match -> build -> plan -> check -> emit. */
+/* upd_diff(): match -> refine -> build -> plan -> check -> emit. */
 #include "diff_internal.h"
 #include "../common/check.h"
 
@@ -127,8 +127,11 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     upd_plan_info info = { 0 };
     uint64_t need = 0;
     int rc = upd_match(old_img, old_len, new_img, new_len, &cv, p, st);
-    if (!rc)
+    if (!rc) {
+        double t0 = upd_now();
         upd_covers_refine(old_img, old_len, new_img, new_len, &cv);
+        st->t_match += upd_now() - t0;   /* a pass of the match stage */
+    }
     /* many tiny changes make many written ranges: leave unchanged runs out
      * of shifted covers and literal stretches only from longer lengths until
      * the applier's window holds them */

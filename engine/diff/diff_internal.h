@@ -1,5 +1,6 @@
 /* The generator's private types, shared by its stages:
  *   match.c   suffix array + bsdiff scan -> covers
+ *   cover.c   covers refined: short ones dropped, all grown into their gaps
  *   build.c   covers -> operations (unchanged runs dropped, fills found)
  *   plan.c    in-place schedule + simulator check
  *   lits.c    literals last in their segment, and their dictionary windows
