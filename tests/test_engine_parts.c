@@ -377,76 +377,104 @@ static void cover_images(size_t from, size_t to, unsigned agree, unsigned period
             cv_new[i] = (uint8_t)(cv_old[i] + 1 + (i & 7));
 }
 
+/* New [DST, DST+N) = old [SRC, SRC+N). */
+static void cover_copy(size_t dst, size_t src, size_t n)
+{
+    memcpy(cv_new + dst, cv_old + src, n);
+}
+
 /* The N covers V refined over the images: how many are left. */
 static size_t refined(upd_cover *v, size_t n)
 {
     upd_covers cv = { v, n, n };
-    upd_covers_refine(cv_old, CV_LEN, cv_new, CV_LEN, &cv);
+    cr_assert_eq(upd_covers_refine(cv_old, CV_LEN, cv_new, CV_LEN, &cv), 0);
     return cv.n;
 }
 
 Test(cover, grows_where_most_bytes_agree,
      .description = "a cover grows into a gap where 70% of the bytes agree, never past its neighbour, not at 40%")
 {
-    cover_images(1000, 2000, 7, 10);
-    upd_cover v[2] = { { 0, 0, 1000 }, { 2000, 2000, 1000 } };
-    cr_assert_eq(refined(v, 2), 2);
-    cr_assert_eq(v[0].dst, 0);
-    cr_assert_eq(v[0].src, 0);
-    cr_assert_geq(v[0].len, 1990, "grew to %llu", (unsigned long long)v[0].len);
-    cr_assert_leq(v[0].len, v[1].dst, "overlaps its neighbour");
-    cr_assert_eq(v[1].dst + v[1].len, CV_LEN, "the second cover did not grow over the equal tail");
-    cr_assert_eq(v[1].dst - v[1].src, 0);
-
-    cover_images(1000, 2000, 4, 10);
-    upd_cover w[2] = { { 0, 0, 1000 }, { 2000, 2000, 1000 } };
-    cr_assert_eq(refined(w, 2), 2);
-    cr_assert(w[0].len == 1000 && w[1].dst == 2000, "grew where 40%% agree");
+    for (int pass = 0; pass < 2; pass++) {
+        cover_images(1000, 2000, pass ? 4 : 7, 10);
+        cover_copy(2000, 500, 1000);   /* another alignment: no joining */
+        upd_cover v[2] = { { 0, 0, 1000 }, { 2000, 500, 1000 } };
+        cr_assert_eq(refined(v, 2), 2);
+        cr_assert(v[0].dst == 0 && v[0].src == 0);
+        if (pass)
+            cr_assert_eq(v[0].len, 1000, "grew to %llu where 40%% agree",
+                         (unsigned long long)v[0].len);
+        else
+            cr_assert_geq(v[0].len, 1990, "grew to %llu", (unsigned long long)v[0].len);
+        cr_assert_leq(v[0].len, v[1].dst, "overlaps its neighbour");
+        cr_assert(v[1].dst == 2000 && v[1].src == 500 && v[1].len == 1000);
+    }
 }
 
-Test(cover, dropped_cover_leaves_no_hole,
-     .description = "a short cover off its neighbours' alignment is dropped and they grow over its place")
+Test(cover, joined_over_a_dropped_cover,
+     .description = "a cover whose differences cost as much as literals goes; its neighbours on one alignment join over its place")
 {
-    cover_images(1000, 1095, 9, 10);   /* 90% agree */
-    /* the middle 32 bytes matched elsewhere (shift 512): too short to keep */
+    cover_images(1000, 1095, 9, 10);   /* 90% agree at shift 0 */
+    /* 32 bytes matched elsewhere (shift 512), not agreeing there */
     upd_cover v[3] = { { 0, 0, 1000 }, { 1034, 522, 32 }, { 1100, 1100, 2996 } };
     size_t n = refined(v, 3);
-    cr_assert_eq(n, 2, "%zu covers", n);
-    cr_assert(v[0].dst == 0 && v[0].src == 0);
-    /* a cover ends on a byte that agrees: only differing bytes are left
-     * between them (here the one at 1069) */
-    cr_assert_leq(v[0].dst + v[0].len, v[1].dst);
-    cr_assert_leq(v[1].dst - (v[0].dst + v[0].len), 1, "a hole of %llu bytes is left",
-                  (unsigned long long)(v[1].dst - v[0].len));
-    for (uint64_t i = v[0].dst + v[0].len; i < v[1].dst; i++)
-        cr_assert_neq(cv_new[i], cv_old[i], "agreeing byte %llu left out", (unsigned long long)i);
-    cr_assert(v[1].dst == v[1].src && v[1].dst + v[1].len == CV_LEN);
+    cr_assert_eq(n, 1, "%zu covers", n);
+    cr_assert(v[0].dst == 0 && v[0].src == 0 && v[0].len == CV_LEN, "%llu+%llu",
+              (unsigned long long)v[0].dst, (unsigned long long)v[0].len);
 }
 
-Test(cover, drop_keeps_continued_alignments,
-     .description = "a short cover survives when it continues the last kept cover's shift or the next one's")
+Test(cover, join_up_to_511_bytes_apart,
+     .description = "covers on one alignment join across a gap of 511 bytes, not of 512")
 {
-    cover_images(0, CV_LEN, 0, 1);   /* nothing agrees: no growth */
-    upd_cover v[6] = {
-        { 0, 0, 500 },            /* shift 0 */
-        { 600, 600, 32 },         /* short, the last kept one's shift: kept */
-        { 700, 200, 32 },         /* short, its own shift: dropped */
-        { 800, 800, 32 },         /* short, shift 0 as the last *kept* one: kept */
-        { 900, 400, 32 },         /* short, the next one's shift: kept */
-        { 1000, 500, 1000 },
+    for (size_t gap = 511; gap <= 512; gap++) {
+        cover_images(1000, 1000 + gap, 0, 1);   /* nothing in the gap agrees */
+        upd_cover v[2] = { { 0, 0, 1000 }, { 1000 + gap, 1000 + gap, CV_LEN - 1000 - gap } };
+        size_t n = refined(v, 2);
+        cr_assert_eq(n, gap == 511 ? 1 : 2, "gap %zu: %zu covers", gap, n);
+        cr_assert(v[0].dst == 0 && v[0].src == 0);
+        cr_assert_eq(v[n - 1].dst + v[n - 1].len, CV_LEN);
+    }
+}
+
+Test(cover, first_cover_dropped,
+     .description = "a first cover that does not pay goes; the next one grows back over the bytes that agree")
+{
+    cover_images(0, 100, 0, 1);   /* new [0, 100) agrees with nothing at shift 0 */
+    upd_cover v[2] = { { 0, 2000, 100 }, { 500, 500, CV_LEN - 500 } };
+    size_t n = refined(v, 2);
+    cr_assert_eq(n, 1, "%zu covers", n);
+    cr_assert(v[0].dst == 100 && v[0].src == 100 && v[0].len == CV_LEN - 100, "%llu+%llu",
+              (unsigned long long)v[0].dst, (unsigned long long)v[0].len);
+}
+
+Test(cover, kept_when_they_pay,
+     .description = "a short cover whose bytes all agree is kept; a long one whose differences cost as much as literals is not")
+{
+    cover_images(1000, CV_LEN, 0, 1);   /* from 1000 on, nothing agrees at shift 0 */
+    cover_copy(1500, 3000, 40);         /* 40 bytes from elsewhere */
+    cover_copy(2500, 200, 800);         /* 800 bytes from elsewhere */
+    upd_cover v[4] = {
+        { 0, 0, 1000 },
+        { 1500, 3000, 40 },             /* short, all agree: kept */
+        { 1700, 1900, 600 },            /* long, nothing agrees: dropped */
+        { 2500, 200, 800 },
     };
-    cr_assert_eq(refined(v, 6), 5);
-    cr_assert(v[0].dst == 0 && v[1].dst == 600 && v[2].dst == 800 && v[3].dst == 900
-              && v[4].dst == 1000, "%llu %llu %llu %llu", (unsigned long long)v[1].dst,
-              (unsigned long long)v[2].dst, (unsigned long long)v[3].dst,
-              (unsigned long long)v[4].dst);
+    size_t n = refined(v, 4);
+    cr_assert_eq(n, 3, "%zu covers", n);
+    cr_assert(v[0].dst == 0 && v[1].dst == 1500 && v[1].src == 3000 && v[2].dst == 2500,
+              "%llu %llu %llu", (unsigned long long)v[0].dst, (unsigned long long)v[1].dst,
+              (unsigned long long)v[2].dst);
+    cr_assert(v[1].len >= 40 && v[1].len < 48, "the short one: %llu bytes",
+              (unsigned long long)v[1].len);
 }
 
 Test(cover, stays_inside_both_images,
      .description = "growth stops at both ends of the old image and at the new image's start, "
                     "though the bytes beyond them agree")
 {
-    cover_images(0, 0, 0, 1);   /* new = old */
+    cover_images(0, 0, 0, 1);
+    cover_copy(0, 300, 100);
+    cover_copy(1000, 0, 200);
+    cover_copy(3000, CV_LEN - 100, 100);
     upd_cover v[3] = { { 0, 300, 100 }, { 1000, 0, 200 }, { 3000, CV_LEN - 100, 100 } };
     /* what each cover would find agreeing if it read past an end: before
      * new's start (cover 0, reading old before 300), before old's start

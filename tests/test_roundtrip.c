@@ -582,19 +582,37 @@ Test(roundtrip, full_image_over_any_base, .timeout = 120)
     synth_free(&sp);
 }
 
-/* Text whose new lines are made of phrases of the lines around them: the
- * literals are compressed against a window of the image (lits.c).  A line
- * of NUL bytes among them matches nothing in the window but the segment's
- * own literals, which both sides zero: an applier that read them as they
- * are would decode other literals (the image would not hash right). */
+/* A line of pieces of the NL bytes of text before it: PIECES pieces of
+ * PIECE bytes, NL / PIECES apart, into OUT.  A piece is longer than the
+ * text's common words (which the literals' own frame finds) and shorter
+ * than a cover pays for: only the window has it. */
+enum { PIECES = 4, PIECE = 16 };
+static size_t mixed_line(const uint8_t *text, size_t nl, uint8_t *out)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < PIECES; k++) {
+        memcpy(out + n, text + k * (nl / PIECES), PIECE);
+        n += PIECE;
+    }
+    out[n++] = '\n';
+    return n;
+}
+
+/* Text with lines made of pieces of the text before them: the literals
+ * are compressed against a window of the image (lits.c).  A line of NUL
+ * bytes among them matches nothing in the window but the segment's own
+ * literals, which both sides zero: an applier that read them as they are
+ * would decode other literals (the image would not hash right). */
 Test(roundtrip, literal_dictionary, .timeout = 120)
 {
     synth_pair sp;
     cr_assert_eq(synth_make("text-edits", 21, 192 << 10, &sp), 0);
     static const char nul_line[] = "\0\0\0\0\0\0(\0\0\0\0\0);\n";
-    enum { LINES = 24 };
-    size_t nl = sizeof nul_line - 1, nn = sp.new_len + LINES * nl, o = 0, from = 0;
+    enum { LINES = 24, MIXED = 8 };
+    size_t nl = sizeof nul_line - 1, o = 0, from = 0;
+    size_t nn = sp.new_len + LINES * (nl + MIXED * (PIECES * PIECE + 1));
     uint8_t *new_img = malloc(nn);
+    cr_assert_not_null(new_img);
     for (size_t k = 0; k < LINES; k++) {
         /* at a line start */
         size_t at = (k + 1) * (sp.new_len / (LINES + 1));
@@ -602,11 +620,16 @@ Test(roundtrip, literal_dictionary, .timeout = 120)
             at--;
         memcpy(new_img + o, sp.new_img + from, at - from);
         o += at - from;
+        /* each from its own stretch of the text before: no piece twice */
+        cr_assert_geq(o, 6400);
+        for (size_t m = 0; m < MIXED; m++)
+            o += mixed_line(new_img + o - 6400 + 800 * m, 800, new_img + o);
         memcpy(new_img + o, nul_line, nl);
         o += nl;
         from = at;
     }
     memcpy(new_img + o, sp.new_img + from, sp.new_len - from);
+    nn = o + sp.new_len - from;
     upd_diff_params p;
     upd_diff_params_default(&p);
     p.threads = 1;

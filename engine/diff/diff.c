@@ -129,7 +129,7 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     int rc = upd_match(old_img, old_len, new_img, new_len, &cv, p, st);
     if (!rc) {
         double t0 = upd_now();
-        upd_covers_refine(old_img, old_len, new_img, new_len, &cv);
+        rc = upd_covers_refine(old_img, old_len, new_img, new_len, &cv);
         st->t_match += upd_now() - t0;   /* a pass of the match stage */
     }
     /* many tiny changes make many written ranges: leave unchanged runs out

@@ -1,6 +1,6 @@
 /* The generator's private types, shared by its stages:
  *   match.c   suffix array + bsdiff scan -> covers
- *   cover.c   covers refined: short ones dropped, all grown into their gaps
+ *   cover.c   covers refined: kept where they pay, grown into their gaps
  *   build.c   covers -> operations (unchanged runs dropped, fills found)
  *   plan.c    in-place schedule + simulator check
  *   lits.c    literals last in their segment, and their dictionary windows
@@ -45,11 +45,12 @@ int upd_gops_push(upd_gops *a, const upd_gop *op);
 int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
               upd_covers *out, const upd_diff_params *p, upd_diff_stats *st);
 
-/* After the scan (cover.c): drop short covers that break both neighbours'
- * alignment, and grow every cover into the gaps beside it while enough of
- * its bytes agree.  CV stays in dst order, non-overlapping. */
-void upd_covers_refine(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
-                       size_t new_len, upd_covers *cv);
+/* After the scan (cover.c): keep the covers whose differences cost less
+ * than literals (estimated), join those on one alignment close together,
+ * and grow every cover into the gaps beside it while enough of its bytes
+ * agree.  CV stays in dst order, non-overlapping.  Errors: UPD_E_NOMEM. */
+int upd_covers_refine(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
+                      size_t new_len, upd_covers *cv);
 
 /* Turn covers into ops in dst order, at most PIECE bytes each; unchanged
  * same-offset runs of SAME_RUN bytes or more get no op, except inside a
