@@ -194,7 +194,7 @@ static int select_covers(const images *im, upd_covers *cv)
         uint64_t last_end = last ? last->dst + last->len : 0;
         if (last && shift_of(last) == shift_of(&c) && c.dst - last_end <= LINK_GAP) {
             uint64_t n = c.dst + c.len - last_end;
-            run_cost(&dif, im->nw + last_end, im->old + last_end - (uint64_t)shift_of(&c), n, 1);
+            run_cost(&dif, im->nw + last_end, im->old + last->src + last->len, n, 1);
             last->len += n;
             continue;
         }
