@@ -6,9 +6,7 @@
  * less than its bytes as literals, its op included, both priced by what
  * the kept covers' differences and the literals between them were so far
  * (run_cost).  Covers on one alignment at most LINK_GAP bytes apart join
- * into one, the bytes between becoming differences.  The costs use libm's
- * log2: a decision right at SCORE may differ between C libraries, and
- * either package is valid.  It replaced a rule
+ * into one, the bytes between becoming differences.  It replaced a rule
  * that dropped every cover under 64 bytes off its neighbours' alignment:
  * that kept long covers whose differences cost more than literals, and
  * dropped short ones that saved bytes.
@@ -36,7 +34,6 @@
 #include "diff_internal.h"
 #include "../common/check.h"
 
-#include <math.h>
 #include <stdlib.h>
 
 /* HDiffPatch's defaults: the least a kept cover saves (units: about a
@@ -166,6 +163,23 @@ static unsigned varint_len(uint64_t v)
     return n;
 }
 
+/* log2(X) for X >= 1 by squaring (20 bits of fraction), without libm:
+ * the same bits on every platform, and no libm pages in the applier's
+ * process (the rss test runs close to its limit). */
+static double binary_log(uint64_t x)
+{
+    double r = 63 - __builtin_clzll(x), m = (double)x / (double)(1ull << (unsigned)r), bit = 1;
+    for (int i = 0; i < 20; i++) {
+        m *= m;
+        bit /= 2;
+        if (m >= 2) {
+            m /= 2;
+            r += bit;
+        }
+    }
+    return r;
+}
+
 /* Keep a cover whose differences cost SCORE units less than its bytes as
  * literals, its op included; covers on one alignment at most LINK_GAP
  * apart join (the bytes between become differences). */
@@ -181,7 +195,7 @@ static int select_covers(const images *im, upd_covers *cv)
         return UPD_E_NOMEM;
     }
     for (size_t i = 1; i < ROW_MAX + 257; i++)
-        lg[i] = log2((double)i);
+        lg[i] = binary_log(i);
     size_t k = 0;
     for (size_t i = 0; i < cv->n; i++) {
         upd_cover c = cv->v[i];
