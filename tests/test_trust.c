@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 
 #include "helpers.h"
 
@@ -256,6 +257,62 @@ Test(keys, pem_forms)
     unlink(path);
     unlink(pub);
     rmdir(dir);
+}
+
+/* An encrypted private key is refused, and its passphrase is never asked
+ * for: OpenSSL's default callback prompts on the terminal, or without one
+ * reads stdin, where this test offers the right passphrase. */
+Test(keys, encrypted_key_refused_without_prompt)
+{
+    char dir[] = "/tmp/upd-keyenc-XXXXXX", path[128];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/enc.key", dir);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(write(p[1], "pw\n", 3), 3);
+    close(p[1]);
+    cr_assert_geq(dup2(p[0], STDIN_FILENO), 0);   /* a forked test: its own stdin */
+    close(p[0]);
+    upd_key *k;
+    /* openssl genpkey -algorithm ed25519 -aes-128-cbc, passphrase "pw" */
+    cr_assert_eq(load_text(path, "-----BEGIN ENCRYPTED PRIVATE KEY-----\n"
+                           "MIGbMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAgwFNtR980QbQICCAAw\n"
+                           "DAYIKoZIhvcNAgkFADAdBglghkgBZQMEAQIEEK5CbaiWk9se/YZIndutlcoEQGl8\n"
+                           "2iFbRsdanDa8vQFeJKbbnxYeQyvT1LC6ngHb1A5BFV6uVTD1s1BlB9A5ev8z1EHW\n"
+                           "1kcLALWjXquLs0si0HI=\n"
+                           "-----END ENCRYPTED PRIVATE KEY-----\n", &k), UPD_E_KEY);
+    cr_assert_null(k);
+    char left[4] = { 0 };
+    cr_assert_eq(read(STDIN_FILENO, left, sizeof left), 3, "stdin was read");
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Each test runs in a process of its own (Criterion forks), so the lean
+ * set-up below is this test's alone.  After it: keys, signing and a signed
+ * apply work, and OpenSSL's legacy cipher names were never loaded (the
+ * next test shows the default set-up has them, so the check means
+ * something). */
+Test(crypto, lean_init)
+{
+    cr_assert_eq(upd_crypto_init_lean(), 0);
+    cr_assert_eq(upd_crypto_init_lean(), 0, "a second call does nothing");
+    signed_case c;
+    case_init(&c, "mixed", 64 << 10);
+    cr_assert_eq(apply_checked(&c.f, c.f.pkg.p, c.f.pkg.n, &c.p), 0);
+    cr_assert_null(EVP_get_cipherbyname("AES-128-CBC"));
+    case_free(&c);
+}
+
+Test(crypto, default_init)
+{
+    signed_case c;
+    case_init(&c, "mixed", 64 << 10);
+    cr_assert_eq(apply_checked(&c.f, c.f.pkg.p, c.f.pkg.n, &c.p), 0);
+    cr_assert_not_null(EVP_get_cipherbyname("AES-128-CBC"));
+    cr_assert_eq(upd_crypto_init_lean(), 0, "after a default set-up: a no-op");
+    cr_assert_not_null(EVP_get_cipherbyname("AES-128-CBC"));
+    case_free(&c);
 }
 
 Test(keys, unsigned_refused_unless_insecure)

@@ -68,6 +68,12 @@ int main(int argc, char **argv)
     if (argc < 2)
         return usage(stderr);
     const char *cmd = argv[1];
+    /* this process uses OpenSSL only through libupdelta (fetch and install,
+     * whose libcurl does TLS, run in updelta-net) */
+    if (upd_crypto_init_lean() < 0) {
+        fprintf(stderr, "updelta: %s\n", upd_strerror(UPD_E_STATE));
+        return 1;
+    }
     if (!strcmp(cmd, "diff"))
         return cmd_diff(argc - 1, argv + 1);
     if (!strcmp(cmd, "apply"))

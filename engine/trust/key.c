@@ -107,6 +107,14 @@ static EVP_PKEY *load_plain(FILE *f, int *priv)
     return pkey;
 }
 
+/* OpenSSL's default would ask for an encrypted key's passphrase on the
+ * terminal, or read it from stdin when there is none: a library must not. */
+static int no_passphrase(char *buf, int size, int rwflag, void *user)
+{
+    (void)buf, (void)size, (void)rwflag, (void)user;
+    return -1;
+}
+
 int upd_key_load(upd_key **out, const char *path)
 {
     if (!out || !path)
@@ -118,12 +126,12 @@ int upd_key_load(upd_key **out, const char *path)
     EVP_PKEY *pkey = load_plain(f, &priv);
     if (!pkey) {
         rewind(f);
-        pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+        pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
         priv = pkey != NULL;
     }
     if (!pkey) {
         rewind(f);
-        pkey = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+        pkey = PEM_read_PUBKEY(f, NULL, no_passphrase, NULL);
     }
     fclose(f);
     if (!pkey)
