@@ -13,6 +13,7 @@
  * three strings is antisymmetric and transitive. */
 #include "fuzz_common.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define OFF_LIMIT (1ull << 62)   /* FORMAT.md 6.4: decoded offsets and ends */
@@ -23,25 +24,45 @@ static void check_ops(const uint8_t *data, size_t size)
 {
     upd_op_cursor c;
     upd_op op;
-    uint64_t prev_end = 0;
-    int rc;
-    upd_op_cursor_init(&c, data, size);
-    for (;;) {
-        const uint8_t *at = c.p;
+    upd_op_base base = { 0 };
+    static upd_op ops[4096];   /* the first ones, to encode the region again */
+    size_t n = 0;
+    int rc = upd_op_cursor_init(&c, data, size);
+    while (rc == 0) {
+        const uint8_t *at[4];
+        memcpy(at, c.s, sizeof at);
         rc = upd_op_next(&c, &op);
         if (rc != 1)
             break;
-        size_t used = (size_t)(c.p - at);
-        FUZZ_ASSERT(used >= 2 && used <= 28 && c.p <= data + size);
+        rc = 0;
+        if (n < sizeof ops / sizeof *ops)
+            ops[n] = op;
+        n++;
         FUZZ_ASSERT(op.kind >= UPD_OP_COPY && op.kind <= UPD_OP_RESIZE);
         FUZZ_ASSERT(op.dst < OFF_LIMIT && op.src < OFF_LIMIT && op.len < OFF_LIMIT);
-        uint8_t enc[UPD_OP_MAX_ENCODED];
-        int n = upd_op_encode(&op, &prev_end, enc);
-        FUZZ_ASSERT(n > 0 && (size_t)n == used && !memcmp(enc, at, used));
-        FUZZ_ASSERT(prev_end == c.prev_end);
+        /* re-encoding gives back exactly the bytes each stream gave up */
+        uint8_t enc[UPD_OP_MAX_ENCODED], part[4];
+        int bytes = upd_op_encode(&op, &base, enc, part);
+        FUZZ_ASSERT(bytes >= 2 && bytes <= 29);
+        const uint8_t *e = enc;
+        for (int k = 0; k < 4; k++) {
+            FUZZ_ASSERT((size_t)(c.s[k] - at[k]) == part[k] && !memcmp(e, at[k], part[k]));
+            FUZZ_ASSERT(c.s[k] <= c.end[k] && c.end[k] <= data + size);
+            e += part[k];
+        }
+        FUZZ_ASSERT(base.prev_end == c.prev_end && base.prev_shift == c.prev_shift);
     }
     FUZZ_ASSERT(rc == 0 || rc == UPD_E_OP_DECODE);
-    FUZZ_ASSERT(rc != 0 || c.p == data + size);
+    for (int k = 0; rc == 0 && k < 4; k++)
+        FUZZ_ASSERT(c.s[k] == c.end[k]);
+    if (rc == 0 && n < sizeof ops / sizeof *ops) {
+        /* a region decoded to its end encodes back to itself, head included */
+        uint8_t *again = malloc(upd_ctrl_bound(n));
+        size_t len = 0;
+        FUZZ_ASSERT(again && upd_ctrl_encode(ops, n, again, upd_ctrl_bound(n), &len) == 0);
+        FUZZ_ASSERT(len == size && !memcmp(again, data, size));
+        free(again);
+    }
 }
 
 /* The three length-prefixed strings after the fixed fields, whatever their

@@ -239,18 +239,15 @@ int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
     if (nsegs > 16)
         return -1;
     for (size_t s = 0; s < nsegs; s++) {
-        uint8_t ctrl[64 * UPD_OP_MAX_ENCODED];
+        uint8_t ctrl[UPD_CTRL_HEAD_MAX + 64 * UPD_OP_MAX_ENCODED];
         size_t cl = 0;
-        uint64_t prev = 0;
         if (segs[s].raw_ctrl) {
             memcpy(ctrl, segs[s].raw_ctrl, segs[s].raw_ctrl_len);
             cl = segs[s].raw_ctrl_len;
-        }
-        for (size_t i = 0; i < segs[s].nops; i++) {
-            int n = upd_op_encode(&segs[s].ops[i], &prev, ctrl + cl);
-            if (n < 0)
-                return n;
-            cl += (size_t)n;
+        } else {
+            int rc = upd_ctrl_encode(segs[s].ops, segs[s].nops, ctrl, sizeof ctrl, &cl);
+            if (rc < 0)
+                return rc;
         }
         size_t usize = cl + segs[s].diff_len + segs[s].dbyte_len + segs[s].lit_len;
         raw[s] = malloc(usize + 1);
@@ -355,22 +352,22 @@ static int resegment_one(const uint8_t *raw, const upd_seg_entry *e, unsigned k,
     buf_t ctrl = { 0 }, rpart = { 0 }, bpart = { 0 }, lpart = { 0 };
     upd_op_cursor c;
     upd_sparse_cursor sc;
-    upd_op op;
-    uint64_t prev = 0, i = 0, loff = 0;
-    int rc;
-    upd_op_cursor_init(&c, raw, e->ctrl_len);
+    upd_op op, *ops = malloc((last - first + 1) * sizeof *ops);
+    uint64_t i = 0, loff = 0;
+    size_t nops = 0;
+    int rc = upd_op_cursor_init(&c, raw, e->ctrl_len);
+    if (rc < 0 || !ops) {
+        free(ops);
+        return rc < 0 ? rc : UPD_E_NOMEM;
+    }
     upd_sparse_init(&sc, runs, e->diff_len, runs + e->diff_len, e->dbyte_len);
     while ((rc = upd_op_next(&c, &op)) > 0) {
         uint64_t ll = op.kind == UPD_OP_LIT ? op.len : 0;
         upd_sparse_cursor before = sc;
         if (op.kind == UPD_OP_DIFF && (rc = upd_sparse_skip(&sc, op.len)) < 0)
-            return rc;
+            break;
         if (i >= first && i < last) {
-            uint8_t enc[UPD_OP_MAX_ENCODED];
-            int n = upd_op_encode(&op, &prev, enc);
-            if (n < 0)
-                return n;
-            buf_sink(&ctrl, enc, (size_t)n);
+            ops[nops++] = op;
             buf_sink(&rpart, before.run, (size_t)(sc.run - before.run));
             buf_sink(&bpart, before.byte, (size_t)(sc.byte - before.byte));
             buf_sink(&lpart, lit + loff, (size_t)ll);
@@ -378,8 +375,19 @@ static int resegment_one(const uint8_t *raw, const upd_seg_entry *e, unsigned k,
         loff += ll;
         i++;
     }
-    if (rc < 0)
-        return rc;
+    size_t cl = 0;
+    ctrl.p = rc < 0 ? NULL : malloc(upd_ctrl_bound(nops));
+    if (ctrl.p)
+        rc = upd_ctrl_encode(ops, nops, ctrl.p, upd_ctrl_bound(nops), &cl);
+    free(ops);
+    ctrl.n = cl;
+    if (rc < 0 || !ctrl.p) {
+        buf_free(&ctrl);
+        buf_free(&rpart);
+        buf_free(&bpart);
+        buf_free(&lpart);
+        return rc < 0 ? rc : UPD_E_NOMEM;
+    }
     buf_t dec = { 0 };
     buf_sink(&dec, ctrl.p, ctrl.n);
     buf_sink(&dec, rpart.p, rpart.n);

@@ -511,21 +511,22 @@ Test(hostile, literal_left_over, .init = init_imgs, .description = "literal byte
 
 Test(hostile, bad_op_byte, .init = init_imgs, .description = "an unknown operation kind")
 {
-    static const uint8_t ctrl[] = { 0x07, 0x00, 0x01, 0x00 };
+    /* streams of 1, 0 and 0 bytes: kind 7, then a length */
+    static const uint8_t ctrl[] = { 0x01, 0x00, 0x00, 0x07, 0x01 };
     craft_seg s = { .raw_ctrl = ctrl, .raw_ctrl_len = sizeof ctrl, .raw_nops = 1 };
     cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_DECODE);
 }
 
 Test(hostile, op_count_mismatch, .init = init_imgs, .description = "the manifest claims more ops than the stream holds")
 {
-    static const uint8_t ctrl[] = { 0x06, 0x80, 0x20 };   /* RESIZE 4096 */
+    static const uint8_t ctrl[] = { 0x01, 0x00, 0x00, 0x06, 0x80, 0x20 };   /* RESIZE 4096 */
     craft_seg s = { .raw_ctrl = ctrl, .raw_ctrl_len = sizeof ctrl, .raw_nops = 1 };
     buf_t pkg, out;
     cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &s, 1, &pkg), 0);
     cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), 0, "control is valid");
     buf_free(&out);
     buf_free(&pkg);
-    static const uint8_t ctrl2[] = { 0x06, 0x80, 0x20, 0x06, 0x80, 0x20 };
+    static const uint8_t ctrl2[] = { 0x02, 0x00, 0x00, 0x06, 0x06, 0x80, 0x20, 0x80, 0x20 };
     craft_seg s2 = { .raw_ctrl = ctrl2, .raw_ctrl_len = sizeof ctrl2, .raw_nops = 1 };
     cr_assert_eq(hostile(&s2, 1, 0, IMG), UPD_E_OP_STREAM);
 }

@@ -263,7 +263,10 @@ CRASH_TEST(same_offset_edits, "same-offset-edits", 9, 96 << 10, 512, 1)
 CRASH_TEST(unrelated, "unrelated", 10, 64 << 10, 4096, 1)
 CRASH_TEST(zeros, "zeros", 11, 96 << 10, 512, 1)
 CRASH_TEST(data_to_empty, "data-to-empty", 12, 64 << 10, 4096, 1)
-CRASH_TEST(text_edits, "text-edits", 13, 96 << 10, 512, 1)
+/* whether a small text pair's literals get a dictionary depends on how the
+ * rest of its segment compresses (the generator keeps two frames only when
+ * smaller): seed 14 gets one, and crash_pair asserts it */
+CRASH_TEST(text_edits, "text-edits", 14, 96 << 10, 512, 1)
 
 /* The save areas come out the same with the worker thread and without:
  * the same writes and flushes in the same order (the crash tests above

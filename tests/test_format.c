@@ -124,7 +124,8 @@ Test(format, header_rejects, .description = "each out-of-range field has its own
         { 7, 1, 0x0b, UPD_E_PKG_MAGIC },
         { 8, 2, 1, UPD_E_PKG_VERSION },                        /* dense diffs */
         { 8, 2, 2, UPD_E_PKG_VERSION },                        /* the 256-byte header */
-        { 8, 2, 4, UPD_E_PKG_VERSION },
+        { 8, 2, 3, UPD_E_PKG_VERSION },                        /* one interleaved control stream */
+        { 8, 2, 5, UPD_E_PKG_VERSION },
         { 10, 2, UPD_HEADER_MIN - 1, UPD_E_PKG_HEADER },       /* header_size range */
         { 10, 2, UPD_HEADER_MAX + 1, UPD_E_PKG_HEADER },
         { 10, 2, 256, UPD_E_PKG_HEADER },                      /* not what the strings take */
@@ -384,10 +385,9 @@ static uint64_t rnd(uint64_t *s)
 Test(format, op_roundtrip_random, .description = "100k random ops encode and decode exactly")
 {
     uint64_t seed = 1;
-    uint8_t *buf = malloc(100000 * UPD_OP_MAX_ENCODED);
+    uint8_t *buf = malloc(upd_ctrl_bound(100000));
     upd_op *ops = malloc(100000 * sizeof *ops);
     size_t n = 0;
-    uint64_t prev = 0;
     for (int i = 0; i < 100000; i++) {
         upd_op *op = &ops[i];
         memset(op, 0, sizeof *op);
@@ -405,13 +405,13 @@ Test(format, op_roundtrip_random, .description = "100k random ops encode and dec
             op->src = 0;
         if (op->kind == UPD_OP_RESIZE)
             op->dst = 0;
-        int k = upd_op_encode(op, &prev, buf + n);
-        cr_assert_gt(k, 0);
-        n += (size_t)k;
     }
+    cr_assert_eq(upd_ctrl_encode(ops, 100000, buf, upd_ctrl_bound(100000), &n), 0);
+    cr_assert_eq(upd_ctrl_encode(ops, 100000, buf, n - 1, &n), UPD_E_LIMIT);
+    cr_assert_eq(upd_ctrl_encode(ops, 100000, buf, upd_ctrl_bound(100000), &n), 0);
     upd_op_cursor c;
     upd_op got;
-    upd_op_cursor_init(&c, buf, n);
+    cr_assert_eq(upd_op_cursor_init(&c, buf, n), 0);
     for (int i = 0; i < 100000; i++) {
         cr_assert_eq(upd_op_next(&c, &got), 1, "op %d", i);
         cr_assert_eq(got.kind, ops[i].kind);
@@ -421,44 +421,124 @@ Test(format, op_roundtrip_random, .description = "100k random ops encode and dec
         cr_assert_eq(got.fill, ops[i].fill);
     }
     cr_assert_eq(upd_op_next(&c, &got), 0);
+    /* the widest swing of shift, +(2^62 - 2) to -(2^62 - 2), takes a
+     * 10-byte source field: the longest op, 29 bytes */
+    const uint64_t far = (1ull << 62) - 2;
+    upd_op swing[2] = { { UPD_OP_COPY, 0, far, 1, 0 }, { UPD_OP_DIFF, far, 0, 1, 0 } };
+    upd_op_base base = { 0 };
+    uint8_t part[4];
+    cr_assert_eq(upd_op_encode(&swing[0], &base, buf, part), 12);
+    cr_assert_eq(upd_op_encode(&swing[1], &base, buf, part), 21);
+    cr_assert_eq(part[2], 10);
+    cr_assert_eq(upd_ctrl_encode(swing, 2, buf, upd_ctrl_bound(2), &n), 0);
+    cr_assert_eq(upd_op_cursor_init(&c, buf, n), 0);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(upd_op_next(&c, &got), 1);
+        cr_assert(got.kind == swing[i].kind && got.dst == swing[i].dst && got.src == swing[i].src);
+    }
+    cr_assert_eq(upd_op_next(&c, &got), 0);
     free(buf);
     free(ops);
 }
 
-static int decode_one(const uint8_t *b, size_t n)
+/* Decode every op of the control region B[0..N); the last result. */
+static int decode_all(const uint8_t *b, size_t n)
 {
     upd_op_cursor c;
     upd_op op;
-    upd_op_cursor_init(&c, b, n);
-    return upd_op_next(&c, &op);
+    int rc = upd_op_cursor_init(&c, b, n);
+    while (rc >= 0 && (rc = upd_op_next(&c, &op)) == 1)
+        ;
+    return rc;
+}
+
+/* A region of one op: kind byte K, destination field D, source field S and
+ * length field L (string literals, "" for none), each in its stream.
+ * Returns 1 when it decodes to exactly that op, else the error. */
+#define ONE(k, d, s, l) one_op(k, (const uint8_t *)d, sizeof d - 1, (const uint8_t *)s, \
+                               sizeof s - 1, (const uint8_t *)l, sizeof l - 1)
+static int one_op(uint8_t k, const uint8_t *d, size_t nd, const uint8_t *s, size_t ns,
+                  const uint8_t *l, size_t nl)
+{
+    uint8_t b[64];
+    size_t n = 0;
+    b[n++] = 1;
+    b[n++] = (uint8_t)nd;
+    b[n++] = (uint8_t)ns;
+    b[n++] = k;
+    memcpy(b + n, d, nd);
+    memcpy(b + n + nd, s, ns);
+    memcpy(b + n + nd + ns, l, nl);
+    upd_op_cursor c;
+    upd_op op;
+    int rc = upd_op_cursor_init(&c, b, n + nd + ns + nl);
+    if (rc == 0)
+        rc = upd_op_next(&c, &op);
+    if (rc == 1)
+        rc = upd_op_next(&c, &op) == 0 ? 1 : UPD_E_OP_DECODE;   /* every stream used up */
+    return rc;
 }
 
 Test(format, op_decode_rejects, .description = "malformed op bytes are refused, never misread")
 {
-    static const uint8_t bad_kind[] = { 0x00, 0, 1 };
-    static const uint8_t kind7[] = { 0x07, 0, 1 };
-    static const uint8_t high_bits[] = { 0x13, 0, 1 };
-    static const uint8_t stash_lit[] = { 0x0b, 0, 1 };          /* bit 3 set */
-    static const uint8_t zero_len[] = { 0x03, 0x00, 0x00 };
-    static const uint8_t truncated[] = { 0x01, 0x80 };
-    static const uint8_t overlong[] = { 0x03, 0x80, 0x00, 0x01 };  /* 0 encoded in 2 bytes */
-    static const uint8_t negative[] = { 0x03, 0x01, 0x01 };     /* dst = 0 - 1 */
-    static const uint8_t huge[] = { 0x03, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
-    static const uint8_t eleven[] = { 0x06, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01 };
-    cr_assert_eq(decode_one(bad_kind, sizeof bad_kind), UPD_E_OP_DECODE);
-    cr_assert_eq(decode_one(kind7, sizeof kind7), UPD_E_OP_DECODE);
-    cr_assert_eq(decode_one(high_bits, sizeof high_bits), UPD_E_OP_DECODE);
-    cr_assert_eq(decode_one(stash_lit, sizeof stash_lit), UPD_E_OP_DECODE);
-    cr_assert_eq(decode_one(zero_len, sizeof zero_len), UPD_E_OP_DECODE);
-    cr_assert_eq(decode_one(truncated, sizeof truncated), UPD_E_OP_DECODE);
-    cr_assert_eq(decode_one(overlong, sizeof overlong), UPD_E_OP_DECODE);
-    cr_assert_eq(decode_one(negative, sizeof negative), UPD_E_OP_DECODE);
-    cr_assert_eq(decode_one(huge, sizeof huge), UPD_E_OP_DECODE);
-    cr_assert_eq(decode_one(eleven, sizeof eleven), UPD_E_OP_DECODE);
-    static const uint8_t fill_no_byte[] = { 0x04, 0x00, 0x05 };
-    cr_assert_eq(decode_one(fill_no_byte, sizeof fill_no_byte), UPD_E_OP_DECODE);
-    static const uint8_t ok[] = { 0x04, 0x00, 0x05, 0xaa };
-    cr_assert_eq(decode_one(ok, sizeof ok), 1);
+    cr_assert_eq(ONE(0x00, "\x00", "", "\x01"), UPD_E_OP_DECODE, "kind 0");
+    cr_assert_eq(ONE(0x07, "\x00", "", "\x01"), UPD_E_OP_DECODE, "kind 7");
+    cr_assert_eq(ONE(0x13, "\x00", "", "\x01"), UPD_E_OP_DECODE, "high bits");
+    cr_assert_eq(ONE(0x0b, "\x00", "", "\x01"), UPD_E_OP_DECODE, "DOWN where up is shorter");
+    cr_assert_eq(ONE(0x0d, "", "\x00", "\x01"), UPD_E_OP_DECODE, "STASH with DOWN");
+    cr_assert_eq(ONE(0x03, "\x00", "", "\x00"), UPD_E_OP_DECODE, "zero length");
+    cr_assert_eq(ONE(0x01, "\x80", "", ""), UPD_E_OP_DECODE, "truncated varint");
+    cr_assert_eq(ONE(0x01, "\x00", "", "\x01"), UPD_E_OP_DECODE, "COPY without a source");
+    cr_assert_eq(ONE(0x03, "\x80\x00", "", "\x01"), UPD_E_OP_DECODE, "overlong varint");
+    cr_assert_eq(ONE(0x03, "\x01", "", "\x01"), UPD_E_OP_DECODE, "dst = 0 - 1");
+    cr_assert_eq(ONE(0x01, "\x00", "\x01", "\x01"), UPD_E_OP_DECODE, "src = dst + 0 - 1");
+    cr_assert_eq(ONE(0x03, "\x00", "", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"),
+                 UPD_E_OP_DECODE, "length 2^64 - 1");
+    cr_assert_eq(ONE(0x06, "", "", "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01"),
+                 UPD_E_OP_DECODE, "eleven-byte varint");
+    cr_assert_eq(ONE(0x04, "\x00", "", "\x05"), UPD_E_OP_DECODE, "FILL without its byte");
+    cr_assert_eq(ONE(0x04, "\x00", "", "\x05\xaa"), 1);
+    cr_assert_eq(ONE(0x01, "\x00", "\x04", "\x01"), 1, "COPY from 2");
+    cr_assert_eq(ONE(0x01, "\x00", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", "\x01"),
+                 UPD_E_OP_DECODE, "a shift of -2^63");
+    cr_assert_eq(ONE(0x06, "\x00", "", "\x05"), UPD_E_OP_DECODE, "a field no op owns");
+    cr_assert_eq(ONE(0x06, "", "\x00", "\x05"), UPD_E_OP_DECODE, "a source no op owns");
+    cr_assert_eq(ONE(0x06, "", "", "\x05\x05"), UPD_E_OP_DECODE, "a length no op owns");
+    /* LIT [0, 4), then LIT [4, 5) coded down (end 5 = 4 - zz_dec(01)) where
+     * up (zz 0) is shorter: not the canonical choice */
+    static const uint8_t down[] = { 0x02, 0x02, 0x00, 0x03, 0x0b, 0x00, 0x01, 0x04, 0x01 };
+    static const uint8_t up[] = { 0x02, 0x02, 0x00, 0x03, 0x03, 0x00, 0x00, 0x04, 0x01 };
+    cr_assert_eq(decode_all(down, sizeof down), UPD_E_OP_DECODE, "DOWN not canonical");
+    cr_assert_eq(decode_all(up, sizeof up), 0, "the same ops coded up");
+    static const uint8_t past_end[] = { 0x01, 0x05, 0x00, 0x06, 0x05 };
+    cr_assert_eq(decode_all(past_end, sizeof past_end), UPD_E_OP_DECODE, "stream past the end");
+    static const uint8_t no_head[] = { 0x01, 0x00 };
+    cr_assert_eq(decode_all(no_head, sizeof no_head), UPD_E_OP_DECODE, "head cut short");
+    cr_assert_eq(decode_all(NULL, 0), UPD_E_OP_DECODE, "no head at all");
+    static const uint8_t empty[] = { 0x00, 0x00, 0x00 };
+    cr_assert_eq(decode_all(empty, sizeof empty), 0, "no ops");
+    /* the shift carries over: COPY 0 <- 0 + 2, then COPY 1 <- 1 + (2 - 3),
+     * then COPY 2 <- 2 + (-1 - 2): below 0, refused */
+    static const uint8_t carry[] = { 0x03, 0x03, 0x03, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00,
+                                     0x04, 0x05, 0x03, 0x01, 0x01, 0x01 };
+    upd_op_cursor c;
+    upd_op op;
+    cr_assert_eq(upd_op_cursor_init(&c, carry, sizeof carry), 0);
+    cr_assert_eq(upd_op_next(&c, &op), 1);
+    cr_assert(op.dst == 0 && op.src == 2);
+    cr_assert_eq(upd_op_next(&c, &op), 1);
+    cr_assert(op.dst == 1 && op.src == 0, "dst %llu src %llu", (unsigned long long)op.dst,
+              (unsigned long long)op.src);
+    cr_assert_eq(upd_op_next(&c, &op), UPD_E_OP_DECODE);
+    /* a shift delta that overflows 64 bits is refused, not wrapped */
+    static const uint8_t wrap[] = { 0x02, 0x02, 0x13, 0x01, 0x01, 0x00, 0x00,
+                                    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40,
+                                    0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+                                    0x01, 0x01 };
+    cr_assert_eq(upd_op_cursor_init(&c, wrap, sizeof wrap), 0);
+    cr_assert_eq(upd_op_next(&c, &op), 1);
+    cr_assert_eq(op.src, 1ull << 61);
+    cr_assert_eq(upd_op_next(&c, &op), UPD_E_OP_DECODE);
 }
 
 Test(format, errors_named, .description = "every upd_err has a distinct name and text")

@@ -181,7 +181,7 @@ static int iter_load(const upd_applier *a, step_iter *it)
 static int iter_init(const upd_applier *a, step_iter *it, const upd_seg_entry *e)
 {
     memset(it, 0, sizeof *it);
-    upd_op_cursor_init(&it->c, a->dbuf, e->ctrl_len);
+    UPD_CHECK(upd_op_cursor_init(&it->c, a->dbuf, e->ctrl_len));
     upd_ap_sparse_init(a, e, &it->diff);
     it->lit = it->diff.byte_end;
     return iter_load(a, it);

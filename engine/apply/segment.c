@@ -107,7 +107,7 @@ int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e)
     int rc;
     uint64_t low = a->low_water;
     upd_ap_sparse_init(a, e, &pl.diff);
-    upd_op_cursor_init(&c, a->dbuf, e->ctrl_len);
+    UPD_CHECK(upd_op_cursor_init(&c, a->dbuf, e->ctrl_len));
     while ((rc = upd_op_next(&c, &op)) > 0) {
         if (++n > e->op_count)
             return UPD_E_OP_STREAM;
@@ -202,7 +202,7 @@ int upd_ap_decode_lits(upd_applier *a, const upd_seg_entry *e)
     upd_op_cursor c;
     upd_op op;
     int rc;
-    upd_op_cursor_init(&c, a->dbuf, e->ctrl_len);
+    UPD_CHECK(upd_op_cursor_init(&c, a->dbuf, e->ctrl_len));
     while ((rc = upd_op_next(&c, &op)) > 0) {
         if (op.kind != UPD_OP_LIT || op.dst >= hi || op.dst + op.len <= lo)
             continue;

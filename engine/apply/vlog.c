@@ -95,7 +95,7 @@ static int append(upd_applier *a, vwriter *w, const upd_seg_entry *e, const uint
     upd_op_cursor c;
     upd_op op;
     int rc;
-    upd_op_cursor_init(&c, a->dbuf, e->ctrl_len);
+    UPD_CHECK(upd_op_cursor_init(&c, a->dbuf, e->ctrl_len));
     while ((rc = upd_op_next(&c, &op)) > 0) {
         if (op.kind == UPD_OP_STASH)
             UPD_CHECK(vw_rec(w, op.src, op.len | VLOG_STASH));

@@ -24,8 +24,9 @@ void upd_diff_params_default(upd_diff_params *p)
 
 /* The applier memory a schedule needs, bounded from above before emission.
  * A segment closes only when the next op (its payload and at most
- * UPD_OP_MAX_ENCODED control bytes) does not fit, so it outgrows
- * segment_size only when it holds one op alone, and each closed segment
+ * UPD_OP_MAX_ENCODED control bytes) does not fit beside the control
+ * region's head, so it outgrows segment_size only when it holds one op
+ * alone (head included), and each closed segment
  * and the op after it hold more than segment_size: every op counted at
  * most twice, fewer than 2 * payload / segment_size + 1 segments. */
 static uint64_t schedule_mem(const upd_gops *sched, const upd_plan_info *info,
@@ -34,7 +35,7 @@ static uint64_t schedule_mem(const upd_gops *sched, const upd_plan_info *info,
 {
     uint64_t payload = 0, seg_max = p->segment_size;
     for (size_t i = 0; i < sched->n; i++) {
-        uint64_t n = UPD_OP_MAX_ENCODED + upd_gop_payload(&sched->v[i], old_img, new_img);
+        uint64_t n = upd_ctrl_bound(1) + upd_gop_payload(&sched->v[i], old_img, new_img);
         payload += n;
         seg_max = n > seg_max ? n : seg_max;
     }

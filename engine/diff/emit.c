@@ -53,9 +53,8 @@ static int bytes_reserve(bytes *b, size_t more)
 }
 
 typedef struct {
-    bytes ctrl, runs, dbytes, lit;
+    bytes runs, dbytes, lit;
     uint32_t nops;
-    uint64_t prev_end;          /* op delta base, reset per segment */
 } seg_builder;
 
 static size_t seg_usize(const segment *s)
@@ -63,8 +62,25 @@ static size_t seg_usize(const segment *s)
     return s->ctrl + s->runs + s->dbytes + s->lit;
 }
 
-/* The segment of ops sched[FIRST, END), built in SB. */
-static int close_segment(seg_builder *sb, segments *out, size_t first, size_t end)
+/* The control region of OPS[FIRST, END) into OUT (upd_ctrl_bound of their
+ * count), its length in *LEN. */
+static int ctrl_of(const upd_gops *ops, size_t first, size_t end, uint8_t *out, size_t *len)
+{
+    upd_op *v = malloc((end - first) * sizeof *v);   /* a segment has an op */
+    if (!v)
+        return UPD_E_NOMEM;
+    for (size_t i = first; i < end; i++) {
+        const upd_gop *g = &ops->v[i];
+        v[i - first] = (upd_op){ (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
+    }
+    int rc = upd_ctrl_encode(v, end - first, out, upd_ctrl_bound(end - first), len);
+    free(v);
+    return rc ? UPD_E_INTERNAL : 0;   /* the schedule's ops are valid */
+}
+
+/* The segment of ops sched[FIRST, END), its payload streams built in SB. */
+static int close_segment(seg_builder *sb, segments *out, const upd_gops *sched, size_t first,
+                         size_t end)
 {
     void *grown = upd_grow(out->v, out->n, &out->cap, sizeof *out->v);
     if (!grown)
@@ -74,25 +90,27 @@ static int close_segment(seg_builder *sb, segments *out, size_t first, size_t en
     memset(s, 0, sizeof *s);
     s->first = first;
     s->end = end;
-    s->ctrl = sb->ctrl.n;
     s->runs = sb->runs.n;
     s->dbytes = sb->dbytes.n;
     s->lit = sb->lit.n;
     s->nops = sb->nops;
-    s->raw = malloc(seg_usize(s));
+    s->raw = malloc(upd_ctrl_bound(end - first) + seg_usize(s));
     if (!s->raw)
         return UPD_E_NOMEM;
     out->n++;
-    uint8_t *p = s->raw;
-    const bytes *part[] = { &sb->ctrl, &sb->runs, &sb->dbytes, &sb->lit };
-    for (size_t i = 0; i < 4; i++) {
+    UPD_CHECK(ctrl_of(sched, first, end, s->raw, &s->ctrl));
+    /* every segment's bytes are kept until the package is written: no slack */
+    uint8_t *fit = realloc(s->raw, seg_usize(s));
+    s->raw = fit ? fit : s->raw;
+    uint8_t *p = s->raw + s->ctrl;
+    const bytes *part[] = { &sb->runs, &sb->dbytes, &sb->lit };
+    for (size_t i = 0; i < 3; i++) {
         if (part[i]->n)
             memcpy(p, part[i]->p, part[i]->n);
         p += part[i]->n;
     }
-    sb->ctrl.n = sb->runs.n = sb->dbytes.n = sb->lit.n = 0;
+    sb->runs.n = sb->dbytes.n = sb->lit.n = 0;
     sb->nops = 0;
-    sb->prev_end = 0;
     return 0;
 }
 
@@ -120,8 +138,9 @@ static int cuts_push(upd_cuts *c, size_t at)
 int upd_emit_cut(const upd_gops *sched, const uint8_t *old_img, const uint8_t *new_img,
                  uint32_t target, upd_cuts *out)
 {
-    uint64_t used = 0, prev_end = 0;
-    uint8_t scratch[UPD_OP_MAX_ENCODED];
+    uint64_t used = UPD_CTRL_HEAD_MAX;
+    upd_op_base base = { 0 };
+    uint8_t scratch[UPD_OP_MAX_ENCODED], part[4];
     out->n = 0;
     UPD_CHECK(cuts_push(out, 0));
     for (size_t i = 0; i < sched->n; i++) {
@@ -129,10 +148,11 @@ int upd_emit_cut(const upd_gops *sched, const uint8_t *old_img, const uint8_t *n
         uint64_t payload = upd_gop_payload(g, old_img, new_img);
         if (i > out->v[out->n - 1] && used + payload + UPD_OP_MAX_ENCODED > target) {
             UPD_CHECK(cuts_push(out, i));
-            used = prev_end = 0;
+            used = UPD_CTRL_HEAD_MAX;
+            base = (upd_op_base){ 0 };
         }
         upd_op op = { (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
-        int n = upd_op_encode(&op, &prev_end, scratch);
+        int n = upd_op_encode(&op, &base, scratch, part);
         if (n < 0)
             return UPD_E_INTERNAL;
         used += (uint64_t)n + payload;
@@ -144,12 +164,6 @@ int upd_emit_cut(const upd_gops *sched, const uint8_t *old_img, const uint8_t *n
 static int add_op(seg_builder *sb, const upd_gop *g, const uint8_t *old, const uint8_t *nw,
                   upd_diff_stats *st)
 {
-    upd_op op = { (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
-    UPD_CHECK(bytes_reserve(&sb->ctrl, UPD_OP_MAX_ENCODED));
-    int n = upd_op_encode(&op, &sb->prev_end, sb->ctrl.p + sb->ctrl.n);
-    if (n < 0)
-        return UPD_E_INTERNAL;
-    sb->ctrl.n += (size_t)n;
     sb->nops++;
     st->ops[g->kind]++;
     if (g->kind == UPD_OP_DIFF) {
@@ -246,28 +260,23 @@ static uint8_t *make_dict(const zjob *j, const segment *s)
     return d;
 }
 
-/* S's streams before its literals, its control stream in the literals-last
+/* S's streams before its literals, its control region in the literals-last
  * order (the diff streams keep their order: the DIFF ops keep theirs), into
- * OUT (room for s->ctrl + UPD_OP_MAX_ENCODED per op more than S has); the
- * new control length in *CTRL. */
-static size_t head_lits_last(const zjob *j, const segment *s, uint8_t *out, size_t *ctrl)
+ * OUT (room for upd_ctrl_bound of its ops and its diff streams); the new
+ * control length in *CTRL, the bytes in *N. */
+static int head_lits_last(const zjob *j, const segment *s, uint8_t *out, size_t *ctrl,
+                          size_t *n)
 {
-    uint8_t *p = out;
-    uint64_t prev_end = 0;
-    for (size_t i = s->first; i < s->end; i++) {
-        const upd_gop *g = &j->lits_last->v[i];
-        upd_op op = { (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
-        p += upd_op_encode(&op, &prev_end, p);   /* encoded once before: valid */
-    }
-    *ctrl = (size_t)(p - out);
-    memcpy(p, s->raw + s->ctrl, s->runs + s->dbytes);
-    return *ctrl + s->runs + s->dbytes;
+    UPD_CHECK(ctrl_of(j->lits_last, s->first, s->end, out, ctrl));
+    memcpy(out + *ctrl, s->raw + s->ctrl, s->runs + s->dbytes);
+    *n = *ctrl + s->runs + s->dbytes;
+    return 0;
 }
 
 /* Two frames for S (its one frame, CSIZE bytes, is in s->comp) when its
  * literals against the dictionary make up for what compressing the streams
  * apart loses (on text, that loss can match the gain): sets csize, lcsize
- * and the control stream's new length; otherwise drops the window. */
+ * and the control region's new length; otherwise drops the window. */
 static int try_dict(const zjob *j, segment *s)
 {
     size_t head = seg_usize(s) - s->lit, tcap = ZSTD_compressBound(s->lit);
@@ -282,14 +291,14 @@ static int try_dict(const zjob *j, segment *s)
     }
     uint8_t *two = NULL, *h2 = NULL;
     if (!rc && with + DICT_GAIN_MIN <= plain) {
-        size_t ctrl2, room = head + (size_t)s->nops * UPD_OP_MAX_ENCODED;
+        size_t ctrl2 = 0, n2 = 0, room = upd_ctrl_bound(s->nops) + s->runs + s->dbytes;
         size_t acap = ZSTD_compressBound(room);
         two = malloc(acap + tcap);
         h2 = malloc(room);
-        size_t n2 = h2 ? head_lits_last(j, s, h2, &ctrl2) : 0;
-        size_t a = two && h2 ? zcompress(j->level, NULL, 0, h2, n2, two, acap) : 0;
+        rc = two && h2 ? head_lits_last(j, s, h2, &ctrl2, &n2) : UPD_E_NOMEM;
+        size_t a = rc ? 0 : zcompress(j->level, NULL, 0, h2, n2, two, acap);
         size_t b = a ? zcompress(j->level, d, s->win.len, lit, s->lit, two + a, tcap) : 0;
-        rc = !two || !h2 ? UPD_E_NOMEM : b ? 0 : UPD_E_COMPRESS;
+        rc = rc ? rc : b ? 0 : UPD_E_COMPRESS;
         /* readers bound a segment by one frame's bound (FORMAT.md 2) */
         if (b && a + b < s->csize && a + b <= ZSTD_compressBound(n2 + s->lit)) {
             memcpy(s->comp, two, a + b);
@@ -312,9 +321,8 @@ static int compress_one(void *ctx, size_t i, unsigned thread)
     zjob *j = ctx;
     segment *s = &j->segs->v[i];
     size_t usize = seg_usize(s);
-    /* room for one frame, or for two after a longer control stream */
-    size_t cap = ZSTD_compressBound(usize + (size_t)s->nops * UPD_OP_MAX_ENCODED)
-                 + ZSTD_compressBound(s->lit);
+    /* one frame; two replace it only when smaller (try_dict) */
+    size_t cap = ZSTD_compressBound(usize);
     s->comp = malloc(cap);
     if (!s->comp)
         return UPD_E_NOMEM;
@@ -417,7 +425,7 @@ int upd_emit(const upd_gops *sched, const upd_gops *lits_last, const upd_cuts *c
         for (size_t i = cuts->v[k]; !rc && i < cuts->v[k + 1]; i++)
             rc = add_op(&sb, &sched->v[i], old_img, new_img, st);
         if (!rc)
-            rc = close_segment(&sb, &segs, cuts->v[k], cuts->v[k + 1]);
+            rc = close_segment(&sb, &segs, sched, cuts->v[k], cuts->v[k + 1]);
     }
     if (!rc && dict_budget && nseg && lits_last) {
         win = calloc(nseg, sizeof *win);
@@ -466,7 +474,6 @@ int upd_emit(const upd_gops *sched, const upd_gops *lits_last, const upd_cuts *c
     }
     free(segs.v);
     free(win);
-    free(sb.ctrl.p);
     free(sb.runs.p);
     free(sb.dbytes.p);
     free(sb.lit.p);

@@ -1,20 +1,28 @@
-/* Operation encoding: one kind byte, then LEB128 varints.  Image offsets
- * are delta-coded (zigzag) against a base that follows the previous image
- * write, and an old-image source against its own destination, because ops
- * cluster and code moves by small amounts (Burns et al. measured explicit
- * 4-byte offsets costing 16%).  An in-place schedule writes runs both
- * upward (data shifted down) and downward (data shifted up by an insert),
- * so a write is coded either up from the base (the base becomes its end)
- * or down from it (the base becomes its start): either way a contiguous
- * run costs a 0 delta per op.  The shorter coding is the only valid one,
- * so every op sequence still has exactly one encoding. */
+/* Operation encoding: one kind byte, then LEB128 varints, each field in
+ * the stream of its kind (kinds, destinations, sources, lengths), because
+ * zstd models a stream of like values far better than one interleaved
+ * sequence (typescript 5.9 -> 6.0: the control region 13% smaller).  Image
+ * offsets are delta-coded (zigzag) against a base that follows the
+ * previous image write, because ops cluster and code moves by small
+ * amounts (Burns et al. measured explicit 4-byte offsets costing 16%).  An
+ * in-place schedule writes runs both upward (data shifted down) and
+ * downward (data shifted up by an insert), so a write is coded either up
+ * from the base (the base becomes its end) or down from it (the base
+ * becomes its start): either way a contiguous run costs a 0 delta per op.
+ * The shorter coding is the only valid one, so every op sequence still has
+ * exactly one encoding.  A source is coded as its shift (src - dst) less
+ * the previous COPY or DIFF's shift: consecutive covers of one alignment,
+ * or across an edit that keeps the length, code 0. */
 #include "updelta/format.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define KIND_MASK   0x07u
 #define DOWN        0x08u         /* write coded down from the base */
 #define OFF_LIMIT   (1ull << 62)   /* decoded offsets stay far from wrap-around */
+
+enum { S_KIND, S_DST, S_SRC, S_LEN };
 
 static uint64_t zz_enc(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static int64_t zz_dec(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
@@ -53,9 +61,9 @@ static int read_var(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return UPD_E_OP_DECODE;
 }
 
-static int get_var(upd_op_cursor *c, uint64_t *v)
+static int get_var(upd_op_cursor *c, int stream, uint64_t *v)
 {
-    return read_var(&c->p, c->end, v);
+    return read_var(&c->s[stream], c->end[stream], v);
 }
 
 /* BASE + zigzag delta U, refused when the result leaves [0, OFF_LIMIT). */
@@ -66,14 +74,6 @@ static int add_rel(uint64_t base, uint64_t u, uint64_t *out)
         return UPD_E_OP_DECODE;
     *out = base + (uint64_t)d;
     return 0;
-}
-
-static int get_rel(upd_op_cursor *c, uint64_t base, uint64_t *out)
-{
-    uint64_t u;
-    if (get_var(c, &u) < 0)
-        return UPD_E_OP_DECODE;
-    return add_rel(base, u, out);
 }
 
 /* The two codings of a write [dst, dst+len) against BASE: up (dst - base)
@@ -110,32 +110,65 @@ static int get_dst(uint64_t base, uint64_t u, int down, uint64_t len, uint64_t *
     return 0;
 }
 
-static int get_abs(upd_op_cursor *c, uint64_t *out)
+/* Source of a write at DST from its coded value U: the shift PREV + zz(U),
+ * refused when the source leaves [0, OFF_LIMIT). */
+static int get_src(int64_t prev, uint64_t u, uint64_t dst, uint64_t *src, int64_t *shift)
 {
-    if (get_var(c, out) < 0 || *out >= OFF_LIMIT)
+    int64_t d = zz_dec(u);
+    if (d > 0 ? prev > INT64_MAX - d : prev < INT64_MIN - d)
+        return UPD_E_OP_DECODE;
+    int64_t sh = prev + d;
+    if (sh < 0 ? 0 - (uint64_t)sh > dst : (uint64_t)sh >= OFF_LIMIT - dst)
+        return UPD_E_OP_DECODE;
+    *src = dst + (uint64_t)sh;
+    *shift = sh;
+    return 0;
+}
+
+static int get_abs(upd_op_cursor *c, int stream, uint64_t *out)
+{
+    if (get_var(c, stream, out) < 0 || *out >= OFF_LIMIT)
         return UPD_E_OP_DECODE;
     return 0;
 }
 
 static int get_len(upd_op_cursor *c, uint64_t start, uint64_t *len)
 {
-    if (get_abs(c, len) < 0 || *len == 0 || *len >= OFF_LIMIT - start)
+    if (get_abs(c, S_LEN, len) < 0 || *len == 0 || *len >= OFF_LIMIT - start)
         return UPD_E_OP_DECODE;
     return 0;
 }
 
-void upd_op_cursor_init(upd_op_cursor *c, const void *ctrl, size_t len)
+int upd_op_cursor_init(upd_op_cursor *c, const void *ctrl, size_t len)
 {
-    c->p = ctrl;
-    c->end = c->p + len;
-    c->prev_end = 0;
+    memset(c, 0, sizeof *c);
+    if (!ctrl || len < 3)   /* the head alone takes 3 bytes (and NULL + 0 is undefined) */
+        return UPD_E_OP_DECODE;
+    const uint8_t *p = ctrl, *end = p + len;
+    uint64_t n[3];
+    for (int i = 0; i < 3; i++)
+        if (read_var(&p, end, &n[i]) < 0)
+            return UPD_E_OP_DECODE;
+    for (int i = 0; i < 3; i++) {
+        if (n[i] > (uint64_t)(end - p))
+            return UPD_E_OP_DECODE;
+        c->s[i] = p;
+        c->end[i] = p += n[i];
+    }
+    c->s[S_LEN] = p;
+    c->end[S_LEN] = end;
+    return 0;
 }
 
 int upd_op_next(upd_op_cursor *c, upd_op *op)
 {
-    if (c->p == c->end)
+    if (c->s[S_KIND] == c->end[S_KIND]) {
+        for (int i = S_DST; i <= S_LEN; i++)
+            if (c->s[i] != c->end[i])
+                return UPD_E_OP_DECODE;   /* fields no op owns */
         return 0;
-    uint8_t b = *c->p++;
+    }
+    uint8_t b = *c->s[S_KIND]++;
     memset(op, 0, sizeof *op);
     op->kind = (upd_op_kind)(b & KIND_MASK);
     int down = (b & DOWN) != 0;
@@ -148,28 +181,33 @@ int upd_op_next(upd_op_cursor *c, upd_op *op)
     case UPD_OP_LIT:
     case UPD_OP_FILL: {
         int reads = op->kind == UPD_OP_COPY || op->kind == UPD_OP_DIFF;
-        if (get_var(c, &ud) < 0 || (reads && get_var(c, &us) < 0) || get_abs(c, &op->len) < 0
-            || !op->len || get_dst(c->prev_end, ud, down, op->len, &op->dst) < 0)
+        int64_t shift = 0;
+        if (get_var(c, S_DST, &ud) < 0 || (reads && get_var(c, S_SRC, &us) < 0)
+            || get_abs(c, S_LEN, &op->len) < 0 || !op->len
+            || get_dst(c->prev_end, ud, down, op->len, &op->dst) < 0)
             return UPD_E_OP_DECODE;
-        if (reads && add_rel(op->dst, us, &op->src) < 0)
+        if (reads && get_src(c->prev_shift, us, op->dst, &op->src, &shift) < 0)
             return UPD_E_OP_DECODE;
         uint64_t start = op->dst > op->src ? op->dst : op->src;
         if (op->len >= OFF_LIMIT - start || use_down(c->prev_end, op->dst, op->len) != down)
             return UPD_E_OP_DECODE;
         if (op->kind == UPD_OP_FILL) {
-            if (c->p >= c->end)
+            if (c->s[S_LEN] >= c->end[S_LEN])
                 return UPD_E_OP_DECODE;
-            op->fill = *c->p++;
+            op->fill = *c->s[S_LEN]++;
         }
         c->prev_end = down ? op->dst : op->dst + op->len;
+        if (reads)
+            c->prev_shift = shift;
         return 1;
     }
     case UPD_OP_STASH:
-        if (down || get_rel(c, c->prev_end, &op->src) < 0 || get_len(c, op->src, &op->len) < 0)
+        if (down || get_var(c, S_SRC, &us) < 0 || add_rel(c->prev_end, us, &op->src) < 0
+            || get_len(c, op->src, &op->len) < 0)
             return UPD_E_OP_DECODE;
         return 1;   /* a save writes no image byte: the delta base stays */
     case UPD_OP_RESIZE:
-        if (down || get_abs(c, &op->len) < 0)
+        if (down || get_abs(c, S_LEN, &op->len) < 0)
             return UPD_E_OP_DECODE;
         return 1;
     default:
@@ -177,51 +215,92 @@ int upd_op_next(upd_op_cursor *c, upd_op *op)
     }
 }
 
-int upd_op_encode(const upd_op *op, uint64_t *prev_end, uint8_t *out)
+int upd_op_encode(const upd_op *op, upd_op_base *b, uint8_t *out, uint8_t part[4])
 {
-    int n = 0;
-    if (!op || !prev_end || !out || op->dst >= OFF_LIMIT || op->src >= OFF_LIMIT
-        || op->len >= OFF_LIMIT || *prev_end >= OFF_LIMIT)
+    if (!op || !b || !out || !part || op->dst >= OFF_LIMIT || op->src >= OFF_LIMIT
+        || op->len >= OFF_LIMIT || b->prev_end >= OFF_LIMIT || b->prev_shift >= (int64_t)OFF_LIMIT
+        || b->prev_shift <= -(int64_t)OFF_LIMIT)
         return UPD_E_INVAL;
     /* the decoder bounds len by the larger of the offsets it reads */
-    uint64_t base = op->dst;
+    uint64_t start = op->dst;
     if ((op->kind == UPD_OP_STASH || op->kind == UPD_OP_COPY || op->kind == UPD_OP_DIFF)
         && op->src > op->dst)
-        base = op->src;
-    if (op->kind != UPD_OP_RESIZE && (op->len == 0 || op->len >= OFF_LIMIT - base))
+        start = op->src;
+    if (op->kind != UPD_OP_RESIZE && (op->len == 0 || op->len >= OFF_LIMIT - start))
         return UPD_E_INVAL;
     if (op->kind == UPD_OP_STASH && op->dst)
         return UPD_E_INVAL;
-    int down = op->kind >= UPD_OP_COPY && op->kind <= UPD_OP_FILL
-               && use_down(*prev_end, op->dst, op->len);
-    out[n++] = (uint8_t)(op->kind | (down ? DOWN : 0));
-    uint64_t ud = down ? code_down(*prev_end, op->dst, op->len) : code_up(*prev_end, op->dst);
-    switch (op->kind) {
-    case UPD_OP_COPY:
-    case UPD_OP_DIFF:
-        n += put_var(out + n, ud);
-        n += put_var(out + n, zz_enc((int64_t)(op->src - op->dst)));
-        n += put_var(out + n, op->len);
-        break;
-    case UPD_OP_LIT:
-    case UPD_OP_FILL:
-        n += put_var(out + n, ud);
-        n += put_var(out + n, op->len);
-        if (op->kind == UPD_OP_FILL)
-            out[n++] = op->fill;
-        break;
-    case UPD_OP_STASH:
-        n += put_var(out + n, zz_enc((int64_t)(op->src - *prev_end)));
-        n += put_var(out + n, op->len);
-        return n;
-    case UPD_OP_RESIZE:
-        n += put_var(out + n, op->len);
-        return n;
-    default:
+    if (op->kind < UPD_OP_COPY || op->kind > UPD_OP_RESIZE)
         return UPD_E_INVAL;
+    int writes = op->kind <= UPD_OP_FILL, reads = op->kind <= UPD_OP_DIFF;
+    int down = writes && use_down(b->prev_end, op->dst, op->len);
+    int64_t shift = (int64_t)(op->src - op->dst);
+    uint8_t *p = out;
+    *p++ = (uint8_t)(op->kind | (down ? DOWN : 0));
+    part[S_KIND] = 1;
+    uint8_t *q = p;
+    if (writes)
+        p += put_var(p, down ? code_down(b->prev_end, op->dst, op->len)
+                             : code_up(b->prev_end, op->dst));
+    part[S_DST] = (uint8_t)(p - q);
+    q = p;
+    if (reads)
+        p += put_var(p, zz_enc(shift - b->prev_shift));   /* both in (-2^62, 2^62): fits */
+    else if (op->kind == UPD_OP_STASH)
+        p += put_var(p, zz_enc((int64_t)(op->src - b->prev_end)));
+    part[S_SRC] = (uint8_t)(p - q);
+    q = p;
+    p += put_var(p, op->len);
+    if (op->kind == UPD_OP_FILL)
+        *p++ = op->fill;
+    part[S_LEN] = (uint8_t)(p - q);
+    if (writes)
+        b->prev_end = down ? op->dst : op->dst + op->len;
+    if (reads)
+        b->prev_shift = shift;
+    return (int)(p - out);
+}
+
+size_t upd_ctrl_bound(size_t n)
+{
+    return UPD_CTRL_HEAD_MAX + n * UPD_OP_MAX_ENCODED;
+}
+
+int upd_ctrl_encode(const upd_op *ops, size_t n, void *out, size_t cap, size_t *len)
+{
+    uint8_t tmp[UPD_OP_MAX_ENCODED], part[4];
+    uint64_t size[4] = { 0 };
+    upd_op_base b = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        if (upd_op_encode(&ops[i], &b, tmp, part) < 0)
+            return UPD_E_INVAL;
+        for (int k = 0; k < 4; k++)
+            size[k] += part[k];
     }
-    *prev_end = down ? op->dst : op->dst + op->len;
-    return n;
+    uint8_t head[UPD_CTRL_HEAD_MAX];
+    size_t h = 0;
+    for (int k = 0; k < 3; k++)
+        h += (size_t)put_var(head + h, size[k]);
+    uint64_t total = h + size[0] + size[1] + size[2] + size[3];
+    if (!out || !len || total > cap)
+        return UPD_E_LIMIT;
+    uint8_t *at[4], *o = out;
+    memcpy(o, head, h);
+    at[0] = o + h;
+    for (int k = 1; k < 4; k++)
+        at[k] = at[k - 1] + size[k - 1];
+    b = (upd_op_base){ 0 };
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *f = tmp;
+        upd_op_encode(&ops[i], &b, tmp, part);   /* encoded above: valid */
+        for (int k = 0; k < 4; k++) {
+            memcpy(at[k], f, part[k]);
+            at[k] += part[k];
+            f += part[k];
+        }
+    }
+    *len = (size_t)total;
+    return 0;
 }
 
 /* ---- sparse DIFF payload ------------------------------------------------ */

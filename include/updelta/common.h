@@ -48,7 +48,7 @@ typedef enum {
     UPD_E_SEG_DECODE     = -28,  /* a segment's zstd frame does not decode to its declared size */
     UPD_E_PKG_SIGNATURE  = -29,  /* signature block malformed or signature invalid */
     /* operations */
-    UPD_E_OP_DECODE      = -30,  /* malformed operation encoding in a control stream */
+    UPD_E_OP_DECODE      = -30,  /* malformed operation encoding in a control region */
     UPD_E_OP_BOUNDS      = -31,  /* operation reads or writes outside the image or stash */
     UPD_E_OP_STALE       = -32,  /* operation reads image bytes an earlier operation overwrote */
     UPD_E_OP_STASH       = -33,  /* a STASH saves old bytes that are already saved */

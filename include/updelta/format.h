@@ -1,5 +1,5 @@
 /*
- * updelta: the delta package format, version 3 (docs/FORMAT.md is the spec).
+ * updelta: the delta package format, version 4 (docs/FORMAT.md is the spec).
  *
  * A package is read front to back, once:
  *
@@ -10,8 +10,8 @@
  *             signature slot over the same bytes
  *   segments  seg_count independent zstd frames
  *
- * Each segment decodes to four streams laid end to end: control (the
- * operations), diff runs and diff bytes (the DIFF ops' sparse payload, see
+ * Each segment decodes to four parts laid end to end: the control region
+ * (the operations, itself four streams of their fields), diff runs and diff bytes (the DIFF ops' sparse payload, see
  * upd_sparse_next) and literal bytes.  The manifest gives every
  * segment's compressed size, stream lengths, op count and SHA-256, so a
  * reader verifies a segment before running any of its operations and can
@@ -30,8 +30,9 @@
 #include "common.h"
 
 #define UPD_MAGIC            "\x89UPDLTA\n"   /* 8 bytes */
-#define UPD_FORMAT_VERSION   3   /* 2: sparse DIFF payload; 3: variable-length header,
-                                    literal-frame dictionaries */
+#define UPD_FORMAT_VERSION   4   /* 2: sparse DIFF payload; 3: variable-length header,
+                                    literal-frame dictionaries; 4: the control stream
+                                    split by field, sources coded by shift */
 #define UPD_ID_MAX           48    /* package id string, bytes */
 #define UPD_VERSION_MAX      32    /* from/to version strings, bytes */
 #define UPD_HEADER_PREAMBLE  12    /* magic, version, header_size: what sizes the rest */
@@ -137,7 +138,7 @@ UPD_API uint64_t upd_seg_entry_usize(const upd_seg_entry *e);
 UPD_API uint64_t upd_pkg_prefix_size(const upd_header *h);
 
 /* ---- operations ---------------------------------------------------------
- * A segment's control stream is a sequence of operations.  Offsets are
+ * A segment's control region is a sequence of operations.  Offsets are
  * absolute after decoding; the encoding delta-codes them (FORMAT.md).
  *   COPY   dst <- old[src]               (src in the old image)
  *   DIFF   dst <- old[src] + diff bytes  (bytewise add mod 256, bsdiff style)
@@ -163,30 +164,56 @@ typedef struct {
     uint8_t  fill;             /* FILL byte */
 } upd_op;
 
-/* Cursor over a control stream. */
+/* Cursor over a control region: four streams, each op's kind byte in the
+ * first and its fields in the others (FORMAT.md 6). */
 typedef struct {
-    const uint8_t *p, *end;
-    uint64_t prev_end;         /* the delta base: the previous image write
-                                  (COPY, DIFF, LIT, FILL) in this stream, its
-                                  end if it was coded up, its start if down */
+    const uint8_t *s[4], *end[4];  /* next unread byte and end of the kind,
+                                      destination, source and length streams */
+    uint64_t prev_end;         /* the destination base: the previous image
+                                  write (COPY, DIFF, LIT, FILL) in this
+                                  region, its end if it was coded up, its
+                                  start if down */
+    int64_t prev_shift;        /* the source base: src - dst of the previous
+                                  COPY or DIFF in this region (0 before one) */
 } upd_op_cursor;
 
-UPD_API void upd_op_cursor_init(upd_op_cursor *c, const void *ctrl, size_t len);
+/* Start C on the control region CTRL[0..LEN).  Errors: UPD_E_OP_DECODE
+ * (stream lengths malformed or past LEN). */
+UPD_API int upd_op_cursor_init(upd_op_cursor *c, const void *ctrl, size_t len);
 
 /* Decode the next operation into *OP.  Returns 1 when an op was decoded,
- * 0 at the end of the stream, UPD_E_OP_DECODE on malformed bytes (unknown
- * kind or flags, a DOWN flag that is not the canonical choice, overlong or
- * overflowing varint, zero length, offsets that wrap).  Only encoding is
- * checked here; bounds are the applier's job. */
+ * 0 at the end of the region (every stream consumed exactly),
+ * UPD_E_OP_DECODE on malformed bytes (unknown kind or flags, a DOWN flag
+ * that is not the canonical choice, overlong or overflowing varint, zero
+ * length, offsets that wrap, a field past its stream's end, bytes left in a
+ * stream after the last op).  Only encoding is checked here; bounds are the
+ * applier's job. */
 UPD_API int upd_op_next(upd_op_cursor *c, upd_op *op);
 
-/* Encode OP into OUT (at most UPD_OP_MAX_ENCODED bytes) against the delta
- * base *PREV_END (0 at the start of a stream); returns the bytes written and
- * moves *PREV_END for image writes.  A write's destination is coded up from
- * the base or down from it, whichever value is smaller (FORMAT.md 6.2).
+/* The delta bases an encoder keeps, zero at the start of every region. */
+typedef struct {
+    uint64_t prev_end;
+    int64_t prev_shift;
+} upd_op_base;
+
+/* Encode OP against the bases *B into OUT (at most UPD_OP_MAX_ENCODED
+ * bytes): its part of the kind, destination, source and length streams,
+ * one after the other, their lengths in PART[0..3].  Returns the bytes
+ * written and moves *B.  Fields OP's kind does not have are ignored (the
+ * src of LIT, FILL and RESIZE, the dst of RESIZE, fill unless FILL), except
+ * that a STASH must have dst 0.  A write's destination is coded up from the base
+ * or down from it, whichever value is smaller (FORMAT.md 6.2).
  * UPD_E_INVAL for an op the decoder would refuse. */
 #define UPD_OP_MAX_ENCODED 40
-UPD_API int upd_op_encode(const upd_op *op, uint64_t *prev_end, uint8_t *out);
+UPD_API int upd_op_encode(const upd_op *op, upd_op_base *b, uint8_t *out, uint8_t part[4]);
+
+/* The control region of OPS[0..N) into OUT (CAP bytes; upd_ctrl_bound(N)
+ * always suffice), its length in *LEN.  Errors: UPD_E_INVAL (an op
+ * upd_op_encode refuses), UPD_E_LIMIT (CAP too small, or OUT or LEN
+ * NULL). */
+#define UPD_CTRL_HEAD_MAX 30
+UPD_API int upd_ctrl_encode(const upd_op *ops, size_t n, void *out, size_t cap, size_t *len);
+UPD_API size_t upd_ctrl_bound(size_t n);
 
 /* ---- sparse DIFF payload ------------------------------------------------
  * A DIFF op of LEN bytes adds (mod 256) to its source the bytes its records
