@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include "helpers.h"
@@ -261,9 +262,11 @@ Test(keys, pem_forms)
 
 /* An encrypted private key is refused, and its passphrase is never asked
  * for: OpenSSL's default callback prompts on the terminal, or without one
- * reads stdin, where this test offers the right passphrase. */
-Test(keys, encrypted_key_refused_without_prompt)
+ * reads stdin, where this test offers the right passphrase (and it leaves
+ * its session, so that there is no terminal wherever it runs). */
+Test(keys, encrypted_key_refused_without_prompt, .timeout = 30)
 {
+    (void)setsid();   /* a forked test is no group leader: this succeeds */
     char dir[] = "/tmp/upd-keyenc-XXXXXX", path[128];
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/enc.key", dir);
@@ -282,26 +285,72 @@ Test(keys, encrypted_key_refused_without_prompt)
                            "1kcLALWjXquLs0si0HI=\n"
                            "-----END ENCRYPTED PRIVATE KEY-----\n", &k), UPD_E_KEY);
     cr_assert_null(k);
+    cr_assert_eq(ERR_peek_error(), 0, "OpenSSL's error queue left to the caller");
     char left[4] = { 0 };
     cr_assert_eq(read(STDIN_FILENO, left, sizeof left), 3, "stdin was read");
     unlink(path);
     rmdir(dir);
 }
 
-/* Each test runs in a process of its own (Criterion forks), so the lean
- * set-up below is this test's alone.  After it: keys, signing and a signed
- * apply work, and OpenSSL's legacy cipher names were never loaded (the
- * next test shows the default set-up has them, so the check means
- * something). */
+/* An OpenSSL configuration that makes every algorithm fetch fail here (the
+ * default provider is not FIPS), named by OPENSSL_CONF: a process that
+ * reads it cannot use a key; one set up lean never reads it. */
+static void hostile_openssl_conf(char *dir, char *conf, size_t n)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(conf, n, "%s/openssl.cnf", dir);
+    FILE *f = fopen(conf, "w");
+    cr_assert_not_null(f);
+    fputs("openssl_conf = init\n[init]\nalg_section = evp\n[evp]\ndefault_properties = fips=yes\n",
+          f);
+    fclose(f);
+    cr_assert_eq(setenv("OPENSSL_CONF", conf, 1), 0);
+}
+
+/* Each test runs in a process of its own (Criterion forks), so the set-up
+ * in each is its own.  Lean: keys are made, saved and loaded (OpenSSL's
+ * encoders and, for a two-block file, its decoders), a package is signed
+ * and applied, while the configuration file and the legacy cipher names
+ * were never loaded (default_init shows a default set-up reads both, so
+ * these checks mean something). */
 Test(crypto, lean_init)
 {
+    char dir[] = "/tmp/upd-lean-XXXXXX", conf[128], path[160], pub[160];
+    hostile_openssl_conf(dir, conf, sizeof conf);
     cr_assert_eq(upd_crypto_init_lean(), 0);
     cr_assert_eq(upd_crypto_init_lean(), 0, "a second call does nothing");
     signed_case c;
     case_init(&c, "mixed", 64 << 10);
     cr_assert_eq(apply_checked(&c.f, c.f.pkg.p, c.f.pkg.n, &c.p), 0);
+    snprintf(path, sizeof path, "%s/k.key", dir);
+    snprintf(pub, sizeof pub, "%s/k.pub", dir);
+    cr_assert_eq(upd_key_save_private(c.k, path), 0);
+    cr_assert_eq(upd_key_save_public(c.k, pub), 0);
+    /* the public then the private block: not one block, so the decoders */
+    char both[1024] = { 0 };
+    FILE *f = fopen(pub, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(both, 1, sizeof both / 2, f);
+    fclose(f);
+    f = fopen(path, "r");
+    cr_assert_not_null(f);
+    n += fread(both + n, 1, sizeof both / 2 - 1, f);
+    cr_assert_gt(n, 200);
+    fclose(f);
+    upd_key *k;
+    cr_assert_eq(load_text(path, both, &k), 0);
+    cr_assert(upd_key_is_private(k));
+    uint8_t a[UPD_KEY_ID_SIZE], b[UPD_KEY_ID_SIZE];
+    upd_key_id(k, a);
+    upd_key_id(c.k, b);
+    cr_assert(!memcmp(a, b, sizeof a));
+    upd_key_free(k);
     cr_assert_null(EVP_get_cipherbyname("AES-128-CBC"));
     case_free(&c);
+    unlink(path);
+    unlink(pub);
+    unlink(conf);
+    rmdir(dir);
 }
 
 Test(crypto, default_init)
@@ -310,9 +359,18 @@ Test(crypto, default_init)
     case_init(&c, "mixed", 64 << 10);
     cr_assert_eq(apply_checked(&c.f, c.f.pkg.p, c.f.pkg.n, &c.p), 0);
     cr_assert_not_null(EVP_get_cipherbyname("AES-128-CBC"));
-    cr_assert_eq(upd_crypto_init_lean(), 0, "after a default set-up: a no-op");
-    cr_assert_not_null(EVP_get_cipherbyname("AES-128-CBC"));
     case_free(&c);
+}
+
+Test(crypto, default_init_reads_config)
+{
+    char dir[] = "/tmp/upd-conf-XXXXXX", conf[128];
+    hostile_openssl_conf(dir, conf, sizeof conf);
+    upd_key *k = NULL;
+    cr_assert_eq(upd_key_generate(&k), UPD_E_KEY, "the configuration was not read");
+    cr_assert_null(k);
+    unlink(conf);
+    rmdir(dir);
 }
 
 Test(keys, unsigned_refused_unless_insecure)

@@ -134,8 +134,10 @@ int upd_key_load(upd_key **out, const char *path)
         pkey = PEM_read_PUBKEY(f, NULL, no_passphrase, NULL);
     }
     fclose(f);
-    if (!pkey)
+    if (!pkey) {
+        ERR_clear_error();   /* the decoders' complaints are not the caller's */
         return UPD_E_KEY;
+    }
     return key_wrap(out, pkey, priv);
 }
 

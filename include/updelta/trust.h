@@ -110,9 +110,12 @@ UPD_API void upd_keyring_free(upd_keyring *kr);
  * loading error strings; that is about 1 ms of every short process (an
  * apply of a small package took 5.9 ms without it, 4.9 ms with it).
  * Process-wide and final: afterwards the configuration file is never read
- * and EVP_get_cipherbyname() finds nothing, so a process that also uses
- * OpenSSL for anything else (libcurl's TLS, say) must not call it.
- * Calling it again, or after OpenSSL was set up otherwise, does nothing.
+ * (so neither OPENSSL_CONF nor a system policy such as FIPS mode or
+ * default properties applies), and EVP_get_cipherbyname() and
+ * EVP_get_digestbyname() find nothing, so a process that also uses
+ * OpenSSL for anything else (libcurl's TLS, say) must not call it.  Each
+ * of those steps that already ran (OpenSSL set up otherwise before) stays
+ * done; calling it again does nothing.
  * Errors: UPD_E_STATE (OpenSSL could not be set up: out of memory, or
  * after OPENSSL_cleanup()). */
 UPD_API int upd_crypto_init_lean(void);
