@@ -11,14 +11,10 @@
  * Read-ahead: the buffer's two halves alternate, the next chunk's read is
  * submitted before this chunk is hashed, so an asynchronous backend
  * (io_uring) reads while the CPU hashes. */
-/* Chunks this size stay in the L2 cache between the read that fills them
- * and the hash, and a small image faults in no more buffer than it needs. */
-#define STREAM_CHUNK (128u << 10)
-
 static int stream_image(upd_applier *a, upd_io *io, uint64_t len, upd_io *copy_to,
                         int phase, uint8_t *out)
 {
-    const size_t half = a->iobuf_size / 2 < STREAM_CHUNK ? a->iobuf_size / 2 : STREAM_CHUNK;
+    const size_t half = a->iobuf_size / 2;
     uint8_t *buf[2] = { a->iobuf, a->iobuf + half };
     size_t n = len < half ? (size_t)len : half;
     upd_io_req r = { buf[0], 0, (uint32_t)n, UPD_IO_READ };
