@@ -201,7 +201,7 @@ Test(format, header_rejects, .description = "each out-of-range field has its own
 }
 
 static const upd_seg_entry sample_entry = {
-    .csize = 100, .ctrl_len = 10, .diff_len = 300, .dbyte_len = 200, .lit_len = 490,
+    .csize = 100, .ctrl_len = 13, .diff_len = 300, .dbyte_len = 200, .lit_len = 487,
     .op_count = 5, .lit_csize = 40, .dict_len = 700, .dict_off = 654321 - 700,
     .sha256 = { 0x33, [31] = 0x44 }
 };
@@ -216,7 +216,7 @@ Test(format, manifest_entry_roundtrip, .description = "entries round trip, at th
     cr_assert_eq(memcmp(&e, &back, sizeof e), 0);
     cr_assert_eq(upd_seg_entry_usize(&back), 1000);
     static const struct { size_t off; int width; uint64_t v; } layout[] = {
-        { 0, 4, 100 }, { 4, 4, 10 }, { 8, 4, 300 }, { 12, 4, 490 }, { 16, 4, 5 },
+        { 0, 4, 100 }, { 4, 4, 13 }, { 8, 4, 300 }, { 12, 4, 487 }, { 16, 4, 5 },
         { 20, 4, 200 }, { 24, 4, 40 }, { 28, 4, 700 }, { 32, 8, 654321 - 700 },
         { 40, 1, 0x33 }, { 71, 1, 0x44 },
     };
@@ -253,12 +253,13 @@ Test(format, manifest_entry_rules, .description = "each out-of-range entry field
         { 0, 4, 0 },                         /* csize */
         { 0, 4, 901 },                       /* > seg_cmax */
         { 0, 4, 40 },                        /* not above lit_csize */
-        { 4, 4, 11 },                        /* 1001 decoded bytes > seg_max */
-        { 4, 4, 9 },                         /* op_count > ctrl_len / 2 */
+        { 4, 4, 14 },                        /* 1001 decoded bytes > seg_max */
+        { 4, 4, 12 },                        /* op_count > (ctrl_len - 3) / 2 */
+        { 4, 4, 2 },                         /* shorter than a region's head */
         { 4, 4, 0xffffffffu },               /* the sum counts in 64 bits */
         { 8, 4, 199 },                       /* fewer run bytes than diff bytes */
         { 8, 4, 301 },
-        { 12, 4, 491 },
+        { 12, 4, 488 },
         { 12, 4, 0 },                        /* a literal frame without literals */
         { 16, 4, 0 },                        /* op_count */
         { 16, 4, 6 },

@@ -202,7 +202,7 @@ int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e)
     /* every diff byte follows a run varint of at least one byte */
     if (e->csize == 0 || e->csize > h->seg_cmax || upd_seg_entry_usize(e) > h->seg_max
         || e->dbyte_len > e->diff_len
-        || e->op_count == 0 || e->op_count > e->ctrl_len / 2)
+        || e->op_count == 0 || e->ctrl_len < 3 || e->op_count > (e->ctrl_len - 3) / 2)
         return UPD_E_PKG_MANIFEST;
     /* a literal frame follows the main frame inside csize, holds literals
      * and comes with its dictionary: an image window */
