@@ -62,6 +62,12 @@ static size_t seg_usize(const segment *s)
     return s->ctrl + s->runs + s->dbytes + s->lit;
 }
 
+/* The wire op of a planned one. */
+static upd_op op_of(const upd_gop *g)
+{
+    return (upd_op){ (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
+}
+
 /* The control region of OPS[FIRST, END) into OUT (upd_ctrl_bound of their
  * count), its length in *LEN. */
 static int ctrl_of(const upd_gops *ops, size_t first, size_t end, uint8_t *out, size_t *len)
@@ -69,10 +75,8 @@ static int ctrl_of(const upd_gops *ops, size_t first, size_t end, uint8_t *out, 
     upd_op *v = malloc((end - first) * sizeof *v);   /* a segment has an op */
     if (!v)
         return UPD_E_NOMEM;
-    for (size_t i = first; i < end; i++) {
-        const upd_gop *g = &ops->v[i];
-        v[i - first] = (upd_op){ (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
-    }
+    for (size_t i = first; i < end; i++)
+        v[i - first] = op_of(&ops->v[i]);
     int rc = upd_ctrl_encode(v, end - first, out, upd_ctrl_bound(end - first), len);
     free(v);
     return rc ? UPD_E_INTERNAL : 0;   /* the schedule's ops are valid */
@@ -151,7 +155,7 @@ int upd_emit_cut(const upd_gops *sched, const uint8_t *old_img, const uint8_t *n
             used = UPD_CTRL_HEAD_MAX;
             base = (upd_op_base){ 0 };
         }
-        upd_op op = { (upd_op_kind)g->kind, g->dst, g->src, g->len, g->fill };
+        upd_op op = op_of(g);
         int n = upd_op_encode(&op, &base, scratch, part);
         if (n < 0)
             return UPD_E_INTERNAL;
