@@ -160,6 +160,40 @@ Test(roundtrip, stash_budget_is_respected, .description = "header stash size nev
     synth_free(&sp);
 }
 
+/* Out of place the old image is the source, which nothing writes: STASH
+ * ops are validated but save nothing, no stash store is needed, and the
+ * window need not hold an in-memory stash.  In place the same window is
+ * too small without a stash handle. */
+Test(roundtrip, out_of_place_needs_no_stash, .timeout = 60)
+{
+    synth_pair sp;
+    cr_assert_eq(synth_make("transpose", 3, 4 << 20, &sp), 0);
+    upd_diff_params dp;
+    upd_diff_params_default(&dp);
+    dp.level = 1;
+    buf_t pkg, out;
+    cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &dp, &pkg), 0);
+    upd_header h;
+    cr_assert_eq(upd_header_decode(pkg.p, pkg.n, &h), 0);
+    cr_assert_gt(h.stash_size, 4096, "a transposition needs stash bytes in place");
+    /* the smallest window (in 4 KiB steps) that holds everything but a stash */
+    upd_apply_params base = { .flags = UPD_APPLY_INSECURE, .window = 1u << 20 };
+    while (upd_applier_mem_need(&h, base.window) > base.window)
+        base.window += 4096;
+    cr_assert_gt(upd_applier_mem_need(&h, base.window) + h.stash_size, base.window);
+    upd_apply_stats st;
+    cr_assert_eq(apply_mem_with(pkg.p, pkg.n, sp.old_img, sp.old_len, 1, 0, &base, &out, &st),
+                 UPD_E_LIMIT, "in place, an in-memory stash must fit the window");
+    buf_free(&out);
+    cr_assert_eq(apply_mem_with(pkg.p, pkg.n, sp.old_img, sp.old_len, 0, 0, &base, &out, &st), 0);
+    check_out(&out, &sp, "mem", "transpose", 0);
+    cr_assert_gt(st.ops[UPD_OP_STASH], 0, "the STASH ops were validated");
+    cr_assert_eq(st.stash_bytes, 0, "out of place nothing is stashed");
+    buf_free(&out);
+    buf_free(&pkg);
+    synth_free(&sp);
+}
+
 /* Apply PKG in place over SP's old image (with a journal in memory when
  * JOURNAL_BYTES is given: it gets the bytes written to the journal); the
  * target's I/O counters. */

@@ -227,7 +227,8 @@ static int open_files(const apply_args *args, const upd_header *h, apply_files *
             cli_side_path(f->journal_path, args->target, f->target, "journal");
         rc = cli_io_open(&args->io, &f->journal, f->journal_path, UPD_IO_CREATE);
     }
-    int need_stash = (!h || h->stash_size) && (!journal || args->stash_path);
+    /* out of place the old image is the source, which nothing writes: no stash */
+    int need_stash = args->in_place && (!h || h->stash_size) && (!journal || args->stash_path);
     if (!rc && need_stash) {
         if (args->stash_path)
             snprintf(f->stash_path, sizeof f->stash_path, "%s", args->stash_path);
@@ -298,7 +299,11 @@ int cli_apply(int argc, char **argv, const cli_feeder *src)
     int have_header = 0;
     if (!buf)
         rc = UPD_E_NOMEM;
-    if (!rc && regular) {
+    /* In place, a package that fails half-way would leave the target half
+     * updated: a regular file is checked whole first.  Out of place the
+     * output is a temporary file, removed on failure, so the run itself
+     * checks each segment before it writes, and nothing is read twice. */
+    if (!rc && regular && args.in_place) {
         rc = precheck(&args, fd, buf, &h);
         have_header = !rc;
     }

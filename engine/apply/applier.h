@@ -162,7 +162,9 @@ int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e);
 void upd_ap_sparse_init(const upd_applier *a, const upd_seg_entry *e, upd_sparse_cursor *c);
 /* Old bytes [x, x+n): the stash offset of the part at X when a STASH that
  * already ran (below STASH_DONE) saved it, and the length of that part
- * (which is served from the stash) or of the part served from the image. */
+ * (which is served from the stash) or of the part served from the image.
+ * Out of place every old byte is served from the source, which nothing
+ * writes: the stash is never used. */
 int upd_ap_old_part(const upd_applier *a, uint64_t x, uint64_t end, uint64_t stash_done,
                     uint64_t *stash_off, uint64_t *part);
 

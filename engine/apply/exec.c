@@ -506,13 +506,19 @@ static int grp_finish(upd_applier *a, const step_t *s, const uint8_t *buf, int d
     return wq_write(a, buf ? buf : s->payload, s->n, s->dst);
 }
 
-/* STASH and RESIZE run alone (G: an empty group, for the read). */
+/* STASH and RESIZE run alone (G: an empty group, for the read).  Out of
+ * place a STASH only advances the stash log: its bytes stay readable in the
+ * source (upd_ap_old_part). */
 static int run_alone(upd_applier *a, group_t *g, const step_t *s)
 {
     if (s->kind == UPD_OP_RESIZE) {
         UPD_CHECK(wq_submit(a));
         a->exec_size = s->size;
         return upd_io_resize(a->p.target, s->size);
+    }
+    if (a->p.source) {
+        a->stash_done += s->n;
+        return 0;
     }
     uint8_t *buf;
     UPD_CHECK(wq_room(a, s->src, s->n, 1, &buf));

@@ -156,7 +156,7 @@ static int on_header(upd_applier *a)
     UPD_CHECK(upd_header_decode(a->fix, a->h.header_size, &a->h));
     const upd_header *h = &a->h;
     uint64_t need = upd_applier_mem_need(h, a->p.window) + (a->p.journal ? UPD_JOURNAL_MEM : 0);
-    int mem_stash = !a->p.stash && !a->p.journal && h->stash_size
+    int mem_stash = !a->p.stash && !a->p.journal && !a->p.source && h->stash_size
                     && !(a->p.flags & UPD_APPLY_DRY_RUN);
     if (mem_stash)
         need += h->stash_size;
@@ -177,7 +177,7 @@ static int on_header(upd_applier *a)
         a->mem += (size_t)h->stash_size;
         a->stash = a->stash_mem;
     } else {
-        a->stash = a->p.stash;
+        a->stash = a->p.source ? NULL : a->p.stash;    /* out of place: no stash */
     }
     a->state = h->seg_count ? ST_MANIFEST : ST_AUTH;
     if (!h->seg_count)
@@ -288,7 +288,7 @@ static int on_auth(upd_applier *a, const uint8_t *blk)
         UPD_CHECK(upd_jr_open_stash(a));
     /* (on resume too: a crash may have lost the resize, never the data
      * written after it, which a flush made durable together with it) */
-    if (a->stash != a->stash_mem && a->h.stash_size)
+    if (a->stash && a->stash != a->stash_mem && a->h.stash_size)
         UPD_CHECK(upd_io_resize(a->stash, a->h.stash_size));
     return 0;
 }

@@ -223,6 +223,10 @@ int upd_ap_old_part(const upd_applier *a, uint64_t x, uint64_t end, uint64_t sta
                     uint64_t *stash_off, uint64_t *part)
 {
     uint64_t lo, hi, val;
+    if (a->p.source) {
+        *part = end - x;
+        return 0;
+    }
     int found = upd_rangeset_next(&a->saved, x, &lo, &hi, &val);
     uint64_t stop = found && lo < end ? lo : end;
     int from_stash = 0;

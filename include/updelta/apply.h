@@ -25,7 +25,8 @@
  * to keep a target untouched by a corrupt or truncated package that is not
  * streamed, first run the whole package through an applier made with
  * UPD_APPLY_DRY_RUN (no image I/O at all); the command-line tool does this
- * for every regular-file package.  Power-fail safety is the journal's job
+ * for every regular-file package it applies in place (out of place it
+ * writes a temporary file, removed on failure).  Power-fail safety is the journal's job
  * (journal.h): with a journal, a crash at any instant is repaired by
  * running the same apply again.  In place, an image that already is the
  * new one is reported as done (already_applied) instead of as a wrong base.
@@ -67,7 +68,8 @@ typedef struct {
     upd_io  *source;          /* out-of-place old image, or NULL for in place; not owned */
     upd_io  *stash;           /* stash store, or NULL: inside the journal when there
                                  is one, else in memory counted against the window;
-                                 not owned */
+                                 not owned.  Out of place no stash is used (ignored):
+                                 every old byte stays readable in SOURCE */
     upd_io  *journal;         /* in place only: the power-fail journal (journal.h),
                                  or NULL for none; not owned.  When it holds a run of
                                  this package, the apply resumes it */
@@ -114,7 +116,7 @@ typedef struct upd_applier upd_applier;
 
 /* Bytes of memory an applier with memory budget WINDOW needs for a package
  * with header H, not counting an in-memory stash (add h->stash_size when
- * no stash handle is given) nor a journal (add UPD_JOURNAL_MEM).  A package
+ * applying in place with no stash handle) nor a journal (add UPD_JOURNAL_MEM).  A package
  * is applicable when this is at most WINDOW; the generator checks the same
  * figure plus UPD_JOURNAL_MEM (upd_diff_params.window), so its packages
  * apply journaled. */
