@@ -416,6 +416,84 @@ Test(roundtrip, sparse_edits_write_little, .description = "same-offset edits wri
     synth_free(&sp);
 }
 
+/* Out of place onto OUT_IO (a memory target that may hold anything): the
+ * result is SP's new image; the target's counters. */
+static upd_io_stats out_of_place_onto(const buf_t *pkg, const uint8_t *old_img, size_t old_len,
+                                      const uint8_t *new_img, size_t new_len, upd_io *out_io)
+{
+    upd_io *s;
+    cr_assert_eq(upd_io_open_mem(&s, old_img, old_len, old_len), 0);
+    upd_apply_params p = { .target = out_io, .source = s, .flags = UPD_APPLY_INSECURE };
+    int rc = apply_io(&p, pkg->p, pkg->n, 0, NULL);
+    cr_assert_eq(rc, 0, "%s", upd_errname(rc));
+    const uint8_t *d;
+    size_t n;
+    cr_assert_eq(upd_io_mem_view(out_io, &d, &n), 0);
+    cr_assert(n == new_len && (!n || !memcmp(d, new_img, n)), "out of place: not exact");
+    upd_io_stats st;
+    upd_io_get_stats(out_io, &st);
+    upd_io_close(s);
+    return st;
+}
+
+/* Out of place the target gets each new byte once: the ops' writes, then
+ * the unchanged runs between them copied from the source (not the whole
+ * old image first, then the ops over it); whatever a resizable target held
+ * before does not survive. */
+Test(roundtrip, out_of_place_writes_the_new_image_once, .timeout = 60)
+{
+    static const char *const kinds[] = { "same-offset-edits", "text-edits", "shrink", "grow",
+                                         "transpose" };
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        synth_pair sp;
+        cr_assert_eq(synth_make(kinds[k], 4, 1 << 20, &sp), 0);
+        buf_t pkg;
+        cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, NULL, &pkg), 0);
+        size_t junk_len = sp.old_len + sp.new_len + 4096;
+        uint8_t *junk = malloc(junk_len);
+        cr_assert_not_null(junk);
+        for (size_t i = 0; i < junk_len; i++)
+            junk[i] = (uint8_t)(i * 131 + 17);
+        upd_io *t;
+        cr_assert_eq(upd_io_open_mem(&t, junk, junk_len, junk_len), 0);
+        upd_io_stats st = out_of_place_onto(&pkg, sp.old_img, sp.old_len, sp.new_img, sp.new_len, t);
+        cr_assert_leq(st.bytes_written, sp.new_len, "%s: %llu bytes written for a %zu-byte image",
+                      kinds[k], (unsigned long long)st.bytes_written, sp.new_len);
+        upd_io_close(t);
+        free(junk);
+        buf_free(&pkg);
+        synth_free(&sp);
+    }
+}
+
+/* Old bytes cut off by a shrink are zeros once the image grows back, out
+ * of place as in place: the unchanged runs copied from the source stop at
+ * the smallest length the image had. */
+Test(roundtrip, out_of_place_shrink_then_grow_leaves_zeros)
+{
+    enum { N = 64 << 10, CUT = 16 << 10 };
+    uint8_t *old_img = malloc(N), *new_img = calloc(1, N);
+    cr_assert(old_img && new_img);
+    for (size_t i = 0; i < N; i++)
+        old_img[i] = (uint8_t)(i * 29 + 1);
+    memcpy(new_img, old_img, CUT);
+    new_img[N - 1] = 0x77;
+    craft_seg seg = { .ops = { { .kind = UPD_OP_RESIZE, .len = CUT },
+                               { .kind = UPD_OP_RESIZE, .len = N },
+                               { .kind = UPD_OP_FILL, .dst = N - 1, .len = 1, .fill = 0x77 } },
+                      .nops = 3 };
+    buf_t pkg;
+    cr_assert_eq(craft_pkg(old_img, N, new_img, N, 0, &seg, 1, &pkg), 0);
+    upd_io *t;
+    cr_assert_eq(upd_io_open_mem(&t, NULL, 0, N), 0);
+    upd_io_stats st = out_of_place_onto(&pkg, old_img, N, new_img, N, t);
+    cr_assert_eq(st.bytes_written, CUT + 1, "the bytes below the cut, and the fill");
+    upd_io_close(t);
+    buf_free(&pkg);
+    free(old_img);
+    free(new_img);
+}
+
 Test(roundtrip, scattered_edits_journal_little,
      .description = "in place, the journal saves the blocks same-offset edits touch, not their ops")
 {

@@ -155,6 +155,14 @@ static inline upd_io *upd_ap_old(upd_applier *a) { return a->p.source ? a->p.sou
 /* image.c: base check (1: in place, the image already is the new one) */
 int upd_ap_check_base(upd_applier *a);
 int upd_ap_check_result(upd_applier *a);
+/* image.c: whether the target gets only the ops' writes, the old bytes no
+ * op writes being copied after the last segment (out of place onto a
+ * resizable target; see there). */
+int upd_ap_fills_gaps(const upd_applier *a);
+/* image.c: read into BUF[0..hi-lo) the parts of image range [lo, hi) that
+ * hold old bytes in place but not yet in such a target, from the source.
+ * Errors: UPD_E_IO_*. */
+int upd_ap_gaps_read(upd_applier *a, uint64_t lo, uint64_t hi, uint8_t *buf);
 
 /* segment.c: validate every op of the decoded segment E. */
 int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e);

@@ -3,6 +3,7 @@
  * they cost no memory beyond the window. */
 #include "applier.h"
 #include "../common/check.h"
+#include "../io/io_internal.h"
 
 #include <string.h>
 
@@ -40,6 +41,113 @@ static int stream_image(upd_applier *a, upd_io *io, uint64_t len, upd_io *copy_t
     if (out)
         upd_sha256_final(a->hash, out);
     return 0;
+}
+
+/* ---- out of place: the old bytes no op writes ------------------------------ */
+
+/* Out of place onto a resizable target (a file) the target starts as a
+ * sparse file of the old length and gets only what the ops write; the
+ * unchanged runs between them (no op writes them: in place they simply
+ * stay) are copied from the source afterwards, and read from it where a
+ * literal frame's window needs them.  Those bytes are the part of
+ * [0, E) outside the written set, E = min(old size, low water): past E a
+ * byte no op wrote is, in place too, a zero left by a grow.  A fixed-size
+ * target (a block device) holds bytes of its own there, so it gets the
+ * whole old image first, as in place. */
+int upd_ap_fills_gaps(const upd_applier *a)
+{
+    return a->p.source && !(upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE);
+}
+
+/* The next run of [*pos, hi) that no op wrote and the source still holds:
+ * 1 with [*lo, *hi) and *POS past it, 0 when there is none. */
+static int next_gap(const upd_applier *a, uint64_t *pos, uint64_t end, uint64_t *lo,
+                    uint64_t *hi)
+{
+    uint64_t e = a->h.old_size < a->low_water ? a->h.old_size : a->low_water;
+    if (end > e)
+        end = e;
+    while (*pos < end) {
+        uint64_t wlo, whi, val;
+        int found = upd_rangeset_next(&a->written, *pos, &wlo, &whi, &val);
+        if (found && wlo <= *pos) {
+            *pos = whi;
+            continue;
+        }
+        *lo = *pos;
+        *hi = found && wlo < end ? wlo : end;
+        *pos = *hi;
+        return 1;
+    }
+    return 0;
+}
+
+#define GAP_REQS 64
+
+/* Submit and reap REQS[0..*N) on IO; *N back to 0. */
+static int gap_batch(upd_io *io, upd_io_req *reqs, unsigned *n)
+{
+    if (!*n)
+        return 0;
+    int rc = upd_io_submit(io, reqs, *n);
+    int rr = upd_io_reap(io);
+    *n = 0;
+    return rc ? rc : rr;
+}
+
+int upd_ap_gaps_read(upd_applier *a, uint64_t lo, uint64_t hi, uint8_t *buf)
+{
+    upd_io_req rq[GAP_REQS];
+    unsigned n = 0;
+    uint64_t glo, ghi;
+    for (uint64_t pos = lo; next_gap(a, &pos, hi, &glo, &ghi);) {
+        for (uint64_t x = glo; x < ghi;) {
+            uint64_t k = ghi - x < UPD_IO_MAX_REQ ? ghi - x : UPD_IO_MAX_REQ;
+            if (n == GAP_REQS)
+                UPD_CHECK(gap_batch(a->p.source, rq, &n));
+            rq[n++] = (upd_io_req){ buf + (x - lo), x, (uint32_t)k, UPD_IO_READ };
+            a->st.bytes_read += k;
+            x += k;
+        }
+    }
+    return gap_batch(a->p.source, rq, &n);
+}
+
+/* After the last segment: copy every gap from the source, packed into the
+ * I/O buffer, a batch of reads then a batch of writes at a time. */
+static int fill_gaps(upd_applier *a)
+{
+    upd_io_req rd[GAP_REQS], wr[GAP_REQS];
+    unsigned n = 0;
+    size_t used = 0;
+    uint64_t glo, ghi;
+    for (uint64_t pos = 0; next_gap(a, &pos, UINT64_MAX, &glo, &ghi);) {
+        for (uint64_t x = glo; x < ghi;) {
+            if (n == GAP_REQS || used == a->iobuf_size) {
+                unsigned m = n;
+                UPD_CHECK(gap_batch(a->p.source, rd, &n));
+                UPD_CHECK(gap_batch(a->p.target, wr, &m));
+                used = 0;
+            }
+            /* at the address congruent to X modulo the buffer alignment,
+             * so that an O_DIRECT target takes the aligned middle directly */
+            size_t at = (used + UPD_IO_BUF_ALIGN - 1) / UPD_IO_BUF_ALIGN * UPD_IO_BUF_ALIGN
+                        + (size_t)(x % UPD_IO_BUF_ALIGN);
+            if (at >= a->iobuf_size) {
+                used = a->iobuf_size;
+                continue;
+            }
+            size_t k = ghi - x < a->iobuf_size - at ? (size_t)(ghi - x) : a->iobuf_size - at;
+            rd[n] = (upd_io_req){ a->iobuf + at, x, (uint32_t)k, UPD_IO_READ };
+            wr[n++] = (upd_io_req){ a->iobuf + at, x, (uint32_t)k, UPD_IO_WRITE };
+            a->st.bytes_read += k;
+            used = at + k;
+            x += k;
+        }
+    }
+    unsigned m = n;
+    UPD_CHECK(gap_batch(a->p.source, rd, &n));
+    return gap_batch(a->p.target, wr, &m);
 }
 
 /* Size rule: a resizable image must be exactly NEED long; a fixed-size one
@@ -100,11 +208,12 @@ int upd_ap_check_base(upd_applier *a)
         rc = is_new_image(a) ? 1 : rc;
     if (rc)
         return rc;
-    if (a->p.source) {
-        if (!(upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE))
-            UPD_CHECK(upd_io_resize(a->p.target, h->old_size));
+    /* (a resizable target's bytes past the old length go; those below it
+     * that no op writes are replaced by the gap copy) */
+    if (upd_ap_fills_gaps(a))
+        UPD_CHECK(upd_io_resize(a->p.target, h->old_size));
+    else if (a->p.source)
         UPD_CHECK(stream_image(a, old, h->old_size, a->p.target, UPD_PHASE_CHECK_BASE, NULL));
-    }
     a->st.t_check_base = upd_now() - t0;
     return 0;
 }
@@ -126,6 +235,11 @@ int upd_ap_check_result(upd_applier *a)
 {
     const upd_header *h = &a->h;
     double t0 = upd_now();
+    if (upd_ap_fills_gaps(a)) {
+        UPD_CHECK(fill_gaps(a));     /* the last of the apply phase */
+        a->st.t_apply += upd_now() - t0;
+        t0 = upd_now();
+    }
     if (!a->p.source && h->old_size == 0 && h->new_size == 0
         && !(upd_io_flags(a->p.target) & UPD_IO_FIXED_SIZE))
         UPD_CHECK(install_empty(a));

@@ -199,6 +199,8 @@ int upd_ap_decode_lits(upd_applier *a, const upd_seg_entry *e)
     uint64_t lo = e->dict_off, hi = lo + e->dict_len;
     UPD_CHECK(upd_io_read(a->p.target, a->dict, e->dict_len, lo));
     a->st.bytes_read += e->dict_len;
+    if (upd_ap_fills_gaps(a))
+        UPD_CHECK(upd_ap_gaps_read(a, lo, hi, a->dict));
     upd_op_cursor c;
     upd_op op;
     int rc;
