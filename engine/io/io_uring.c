@@ -19,13 +19,9 @@
  * context switches per request for the same page-cache copy, and the
  * caller waits for the batch anyway (rootfs pair, 5,300 write requests:
  * apply phase 70-78 ms through the ring against 28 ms).  With an O_DIRECT
- * twin a write is cut at its first and last aligned offsets; the ends
- * (and any piece whose memory is not aligned) go direct too, as whole
- * blocks read, patched and written back in a bounce buffer (ur_rmw): a
- * buffered end would make the kernel write back and drop the page before
- * the next direct write over it, and read it in again for the next
- * buffered one.  Only a block that reaches past the end of the file stays
- * buffered.  Reads, the fsync and O_DIRECT writes go through the ring.
+ * twin a write is cut at its first and last aligned offsets, so only its
+ * ends (under the alignment each) are buffered.  Reads, the fsync and
+ * O_DIRECT writes go through the ring.
  *
  * flush() is the journal's barrier: it first collects every outstanding
  * completion (a write is only known good once its res == len), then sends
@@ -56,7 +52,6 @@
 #define UR_BLOCK (256u << 10)
 #define UR_BUFS  16u           /* registered buffer slots (the applier uses 3) */
 #define UR_FSYNC UINT64_MAX    /* user_data of the barrier */
-#define UR_RMW_BLOCKS 64u      /* bounce blocks for partial-block writes */
 
 typedef struct {
     uint8_t *buf;
@@ -82,9 +77,6 @@ typedef struct {
     size_t   drain_at;         /* this request waits for all before it (SIZE_MAX: none) */
     int      fixed_bufs;       /* the sparse buffer table exists */
     struct { uint8_t *p; size_t len; } bufs[UR_BUFS];
-    ur_req  *frag;             /* a write batch's pieces that are not aligned ... */
-    size_t   nfrag, capfrag;
-    uint8_t *bounce;           /* ... and the blocks they are patched into */
 } uring_io;
 
 /* ---- requests in and completions out ------------------------------------ */
@@ -213,99 +205,16 @@ static int ur_drain(uring_io *u)
 
 /* ---- methods -------------------------------------------------------------- */
 
-/* Room for one more request in *Q (N used of *CAP). */
-static int ur_grow(ur_req **q, size_t n, size_t *cap)
+static int ur_grow(uring_io *u)
 {
-    if (n < *cap)
+    if (u->nq < u->capq)
         return 0;
-    size_t c = *cap ? 2 * *cap : 64;
-    ur_req *p = realloc(*q, c * sizeof *p);
-    if (!p)
+    size_t cap = u->capq ? 2 * u->capq : 64;
+    ur_req *q = realloc(u->q, cap * sizeof *q);
+    if (!q)
         return -ENOMEM;
-    *q = p;
-    *cap = c;
-    return 0;
-}
-
-static int ur_queue(uring_io *u, ur_req r)
-{
-    if (ur_grow(&u->q, u->nq, &u->capq) < 0)
-        return -ENOMEM;
-    u->q[u->nq++] = r;
-    return 0;
-}
-
-/* ---- partial blocks of O_DIRECT writes ---------------------------------- */
-
-static int frag_cmp(const void *x, const void *y)
-{
-    const ur_req *a = x, *b = y;
-    return a->off < b->off ? -1 : a->off > b->off;
-}
-
-/* Write the batch's unaligned pieces (u->frag, disjoint: a batch never
- * writes a byte twice) as whole blocks through the bounce buffer, up to
- * UR_RMW_BLOCKS blocks a round: a block the pieces do not cover whole is
- * read first (direct), then the pieces are copied in and the block is
- * written (direct).  A block reaching past END (the file's length) stays
- * buffered: a whole-block write would lengthen the file.  Each round
- * waits for its reads, and for its writes before the next round reuses
- * the buffer; the last round's writes complete with the batch. */
-static int ur_rmw(uring_io *u, uint64_t end)
-{
-    const uint64_t a = u->dalign;
-    if (!u->bounce && posix_memalign((void **)&u->bounce, a, UR_RMW_BLOCKS * a)) {
-        u->bounce = NULL;
-        return -ENOMEM;
-    }
-    qsort(u->frag, u->nfrag, sizeof *u->frag, frag_cmp);
-    for (size_t i = 0; i < u->nfrag;) {
-        /* a round: the pieces [i, j) of the next UR_RMW_BLOCKS blocks,
-         * whether each block is covered whole, whether it is the tail */
-        uint64_t blk[UR_RMW_BLOCKS], covered[UR_RMW_BLOCKS];
-        size_t j = i, nb = 0;
-        for (; j < u->nfrag; j++) {
-            uint64_t b = u->frag[j].off / a;
-            if (!nb || blk[nb - 1] != b) {
-                if (nb == UR_RMW_BLOCKS)
-                    break;
-                blk[nb] = b;
-                covered[nb++] = 0;
-            }
-            covered[nb - 1] += u->frag[j].left;
-        }
-        int reads = 0, rc = 0;
-        for (size_t m = 0; m < nb && !rc; m++)
-            if (covered[m] < a && (blk[m] + 1) * a <= end) {
-                rc = ur_queue(u, (ur_req){ u->bounce + m * a, blk[m] * a, (uint32_t)a,
-                                           UPD_IO_READ });
-                reads = 1;
-            }
-        if (!rc && reads)
-            rc = ur_drain(u);
-        if (rc < 0 || u->err)
-            return rc < 0 ? rc : u->err;
-        for (size_t m = 0; i < j; i++) {
-            const ur_req *f = &u->frag[i];
-            while (blk[m] != f->off / a)
-                m++;
-            if ((blk[m] + 1) * a > end) {
-                upd_io_req one = { f->buf, f->off, f->left, UPD_IO_WRITE };
-                if ((rc = upd_io_fd_xfer(u->fd, &one, 1)) < 0)
-                    return rc;
-            } else {
-                memcpy(u->bounce + m * a + f->off % a, f->buf, f->left);
-            }
-        }
-        for (size_t m = 0; m < nb && !rc; m++)
-            if ((blk[m] + 1) * a <= end)
-                rc = ur_queue(u, (ur_req){ u->bounce + m * a, blk[m] * a, (uint32_t)a,
-                                           UPD_IO_WRITE });
-        if (!rc && i < u->nfrag)
-            rc = ur_drain(u);     /* the next round reuses the bounce buffer */
-        if (rc < 0 || u->err)
-            return rc < 0 ? rc : u->err;
-    }
+    u->q = q;
+    u->capq = cap;
     return 0;
 }
 
@@ -346,40 +255,28 @@ static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
             return upd_io_fd_xfer(u->fd, reqs, n);
     }
     u->drain_at = u->inflight || u->next < u->nq ? u->nq : SIZE_MAX;
-    u->nfrag = 0;
     for (unsigned i = 0; i < n; i++) {
         uint8_t *b = reqs[i].buf;
         uint64_t off = reqs[i].off, end = off + reqs[i].len;
         while (off < end) {
             uint32_t k = (uint32_t)(ur_cut(u, off, end) - off);
             ur_req r = { b, off, k, reqs[i].op };
-            int rc;
             if (r.op == UPD_IO_WRITE && !ur_direct(u, &r)) {
-                /* at most one block: misaligned memory can make it longer */
-                r.left = k = (uint32_t)(off / u->dalign * u->dalign + u->dalign - off < k
-                                        ? off / u->dalign * u->dalign + u->dalign - off : k);
-                rc = ur_grow(&u->frag, u->nfrag, &u->capfrag);
-                if (!rc)
-                    u->frag[u->nfrag++] = r;
+                upd_io_req one = { b, off, k, UPD_IO_WRITE };
+                int rc = upd_io_fd_xfer(u->fd, &one, 1);
+                if (rc < 0) {
+                    ur_fail(u, rc);   /* the batch's queued pieces are not fed */
+                    return rc;
+                }
             } else {
-                rc = ur_queue(u, r);
-            }
-            if (rc < 0) {
-                ur_fail(u, rc);       /* the batch's queued pieces are not fed */
-                return rc;
+                if (ur_grow(u) < 0) {
+                    ur_fail(u, -ENOMEM);
+                    return -ENOMEM;
+                }
+                u->q[u->nq++] = r;
             }
             b += k;
             off += k;
-        }
-    }
-    if (u->nfrag) {
-        uint64_t size;
-        int rc = upd_io_fd_size(u->fd, u->capacity, &size);
-        if (!rc)
-            rc = ur_rmw(u, size);
-        if (rc < 0) {
-            ur_fail(u, rc);
-            return rc;
         }
     }
     ur_feed(u);
@@ -442,8 +339,6 @@ static void ur_close(void *ctx)
         close(u->dfd);
     close(u->fd);
     free(u->q);
-    free(u->frag);
-    free(u->bounce);
     free(u);
 }
 
@@ -492,7 +387,7 @@ static void ur_describe(void *ctx, char *out, size_t cap)
         nb += u->bufs[i].p != NULL;
     char direct[48] = "buffered";
     if (u->dfd >= 0)
-        snprintf(direct, sizeof direct, "O_DIRECT in %u-byte blocks", u->dalign);
+        snprintf(direct, sizeof direct, "O_DIRECT when %u-aligned", u->dalign);
     snprintf(out, cap, "uring (setup %s%s%s, depth %u, block %u KiB, %s file, "
              "%u registered buffers, %s)",
              u->setup & IORING_SETUP_SINGLE_ISSUER ? "SINGLE_ISSUER|" : "",

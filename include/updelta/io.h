@@ -116,12 +116,8 @@ typedef struct {
  * UPD_IO_DIRECT opens a second, O_DIRECT descriptor when the file system
  * reports an alignment (statx STATX_DIOALIGN, or a block device's logical
  * block size; at least a page): pieces whose offset, length and buffer are
- * aligned bypass the page cache; so do the unaligned ends of writes, as
- * whole blocks read, patched and written back (within one batch the
- * caller's no-overlap rule makes that safe), except a block reaching past
- * the end of the file; reads that are not aligned go through the page
- * cache.  Without that alignment the handle stays buffered
- * (upd_io_describe says which).
+ * aligned bypass the page cache, the rest go through it.  Without that
+ * alignment the handle stays buffered (upd_io_describe says which).
  * P may be NULL (defaults); its backend field is ignored.  Other flags as
  * upd_io_open_posix.  Errors: UPD_E_IO_OPEN, with the cause in errno
  * (ENOSYS: no io_uring in the kernel or in this build; EPERM: forbidden by
