@@ -15,7 +15,7 @@
  *                  (upd_ap_add_bytes, engine/apply/exec.c).
  *   zstd-decode    ZSTD_decompressDCtx of whole segments, one DCtx reused,
  *                  as engine/apply/reader.c decodes them; segments are the
- *                  input cut into UPD_DEFAULT_SEGMENT (4 MiB) pieces and
+ *                  input cut into UPD_DEFAULT_SEGMENT (2 MiB) pieces and
  *                  compressed at level L (default 19, updelta diff's
  *                  default); only the first 8 MiB, so level 19 stays fast.
  *                  Bytes counted are decoded bytes.

@@ -1109,7 +1109,7 @@ md_micro() {
         printf '| path | MB/s median | min | max | vs memcpy |\n|---|---:|---:|---:|---:|\n'
         sed 's/},{/}\n{/g' <<<"${MICRO_JSON#*\"paths\":[}" |
             sed -nE 's/.*"name":"([^"]+)","mb_s":\{"median":([0-9.]+),"min":([0-9.]+),"max":([0-9.]+)\},"vs_memcpy":([0-9.]+).*/| \1 | \2 | \3 | \4 | \5× |/p'
-        printf '\n%s\n\n' "$(sed -nE 's/^\{"mib":([0-9]+),"runs":([0-9]+),"zstd_level":([0-9]+),"input":"([^"]+)".*/\1 MiB buffers (\4), median of \2 runs; zstd-decode: 4 MiB segments at level \3, over the first 8 MiB. MB\/s = 10^6 bytes\/s of input (add: bytes added). add is a copy of the applier'"'"'s loop (static in engine\/apply\/exec.c); sha256 is the engine'"'"'s upd_sha256 (OpenSSL)./p' <<<"$MICRO_JSON")"
+        printf '\n%s\n\n' "$(sed -nE 's/^\{"mib":([0-9]+),"runs":([0-9]+),"zstd_level":([0-9]+),"input":"([^"]+)".*/\1 MiB buffers (\4), median of \2 runs; zstd-decode: 2 MiB segments at level \3, over the first 8 MiB. MB\/s = 10^6 bytes\/s of input (add: bytes added). add is a copy of the applier'"'"'s loop (static in engine\/apply\/exec.c); sha256 is the engine'"'"'s upd_sha256 (OpenSSL)./p' <<<"$MICRO_JSON")"
     fi
     if [[ -n $FIO_JSON ]]; then
         printf 'Storage ceiling for in-place apply (fio, sequential 1 MiB writes and one fsync at the end, beside the work files; bytes ÷ wall time of the fio run): '

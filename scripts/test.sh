@@ -2,8 +2,9 @@
 # The test command: install dependencies, build twice (release, and
 # AddressSanitizer + UndefinedBehaviorSanitizer), run every suite in both,
 # compile a debug build (-O0 warns where -O2 does not; warnings are errors),
-# then the bounded-memory check (in-place apply of a 128 MiB image within
-# 16 MiB peak RSS) and the kill -9 test on a real pair (POSIX and io_uring) (fetched by exact,
+# then the bounded-memory check (in-place apply of 128 MiB synthetic images
+# and of a real 100 MiB pair within 16 MiB peak RSS) and the kill -9 test on
+# a real pair (POSIX and io_uring) (real pairs fetched by exact,
 # sha256-pinned version); with CI=true also a 30 s fuzz smoke run of every
 # libFuzzer target.  Long soak/fuzz runs are not part of this: see
 # docs/JOURNAL.md (UPD_CRASH_SOAK=1) and fuzz/README.md.
@@ -27,12 +28,13 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUPD_SANITIZE=ON -DU
 make -C build-asan -j"$JOBS" >/dev/null
 (cd build-asan && ctest --output-on-failure -j2)
 
-echo "== bounded memory: in-place apply of a 128 MiB image"
-sh tests/rss_test.sh build/updelta build/updelta-synth 128M 16384
+CACHE=${UPDELTA_CORPUS:-$PWD/corpora/.cache}
+bash corpora/fetch.sh --pairs esbuild,biome "$CACHE" >/dev/null
+
+echo "== bounded memory: in-place apply of 128 MiB images and of biome (99.7 MB)"
+sh tests/rss_test.sh build/updelta build/updelta-synth 128M 16384 "$CACHE/biome/old" "$CACHE/biome/new"
 
 echo "== kill -9 at random instants, resume, verify (real pair, POSIX and io_uring backends)"
-CACHE=${UPDELTA_CORPUS:-$PWD/corpora/.cache}
-bash corpora/fetch.sh --pairs esbuild "$CACHE" >/dev/null
 bash tests/kill_test.sh build/updelta "$CACHE/esbuild/old" "$CACHE/esbuild/new" 200 --io=posix
 bash tests/kill_test.sh build/updelta "$CACHE/esbuild/old" "$CACHE/esbuild/new" 100 --io=uring
 
