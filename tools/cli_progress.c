@@ -111,6 +111,22 @@ int cli_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+int cli_feed_fd(upd_applier *a, int fd, uint8_t *buf)
+{
+    for (;;) {
+        ssize_t n = read(fd, buf, CLI_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return UPD_E_IO_READ;
+        if (n == 0)
+            return upd_applier_finish(a);
+        int rc = upd_applier_push(a, buf, (size_t)n);
+        if (rc < 0)
+            return rc;
+    }
+}
+
 int cli_read_file(const char *path, uint8_t **data, size_t *len)
 {
     FILE *f = fopen(path, "rb");

@@ -17,24 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHUNK (256u << 10)
-
-/* Push everything readable from FD into A, then finish. */
-static int feed(upd_applier *a, int fd, uint8_t *buf)
-{
-    for (;;) {
-        ssize_t n = read(fd, buf, CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return UPD_E_IO_READ;
-        if (n == 0)
-            return upd_applier_finish(a);
-        int rc = upd_applier_push(a, buf, (size_t)n);
-        if (rc < 0)
-            return rc;
-    }
-}
 
 typedef struct {
     const char *old, *pkg, *target, *stash_path;
@@ -140,7 +122,7 @@ static int precheck(const apply_args *args, int fd, uint8_t *buf, upd_header *h)
     upd_applier *a;
     int rc = upd_applier_create(&a, &p);
     if (!rc)
-        rc = feed(a, fd, buf);
+        rc = cli_feed_fd(a, fd, buf);
     if (!rc)
         *h = *upd_applier_header(a);
     upd_applier_free(a);
@@ -294,7 +276,7 @@ int cli_apply(int argc, char **argv, const cli_feeder *src)
         upd_keyring_free(args.keys);
         return 1;
     }
-    uint8_t *buf = malloc(CHUNK);
+    uint8_t *buf = malloc(CLI_CHUNK);
     upd_header h;
     int have_header = 0;
     if (!buf)
@@ -325,7 +307,7 @@ int cli_apply(int argc, char **argv, const cli_feeder *src)
     if (!rc)
         rc = upd_applier_create(&ap, &p);
     if (!rc)
-        rc = src ? src->feed(src->user, ap) : feed(ap, fd, buf);
+        rc = src ? src->feed(src->user, ap) : cli_feed_fd(ap, fd, buf);
     cli_progress_end(&pr);
     if (!rc && f.tmp[0] && rename(f.tmp, args.target) != 0)
         rc = UPD_E_IO_WRITE;

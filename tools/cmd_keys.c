@@ -3,10 +3,12 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void print_key_id(const char *what, const upd_key *k)
 {
@@ -106,27 +108,33 @@ int cmd_verify(int argc, char **argv)
     if (cli_trust_load(&t, &kr) < 0)
         return 1;
     p.keys = kr;
-    uint8_t *pkg = NULL;
-    size_t len = 0;
+    /* streamed, as apply reads it: memory stays within the window */
+    uint8_t *buf = malloc(CLI_CHUNK);
     upd_applier *a = NULL;
-    int rc = cli_read_file(argv[optind], &pkg, &len) < 0 ? UPD_E_IO_OPEN : 0;
+    int fd = open(argv[optind], O_RDONLY | O_CLOEXEC);
+    int rc = fd < 0 ? UPD_E_IO_OPEN : !buf ? UPD_E_NOMEM : 0;
     if (!rc)
         rc = upd_applier_create(&a, &p);
     if (!rc)
-        rc = upd_applier_push(a, pkg, len);
-    if (!rc)
-        rc = upd_applier_finish(a);
+        rc = cli_feed_fd(a, fd, buf);
     if (!rc && !quiet) {
         const upd_header *h = upd_applier_header(a);
         upd_auth au;
         char hx[2 * UPD_KEY_ID_SIZE + 1];
-        upd_auth_decode(pkg + upd_pkg_prefix_size(h) - UPD_AUTH_SIZE, &au);
-        cli_hex(au.key_id, UPD_KEY_ID_SIZE, hx);
-        printf("verified  signature by key %s, %u segment digests, every operation valid\n",
-               hx, h->seg_count);
+        if (pread(fd, buf, UPD_AUTH_SIZE, (off_t)(upd_pkg_prefix_size(h) - UPD_AUTH_SIZE))
+            != UPD_AUTH_SIZE)
+            rc = UPD_E_IO_READ;
+        if (!rc) {
+            upd_auth_decode(buf, &au);
+            cli_hex(au.key_id, UPD_KEY_ID_SIZE, hx);
+            printf("verified  signature by key %s, %u segment digests, every operation valid\n",
+                   hx, h->seg_count);
+        }
     }
     upd_applier_free(a);
     upd_keyring_free(kr);
-    free(pkg);
+    free(buf);
+    if (fd >= 0)
+        close(fd);
     return rc ? cli_fail(argv[optind], rc) : 0;
 }
