@@ -78,6 +78,16 @@ for off in 10 40 100 200 300 500 1000 $((size - 10)); do
 done
 "$UPD" apply --pubkey "$T/v.pub" "$T/old" "$T/corrupt" -o "$T/out3" -q 2>/dev/null
 check "failed out-of-place apply leaves no output" test ! -e "$T/out3" -a ! -e "$T/out3.part"
+printf 'mine' > "$T/out4"; printf 'mine too' > "$T/out4.part"
+"$UPD" apply --pubkey "$T/v.pub" "$T/old" "$T/corrupt" -o "$T/out4" -q 2>/dev/null
+check "a failed out-of-place apply leaves an existing NEW as it was" \
+    sh -c "test \"\$(cat '$T/out4')\" = mine && test ! -e '$T/out4.part'"
+printf 'mine too' > "$T/out4.part"
+"$UPD" apply --pubkey "$T/v.pub" "$T/no-such-old" "$T/pkg" -o "$T/out4" -q 2>/dev/null
+check "an apply that cannot open OLD leaves a NEW.part it did not make" \
+    sh -c "test \"\$(cat '$T/out4.part')\" = 'mine too'"
+"$UPD" apply --pubkey "$T/v.pub" "$T/old" "$T/pkg" -o "$T/out5" --stash "$T/s5" -q 2>/dev/null
+check "--stash out of place is a usage error (there is no stash)" test $? -eq 2 -a ! -e "$T/out5"
 
 "$SYNTH" exe-like 6 3M "$T/other" "$T/unused"
 cp "$T/other" "$T/tgt"
@@ -123,6 +133,10 @@ check "inspect shows an unsigned package" test $? -eq 0
 check "inspect --json shows the signing key id" test $? -eq 0
 "$UPD" verify "$T/pkg" --pubkey "$T/v.pub" | grep -q "^verified"
 check "verify accepts the vendor's signature" test $? -eq 0
+kid=$("$UPD" inspect "$T/pkg" | sed -n 's/^signature   ed25519, key id \([0-9a-f]*\).*/\1/p')
+cat "$T/pkg" | "$UPD" verify /dev/stdin --pubkey "$T/v.pub" > "$T/verify.out"
+check "verify streams a package from a pipe and names the key it checked" \
+    grep -q "^verified  signature by key $kid, " "$T/verify.out"
 "$UPD" keygen "$T/other" >/dev/null
 "$UPD" verify "$T/pkg" --pubkey "$T/other.pub" -q 2>"$T/err"
 check "verify with the wrong key fails" grep -q UPD_E_SIG_KEY_UNKNOWN "$T/err"

@@ -229,7 +229,10 @@ static int fx_submit(void *c, const upd_io_req *r, unsigned n)
 static const upd_io_methods fixed = { "fixed", UPD_IO_FIXED_SIZE, fx_submit, ff_reap, ff_reap,
                                       fx_size, fx_resize, NULL };
 
-Test(io, fixed_size_target, .description = "apply onto a fixed-size device: grow and shrink within capacity")
+/* In place, and out of place onto a device that holds junk (the old image
+ * is copied onto it first there: a device has bytes of its own where a
+ * file's holes are zeros; the STASH ops save nothing, the source stays). */
+Test(io, fixed_size_target, .description = "apply onto a fixed-size device, in place and out of place: grow and shrink within capacity")
 {
     static const char *const kinds[] = { "grow", "shrink", "transpose" };
     for (int k = 0; k < 3; k++) {
@@ -237,22 +240,30 @@ Test(io, fixed_size_target, .description = "apply onto a fixed-size device: grow
         cr_assert_eq(synth_make(kinds[k], 3, 1 << 20, &sp), 0);
         buf_t pkg;
         cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, NULL, &pkg), 0);
-        uint8_t *dev = malloc(3u << 20);
-        memset(dev, 0xee, 3u << 20);      /* junk past the image, as on a real device */
-        memcpy(dev, sp.old_img, sp.old_len);
-        cr_assert_eq(upd_io_open_mem(&fx_inner, dev, 3u << 20, 3u << 20), 0);
-        upd_io *t;
-        cr_assert_eq(upd_io_create(&t, &fixed, NULL), 0);
-        upd_apply_params ap = { .target = t, .flags = UPD_APPLY_INSECURE };
-        int rc = apply_io(&ap, pkg.p, pkg.n, 0, NULL);
-        cr_assert_eq(rc, 0, "%s: %s", kinds[k], upd_errname(rc));
-        const uint8_t *d;
-        size_t n;
-        upd_io_mem_view(fx_inner, &d, &n);
-        cr_assert_eq(memcmp(d, sp.new_img, sp.new_len), 0, "%s", kinds[k]);
-        upd_io_close(t);
-        upd_io_close(fx_inner);
-        free(dev);
+        for (int oop = 0; oop < 2; oop++) {
+            uint8_t *dev = malloc(3u << 20);
+            memset(dev, 0xee, 3u << 20);      /* junk past the image, as on a real device */
+            if (!oop)
+                memcpy(dev, sp.old_img, sp.old_len);
+            cr_assert_eq(upd_io_open_mem(&fx_inner, dev, 3u << 20, 3u << 20), 0);
+            upd_io *t, *s = NULL;
+            cr_assert_eq(upd_io_create(&t, &fixed, NULL), 0);
+            if (oop)
+                cr_assert_eq(upd_io_open_mem(&s, sp.old_img, sp.old_len, sp.old_len), 0);
+            upd_apply_params ap = { .target = t, .source = s, .flags = UPD_APPLY_INSECURE };
+            upd_apply_stats st;
+            int rc = apply_io(&ap, pkg.p, pkg.n, 0, &st);
+            cr_assert_eq(rc, 0, "%s out of place %d: %s", kinds[k], oop, upd_errname(rc));
+            const uint8_t *d;
+            size_t n;
+            upd_io_mem_view(fx_inner, &d, &n);
+            cr_assert_eq(memcmp(d, sp.new_img, sp.new_len), 0, "%s out of place %d", kinds[k], oop);
+            cr_assert(!oop || st.stash_bytes == 0, "out of place nothing is stashed");
+            upd_io_close(t);
+            upd_io_close(s);
+            upd_io_close(fx_inner);
+            free(dev);
+        }
         buf_free(&pkg);
         synth_free(&sp);
     }

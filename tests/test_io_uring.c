@@ -236,29 +236,34 @@ Test(io_uring, big_batches_and_order, .description = "a batch of 1000 pieces thr
     }
 }
 
-/* O_DIRECT writes that do not fill their blocks, mixed in one batch with
- * direct pieces: many share blocks, two fill a block between them, one has
- * misaligned memory (none of it can go direct), one reaches past the end of
- * the file (which grows to the byte).  Every byte lands. */
-Test(io_uring, direct_partial_blocks, .description = "O_DIRECT: unaligned writes of one batch, buffered ends and direct middles")
+/* O_DIRECT writes of one batch that do not fill their blocks, beside
+ * direct ones: many short writes share blocks, two fill a block between
+ * them, one spans whole blocks (its middle goes direct, its ends through
+ * the page cache), one is in memory not congruent to its offset (none of
+ * it can go direct), one reaches past the end of the file (which grows to
+ * the byte).  Every byte lands. */
+Test(io_uring, direct_partial_blocks, .description = "O_DIRECT: one batch of unaligned writes beside direct middles")
 {
     enum { LEN = 40000, GROWN = 40100 };
     upd_io *io = open_uring(UPD_IO_TRUNC | UPD_IO_DIRECT, 8, 4096);
-    uint8_t *want = malloc(GROWN), *got = malloc(GROWN), *src = malloc(GROWN + 1);
-    cr_assert(want && got && src);
+    /* page-aligned: a request at SRC + OFF is congruent to OFF */
+    uint8_t *want = upd_io_buf_alloc(io, GROWN), *src = upd_io_buf_alloc(io, GROWN);
+    uint8_t *got = malloc(GROWN), *mis = malloc(GROWN + 1);
+    cr_assert(want && got && src && mis);
     for (size_t i = 0; i < GROWN; i++) {
         want[i] = (uint8_t)(i * 13 + 5);
-        src[i + 1] = (uint8_t)(i * 29 + 1);
+        src[i] = mis[i + 1] = (uint8_t)(i * 29 + 1);
     }
     cr_assert_eq(upd_io_write(io, want, LEN, 0), 0);
     upd_io_req rq[200];
     unsigned n = 0;
     for (uint64_t off = 3; off + 37 <= 8192; off += 50)     /* 37 of every 50 bytes */
-        rq[n++] = (upd_io_req){ src + 1 + off, off, 37, UPD_IO_WRITE };
-    rq[n++] = (upd_io_req){ src + 1 + 8192, 8192, 1808, UPD_IO_WRITE };
-    rq[n++] = (upd_io_req){ src + 1 + 10000, 10000, 2288, UPD_IO_WRITE };
-    rq[n++] = (upd_io_req){ src + 1 + 12345, 12345, 10000, UPD_IO_WRITE };
-    rq[n++] = (upd_io_req){ src + 1 + 39000, 39000, GROWN - 39000, UPD_IO_WRITE };
+        rq[n++] = (upd_io_req){ src + off, off, 37, UPD_IO_WRITE };
+    rq[n++] = (upd_io_req){ src + 8192, 8192, 1808, UPD_IO_WRITE };
+    rq[n++] = (upd_io_req){ src + 10000, 10000, 2288, UPD_IO_WRITE };
+    rq[n++] = (upd_io_req){ mis + 1 + 12345, 12345, 10000, UPD_IO_WRITE };
+    rq[n++] = (upd_io_req){ src + 24476, 24476, 36914 - 24476, UPD_IO_WRITE };
+    rq[n++] = (upd_io_req){ src + 39000, 39000, GROWN - 39000, UPD_IO_WRITE };
     for (unsigned i = 0; i < n; i++)
         memcpy(want + rq[i].off, rq[i].buf, rq[i].len);
     cr_assert_eq(upd_io_submit(io, rq, n), 0);
@@ -266,16 +271,17 @@ Test(io_uring, direct_partial_blocks, .description = "O_DIRECT: unaligned writes
     uint64_t size;
     cr_assert_eq(upd_io_size(io, &size), 0);
     cr_assert_eq(size, GROWN, "the block past the end is written to the byte");
-    upd_io_close(io);
     upd_io *p;
     cr_assert_eq(upd_io_open_posix(&p, path, UPD_IO_RDONLY), 0);
     cr_assert_eq(upd_io_read(p, got, GROWN, 0), 0);
     for (size_t i = 0; i < GROWN; i++)
         cr_assert_eq(got[i], want[i], "byte %zu", i);
     upd_io_close(p);
-    free(want);
+    upd_io_buf_free(io, want, GROWN);
+    upd_io_buf_free(io, src, GROWN);
+    upd_io_close(io);
     free(got);
-    free(src);
+    free(mis);
 }
 
 Test(io_uring, buffered_writes_after_reads_in_flight, .description = "buffered: a write batch runs after the reads in flight (they see the old bytes), its failure reported by submit")

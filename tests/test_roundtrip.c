@@ -484,8 +484,13 @@ Test(roundtrip, out_of_place_shrink_then_grow_leaves_zeros)
                       .nops = 3 };
     buf_t pkg;
     cr_assert_eq(craft_pkg(old_img, N, new_img, N, 0, &seg, 1, &pkg), 0);
+    /* a target holding junk: none of it survives the shrink */
+    uint8_t *junk = malloc(N);
+    cr_assert_not_null(junk);
+    memset(junk, 0xee, N);
     upd_io *t;
-    cr_assert_eq(upd_io_open_mem(&t, NULL, 0, N), 0);
+    cr_assert_eq(upd_io_open_mem(&t, junk, N, N), 0);
+    free(junk);
     upd_io_stats st = out_of_place_onto(&pkg, old_img, N, new_img, N, t);
     cr_assert_eq(st.bytes_written, CUT + 1, "the bytes below the cut, and the fill");
     upd_io_close(t);

@@ -408,6 +408,11 @@ Test(keys, wrong_revoked_and_rotated_keys)
     cr_assert_eq(apply_checked(&f, f.pkg.p, f.pkg.n, &p), 0, "rotation: any trusted key");
     uint8_t id[8];
     upd_key_id(k2, id);
+    upd_apply_stats st;
+    buf_t out;
+    cr_assert_eq(apply_mem_with(f.pkg.p, f.pkg.n, f.old.p, f.old.n, 1, 0, &p, &out, &st), 0);
+    buf_free(&out);
+    cr_assert(st.signature_verified && !memcmp(st.key_id, id, 8), "the stats name the signing key");
     cr_assert_eq(upd_keyring_revoke(both, id), 0);
     cr_assert_eq(apply_checked(&f, f.pkg.p, f.pkg.n, &p), UPD_E_SIG_KEY_REVOKED);
     /* re-signed with the surviving key, it applies again */

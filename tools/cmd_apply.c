@@ -1,9 +1,11 @@
 /* updelta apply: out of place (OLD PKG -o NEW) or in place (--in-place TARGET PKG).
  *
- * A package in a regular file is first run through a dry-run applier (every
- * digest, every op validated, no image I/O), so a corrupt or truncated file
- * never touches the target; a streamed package (PKG = -) is applied in one
- * pass, each segment verified before it runs. */
+ * In place, a package in a regular file is first run through a dry-run
+ * applier (every digest, every op validated, no image I/O), so a corrupt or
+ * truncated file never touches the target; a streamed package (PKG = -) is
+ * applied in one pass, each segment verified before it runs.  Out of place
+ * the new image goes to NEW.part, renamed over NEW only when its hash has
+ * checked, so the package is read once. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
@@ -99,7 +101,7 @@ static int parse(int argc, char **argv, apply_args *a)
             return -1;
         a->target = argv[optind];
     } else {
-        if (!a->target)
+        if (!a->target || a->stash_path)    /* out of place there is no stash */
             return -1;
         a->old = argv[optind];
     }
@@ -188,8 +190,9 @@ typedef struct {
 } apply_files;
 
 /* In place the journal (unless --no-journal) holds the stash too; without a
- * journal, or out of place, the stash is a file of its own, made only when
- * the package (H, NULL when not known yet) may need one. */
+ * journal (or with --stash) the stash is a file of its own, made only when
+ * the package (H, NULL when not known yet) may need one.  Out of place there
+ * is none. */
 static int open_files(const apply_args *args, const upd_header *h, apply_files *f)
 {
     int rc;
@@ -197,9 +200,12 @@ static int open_files(const apply_args *args, const upd_header *h, apply_files *
         rc = cli_io_open(&args->io, &f->target, args->target, 0);
     } else {
         rc = cli_io_open(&args->io, &f->source, args->old, UPD_IO_RDONLY);
-        snprintf(f->tmp, sizeof f->tmp, "%s.part", args->target);
+        char tmp[sizeof f->tmp];
+        snprintf(tmp, sizeof tmp, "%s.part", args->target);
         if (!rc)
-            rc = cli_io_open(&args->io, &f->target, f->tmp, UPD_IO_CREATE | UPD_IO_TRUNC);
+            rc = cli_io_open(&args->io, &f->target, tmp, UPD_IO_CREATE | UPD_IO_TRUNC);
+        if (!rc)   /* only a .part this run made is removed on failure */
+            memcpy(f->tmp, tmp, sizeof tmp);
     }
     int journal = args->in_place && !args->no_journal;
     if (!rc && journal) {
@@ -209,7 +215,6 @@ static int open_files(const apply_args *args, const upd_header *h, apply_files *
             cli_side_path(f->journal_path, args->target, f->target, "journal");
         rc = cli_io_open(&args->io, &f->journal, f->journal_path, UPD_IO_CREATE);
     }
-    /* out of place the old image is the source, which nothing writes: no stash */
     int need_stash = args->in_place && (!h || h->stash_size) && (!journal || args->stash_path);
     if (!rc && need_stash) {
         if (args->stash_path)

@@ -118,18 +118,13 @@ int cmd_verify(int argc, char **argv)
     if (!rc)
         rc = cli_feed_fd(a, fd, buf);
     if (!rc && !quiet) {
-        const upd_header *h = upd_applier_header(a);
-        upd_auth au;
+        /* the key the applier checked, not a second read of the file */
+        upd_apply_stats st;
+        upd_applier_stats(a, &st);
         char hx[2 * UPD_KEY_ID_SIZE + 1];
-        if (pread(fd, buf, UPD_AUTH_SIZE, (off_t)(upd_pkg_prefix_size(h) - UPD_AUTH_SIZE))
-            != UPD_AUTH_SIZE)
-            rc = UPD_E_IO_READ;
-        if (!rc) {
-            upd_auth_decode(buf, &au);
-            cli_hex(au.key_id, UPD_KEY_ID_SIZE, hx);
-            printf("verified  signature by key %s, %u segment digests, every operation valid\n",
-                   hx, h->seg_count);
-        }
+        cli_hex(st.key_id, UPD_KEY_ID_SIZE, hx);
+        printf("verified  signature by key %s, %u segment digests, every operation valid\n",
+               hx, upd_applier_header(a)->seg_count);
     }
     upd_applier_free(a);
     upd_keyring_free(kr);

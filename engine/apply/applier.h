@@ -5,7 +5,8 @@
  *   journal.c the journal's slots, save areas and in-journal stash
  *   jarea.c   save areas: write and replay
  *   vlog.c    the journal's validation log: resume without the done segments
- *   image.c   base-image and result-image checks */
+ *   image.c   base-image and result-image checks; out of place, the old
+ *             bytes no op writes */
 #ifndef UPD_APPLIER_H
 #define UPD_APPLIER_H
 

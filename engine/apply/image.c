@@ -1,6 +1,7 @@
 /* Whole-image passes: the base check before the first write and the result
- * check after the last.  Both stream through the applier's I/O buffer, so
- * they cost no memory beyond the window. */
+ * check after the last, and out of place the copy of the old bytes no op
+ * writes.  They stream through the applier's I/O buffer, so they cost no
+ * memory beyond the window. */
 #include "applier.h"
 #include "../common/check.h"
 #include "../io/io_internal.h"
@@ -174,10 +175,10 @@ static int is_new_image(upd_applier *a)
 }
 
 /* In place: the target must hold exactly the old image.  Out of place: the
- * source must; only once it has hashed right does the target get a copy of
- * it (unchanged bytes need no operation), so a wrong base never touches the
- * target in either mode.  Returns 1 when, in place, the target already is
- * the new image. */
+ * source must; only once it has hashed right is the target touched (sized
+ * to the old length, or given a copy of the old image: see fill_gaps), so a
+ * wrong base never touches the target in either mode.  Returns 1 when, in
+ * place, the target already is the new image. */
 int upd_ap_check_base(upd_applier *a)
 {
     const upd_header *h = &a->h;

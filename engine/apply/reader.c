@@ -260,6 +260,7 @@ static int on_auth(upd_applier *a, const uint8_t *blk)
         a->st.t_verify += upd_now() - t0;
         UPD_CHECK(rc);
         a->st.signature_verified = 1;
+        memcpy(a->st.key_id, au.key_id, UPD_KEY_ID_SIZE);
     }
     UPD_CHECK(check_policy(a));
     if (!a->h.seg_count)

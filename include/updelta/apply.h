@@ -107,6 +107,7 @@ typedef struct {
     int      resumed;                 /* 1 when the run continued a journaled one */
     int      already_applied;         /* 1 when the image already was the new one */
     int      signature_verified;      /* 1 when a trusted signature was checked */
+    uint8_t  key_id[UPD_KEY_ID_SIZE]; /* ... by the key with this id (else zeros) */
     double   t_check_base, t_apply, t_check_result;   /* seconds */
     double   t_verify;                /* seconds spent hashing package bytes and
                                          checking the signature */

@@ -30,7 +30,7 @@
 #define UPD_DEFAULT_BLOCK      4096u
 /* 2 MiB segments keep an in-place apply of a 100 MiB image within 16 MiB
  * of peak RSS (libraries included): the biome pair (99.7 MB) peaks at
- * 14.6 MiB with them and 17.8 MiB with 4 MiB ones, whose decoded and
+ * 14.8 MiB with them and 17.8 MiB with 4 MiB ones, whose decoded and
  * compressed buffers are resident together; its package grows 1.1%
  * (mariadbd 0.1%; pairs of one small segment not at all). */
 #define UPD_DEFAULT_SEGMENT    (2u << 20)
