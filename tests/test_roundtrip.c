@@ -466,6 +466,54 @@ Test(roundtrip, out_of_place_writes_the_new_image_once, .timeout = 60)
     }
 }
 
+/* The copy of the unchanged runs reports its own progress: from 0 to its
+ * total (the unchanged bytes), never backwards, a bounded number of times. */
+typedef struct {
+    uint64_t first_done, last_done, total, calls;
+    int backwards;
+} copy_progress;
+
+static void on_progress(void *user, int phase, uint64_t done, uint64_t total)
+{
+    copy_progress *c = user;
+    if (phase != UPD_PHASE_COPY_UNCHANGED)
+        return;
+    if (!c->calls++)
+        c->first_done = done;
+    c->backwards |= done < c->last_done || (c->total && total != c->total);
+    c->last_done = done;
+    c->total = total;
+}
+
+Test(roundtrip, out_of_place_copy_reports_progress)
+{
+    synth_pair sp;
+    cr_assert_eq(synth_make("exe-like", 5, 4 << 20, &sp), 0);
+    buf_t pkg, out;
+    cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, NULL, &pkg), 0);
+    copy_progress c = { 0 };
+    upd_apply_params base = { .flags = UPD_APPLY_INSECURE, .progress = on_progress,
+                              .progress_user = &c };
+    cr_assert_eq(apply_mem_with(pkg.p, pkg.n, sp.old_img, sp.old_len, 0, 0, &base, &out, NULL), 0);
+    check_out(&out, &sp, "mem", "exe-like", 0);
+    uint64_t same = 0;
+    for (size_t i = 0; i < sp.new_len && i < sp.old_len; i++)
+        same += sp.old_img[i] == sp.new_img[i];
+    cr_assert(c.calls >= 2 && c.calls <= 300, "%llu calls", (unsigned long long)c.calls);
+    cr_assert(!c.backwards && c.first_done == 0 && c.last_done == c.total);
+    /* the unchanged runs no op covers: some of the bytes equal at the same
+     * offset (short runs ride inside ops) */
+    cr_assert(c.total > 0 && c.total <= same, "copied %llu of %llu unchanged bytes",
+              (unsigned long long)c.total, (unsigned long long)same);
+    buf_free(&out);
+    c = (copy_progress){ 0 };
+    cr_assert_eq(apply_mem_with(pkg.p, pkg.n, sp.old_img, sp.old_len, 1, 0, &base, &out, NULL), 0);
+    cr_assert_eq(c.calls, 0, "in place nothing is copied");
+    buf_free(&out);
+    buf_free(&pkg);
+    synth_free(&sp);
+}
+
 /* Old bytes cut off by a shrink are zeros once the image grows back, out
  * of place as in place: the unchanged runs copied from the source stop at
  * the smallest length the image had. */

@@ -27,6 +27,7 @@ static const char *phase_name(int phase)
     case UPD_PHASE_CHECK_BASE:   return "check base";
     case UPD_PHASE_APPLY:        return "apply";
     case UPD_PHASE_CHECK_RESULT: return "check result";
+    case UPD_PHASE_COPY_UNCHANGED: return "copy unchanged";
     case CLI_PHASE_DOWNLOAD:     return "download";
     default:                     return "work";
     }

@@ -115,13 +115,17 @@ int upd_ap_gaps_read(upd_applier *a, uint64_t lo, uint64_t hi, uint8_t *buf)
 }
 
 /* After the last segment: copy every gap from the source, packed into the
- * I/O buffer, a batch of reads then a batch of writes at a time. */
+ * I/O buffer, a batch of reads then a batch of writes at a time; progress
+ * in bytes of all the gaps, reported about every 1/256 of them. */
 static int fill_gaps(upd_applier *a)
 {
     upd_io_req rd[GAP_REQS], wr[GAP_REQS];
     unsigned n = 0;
     size_t used = 0;
-    uint64_t glo, ghi;
+    uint64_t glo, ghi, total = 0, done = 0, shown = 0;
+    for (uint64_t pos = 0; next_gap(a, &pos, UINT64_MAX, &glo, &ghi);)
+        total += ghi - glo;
+    upd_ap_progress(a, UPD_PHASE_COPY_UNCHANGED, 0, total);
     for (uint64_t pos = 0; next_gap(a, &pos, UINT64_MAX, &glo, &ghi);) {
         for (uint64_t x = glo; x < ghi;) {
             if (n == GAP_REQS || used == a->iobuf_size) {
@@ -129,6 +133,10 @@ static int fill_gaps(upd_applier *a)
                 UPD_CHECK(gap_batch(a->p.source, rd, &n));
                 UPD_CHECK(gap_batch(a->p.target, wr, &m));
                 used = 0;
+                if (done - shown >= total / 256) {
+                    upd_ap_progress(a, UPD_PHASE_COPY_UNCHANGED, done, total);
+                    shown = done;
+                }
             }
             /* at the address congruent to X modulo the buffer alignment,
              * so that an O_DIRECT target takes the aligned middle directly */
@@ -144,11 +152,14 @@ static int fill_gaps(upd_applier *a)
             a->st.bytes_read += k;
             used = at + k;
             x += k;
+            done += k;
         }
     }
     unsigned m = n;
     UPD_CHECK(gap_batch(a->p.source, rd, &n));
-    return gap_batch(a->p.target, wr, &m);
+    UPD_CHECK(gap_batch(a->p.target, wr, &m));
+    upd_ap_progress(a, UPD_PHASE_COPY_UNCHANGED, total, total);
+    return 0;
 }
 
 /* Size rule: a resizable image must be exactly NEED long; a fixed-size one

@@ -120,7 +120,9 @@ enum {
     UPD_PHASE_COMPRESS,       /* generator: compressing segments */
     UPD_PHASE_CHECK_BASE,     /* applier: hashing the old image */
     UPD_PHASE_APPLY,          /* applier: package bytes consumed */
-    UPD_PHASE_CHECK_RESULT    /* applier: hashing the new image */
+    UPD_PHASE_CHECK_RESULT,   /* applier: hashing the new image */
+    UPD_PHASE_COPY_UNCHANGED  /* applier, out of place onto a file: the old bytes no
+                                 operation writes, copied after the last segment */
 };
 
 /* Library version as MAJOR*10000 + MINOR*100 + PATCH, and as a string. */
