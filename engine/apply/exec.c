@@ -302,9 +302,7 @@ static int wq_submit(upd_applier *a)
     a->wq_used = a->wq_hold;
     if (!n)
         return 0;
-    int rc = upd_io_submit(a->p.target, a->wq, n);
-    int rr = upd_io_reap(a->p.target);
-    return rc ? rc : rr;
+    return upd_io_run(a->p.target, a->wq, n);
 }
 
 int upd_ap_wq_guard(upd_applier *a, uint64_t off, uint64_t len)
@@ -447,10 +445,9 @@ static int grp_read_flush(upd_applier *a, group_t *g)
     if (!g->nr)
         return 0;
     upd_io *io = upd_ap_old(a);
-    int rc = upd_io_submit(io, g->rq, g->nr);
-    int rr = upd_io_reap(io);
+    unsigned n = g->nr;
     g->nr = 0;
-    return rc ? rc : rr;
+    return upd_io_run(io, g->rq, n);
 }
 
 /* List the read of image bytes [x, x+n) into BUF. */

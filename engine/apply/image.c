@@ -85,15 +85,12 @@ static int next_gap(const upd_applier *a, uint64_t *pos, uint64_t end, uint64_t 
 
 #define GAP_REQS 64
 
-/* Submit and reap REQS[0..*N) on IO; *N back to 0. */
+/* Run REQS[0..*N) on IO (upd_io_run); *N back to 0. */
 static int gap_batch(upd_io *io, upd_io_req *reqs, unsigned *n)
 {
-    if (!*n)
-        return 0;
-    int rc = upd_io_submit(io, reqs, *n);
-    int rr = upd_io_reap(io);
+    unsigned k = *n;
     *n = 0;
-    return rc ? rc : rr;
+    return k ? upd_io_run(io, reqs, k) : 0;
 }
 
 int upd_ap_gaps_read(upd_applier *a, uint64_t lo, uint64_t hi, uint8_t *buf)

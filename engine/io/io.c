@@ -95,6 +95,13 @@ int upd_io_reap(upd_io *io)
     return 0;
 }
 
+int upd_io_run(upd_io *io, const upd_io_req *reqs, unsigned n)
+{
+    int rc = upd_io_submit(io, reqs, n);
+    int rr = upd_io_reap(io);
+    return rc ? rc : rr;
+}
+
 static int io_one(upd_io *io, uint8_t op, void *buf, size_t len, uint64_t off)
 {
     while (len) {
