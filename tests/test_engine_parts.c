@@ -64,6 +64,72 @@ Test(rangeset, cap_is_enforced, .description = "more disjoint ranges than the ca
     upd_rangeset_free(&s);
 }
 
+Test(rangeset, map_matches_reference, .description = "random disjoint map adds: next() gives each byte's value; merges only when bytes and values run on")
+{
+    uint64_t seed = 11;
+    for (int round = 0; round < 20; round++) {
+        upd_rangeset m;
+        upd_rangemap_init(&m, 100000);
+        static uint64_t val[SPACE];     /* each byte's value + 1 (0: not in the map) */
+        memset(val, 0, sizeof val);
+        uint64_t next_val = 1000;
+        for (int i = 0; i < 600; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            uint64_t lo = (seed >> 33) % SPACE, len = 1 + (seed >> 20) % 32;
+            if (lo + len > SPACE)
+                len = SPACE - lo;
+            int free_run = 1;
+            for (uint64_t k = lo; k < lo + len; k++)
+                free_run &= !val[k];
+            /* half the adds continue the value run of the range just below */
+            uint64_t v = (seed >> 9) & 1 && lo && val[lo - 1] ? val[lo - 1] + 1 : next_val + 1;
+            next_val += 100;
+            int rc = upd_rangemap_add(&m, lo, lo + len, v - 1);
+            cr_assert_eq(rc, free_run ? 0 : UPD_E_INVAL, "round %d i %d", round, i);
+            for (uint64_t k = lo; free_run && k < lo + len; k++)
+                val[k] = v + (k - lo);
+        }
+        uint32_t runs = 0;
+        for (uint64_t pos = 0; pos < SPACE; pos++) {
+            uint64_t lo, hi, v;
+            if (!val[pos]) {
+                cr_assert(!upd_rangeset_covers(&m, pos, pos + 1));
+                continue;
+            }
+            cr_assert_eq(upd_rangeset_next(&m, pos, &lo, &hi, &v), 1);
+            cr_assert(lo <= pos && pos < hi);
+            cr_assert_eq(v + (pos - lo), val[pos] - 1, "byte %llu", (unsigned long long)pos);
+            runs += pos == lo;
+        }
+        /* maximal runs where both bytes and values continue */
+        uint32_t want = 0;
+        for (int k = 0; k < SPACE; k++)
+            want += val[k] && (k == 0 || val[k - 1] + 1 != val[k]);
+        cr_assert_eq(m.count, want);
+        cr_assert_eq(runs, want);
+        cr_assert_eq(upd_rangeset_add(&m, 0, 1), UPD_E_INVAL, "a map takes no set add");
+        upd_rangeset_free(&m);
+    }
+}
+
+Test(rangeset, node_sizes, .description = "24 bytes a set node, 32 a map node (FORMAT.md's memory window)")
+{
+    cr_assert_eq(upd_rangeset_max_mem(9), 240);
+    cr_assert_eq(upd_rangemap_max_mem(9), 320);
+    upd_rangeset s, m;
+    upd_rangeset_init(&s, 1000);
+    upd_rangemap_init(&m, 1000);
+    for (uint64_t i = 0; i < 100; i++) {
+        cr_assert_eq(upd_rangeset_add(&s, i * 10, i * 10 + 5), 0);
+        cr_assert_eq(upd_rangemap_add(&m, i * 10, i * 10 + 5, i * 77), 0);
+    }
+    cr_assert_eq(upd_rangeset_mem(&s), (size_t)s.alloc * 24);
+    cr_assert_eq(upd_rangeset_mem(&m), (size_t)m.alloc * 32);
+    cr_assert_eq(upd_rangemap_add(&s, 5000, 5001, 0), UPD_E_INVAL, "a set takes no map add");
+    upd_rangeset_free(&s);
+    upd_rangeset_free(&m);
+}
+
 /* An empty file of our own: PATH is a "/tmp/upd-io-XXXXXX" template. */
 static void tmp_file(char *path)
 {

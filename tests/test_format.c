@@ -76,6 +76,20 @@ Test(format, header_roundtrip, .description = "encode then decode gives the same
     cr_assert_eq(upd_header_size(buf, UPD_HEADER_PREAMBLE), UPD_HEADER_MAX);
 }
 
+Test(format, memory_window_example, .description = "FORMAT.md §9's worked need figure, and each range set's price per range")
+{
+    upd_header h = { .version = UPD_FORMAT_VERSION, .block_size = 4096, .seg_count = 1,
+                     .seg_max = 23, .seg_cmax = 32, .old_size = 8192, .new_size = 8192,
+                     .op_count = 1, .write_ranges = 1 };
+    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212647);
+    h.write_ranges = 2;
+    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212647 + 24);
+    h.stash_ranges = 1;
+    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212647 + 24 + 32);
+    h.frozen_ranges = 1;
+    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212647 + 24 + 32 + 24);
+}
+
 Test(format, header_truncated, .description = "every cut of the header is UPD_E_PKG_TRUNCATED")
 {
     upd_header h = sample_header(), out;

@@ -63,7 +63,7 @@ uint64_t upd_applier_mem_need(const upd_header *h, size_t window)
         window = UPD_DEFAULT_WINDOW;
     return iobuf_size(window) + DCTX_BOUND + (uint64_t)h->seg_cmax + h->seg_max + h->dict_max
          + (uint64_t)h->seg_count * sizeof(upd_seg_entry)
-         + upd_rangeset_max_mem(h->write_ranges) + upd_rangeset_max_mem(h->stash_ranges)
+         + upd_rangeset_max_mem(h->write_ranges) + upd_rangemap_max_mem(h->stash_ranges)
          + upd_rangeset_max_mem(h->frozen_ranges);
 }
 
@@ -163,7 +163,7 @@ static int on_header(upd_applier *a)
     if (need > a->p.window)
         return UPD_E_LIMIT;
     upd_rangeset_init(&a->written, h->write_ranges);
-    upd_rangeset_init(&a->saved, h->stash_ranges);
+    upd_rangemap_init(&a->saved, h->stash_ranges);
     upd_rangeset_init(&a->frozen, h->frozen_ranges);
     a->manifest = ap_alloc(a, (size_t)h->seg_count * sizeof(upd_seg_entry));
     a->cbuf = ap_buf(a, h->seg_cmax);

@@ -7,38 +7,72 @@
 #define NIL 0u   /* node 0 is never used, so 0 can mean "none" */
 
 struct upd_rnode {
-    uint64_t lo, hi, val;
-    uint32_t left, right, prio;
+    uint64_t lo, hi;
+    uint32_t left, right;
 };
+
+_Static_assert(sizeof(upd_rnode) == 24, "FORMAT.md's memory window counts 24 bytes a node");
 
 /* Treap priorities must be unpredictable: with a fixed seed a hostile
  * package can order its writes so the treap degenerates into a chain
- * (quadratic time, deep recursion).  Correctness never depends on them. */
+ * (quadratic time, deep recursion).  A node's priority is its index hashed
+ * under the set's random key (splitmix64's finaliser): fixed while the node
+ * lives, unknown to whoever chose the package.  Correctness never depends
+ * on them. */
+static uint32_t prio(const upd_rangeset *s, uint32_t i)
+{
+    uint64_t z = s->seed + (uint64_t)i * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
 void upd_rangeset_init(upd_rangeset *s, uint32_t cap)
 {
-    *s = (upd_rangeset){ .cap = cap, .seed = upd_random64(s) | 1 }   /* xorshift state must not be zero */;
+    *s = (upd_rangeset){ .cap = cap, .seed = upd_random64(s) };
+}
+
+void upd_rangemap_init(upd_rangeset *s, uint32_t cap)
+{
+    upd_rangeset_init(s, cap);
+    s->is_map = 1;
 }
 
 void upd_rangeset_free(upd_rangeset *s)
 {
     free(s->nodes);
+    free(s->vals);
     s->nodes = NULL;
+    s->vals = NULL;
     s->alloc = s->used = s->root = s->free_head = s->count = 0;
 }
 
-size_t upd_rangeset_mem(const upd_rangeset *s) { return (size_t)s->alloc * sizeof(upd_rnode); }
+static size_t node_bytes(int is_map) { return sizeof(upd_rnode) + (is_map ? sizeof(uint64_t) : 0); }
 
-size_t upd_rangeset_max_mem(uint32_t cap) { return ((size_t)cap + 1) * sizeof(upd_rnode); }
+size_t upd_rangeset_mem(const upd_rangeset *s) { return (size_t)s->alloc * node_bytes(s->is_map); }
 
-static uint32_t next_prio(upd_rangeset *s)
+size_t upd_rangeset_max_mem(uint32_t cap) { return ((size_t)cap + 1) * node_bytes(0); }
+
+size_t upd_rangemap_max_mem(uint32_t cap) { return ((size_t)cap + 1) * node_bytes(1); }
+
+/* Both arrays to N entries; ALLOC moves only when both did. */
+static int grow(upd_rangeset *s, uint32_t n)
 {
-    s->seed ^= s->seed << 13;
-    s->seed ^= s->seed >> 7;
-    s->seed ^= s->seed << 17;
-    return (uint32_t)(s->seed >> 32);
+    upd_rnode *p = realloc(s->nodes, (size_t)n * sizeof *p);
+    if (!p)
+        return UPD_E_NOMEM;
+    s->nodes = p;
+    if (s->is_map) {
+        uint64_t *v = realloc(s->vals, (size_t)n * sizeof *v);
+        if (!v)
+            return UPD_E_NOMEM;
+        s->vals = v;
+    }
+    s->alloc = n;
+    return 0;
 }
 
-static int node_new(upd_rangeset *s, uint64_t lo, uint64_t hi, uint32_t *out)
+static int node_new(upd_rangeset *s, uint64_t lo, uint64_t hi, uint64_t val, uint32_t *out)
 {
     uint32_t i;
     if (s->free_head) {
@@ -55,15 +89,13 @@ static int node_new(upd_rangeset *s, uint64_t lo, uint64_t hi, uint32_t *out)
                 n = s->cap + 1;
             if (n <= s->used)
                 return UPD_E_LIMIT;
-            upd_rnode *p = realloc(s->nodes, (size_t)n * sizeof *p);
-            if (!p)
-                return UPD_E_NOMEM;
-            s->nodes = p;
-            s->alloc = n;
+            UPD_CHECK(grow(s, n));
         }
         i = s->used++;
     }
-    s->nodes[i] = (upd_rnode){ lo, hi, 0, NIL, NIL, next_prio(s) };
+    s->nodes[i] = (upd_rnode){ lo, hi, NIL, NIL };
+    if (s->vals)
+        s->vals[i] = val;
     *out = i;
     return 0;
 }
@@ -88,17 +120,18 @@ static void split(upd_rnode *n, uint32_t t, uint64_t key, uint32_t *l, uint32_t 
     }
 }
 
-static uint32_t merge(upd_rnode *n, uint32_t a, uint32_t b)
+static uint32_t merge(upd_rangeset *s, uint32_t a, uint32_t b)
 {
     if (a == NIL)
         return b;
     if (b == NIL)
         return a;
-    if (n[a].prio > n[b].prio) {
-        n[a].right = merge(n, n[a].right, b);
+    upd_rnode *n = s->nodes;
+    if (prio(s, a) > prio(s, b)) {
+        n[a].right = merge(s, n[a].right, b);
         return a;
     }
-    n[b].left = merge(n, a, n[b].left);
+    n[b].left = merge(s, a, n[b].left);
     return b;
 }
 
@@ -119,6 +152,8 @@ static uint64_t drop_tree(upd_rangeset *s, uint32_t t, uint64_t hi)
 
 int upd_rangeset_add(upd_rangeset *s, uint64_t lo, uint64_t hi)
 {
+    if (s->is_map)
+        return UPD_E_INVAL;
     if (lo >= hi)
         return 0;
     upd_rnode *n = s->nodes;
@@ -147,16 +182,15 @@ int upd_rangeset_add(upd_rangeset *s, uint64_t lo, uint64_t hi)
     split(n, right, hi + 1, &mid, &right);
     hi = drop_tree(s, mid, hi);
     uint32_t t;
-    int rc = node_new(s, lo, hi, &t);
+    int rc = node_new(s, lo, hi, 0, &t);
     if (rc < 0) {
         /* keep the set valid: put back what we can (ranges merged into
          * [lo,hi) are lost, so report the failure as final) */
-        s->root = merge(s->nodes, left, right);
+        s->root = merge(s, left, right);
         return rc;
     }
-    n = s->nodes;   /* node_new may have moved the array */
     s->count++;
-    s->root = merge(n, merge(n, left, t), right);
+    s->root = merge(s, merge(s, left, t), right);
     return 0;
 }
 
@@ -170,7 +204,7 @@ static void erase_key(upd_rangeset *s, uint64_t lo)
         node_release(s, mid);
         s->count--;
     }
-    s->root = merge(s->nodes, left, right);
+    s->root = merge(s, left, right);
 }
 
 /* The range with the smallest lo >= KEY, or NIL. */
@@ -194,11 +228,11 @@ static uint32_t floor_node(const upd_rangeset *s, uint64_t key);
  * because nothing lies between the neighbour and the new range. */
 int upd_rangemap_add(upd_rangeset *s, uint64_t lo, uint64_t hi, uint64_t val)
 {
-    if (lo >= hi || upd_rangeset_intersects(s, lo, hi))
+    if (!s->is_map || lo >= hi || upd_rangeset_intersects(s, lo, hi))
         return UPD_E_INVAL;
     uint32_t l = floor_node(s, lo), r = ceil_node(s, hi);
-    int join_l = l != NIL && s->nodes[l].hi == lo && s->nodes[l].val + (lo - s->nodes[l].lo) == val;
-    int join_r = r != NIL && s->nodes[r].lo == hi && val + (hi - lo) == s->nodes[r].val;
+    int join_l = l != NIL && s->nodes[l].hi == lo && s->vals[l] + (lo - s->nodes[l].lo) == val;
+    int join_r = r != NIL && s->nodes[r].lo == hi && val + (hi - lo) == s->vals[r];
     if (join_l && join_r) {
         uint64_t rhi = s->nodes[r].hi;
         erase_key(s, s->nodes[r].lo);
@@ -207,14 +241,13 @@ int upd_rangemap_add(upd_rangeset *s, uint64_t lo, uint64_t hi, uint64_t val)
         s->nodes[l].hi = hi;
     } else if (join_r) {
         s->nodes[r].lo = lo;
-        s->nodes[r].val = val;
+        s->vals[r] = val;
     } else {
         uint32_t t, left, right;
-        UPD_CHECK(node_new(s, lo, hi, &t));
-        s->nodes[t].val = val;
+        UPD_CHECK(node_new(s, lo, hi, val, &t));
         s->count++;
         split(s->nodes, s->root, lo, &left, &right);
-        s->root = merge(s->nodes, merge(s->nodes, left, t), right);
+        s->root = merge(s, merge(s, left, t), right);
     }
     return 0;
 }
@@ -229,7 +262,7 @@ int upd_rangeset_next(const upd_rangeset *s, uint64_t pos, uint64_t *lo, uint64_
         return 0;
     *lo = s->nodes[t].lo;
     *hi = s->nodes[t].hi;
-    *val = s->nodes[t].val;
+    *val = s->vals ? s->vals[t] : 0;
     return 1;
 }
 

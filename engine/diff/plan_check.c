@@ -110,7 +110,7 @@ int upd_plan_check(const upd_gops *sched, const uint8_t *old_img, size_t old_len
             memcpy(s.img, old_img, old_len);
         memset(s.img + old_len, 0, max - old_len);
         upd_rangeset_init(&s.written, UINT32_MAX - 2);
-        upd_rangeset_init(&s.saved, UINT32_MAX - 2);
+        upd_rangemap_init(&s.saved, UINT32_MAX - 2);
     }
     for (size_t i = 0; !rc && i < sched->n; i++) {
         const upd_gop *g = &sched->v[i];
