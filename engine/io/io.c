@@ -38,7 +38,9 @@ static int io_fail(upd_io *io, int neg_errno, int code)
     return code;
 }
 
-int upd_io_submit(upd_io *io, const upd_io_req *reqs, unsigned n)
+/* Check and count a batch, then hand it to the backend: to RUN when the
+ * caller reaps it at once and the backend has that method. */
+static int io_submit(upd_io *io, const upd_io_req *reqs, unsigned n, int run)
 {
     if (!io || (!reqs && n))
         return UPD_E_INVAL;
@@ -61,7 +63,7 @@ int upd_io_submit(upd_io *io, const upd_io_req *reqs, unsigned n)
     if (!n)
         return 0;
     io->st.batches++;
-    int rc = io->m->submit(io->ctx, reqs, n);
+    int rc = run && io->m->run ? io->m->run(io->ctx, reqs, n) : io->m->submit(io->ctx, reqs, n);
     if (rc < 0) {
         /* the batch's first failing direction names the code */
         int code = UPD_E_IO_READ;
@@ -76,6 +78,11 @@ int upd_io_submit(upd_io *io, const upd_io_req *reqs, unsigned n)
         return rc;
     }
     return 0;
+}
+
+int upd_io_submit(upd_io *io, const upd_io_req *reqs, unsigned n)
+{
+    return io_submit(io, reqs, n, 0);
 }
 
 int upd_io_reap(upd_io *io)
@@ -97,7 +104,7 @@ int upd_io_reap(upd_io *io)
 
 int upd_io_run(upd_io *io, const upd_io_req *reqs, unsigned n)
 {
-    int rc = upd_io_submit(io, reqs, n);
+    int rc = io_submit(io, reqs, n, 1);
     int rr = upd_io_reap(io);
     return rc ? rc : rr;
 }
@@ -106,7 +113,7 @@ static int io_one(upd_io *io, uint8_t op, void *buf, size_t len, uint64_t off)
 {
     while (len) {
         upd_io_req r = { buf, off, (uint32_t)(len > UPD_IO_MAX_REQ ? UPD_IO_MAX_REQ : len), op };
-        int rc = upd_io_submit(io, &r, 1);
+        int rc = io_submit(io, &r, 1, 1);
         if (rc < 0) {
             /* the failure is this call's: reap it, so that it is not
              * reported again by the next call */

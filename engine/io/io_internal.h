@@ -22,10 +22,6 @@ int upd_io_fd_resize(int fd, int rdonly, uint64_t capacity, uint64_t size);
  * (-ENODATA: a read met end of file; -EIO: a write moved nothing). */
 int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n);
 
-/* Submit REQS[0..N) as one batch and reap it: 0, or the submit's failure,
- * else the reap's (every request has completed either way). */
-int upd_io_run(upd_io *io, const upd_io_req *reqs, unsigned n);
-
 /* Alignment of upd_io_buf_alloc() buffers: a page, which also satisfies
  * O_DIRECT on every file system and device updelta targets. */
 #define UPD_IO_BUF_ALIGN 4096u

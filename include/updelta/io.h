@@ -63,7 +63,9 @@ typedef struct {
  * their size is the capacity and resize only checks that the new length fits.
  * buf_alloc/buf_free (optional, both or neither) hand out and take back the
  * backend's transfer buffers (see upd_io_buf_alloc); describe (optional)
- * writes a one-line account of the backend's setup. */
+ * writes a one-line account of the backend's setup.  run (optional) is
+ * submit for a batch the caller reaps at once (upd_io_run): a backend may
+ * then run it synchronously where that is cheaper; without it, submit. */
 typedef struct {
     const char *name;
     unsigned    flags;       /* UPD_IO_FIXED_SIZE */
@@ -76,6 +78,7 @@ typedef struct {
     void *(*buf_alloc)(void *ctx, size_t size);
     void (*buf_free)(void *ctx, void *p, size_t size);
     void (*describe)(void *ctx, char *out, size_t cap);
+    int  (*run)(void *ctx, const upd_io_req *reqs, unsigned n);
 } upd_io_methods;
 
 #define UPD_IO_FIXED_SIZE 1u
@@ -152,6 +155,13 @@ UPD_API int upd_io_submit(upd_io *io, const upd_io_req *reqs, unsigned n);
 
 /* Wait for every submitted request; 0 or the first failure. */
 UPD_API int upd_io_reap(upd_io *io);
+
+/* Submit N requests and reap them: 0, or the first failure (every request
+ * has completed either way).  The backend knows nothing is left to overlap
+ * with the batch, so it may run it synchronously (io_uring: a lone
+ * buffered read costs a pread, not a ring round trip).  Errors as
+ * upd_io_submit and upd_io_reap. */
+UPD_API int upd_io_run(upd_io *io, const upd_io_req *reqs, unsigned n);
 
 /* Convenience: one read / one write, submitted and reaped.  LEN may exceed
  * UPD_IO_MAX_REQ (split internally). */
