@@ -72,6 +72,17 @@ int apply_file(const file_backend *fb, const uint8_t *pkg, size_t pkg_len, const
  * process of its own.  0, or -1 with errno. */
 int deny_io_uring(int err);
 
+/* Every sync_file_range(2) call a test binary makes (the engine's early
+ * writeback) goes through and is logged here, the newest WB_LOG_MAX kept. */
+#define WB_LOG_MAX 64
+typedef struct {
+    int      fd;
+    int64_t  off, len;
+    unsigned flags;
+} wb_call;
+extern wb_call wb_log[WB_LOG_MAX];
+extern unsigned wb_calls;        /* calls so far (may exceed WB_LOG_MAX) */
+
 /* Dry-run only: every check, no image. */
 int dry_run(const uint8_t *pkg, size_t pkg_len);
 

@@ -1,9 +1,10 @@
-#define _DEFAULT_SOURCE
+#define _GNU_SOURCE
 /* Engine internals with their own contracts: the range set (against a
  * brute-force bitmap), the I/O layer (posix and memory backends) and the
  * save areas' compression jobs. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -235,6 +236,38 @@ Test(io, posix_batch_vectored, .description = "posix: contiguous requests of a b
     cr_assert_eq(waitpid(pid, &ws, 0), pid);
     cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "child status %d",
               WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+    unlink(path);
+}
+
+Test(io, early_writeback, .description = "posix: every 256 KiB of buffered writes starts their writeback over their span; a flush starts the count again; reads never")
+{
+    char path[] = "/tmp/upd-io-XXXXXX";
+    tmp_file(path);
+    upd_io *io;
+    cr_assert_eq(upd_io_open_posix(&io, path, 0), 0);
+    static uint8_t b[300 << 10];
+    memset(b, 0x5a, sizeof b);
+    unsigned c0 = wb_calls;
+    cr_assert_eq(upd_io_write(io, b, 100 << 10, 1 << 20), 0);
+    cr_assert_eq(wb_calls, c0, "100 KiB: not yet");
+    cr_assert_eq(upd_io_write(io, b, 200 << 10, 0), 0);
+    cr_assert_eq(wb_calls, c0 + 1, "300 KiB: one start");
+    wb_call w = wb_log[c0 % WB_LOG_MAX];
+    cr_assert_eq(w.off, 0);
+    cr_assert_eq(w.len, (1 << 20) + (100 << 10), "the span of both writes");
+    cr_assert_eq(w.flags, SYNC_FILE_RANGE_WRITE, "starts writeback, waits for nothing");
+    cr_assert_eq(upd_io_write(io, b, 200 << 10, 0), 0);
+    cr_assert_eq(upd_io_flush(io), 0);
+    cr_assert_eq(upd_io_write(io, b, 100 << 10, 0), 0);
+    cr_assert_eq(wb_calls, c0 + 1, "the flush took the 200 KiB before it");
+    upd_io_req rd = { b, 0, sizeof b, UPD_IO_READ };
+    cr_assert_eq(upd_io_run(io, &rd, 1), 0);
+    cr_assert_eq(wb_calls, c0 + 1, "reads count for nothing");
+    cr_assert_eq(upd_io_write(io, b, 156 << 10, 4096), 0);
+    cr_assert_eq(wb_calls, c0 + 2);
+    cr_assert_eq(wb_log[(c0 + 1) % WB_LOG_MAX].off, 0);
+    cr_assert_eq(wb_log[(c0 + 1) % WB_LOG_MAX].len, 4096 + (156 << 10));
+    upd_io_close(io);
     unlink(path);
 }
 

@@ -373,6 +373,34 @@ Test(io_uring, run_lone_and_batched_reads, .description = "upd_io_run: a lone re
     upd_io_close(io);
 }
 
+Test(io_uring, early_writeback_buffered_only, .description = "buffered handle: 256 KiB of writes start their writeback, a flush restarts the count; an O_DIRECT handle never")
+{
+    static uint8_t b[300 << 10];
+    memset(b, 0x33, sizeof b);
+    upd_io *io = open_uring(UPD_IO_TRUNC, 0, 0);
+    unsigned c0 = wb_calls;
+    cr_assert_eq(upd_io_write(io, b, 200 << 10, 0), 0);
+    cr_assert_eq(upd_io_flush(io), 0);
+    cr_assert_eq(upd_io_write(io, b, 200 << 10, 8192), 0);
+    cr_assert_eq(wb_calls, c0, "the flush took the first 200 KiB");
+    cr_assert_eq(upd_io_write(io, b, 100 << 10, 0), 0);
+    cr_assert_eq(wb_calls, c0 + 1);
+    cr_assert_eq(wb_log[c0 % WB_LOG_MAX].off, 0);
+    cr_assert_eq(wb_log[c0 % WB_LOG_MAX].len, 8192 + (200 << 10));
+    cr_assert_eq(wb_log[c0 % WB_LOG_MAX].flags, SYNC_FILE_RANGE_WRITE);
+    upd_io_close(io);
+    io = open_uring(UPD_IO_DIRECT, 0, 0);
+    void *al = upd_io_buf_alloc(io, sizeof b);
+    cr_assert_not_null(al);
+    memset(al, 0x44, sizeof b);
+    c0 = wb_calls;
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(upd_io_write(io, al, sizeof b, (uint64_t)i * sizeof b), 0);
+    cr_assert_eq(wb_calls, c0, "O_DIRECT writes leave no page cache to start");
+    upd_io_buf_free(io, al, sizeof b);
+    upd_io_close(io);
+}
+
 Test(io_uring, registered_buffers, .description = "buf_alloc buffers are page-aligned and registered; others still work")
 {
     upd_io *io = open_uring(UPD_IO_TRUNC | UPD_IO_DIRECT, 0, 0);

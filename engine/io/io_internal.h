@@ -22,6 +22,27 @@ int upd_io_fd_resize(int fd, int rdonly, uint64_t capacity, uint64_t size);
  * (-ENODATA: a read met end of file; -EIO: a write moved nothing). */
 int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n);
 
+/* Early writeback for a file backend's buffered writes: once
+ * UPD_IO_WB_BYTES have been written since the last start or flush,
+ * upd_io_wb_note starts their writeback (sync_file_range WRITE over the
+ * span they cover), so the device writes while the caller computes and the
+ * next flush waits only for the rest.  A hint: it changes no durability
+ * promise (only a flush makes writes durable), and its failure is left to
+ * that flush to report.  Measured (in place, journaled): apply phase -6%
+ * on the rootfs pair, -12% on a 1 GiB synthetic one; device bytes +1.3%
+ * (pages rewritten after their writeback began). */
+#define UPD_IO_WB_BYTES (256u << 10)
+
+typedef struct {
+    uint64_t lo, hi, bytes;      /* span and bytes written since the last start */
+} upd_io_wb;
+
+/* Note buffered writes REQS[0..N) (reads are skipped) that succeeded on FD. */
+void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n);
+
+/* A flush made everything durable: nothing is pending. */
+static inline void upd_io_wb_reset(upd_io_wb *wb) { *wb = (upd_io_wb){ 0 }; }
+
 /* Alignment of upd_io_buf_alloc() buffers: a page, which also satisfies
  * O_DIRECT on every file system and device updelta targets. */
 #define UPD_IO_BUF_ALIGN 4096u

@@ -19,6 +19,7 @@ typedef struct {
     int      fd;
     int      rdonly;
     uint64_t capacity;     /* block devices: fixed size */
+    upd_io_wb wb;
 } posix_io;
 
 static int px_xfer(int fd, const upd_io_req *r)
@@ -82,13 +83,34 @@ int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n)
     return 0;
 }
 
+void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (reqs[i].op != UPD_IO_WRITE || !reqs[i].len)
+            continue;
+        uint64_t lo = reqs[i].off, hi = lo + reqs[i].len;
+        if (!wb->bytes || lo < wb->lo)
+            wb->lo = lo;
+        if (!wb->bytes || hi > wb->hi)
+            wb->hi = hi;
+        wb->bytes += reqs[i].len;
+    }
+    if (wb->bytes < UPD_IO_WB_BYTES)
+        return;
+    (void)sync_file_range(fd, (off_t)wb->lo, (off_t)(wb->hi - wb->lo), SYNC_FILE_RANGE_WRITE);
+    upd_io_wb_reset(wb);
+}
+
 static int px_submit(void *ctx, const upd_io_req *reqs, unsigned n)
 {
     posix_io *p = ctx;
     for (unsigned i = 0; i < n; i++)
         if (reqs[i].op == UPD_IO_WRITE && p->rdonly)
             return -EBADF;
-    return upd_io_fd_xfer(p->fd, reqs, n);
+    int rc = upd_io_fd_xfer(p->fd, reqs, n);
+    if (!rc && !p->rdonly)
+        upd_io_wb_note(p->fd, &p->wb, reqs, n);
+    return rc;
 }
 
 static int px_reap(void *ctx) { (void)ctx; return 0; }
@@ -98,6 +120,7 @@ static int px_flush(void *ctx)
     posix_io *p = ctx;
     if (p->rdonly)
         return 0;
+    upd_io_wb_reset(&p->wb);
     return fdatasync(p->fd) < 0 ? -errno : 0;
 }
 

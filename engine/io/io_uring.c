@@ -79,6 +79,7 @@ typedef struct {
                                   every call fails until close tears the ring down */
     size_t   drain_at;         /* this request waits for all before it (SIZE_MAX: none) */
     int      fixed_bufs;       /* the sparse buffer table exists */
+    upd_io_wb wb;              /* buffered writes' early writeback */
     struct { uint8_t *p; size_t len; } bufs[UR_BUFS];
 } uring_io;
 
@@ -254,8 +255,12 @@ static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
         int rc = ur_drain(u);
         if (rc < 0)
             return rc;
-        if (u->dfd < 0)
-            return upd_io_fd_xfer(u->fd, reqs, n);
+        if (u->dfd < 0) {
+            rc = upd_io_fd_xfer(u->fd, reqs, n);
+            if (!rc)
+                upd_io_wb_note(u->fd, &u->wb, reqs, n);
+            return rc;
+        }
     }
     u->drain_at = u->inflight || u->next < u->nq ? u->nq : SIZE_MAX;
     for (unsigned i = 0; i < n; i++) {
@@ -352,6 +357,7 @@ static int ur_flush(void *ctx)
     int rc = ur_reap(u);
     if (rc < 0 || u->rdonly)
         return rc;
+    upd_io_wb_reset(&u->wb);
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
     io_uring_prep_fsync(sqe, u->fixed_files ? 0 : u->fd, IORING_FSYNC_DATASYNC);
     if (u->fixed_files)
