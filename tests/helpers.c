@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -17,13 +19,21 @@
 
 wb_call wb_log[WB_LOG_MAX];
 unsigned wb_calls;
+int wb_fail;
 
 /* Interposes libc's: the engine's calls resolve to this one, which logs
- * them and makes the real system call. */
+ * them and calls libc's (or fails with wb_fail). */
 int sync_file_range(int fd, off64_t off, off64_t len, unsigned int flags)
 {
+    static int (*real)(int, off64_t, off64_t, unsigned int);
     wb_log[wb_calls++ % WB_LOG_MAX] = (wb_call){ fd, off, len, flags };
-    return (int)syscall(SYS_sync_file_range, fd, off, len, flags);
+    if (wb_fail) {
+        errno = wb_fail;
+        return -1;
+    }
+    if (!real)
+        real = (int (*)(int, off64_t, off64_t, unsigned int))dlsym(RTLD_NEXT, "sync_file_range");
+    return real(fd, off, len, flags);
 }
 
 void buf_free(buf_t *b)

@@ -82,6 +82,7 @@ typedef struct {
 } wb_call;
 extern wb_call wb_log[WB_LOG_MAX];
 extern unsigned wb_calls;        /* calls so far (may exceed WB_LOG_MAX) */
+extern int wb_fail;              /* non-zero: the calls fail with this errno */
 
 /* Dry-run only: every check, no image. */
 int dry_run(const uint8_t *pkg, size_t pkg_len);

@@ -113,6 +113,58 @@ Test(rangeset, map_matches_reference, .description = "random disjoint map adds: 
     }
 }
 
+Test(rangeset, map_joins_and_reuse, .description = "map: joins on the left, the right and both sides (freeing a node), none where values do not run on; freed nodes reused")
+{
+    upd_rangeset m;
+    upd_rangemap_init(&m, 3);
+    cr_assert_eq(upd_rangemap_add(&m, 0, 5, 100), 0);
+    cr_assert_eq(upd_rangemap_add(&m, 10, 15, 110), 0);
+    cr_assert_eq(upd_rangemap_add(&m, 20, 25, 500), 0);
+    cr_assert_eq(m.count, 3);
+    cr_assert_eq(upd_rangemap_add(&m, 5, 10, 105), 0, "joins both neighbours");
+    cr_assert_eq(m.count, 2);
+    uint64_t lo, hi, v;
+    cr_assert_eq(upd_rangeset_next(&m, 7, &lo, &hi, &v), 1);
+    cr_assert(lo == 0 && hi == 15 && v == 100);
+    cr_assert_eq(upd_rangemap_add(&m, 15, 20, 999), 0, "bytes run on, values do not: no join");
+    cr_assert_eq(m.count, 3);
+    cr_assert_eq(upd_rangemap_add(&m, 30, 35, 700), UPD_E_LIMIT, "the cap holds three");
+    cr_assert_eq(upd_rangemap_add(&m, 25, 30, 505), 0, "joins on the left");
+    cr_assert_eq(upd_rangemap_add(&m, 40, 45, 1000), UPD_E_LIMIT);
+    cr_assert_eq(upd_rangemap_add(&m, 35, 40, 995), UPD_E_LIMIT, "no neighbour to join yet");
+    upd_rangeset_free(&m);
+    /* the both-sides join frees a node; the next fresh range takes it */
+    upd_rangemap_init(&m, 3);
+    cr_assert_eq(upd_rangemap_add(&m, 0, 5, 100), 0);
+    cr_assert_eq(upd_rangemap_add(&m, 10, 15, 110), 0);
+    cr_assert_eq(upd_rangemap_add(&m, 5, 10, 105), 0);
+    cr_assert_eq(upd_rangemap_add(&m, 50, 55, 7), 0);
+    cr_assert_eq(upd_rangemap_add(&m, 60, 65, 70), 0, "a freed node served: three held, cap three");
+    cr_assert_eq(upd_rangemap_add(&m, 45, 50, 2), 0, "joins on the right");
+    cr_assert_eq(upd_rangeset_next(&m, 46, &lo, &hi, &v), 1);
+    cr_assert(lo == 45 && hi == 55 && v == 2);
+    cr_assert_eq(upd_rangeset_next(&m, 62, &lo, &hi, &v), 1);
+    cr_assert(lo == 60 && hi == 65 && v == 70);
+    upd_rangeset_free(&m);
+}
+
+Test(rangeset, stays_balanced, .description = "20,000 ranges added in ascending, then descending order: the treap stays logarithmically high")
+{
+    for (int desc = 0; desc < 2; desc++) {
+        upd_rangeset s;
+        upd_rangeset_init(&s, 20000);
+        for (uint64_t i = 0; i < 20000; i++) {
+            uint64_t k = desc ? 19999 - i : i;
+            cr_assert_eq(upd_rangeset_add(&s, k * 4, k * 4 + 2), 0);
+        }
+        cr_assert_eq(s.count, 20000);
+        /* a random treap of n keys is about 3 ln n = 30 high; a chain 20,000 */
+        uint32_t h = upd_rangeset_height(&s);
+        cr_assert_leq(h, 60, "height %u", h);
+        upd_rangeset_free(&s);
+    }
+}
+
 Test(rangeset, node_sizes, .description = "24 bytes a set node, 32 a map node (FORMAT.md's memory window)")
 {
     cr_assert_eq(upd_rangeset_max_mem(9), 240);
@@ -255,7 +307,7 @@ Test(io, early_writeback, .description = "posix: every 256 KiB of buffered write
     wb_call w = wb_log[c0 % WB_LOG_MAX];
     cr_assert_eq(w.off, 0);
     cr_assert_eq(w.len, (1 << 20) + (100 << 10), "the span of both writes");
-    cr_assert_eq(w.flags, SYNC_FILE_RANGE_WRITE, "starts writeback, waits for nothing");
+    cr_assert_eq(w.flags, SYNC_FILE_RANGE_WRITE, "starts writeback, no WAIT flag");
     cr_assert_eq(upd_io_write(io, b, 200 << 10, 0), 0);
     cr_assert_eq(upd_io_flush(io), 0);
     cr_assert_eq(upd_io_write(io, b, 100 << 10, 0), 0);
@@ -267,6 +319,33 @@ Test(io, early_writeback, .description = "posix: every 256 KiB of buffered write
     cr_assert_eq(wb_calls, c0 + 2);
     cr_assert_eq(wb_log[(c0 + 1) % WB_LOG_MAX].off, 0);
     cr_assert_eq(wb_log[(c0 + 1) % WB_LOG_MAX].len, 4096 + (156 << 10));
+    upd_io_close(io);
+    unlink(path);
+}
+
+Test(io, early_writeback_failures, .description = "a failed writeback start fails the next flush for good, even when fdatasync then succeeds; an unsupported one stops being tried")
+{
+    char path[] = "/tmp/upd-io-XXXXXX";
+    tmp_file(path);
+    upd_io *io;
+    static uint8_t b[256 << 10];
+    cr_assert_eq(upd_io_open_posix(&io, path, 0), 0);
+    wb_fail = EIO;        /* as when ext4 drops pages it could not allocate */
+    cr_assert_eq(upd_io_write(io, b, sizeof b, 0), 0, "a hint's failure does not fail the write");
+    wb_fail = 0;
+    cr_assert_eq(upd_io_write(io, b, 4096, 0), 0);
+    cr_assert_eq(upd_io_flush(io), UPD_E_IO_FLUSH);
+    cr_assert_eq(upd_io_last_errno(io), EIO);
+    cr_assert_eq(upd_io_write(io, b, 1, 0), UPD_E_STATE, "a failed flush is final");
+    upd_io_close(io);
+    cr_assert_eq(upd_io_open_posix(&io, path, 0), 0);
+    wb_fail = ENOSYS;
+    unsigned c0 = wb_calls;
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(upd_io_write(io, b, sizeof b, 0), 0);
+    cr_assert_eq(wb_calls, c0 + 1, "tried once, then left alone");
+    cr_assert_eq(upd_io_flush(io), 0, "unsupported is no failure");
+    wb_fail = 0;
     upd_io_close(io);
     unlink(path);
 }

@@ -405,9 +405,10 @@ static int view_err(const view *v)
     return -(e ? e : EIO);
 }
 
-static int view_submit(void *ctx, const upd_io_req *reqs, unsigned n)
+/* REQS shifted by the view's offset, 16 at a time, to the base's submit,
+ * or to its run when the caller reaps at once (RUN). */
+static int view_pass(view *v, const upd_io_req *reqs, unsigned n, int run)
 {
-    view *v = ctx;
     upd_io_req batch[16];
     for (unsigned i = 0; i < n;) {
         unsigned k = 0;
@@ -415,10 +416,20 @@ static int view_submit(void *ctx, const upd_io_req *reqs, unsigned n)
             batch[k] = reqs[i];
             batch[k].off += v->off;
         }
-        if (upd_io_submit(v->base, batch, k) < 0)
+        if ((run ? upd_io_run(v->base, batch, k) : upd_io_submit(v->base, batch, k)) < 0)
             return view_err(v);
     }
     return 0;
+}
+
+static int view_submit(void *ctx, const upd_io_req *reqs, unsigned n)
+{
+    return view_pass(ctx, reqs, n, 0);
+}
+
+static int view_run(void *ctx, const upd_io_req *reqs, unsigned n)
+{
+    return view_pass(ctx, reqs, n, 1);
 }
 
 static int view_reap(void *ctx)
@@ -453,7 +464,7 @@ static void view_close(void *ctx) { free(ctx); }
 
 static const upd_io_methods view_methods = {
     .name = "journal-stash", .submit = view_submit, .reap = view_reap, .flush = view_flush,
-    .size = view_size, .resize = view_resize, .close = view_close
+    .size = view_size, .resize = view_resize, .close = view_close, .run = view_run
 };
 
 int upd_jr_open_stash(upd_applier *a)

@@ -296,3 +296,13 @@ int upd_rangeset_covers(const upd_rangeset *s, uint64_t lo, uint64_t hi)
     uint32_t t = floor_node(s, lo);
     return t != NIL && s->nodes[t].hi >= hi;
 }
+
+static uint32_t height(const upd_rnode *n, uint32_t t)
+{
+    if (t == NIL)
+        return 0;
+    uint32_t l = height(n, n[t].left), r = height(n, n[t].right);
+    return 1 + (l > r ? l : r);
+}
+
+uint32_t upd_rangeset_height(const upd_rangeset *s) { return height(s->nodes, s->root); }

@@ -52,6 +52,8 @@ int upd_rangeset_next(const upd_rangeset *s, uint64_t pos, uint64_t *lo, uint64_
 int upd_rangeset_intersects(const upd_rangeset *s, uint64_t lo, uint64_t hi);
 /* Non-zero when [lo, hi) lies entirely inside one range of the set. */
 int upd_rangeset_covers(const upd_rangeset *s, uint64_t lo, uint64_t hi);
+/* The treap's height (0: empty): tests check that it stays logarithmic. */
+uint32_t upd_rangeset_height(const upd_rangeset *s);
 /* Bytes of memory the set or map holds now, and at most for capacity CAP
  * (a set, a map). */
 size_t upd_rangeset_mem(const upd_rangeset *s);

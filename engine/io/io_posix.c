@@ -85,6 +85,8 @@ int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n)
 
 void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n)
 {
+    if (wb->off)
+        return;
     for (unsigned i = 0; i < n; i++) {
         if (reqs[i].op != UPD_IO_WRITE || !reqs[i].len)
             continue;
@@ -97,8 +99,21 @@ void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n)
     }
     if (wb->bytes < UPD_IO_WB_BYTES)
         return;
-    (void)sync_file_range(fd, (off_t)wb->lo, (off_t)(wb->hi - wb->lo), SYNC_FILE_RANGE_WRITE);
-    upd_io_wb_reset(wb);
+    wb->bytes = 0;
+    if (sync_file_range(fd, (off_t)wb->lo, (off_t)(wb->hi - wb->lo), SYNC_FILE_RANGE_WRITE) == 0)
+        return;
+    if (errno == EINVAL || errno == ESPIPE || errno == ENOSYS)
+        wb->off = 1;
+    else if (!wb->err)
+        wb->err = -errno;
+}
+
+int upd_io_wb_take(upd_io_wb *wb)
+{
+    int kept = wb->err;
+    wb->bytes = 0;
+    wb->err = 0;
+    return kept;
 }
 
 static int px_submit(void *ctx, const upd_io_req *reqs, unsigned n)
@@ -108,7 +123,7 @@ static int px_submit(void *ctx, const upd_io_req *reqs, unsigned n)
         if (reqs[i].op == UPD_IO_WRITE && p->rdonly)
             return -EBADF;
     int rc = upd_io_fd_xfer(p->fd, reqs, n);
-    if (!rc && !p->rdonly)
+    if (!rc)
         upd_io_wb_note(p->fd, &p->wb, reqs, n);
     return rc;
 }
@@ -120,8 +135,8 @@ static int px_flush(void *ctx)
     posix_io *p = ctx;
     if (p->rdonly)
         return 0;
-    upd_io_wb_reset(&p->wb);
-    return fdatasync(p->fd) < 0 ? -errno : 0;
+    int kept = upd_io_wb_take(&p->wb);
+    return fdatasync(p->fd) < 0 ? -errno : kept;
 }
 
 int upd_io_fd_size(int fd, uint64_t capacity, uint64_t *size)

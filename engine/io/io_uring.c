@@ -54,7 +54,6 @@
 #define UR_BLOCK (256u << 10)
 #define UR_BUFS  16u           /* registered buffer slots (the applier uses 3) */
 #define UR_FSYNC UINT64_MAX    /* user_data of the barrier */
-#define UR_RUN_MAX 64u         /* ur_run hands the ring this many reads at once */
 
 typedef struct {
     uint8_t *buf;
@@ -240,6 +239,43 @@ static uint64_t ur_cut(const uring_io *u, uint64_t off, uint64_t end)
     return cut < end ? cut : end;
 }
 
+/* Queue request R, cut into pieces (ur_cut); a buffered write piece runs
+ * here, on this thread.  0 or a negative errno. */
+static int ur_queue(uring_io *u, const upd_io_req *req)
+{
+    uint8_t *b = req->buf;
+    uint64_t off = req->off, end = off + req->len;
+    while (off < end) {
+        uint32_t k = (uint32_t)(ur_cut(u, off, end) - off);
+        ur_req r = { b, off, k, req->op };
+        if (r.op == UPD_IO_WRITE && !ur_direct(u, &r)) {
+            upd_io_req one = { b, off, k, UPD_IO_WRITE };
+            int rc = upd_io_fd_xfer(u->fd, &one, 1);
+            if (rc < 0) {
+                ur_fail(u, rc);   /* the batch's queued pieces are not fed */
+                return rc;
+            }
+        } else {
+            if (ur_grow(u) < 0) {
+                ur_fail(u, -ENOMEM);
+                return -ENOMEM;
+            }
+            u->q[u->nq++] = r;
+        }
+        b += k;
+        off += k;
+    }
+    return 0;
+}
+
+/* Give the ring what it has room for, and enter the kernel once. */
+static int ur_kick(uring_io *u)
+{
+    ur_feed(u);
+    int rc = io_uring_submit(&u->ring);
+    return rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY ? rc : 0;
+}
+
 static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
 {
     uring_io *u = ctx;
@@ -264,43 +300,23 @@ static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
     }
     u->drain_at = u->inflight || u->next < u->nq ? u->nq : SIZE_MAX;
     for (unsigned i = 0; i < n; i++) {
-        uint8_t *b = reqs[i].buf;
-        uint64_t off = reqs[i].off, end = off + reqs[i].len;
-        while (off < end) {
-            uint32_t k = (uint32_t)(ur_cut(u, off, end) - off);
-            ur_req r = { b, off, k, reqs[i].op };
-            if (r.op == UPD_IO_WRITE && !ur_direct(u, &r)) {
-                upd_io_req one = { b, off, k, UPD_IO_WRITE };
-                int rc = upd_io_fd_xfer(u->fd, &one, 1);
-                if (rc < 0) {
-                    ur_fail(u, rc);   /* the batch's queued pieces are not fed */
-                    return rc;
-                }
-            } else {
-                if (ur_grow(u) < 0) {
-                    ur_fail(u, -ENOMEM);
-                    return -ENOMEM;
-                }
-                u->q[u->nq++] = r;
-            }
-            b += k;
-            off += k;
-        }
+        int rc = ur_queue(u, &reqs[i]);
+        if (rc < 0)
+            return rc;
     }
-    ur_feed(u);
-    int rc = io_uring_submit(&u->ring);
-    return rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY ? rc : 0;
+    return ur_kick(u);
 }
 
 /* A batch of reads the caller reaps at once, with nothing in flight: a
- * lone read is a pread on this thread; each of several first tries
- * preadv2(RWF_NOWAIT), which copies from the page cache or refuses
- * (EAGAIN) for one system call, and only what that leaves (bytes not
- * cached, end of file, an error) goes through the ring, concurrently,
- * where a failure is named as usual.  A ring round trip costs more than a
- * pread for the same page-cache copy, and the caller is waiting, so there
- * is nothing to overlap (docs/ARCHITECTURE.md has the measurement).  Not
- * with an O_DIRECT twin, whose aligned reads bypass the cache. */
+ * lone read of at most one block is a pread on this thread; every other
+ * read first tries preadv2(RWF_NOWAIT), which copies from the page cache
+ * or refuses (EAGAIN) for one system call.  Only what that leaves (bytes
+ * not cached, end of file, an error) is queued for the ring, all of it in
+ * one submission, concurrently, where a failure is named as usual.  A
+ * ring round trip costs more than a pread for the same page-cache copy,
+ * and the caller is waiting, so there is nothing to overlap
+ * (docs/ARCHITECTURE.md has the measurement).  Not with an O_DIRECT twin,
+ * whose aligned reads bypass the cache. */
 static int ur_run(void *ctx, const upd_io_req *reqs, unsigned n)
 {
     uring_io *u = ctx;
@@ -309,33 +325,26 @@ static int ur_run(void *ctx, const upd_io_req *reqs, unsigned n)
         reads = reqs[i].op == UPD_IO_READ;
     if (!reads)
         return ur_submit(ctx, reqs, n);
-    upd_io_req rest[UR_RUN_MAX];
-    unsigned k = 0;
+    int lone = n == 1 && reqs[0].len <= u->block;
     for (unsigned i = 0; i < n; i++) {
         upd_io_req r = reqs[i];
         while (r.len) {
             struct iovec v = { r.buf, r.len };
-            /* a lone read has nothing to run beside: plain pread (the
-             * cheaper copy path), blocking if need be */
-            ssize_t got = n == 1 ? pread(u->fd, r.buf, r.len, (off_t)r.off)
-                                 : preadv2(u->fd, &v, 1, (off_t)r.off, RWF_NOWAIT);
+            ssize_t got = lone ? pread(u->fd, r.buf, r.len, (off_t)r.off)
+                               : preadv2(u->fd, &v, 1, (off_t)r.off, RWF_NOWAIT);
             if (got <= 0)
                 break;
             r.buf = (uint8_t *)r.buf + got;
             r.off += (uint64_t)got;
             r.len -= (uint32_t)got;
         }
-        if (!r.len)
-            continue;
-        if (k == UR_RUN_MAX) {
-            int rc = ur_submit(ctx, rest, k);
+        if (r.len) {
+            int rc = ur_queue(u, &r);
             if (rc < 0)
                 return rc;
-            k = 0;
         }
-        rest[k++] = r;
     }
-    return k ? ur_submit(ctx, rest, k) : 0;
+    return u->nq ? ur_kick(u) : 0;
 }
 
 static int ur_reap(void *ctx)
@@ -357,7 +366,7 @@ static int ur_flush(void *ctx)
     int rc = ur_reap(u);
     if (rc < 0 || u->rdonly)
         return rc;
-    upd_io_wb_reset(&u->wb);
+    int kept = upd_io_wb_take(&u->wb);
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
     io_uring_prep_fsync(sqe, u->fixed_files ? 0 : u->fd, IORING_FSYNC_DATASYNC);
     if (u->fixed_files)
@@ -368,7 +377,7 @@ static int ur_flush(void *ctx)
         rc = ur_enter(u, 1, &res);
     if (rc < 0)
         u->dead = rc;
-    return rc < 0 ? rc : res;
+    return rc < 0 ? rc : res < 0 ? res : kept;
 }
 
 static int ur_size(void *ctx, uint64_t *size)

@@ -65,7 +65,10 @@ typedef struct {
  * backend's transfer buffers (see upd_io_buf_alloc); describe (optional)
  * writes a one-line account of the backend's setup.  run (optional) is
  * submit for a batch the caller reaps at once (upd_io_run): a backend may
- * then run it synchronously where that is cheaper; without it, submit. */
+ * then run it synchronously where that is cheaper; without it, submit.
+ * Until 1.0 (SOVERSION 0) optional members may be added at the end:
+ * define the table with designated initialisers, so that new ones are
+ * NULL once the caller is rebuilt. */
 typedef struct {
     const char *name;
     unsigned    flags;       /* UPD_IO_FIXED_SIZE */
