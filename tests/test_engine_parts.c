@@ -291,7 +291,7 @@ Test(io, posix_batch_vectored, .description = "posix: contiguous requests of a b
     unlink(path);
 }
 
-Test(io, early_writeback, .description = "posix: every 256 KiB of buffered writes starts their writeback over their span; a flush starts the count again; reads never")
+Test(io, early_writeback, .description = "posix, once flushed: every 256 KiB of buffered writes starts their writeback over their span; a flush starts the count again; reads never")
 {
     char path[] = "/tmp/upd-io-XXXXXX";
     tmp_file(path);
@@ -300,6 +300,10 @@ Test(io, early_writeback, .description = "posix: every 256 KiB of buffered write
     static uint8_t b[300 << 10];
     memset(b, 0x5a, sizeof b);
     unsigned c0 = wb_calls;
+    cr_assert_eq(upd_io_write(io, b, sizeof b, 0), 0);
+    cr_assert_eq(upd_io_write(io, b, sizeof b, 0), 0);
+    cr_assert_eq(wb_calls, c0, "never flushed: the kernel's writeback is left alone");
+    cr_assert_eq(upd_io_flush(io), 0);
     cr_assert_eq(upd_io_write(io, b, 100 << 10, 1 << 20), 0);
     cr_assert_eq(wb_calls, c0, "100 KiB: not yet");
     cr_assert_eq(upd_io_write(io, b, 200 << 10, 0), 0);
@@ -330,6 +334,7 @@ Test(io, early_writeback_failures, .description = "a failed writeback start fail
     upd_io *io;
     static uint8_t b[256 << 10];
     cr_assert_eq(upd_io_open_posix(&io, path, 0), 0);
+    cr_assert_eq(upd_io_flush(io), 0);
     wb_fail = EIO;        /* as when ext4 drops pages it could not allocate */
     cr_assert_eq(upd_io_write(io, b, sizeof b, 0), 0, "a hint's failure does not fail the write");
     wb_fail = 0;
@@ -339,6 +344,7 @@ Test(io, early_writeback_failures, .description = "a failed writeback start fail
     cr_assert_eq(upd_io_write(io, b, 1, 0), UPD_E_STATE, "a failed flush is final");
     upd_io_close(io);
     cr_assert_eq(upd_io_open_posix(&io, path, 0), 0);
+    cr_assert_eq(upd_io_flush(io), 0);
     wb_fail = ENOSYS;
     unsigned c0 = wb_calls;
     for (int i = 0; i < 3; i++)

@@ -22,9 +22,10 @@ int upd_io_fd_resize(int fd, int rdonly, uint64_t capacity, uint64_t size);
  * (-ENODATA: a read met end of file; -EIO: a write moved nothing). */
 int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n);
 
-/* Early writeback for a file backend's buffered writes: once
- * UPD_IO_WB_BYTES have been written since the last start or flush,
- * upd_io_wb_note starts their writeback (sync_file_range WRITE over the
+/* Early writeback for a file backend's buffered writes: on a handle that
+ * has been flushed (its writes come in flush intervals, as a journal's
+ * commit units do), once UPD_IO_WB_BYTES have been written since the last
+ * start or flush, upd_io_wb_note starts their writeback (sync_file_range WRITE over the
  * span they cover; never a WAIT flag, which would consume the file's
  * writeback error), so the device writes while the caller computes and the
  * next flush waits only for the rest.  It changes no durability promise:
@@ -32,21 +33,25 @@ int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n);
  * reported to this call alone (ext4 drops pages whose block allocation
  * failed), so it is kept and the next flush fails with it (upd_io_wb_take);
  * a file that does not support the call (EINVAL, ESPIPE, ENOSYS) just
- * stops getting it.  Measured (docs/ARCHITECTURE.md): in place, journaled,
- * the rootfs pair's apply phase 0.155 -> 0.140 s. */
+ * stops getting it.  Before a handle's first flush (an out-of-place
+ * output, an unjournaled target: written whole, flushed once) the kernel's
+ * own writeback is left alone: starting it early there cost more than it
+ * saved.  Measured in docs/ARCHITECTURE.md "Early writeback". */
 #define UPD_IO_WB_BYTES (256u << 10)
 
 typedef struct {
     uint64_t lo, hi, bytes;      /* span and bytes written since the last start */
     int      err;                /* the first failure of a start (negative errno) */
     int      off;                /* the file does not support it */
+    int      armed;              /* the handle has been flushed */
 } upd_io_wb;
 
 /* Note buffered writes REQS[0..N) (reads are skipped) that succeeded on FD. */
 void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n);
 
-/* At a flush: nothing is pending after it; returns the kept failure
- * (0 or a negative errno), which that flush must report if it succeeds. */
+/* At a flush: nothing is pending after it, and early writeback is armed;
+ * returns the kept failure (0 or a negative errno), which that flush must
+ * report if it succeeds. */
 int upd_io_wb_take(upd_io_wb *wb);
 
 /* Alignment of upd_io_buf_alloc() buffers: a page, which also satisfies

@@ -85,7 +85,7 @@ int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n)
 
 void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n)
 {
-    if (wb->off)
+    if (wb->off || !wb->armed)
         return;
     for (unsigned i = 0; i < n; i++) {
         if (reqs[i].op != UPD_IO_WRITE || !reqs[i].len)
@@ -113,6 +113,7 @@ int upd_io_wb_take(upd_io_wb *wb)
     int kept = wb->err;
     wb->bytes = 0;
     wb->err = 0;
+    wb->armed = 1;
     return kept;
 }
 
