@@ -113,14 +113,7 @@ static int io_one(upd_io *io, uint8_t op, void *buf, size_t len, uint64_t off)
 {
     while (len) {
         upd_io_req r = { buf, off, (uint32_t)(len > UPD_IO_MAX_REQ ? UPD_IO_MAX_REQ : len), op };
-        int rc = io_submit(io, &r, 1, 1);
-        if (rc < 0) {
-            /* the failure is this call's: reap it, so that it is not
-             * reported again by the next call */
-            (void)upd_io_reap(io);
-            return rc;
-        }
-        UPD_CHECK(upd_io_reap(io));
+        UPD_CHECK(upd_io_run(io, &r, 1));   /* its reap takes a failure: none is left over */
         buf = (uint8_t *)buf + r.len;
         off += r.len;
         len -= r.len;

@@ -308,8 +308,9 @@ static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
 }
 
 /* A batch of reads the caller reaps at once, with nothing in flight: a
- * lone read of at most one block is a pread on this thread; every other
- * read first tries preadv2(RWF_NOWAIT), which copies from the page cache
+ * lone read of at most one block runs on this thread (upd_io_fd_xfer, as
+ * the POSIX backend does); every other read first tries
+ * preadv2(RWF_NOWAIT), which copies from the page cache
  * or refuses (EAGAIN) for one system call.  Only what that leaves (bytes
  * not cached, end of file, an error) is queued for the ring, all of it in
  * one submission, concurrently, where a failure is named as usual.  A
@@ -325,13 +326,13 @@ static int ur_run(void *ctx, const upd_io_req *reqs, unsigned n)
         reads = reqs[i].op == UPD_IO_READ;
     if (!reads)
         return ur_submit(ctx, reqs, n);
-    int lone = n == 1 && reqs[0].len <= u->block;
+    if (n == 1 && reqs[0].len <= u->block)
+        return upd_io_fd_xfer(u->fd, reqs, 1);
     for (unsigned i = 0; i < n; i++) {
         upd_io_req r = reqs[i];
         while (r.len) {
             struct iovec v = { r.buf, r.len };
-            ssize_t got = lone ? pread(u->fd, r.buf, r.len, (off_t)r.off)
-                               : preadv2(u->fd, &v, 1, (off_t)r.off, RWF_NOWAIT);
+            ssize_t got = preadv2(u->fd, &v, 1, (off_t)r.off, RWF_NOWAIT);
             if (got <= 0)
                 break;
             r.buf = (uint8_t *)r.buf + got;
