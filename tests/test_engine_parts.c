@@ -20,7 +20,7 @@
 
 #define SPACE 5000
 
-Test(rangeset, matches_bitmap, .description = "random adds and queries agree with a bitmap")
+Test(rangeset, matches_bitmap, .description = "random adds, removals and queries agree with a bitmap")
 {
     uint64_t seed = 7;
     for (int round = 0; round < 20; round++) {
@@ -32,8 +32,18 @@ Test(rangeset, matches_bitmap, .description = "random adds and queries agree wit
             uint64_t lo = (seed >> 33) % SPACE, len = 1 + (seed >> 20) % 64;
             if (lo + len > SPACE)
                 len = SPACE - lo;
-            cr_assert_eq(upd_rangeset_add(&s, lo, lo + len), 0);
-            memset(bits + lo, 1, len);
+            /* one step in four removes a range, up to 150 bytes */
+            int del = (seed >> 60) == 0 || (seed >> 60) == 5 || (seed >> 60) == 9 || (seed >> 60) == 13;
+            if (del) {
+                len = 1 + (seed >> 20) % 150;
+                if (lo + len > SPACE)
+                    len = SPACE - lo;
+                cr_assert_eq(upd_rangeset_remove(&s, lo, lo + len), 0);
+                memset(bits + lo, 0, len);
+            } else {
+                cr_assert_eq(upd_rangeset_add(&s, lo, lo + len), 0);
+                memset(bits + lo, 1, len);
+            }
             uint64_t qlo = (seed >> 7) % SPACE, qlen = 1 + (seed >> 45) % 100;
             if (qlo + qlen > SPACE)
                 qlen = SPACE - qlo;
@@ -65,7 +75,7 @@ Test(rangeset, cap_is_enforced, .description = "more disjoint ranges than the ca
     upd_rangeset_free(&s);
 }
 
-Test(rangeset, map_matches_reference, .description = "random disjoint map adds: next() gives each byte's value; merges only when bytes and values run on")
+Test(rangeset, map_matches_reference, .description = "random disjoint map adds and removals: next() gives each byte's value; merges only when bytes and values run on")
 {
     uint64_t seed = 11;
     for (int round = 0; round < 20; round++) {
@@ -85,6 +95,15 @@ Test(rangeset, map_matches_reference, .description = "random disjoint map adds: 
             /* half the adds continue the value run of the range just below */
             uint64_t v = (seed >> 9) & 1 && lo && val[lo - 1] ? val[lo - 1] + 1 : next_val + 1;
             next_val += 100;
+            if (i % 3 == 2) {
+                /* a removal, up to 100 bytes: cuts, trims or takes ranges */
+                len = 1 + (seed >> 40) % 100;
+                if (lo + len > SPACE)
+                    len = SPACE - lo;
+                cr_assert_eq(upd_rangeset_remove(&m, lo, lo + len), 0);
+                memset(val + lo, 0, len * sizeof *val);
+                continue;
+            }
             int rc = upd_rangemap_add(&m, lo, lo + len, v - 1);
             cr_assert_eq(rc, free_run ? 0 : UPD_E_INVAL, "round %d i %d", round, i);
             for (uint64_t k = lo; free_run && k < lo + len; k++)
@@ -145,6 +164,29 @@ Test(rangeset, map_joins_and_reuse, .description = "map: joins on the left, the 
     cr_assert(lo == 45 && hi == 55 && v == 2);
     cr_assert_eq(upd_rangeset_next(&m, 62, &lo, &hi, &v), 1);
     cr_assert(lo == 60 && hi == 65 && v == 70);
+    upd_rangeset_free(&m);
+}
+
+Test(rangeset, remove_cut_within_cap, .description = "removing the middle of a range needs a node: past the cap UPD_E_LIMIT, the map unchanged; removing a whole range frees its node")
+{
+    upd_rangeset m;
+    upd_rangemap_init(&m, 2);
+    cr_assert_eq(upd_rangemap_add(&m, 0, 10, 100), 0);
+    cr_assert_eq(upd_rangemap_add(&m, 20, 30, 200), 0);
+    cr_assert_eq(upd_rangeset_remove(&m, 4, 6), UPD_E_LIMIT);
+    uint64_t lo, hi, v;
+    cr_assert(upd_rangeset_covers(&m, 0, 10), "unchanged after the refusal");
+    cr_assert_eq(upd_rangeset_remove(&m, 20, 30), 0);
+    cr_assert_eq(m.count, 1u);
+    cr_assert_eq(upd_rangeset_remove(&m, 4, 6), 0, "the freed node serves the cut");
+    cr_assert_eq(m.count, 2u);
+    cr_assert_eq(upd_rangeset_next(&m, 0, &lo, &hi, &v), 1);
+    cr_assert(lo == 0 && hi == 4 && v == 100);
+    cr_assert_eq(upd_rangeset_next(&m, 4, &lo, &hi, &v), 1);
+    cr_assert(lo == 6 && hi == 10 && v == 106, "the tail keeps its bytes' values");
+    cr_assert_eq(upd_rangeset_remove(&m, 0, 100), 0);
+    cr_assert_eq(m.count, 0u);
+    cr_assert_eq(upd_rangeset_next(&m, 0, &lo, &hi, &v), 0);
     upd_rangeset_free(&m);
 }
 

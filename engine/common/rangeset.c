@@ -252,6 +252,53 @@ int upd_rangemap_add(upd_rangeset *s, uint64_t lo, uint64_t hi, uint64_t val)
     return 0;
 }
 
+int upd_rangeset_remove(upd_rangeset *s, uint64_t lo, uint64_t hi)
+{
+    if (lo >= hi || s->root == NIL)
+        return 0;
+    /* the range holding lo, when it starts before it, keeps [its lo, lo) */
+    uint32_t l = floor_node(s, lo);
+    if (l != NIL && s->nodes[l].lo < lo && s->nodes[l].hi > lo) {
+        uint64_t end = s->nodes[l].hi;
+        if (end > hi) {
+            /* one range around [lo, hi): its tail becomes a node of its own */
+            uint32_t t, left, right;
+            uint64_t val = s->vals ? s->vals[l] + (hi - s->nodes[l].lo) : 0;
+            UPD_CHECK(node_new(s, hi, end, val, &t));
+            s->count++;
+            s->nodes[l].hi = lo;
+            split(s->nodes, s->root, hi, &left, &right);
+            s->root = merge(s, merge(s, left, t), right);
+            return 0;
+        }
+        s->nodes[l].hi = lo;
+    }
+    /* ranges starting in [lo, hi) go; the last may keep a tail past hi */
+    uint32_t left, mid, right;
+    split(s->nodes, s->root, lo, &left, &right);
+    split(s->nodes, right, hi, &mid, &right);
+    uint32_t p = NIL, t = mid;
+    while (t != NIL && s->nodes[t].right != NIL) {
+        p = t;
+        t = s->nodes[t].right;
+    }
+    if (t != NIL && s->nodes[t].hi > hi) {
+        /* detach it and keep it as [hi, its hi): nothing lies between */
+        if (p == NIL)
+            mid = s->nodes[t].left;
+        else
+            s->nodes[p].right = s->nodes[t].left;
+        if (s->vals)
+            s->vals[t] += hi - s->nodes[t].lo;
+        s->nodes[t].lo = hi;
+        s->nodes[t].left = s->nodes[t].right = NIL;
+        right = merge(s, t, right);
+    }
+    drop_tree(s, mid, 0);
+    s->root = merge(s, left, right);
+    return 0;
+}
+
 int upd_rangeset_next(const upd_rangeset *s, uint64_t pos, uint64_t *lo, uint64_t *hi,
                       uint64_t *val)
 {

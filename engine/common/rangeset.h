@@ -44,6 +44,10 @@ int upd_rangeset_add(upd_rangeset *s, uint64_t lo, uint64_t hi);
 /* Map form: add [lo, hi) -> VAL.  0, UPD_E_INVAL when it meets a range
  * already present (or S is a set), UPD_E_LIMIT, UPD_E_NOMEM. */
 int upd_rangemap_add(upd_rangeset *s, uint64_t lo, uint64_t hi, uint64_t val);
+/* Remove every byte of [lo, hi) from S (a set or a map; a map's range cut
+ * at hi keeps the values of its bytes).  0, or UPD_E_LIMIT/UPD_E_NOMEM when
+ * cutting one range in two needs a node past the cap (S is then unchanged). */
+int upd_rangeset_remove(upd_rangeset *s, uint64_t lo, uint64_t hi);
 /* The first range ending after POS: 1 and its bounds and value (0 in a
  * set), or 0. */
 int upd_rangeset_next(const upd_rangeset *s, uint64_t pos, uint64_t *lo, uint64_t *hi,
