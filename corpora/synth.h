@@ -31,8 +31,8 @@ const char *const *synth_kinds(void);
  * Lengths: old_len == SIZE exactly for every kind except "empty" (0/0),
  * "one-byte" (1/1), "empty-to-data" (old 0, new max(SIZE,1)) and
  * "data-to-empty" (old max(SIZE,1), new 0).  new_len is SIZE for the
- * same-length kinds (identical, zeros, same-offset-edits, transpose, rotate,
- * reverse-blocks, unrelated), ~2.5x SIZE for "grow", <= SIZE/2 for
+ * same-length kinds (identical, zeros, same-offset-edits, transpose,
+ * swap-small, rotate, reverse-blocks, unrelated), ~2.5x SIZE for "grow", <= SIZE/2 for
  * "shrink", and near SIZE otherwise ("exe-like" ~ +4%, "insert-delete"
  * and "mixed" roughly -20%..+50%; very small SIZEs can come out a few
  * hundred bytes larger).  Every kind except "empty" and "identical"

@@ -38,7 +38,7 @@ static void check_ops(const uint8_t *data, size_t size)
         if (n < sizeof ops / sizeof *ops)
             ops[n] = op;
         n++;
-        FUZZ_ASSERT(op.kind >= UPD_OP_COPY && op.kind <= UPD_OP_RESIZE);
+        FUZZ_ASSERT(op.kind >= UPD_OP_COPY && op.kind <= UPD_OP_DROP);
         FUZZ_ASSERT(op.dst < OFF_LIMIT && op.src < OFF_LIMIT && op.len < OFF_LIMIT);
         /* re-encoding gives back exactly the bytes each stream gave up */
         uint8_t enc[UPD_OP_MAX_ENCODED], part[4];

@@ -177,6 +177,7 @@ static const uint8_t zero_runs[65];   /* a DIFF of non-zero bytes: a 0 run befor
 #define FILL(d, l, b)   { .kind = UPD_OP_FILL, .dst = (d), .len = (l), .fill = (b) }
 #define STASH(s, l)     { .kind = UPD_OP_STASH, .src = (s), .len = (l) }
 #define RESIZE(l)       { .kind = UPD_OP_RESIZE, .len = (l) }
+#define DROP(s, l)      { .kind = UPD_OP_DROP, .src = (s), .len = (l) }
 /* NDIFF diff bytes (all non-zero: NDIFF + 1 zero runs) */
 #define SEG(ndiff, nlit, nops_, ...) \
     { .ops = { __VA_ARGS__ }, .nops = (nops_), .diff = zero_runs, \
@@ -208,6 +209,12 @@ static const craft_spec crafted[] = {
     { "stash-across-segments", 0x20, 1024, 1024, 256, NULL, NULL, 0, 0,
       { SEG(0, 0, 2, STASH(0, 256), COPY(0, 256, 256)), SEG(0, 0, 1, COPY(256, 0, 256)),
         SEG(0, 8, 2, LIT(512, 8), FILL(520, 8, 0)) }, 3 },
+    { "stash-dropped", 0x20, 1024, 1024, 256, NULL, NULL, 0, 0,
+      { SEG(0, 0, 2, STASH(0, 256), COPY(0, 256, 256)), SEG(0, 0, 1, COPY(256, 0, 256)),
+        SEG(0, 8, 3, DROP(0, 256), LIT(512, 8), FILL(520, 8, 0)) }, 3 },
+    { "drop-then-read", 0x20, 1024, 1024, 256, NULL, NULL, 0, 0,
+      { SEG(0, 0, 2, STASH(0, 256), COPY(0, 256, 256)),
+        SEG(0, 0, 2, DROP(0, 256), COPY(256, 0, 256)) }, 2 },
     { "signed-alg", A_OUT_OF_PLACE, 512, 512, 0, NULL, NULL, UPD_SIG_ED25519, 0,
       { SEG(0, 64, 1, LIT(0, 64)) }, 1 },
     { "version-upgrade", 0, 512, 512, 0, "1.0~rc1", "1.0", 0, 0,

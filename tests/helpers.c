@@ -76,6 +76,53 @@ int make_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     return upd_diff(old_img, old_len, new_img, new_len, p, buf_sink, pkg, NULL);
 }
 
+/* upd_diff with window W: 1 when it makes a package with DROPs, 0 without,
+ * the error otherwise (PKG freed unless it has DROPs). */
+static int diff_drops(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
+                      size_t new_len, const upd_diff_params *p, size_t w, buf_t *pkg,
+                      upd_diff_stats *st)
+{
+    upd_diff_params d = *p;
+    d.window = w;
+    memset(pkg, 0, sizeof *pkg);
+    int rc = upd_diff(old_img, old_len, new_img, new_len, &d, buf_sink, pkg, st);
+    if (rc == 0 && st->ops[UPD_OP_DROP])
+        return 1;
+    buf_free(pkg);
+    return rc;
+}
+
+int make_pkg_dropping(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
+                      size_t new_len, const upd_diff_params *p, buf_t *pkg, upd_diff_stats *st)
+{
+    /* the smallest window the package fits without DROPs (bisection), then
+     * just below it, where a few saved ranges too many must go */
+    size_t lo = 1u << 20, hi = p->window;
+    int rc = diff_drops(old_img, old_len, new_img, new_len, p, hi, pkg, st);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    while (hi - lo > 1024) {
+        size_t mid = lo + (hi - lo) / 2;
+        rc = diff_drops(old_img, old_len, new_img, new_len, p, mid, pkg, st);
+        if (rc == 1)
+            return 0;
+        if (rc == 0)
+            hi = mid;
+        else if (rc == UPD_E_LIMIT)
+            lo = mid;
+        else
+            return rc;
+    }
+    for (size_t w = hi - 1024; w > hi - (64u << 10) && w >= (1u << 20); w -= 1024) {
+        rc = diff_drops(old_img, old_len, new_img, new_len, p, w, pkg, st);
+        if (rc == 1)
+            return 0;
+        if (rc < 0 && rc != UPD_E_LIMIT)
+            return rc;
+    }
+    return UPD_E_LIMIT;
+}
+
 int apply_mem(const uint8_t *pkg, size_t pkg_len, const uint8_t *old_img, size_t old_len,
               int in_place, size_t chunk, size_t window, buf_t *out)
 {

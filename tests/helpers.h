@@ -17,6 +17,11 @@ void buf_free(buf_t *b);
 int buf_sink(void *user, const void *data, size_t len);
 
 /* Diff OLD->NEW with P (NULL: defaults, 1 thread) into *PKG; returns upd rc. */
+/* A package made with P but the window lowered, 16 KiB at a time, until the
+ * generator drops saved ranges (ST: its statistics); UPD_E_LIMIT if it
+ * never does above 1 MiB. */
+int make_pkg_dropping(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
+                      size_t new_len, const upd_diff_params *p, buf_t *pkg, upd_diff_stats *st);
 int make_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
              const upd_diff_params *p, buf_t *pkg);
 

@@ -464,6 +464,82 @@ Test(hostile, stash_of_written_bytes, .init = init_imgs, .description = "stashin
     cr_assert_eq(hostile(&s, 1, 100, IMG), UPD_E_OP_STALE);
 }
 
+/* new[0..10) = literal, new[100..110) = old[0..10), read from the stash
+ * in segment 2; segment 1 saves old[0..10) then overwrites it, and
+ * segment 2 starts with the DROP (len 0: none).  Returns the run's result,
+ * after checking that the dry run (which refuses before any write, as the
+ * CLI's in-place path runs it) agrees, and that a success is exact. */
+static int drop_case(uint64_t drop_src, uint64_t drop_len, int drop_after_copy)
+{
+    memset(new_img, 0xab, 10);
+    memcpy(new_img + 100, old_img, 10);
+    craft_seg s[2] = {
+        { .ops = { OP(UPD_OP_STASH, 0, 0, 10), OP(UPD_OP_LIT, 0, 0, 10) }, .nops = 2,
+          .lit = payload, .lit_len = 10 },
+        { .nops = 0 },
+    };
+    upd_op drop = OP(UPD_OP_DROP, 0, drop_src, drop_len), copy = OP(UPD_OP_COPY, 100, 0, 10);
+    if (drop_len && !drop_after_copy)
+        s[1].ops[s[1].nops++] = drop;
+    s[1].ops[s[1].nops++] = copy;
+    if (drop_len && drop_after_copy)
+        s[1].ops[s[1].nops++] = drop;
+    buf_t pkg, out;
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 10, s, 2, &pkg), 0);
+    int dry = dry_run(pkg.p, pkg.n);
+    int rc = apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out);
+    cr_assert_eq(dry, rc, "dry run %s vs apply %s", upd_errname(dry), upd_errname(rc));
+    cr_assert(rc || (out.n == IMG && memcmp(out.p, new_img, IMG) == 0), "image wrong");
+    buf_free(&pkg);
+    buf_free(&out);
+    return rc;
+}
+
+Test(hostile, drop_then_read, .init = init_imgs,
+     .description = "a DROP forgets saved bytes: a later read of them is stale; dropping others is harmless")
+{
+    cr_assert_eq(drop_case(0, 0, 0), 0, "control: no DROP");
+    cr_assert_eq(drop_case(0, 10, 0), UPD_E_OP_STALE, "all of them dropped");
+    cr_assert_eq(drop_case(9, 1, 0), UPD_E_OP_STALE, "their last byte dropped");
+    cr_assert_eq(drop_case(10, 500, 0), 0, "bytes never saved: nothing forgotten");
+}
+
+Test(hostile, drop_not_first, .init = init_imgs,
+     .description = "a DROP after another op of its segment: UPD_E_OP_DROP")
+{
+    cr_assert_eq(drop_case(0, 10, 1), UPD_E_OP_DROP);
+    cr_assert_eq(drop_case(50, 10, 1), UPD_E_OP_DROP, "even one that forgets nothing");
+}
+
+Test(hostile, drop_out_of_bounds, .init = init_imgs, .description = "a DROP past the old image")
+{
+    cr_assert_eq(drop_case(IMG - 5, 10, 0), UPD_E_OP_BOUNDS);
+}
+
+Test(hostile, drop_cut_past_cap, .init = init_imgs,
+     .description = "a DROP that cuts a saved range in two needs a range the header did not declare")
+{
+    /* one saved range declared; a DROP in its middle makes two */
+    memset(new_img, 0xab, 10);
+    craft_seg s[2] = {
+        { .ops = { OP(UPD_OP_STASH, 0, 0, 10), OP(UPD_OP_LIT, 0, 0, 10) }, .nops = 2,
+          .lit = payload, .lit_len = 10 },
+        { .ops = { OP(UPD_OP_DROP, 0, 4, 2), OP(UPD_OP_FILL, 200, 0, 1) }, .nops = 2 },
+    };
+    new_img[200] = 0;
+    s[1].ops[1].fill = 0;
+    buf_t pkg;
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 10, s, 2, &pkg), 0);
+    upd_header h;
+    cr_assert_eq(upd_header_decode(pkg.p, pkg.n, &h), 0);
+    cr_assert_geq(h.stash_ranges, 2u, "craft_pkg declares a range per op");
+    cr_assert_eq(dry_run(pkg.p, pkg.n), 0, "control: within the declared count");
+    put32(pkg.p + 132, 1);   /* the header's stash_ranges */
+    cr_assert_eq(reseal(pkg.p, pkg.n), 0);
+    cr_assert_eq(dry_run(pkg.p, pkg.n), UPD_E_LIMIT);
+    buf_free(&pkg);
+}
+
 /* A DIFF of 100 bytes over its own offset with the sparse records RUNS
  * and BYTES (hostile unless they spell 100 bytes exactly). */
 static int sparse_diff(const uint8_t *runs, size_t nr, const uint8_t *bytes, size_t nb)

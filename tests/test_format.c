@@ -139,7 +139,8 @@ Test(format, header_rejects, .description = "each out-of-range field has its own
         { 8, 2, 1, UPD_E_PKG_VERSION },                        /* dense diffs */
         { 8, 2, 2, UPD_E_PKG_VERSION },                        /* the 256-byte header */
         { 8, 2, 3, UPD_E_PKG_VERSION },                        /* one interleaved control stream */
-        { 8, 2, 5, UPD_E_PKG_VERSION },
+        { 8, 2, 4, UPD_E_PKG_VERSION },                        /* no DROP */
+        { 8, 2, 6, UPD_E_PKG_VERSION },
         { 10, 2, UPD_HEADER_MIN - 1, UPD_E_PKG_HEADER },       /* header_size range */
         { 10, 2, UPD_HEADER_MAX + 1, UPD_E_PKG_HEADER },
         { 10, 2, 256, UPD_E_PKG_HEADER },                      /* not what the strings take */
@@ -406,13 +407,13 @@ Test(format, op_roundtrip_random, .description = "100k random ops encode and dec
     for (int i = 0; i < 100000; i++) {
         upd_op *op = &ops[i];
         memset(op, 0, sizeof *op);
-        op->kind = (upd_op_kind)(1 + rnd(&seed) % 6);
+        op->kind = (upd_op_kind)(1 + rnd(&seed) % 7);
         int big = rnd(&seed) % 4 == 0;
         uint64_t lim = big ? (1ull << 61) : (1ull << 24);
         op->dst = rnd(&seed) % lim;
         op->len = 1 + rnd(&seed) % (big ? (1ull << 40) : 4096);
         op->src = rnd(&seed) % lim;
-        if (op->kind == UPD_OP_STASH)
+        if (op->kind == UPD_OP_STASH || op->kind == UPD_OP_DROP)
             op->dst = 0;
         if (op->kind == UPD_OP_FILL)
             op->fill = (uint8_t)rnd(&seed);
@@ -497,7 +498,10 @@ static int one_op(uint8_t k, const uint8_t *d, size_t nd, const uint8_t *s, size
 Test(format, op_decode_rejects, .description = "malformed op bytes are refused, never misread")
 {
     cr_assert_eq(ONE(0x00, "\x00", "", "\x01"), UPD_E_OP_DECODE, "kind 0");
-    cr_assert_eq(ONE(0x07, "\x00", "", "\x01"), UPD_E_OP_DECODE, "kind 7");
+    cr_assert_eq(ONE(0x07, "\x00", "", "\x01"), UPD_E_OP_DECODE, "DROP without a source");
+    cr_assert_eq(ONE(0x07, "", "\x04", "\x01"), 1, "DROP [2, 3)");
+    cr_assert_eq(ONE(0x0f, "", "\x04", "\x01"), UPD_E_OP_DECODE, "DROP with DOWN");
+    cr_assert_eq(ONE(0x07, "", "\x04", "\x00"), UPD_E_OP_DECODE, "DROP of nothing");
     cr_assert_eq(ONE(0x13, "\x00", "", "\x01"), UPD_E_OP_DECODE, "high bits");
     cr_assert_eq(ONE(0x0b, "\x00", "", "\x01"), UPD_E_OP_DECODE, "DOWN where up is shorter");
     cr_assert_eq(ONE(0x0d, "", "\x00", "\x01"), UPD_E_OP_DECODE, "STASH with DOWN");
@@ -525,6 +529,20 @@ Test(format, op_decode_rejects, .description = "malformed op bytes are refused, 
     static const uint8_t up[] = { 0x02, 0x02, 0x00, 0x03, 0x03, 0x00, 0x00, 0x04, 0x01 };
     cr_assert_eq(decode_all(down, sizeof down), UPD_E_OP_DECODE, "DOWN not canonical");
     cr_assert_eq(decode_all(up, sizeof up), 0, "the same ops coded up");
+    /* a DROP codes its source from the end of the one before, and a write
+     * after DROPs from the last one's end: DROP [2, 3), DROP [3, 5), LIT [5, 6) */
+    static const uint8_t drops[] = { 0x03, 0x01, 0x02, 0x07, 0x07, 0x03, 0x00,
+                                     0x04, 0x00, 0x01, 0x02, 0x01 };
+    upd_op_cursor dc;
+    upd_op dop[3];
+    cr_assert_eq(upd_op_cursor_init(&dc, drops, sizeof drops), 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(upd_op_next(&dc, &dop[i]), 1, "op %d", i);
+    upd_op end;
+    cr_assert_eq(upd_op_next(&dc, &end), 0);
+    cr_assert(dop[0].kind == UPD_OP_DROP && dop[0].src == 2 && dop[0].len == 1);
+    cr_assert(dop[1].kind == UPD_OP_DROP && dop[1].src == 3 && dop[1].len == 2);
+    cr_assert(dop[2].kind == UPD_OP_LIT && dop[2].dst == 5 && dop[2].len == 1);
     static const uint8_t past_end[] = { 0x01, 0x05, 0x00, 0x06, 0x05 };
     cr_assert_eq(decode_all(past_end, sizeof past_end), UPD_E_OP_DECODE, "stream past the end");
     static const uint8_t no_head[] = { 0x01, 0x00 };

@@ -16,7 +16,7 @@ static const struct { int err, fumo; } expect[] = {
     { UPD_E_PKG_TRAILING, 402 }, { UPD_E_SEG_DIGEST, 402 }, { UPD_E_SEG_DECODE, 402 },
     { UPD_E_PKG_SIGNATURE, 404 },
     { UPD_E_OP_DECODE, 402 }, { UPD_E_OP_BOUNDS, 402 }, { UPD_E_OP_STALE, 402 },
-    { UPD_E_OP_STASH, 402 }, { UPD_E_OP_STREAM, 402 }, { UPD_E_OP_DICT, 402 },
+    { UPD_E_OP_STASH, 402 }, { UPD_E_OP_STREAM, 402 }, { UPD_E_OP_DICT, 402 }, { UPD_E_OP_DROP, 402 },
     { UPD_E_BASE_SIZE, 403 }, { UPD_E_BASE_HASH, 403 }, { UPD_E_RESULT_HASH, 410 },
     { UPD_E_RESULT_SIZE, 410 },
     { UPD_E_DIFF_TOO_LARGE, 400 }, { UPD_E_COMPRESS, 400 }, { UPD_E_PLAN, 400 },

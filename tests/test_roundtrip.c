@@ -102,6 +102,42 @@ Test(roundtrip, small_stash_budget, .description = "a 4 KiB stash budget: part s
     with_budget(4096, kinds, 3);
 }
 
+Test(roundtrip, saved_ranges_dropped, .timeout = 300,
+     .description = "a window too small for every saved range: DROPs forget dead ones, fewer live at once, still exact both ways")
+{
+    static const char *const kinds[] = { "swap-small", "swap-small" };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        synth_pair sp;
+        cr_assert_eq(synth_make(kinds[i], 21 + i, (1u + 2 * i) << 20, &sp), 0);
+        upd_diff_params p;
+        upd_diff_params_default(&p);
+        p.threads = 1;
+        p.level = 3;
+        buf_t plain, dropping, out;
+        upd_diff_stats st;
+        cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &plain), 0);
+        cr_assert_eq(make_pkg_dropping(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p,
+                                       &dropping, &st), 0, "%s: never dropped", kinds[i]);
+        upd_header h0, h1;
+        cr_assert_eq(upd_header_decode(plain.p, plain.n, &h0), 0);
+        cr_assert_eq(upd_header_decode(dropping.p, dropping.n, &h1), 0);
+        cr_log_info("%s: %u saved ranges at once, %u with %llu DROPs; %zu -> %zu bytes", kinds[i],
+                    h0.stash_ranges, h1.stash_ranges, (unsigned long long)st.ops[UPD_OP_DROP],
+                    plain.n, dropping.n);
+        cr_assert_lt(h1.stash_ranges, h0.stash_ranges, "%s: DROPs kept as many live", kinds[i]);
+        cr_assert_eq(h1.stash_size, h0.stash_size, "%s: the same ranges saved", kinds[i]);
+        for (int in_place = 0; in_place < 2; in_place++) {
+            cr_assert_eq(apply_mem(dropping.p, dropping.n, sp.old_img, sp.old_len, in_place, 0, 0,
+                                   &out), 0, "%s in place %d", kinds[i], in_place);
+            check_out(&out, &sp, in_place ? "in place" : "out of place", kinds[i], 21);
+            buf_free(&out);
+        }
+        buf_free(&plain);
+        buf_free(&dropping);
+        synth_free(&sp);
+    }
+}
+
 Test(roundtrip, smallest_segments, .description = "2 MiB segments force many segments per package",
      .timeout = 120)
 {

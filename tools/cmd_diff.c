@@ -23,7 +23,7 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
     if (o->json) {
         printf("{\"pkg_size\":%llu,\"new_size\":%zu,\"segments\":%u,"
                "\"ops\":{\"copy\":%llu,\"diff\":%llu,\"lit\":%llu,\"fill\":%llu,\"stash\":%llu,"
-               "\"resize\":%llu},\"copy_bytes\":%llu,\"diff_bytes\":%llu,\"lit_bytes\":%llu,"
+               "\"resize\":%llu,\"drop\":%llu},\"copy_bytes\":%llu,\"diff_bytes\":%llu,\"lit_bytes\":%llu,"
                "\"fill_bytes\":%llu,\"unchanged_bytes\":%llu,\"stash_size\":%llu,"
                "\"cycle_lit_bytes\":%llu,\"dict_segments\":%u,\"t_index\":%.3f,\"t_match\":%.3f,"
                "\"t_plan\":%.3f,\"t_emit\":%.3f}\n",
@@ -31,7 +31,7 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
                (unsigned long long)st->ops[UPD_OP_COPY], (unsigned long long)st->ops[UPD_OP_DIFF],
                (unsigned long long)st->ops[UPD_OP_LIT], (unsigned long long)st->ops[UPD_OP_FILL],
                (unsigned long long)st->ops[UPD_OP_STASH], (unsigned long long)st->ops[UPD_OP_RESIZE],
-               (unsigned long long)st->copy_bytes, (unsigned long long)st->diff_bytes,
+               (unsigned long long)st->ops[UPD_OP_DROP], (unsigned long long)st->copy_bytes, (unsigned long long)st->diff_bytes,
                (unsigned long long)st->lit_bytes, (unsigned long long)st->fill_bytes,
                (unsigned long long)st->unchanged_bytes, (unsigned long long)st->stash_size,
                (unsigned long long)st->cycle_lit_bytes, st->dict_segments,
@@ -45,10 +45,12 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
     printf("time      index %.2f s, match %.2f s, plan %.2f s, emit %.2f s\n", st->t_index,
            st->t_match, st->t_plan, st->t_emit);
     if (o->verbose) {
-        printf("ops       copy %llu, diff %llu, literal %llu, fill %llu, stash %llu, resize %llu\n",
+        printf("ops       copy %llu, diff %llu, literal %llu, fill %llu, stash %llu, resize %llu, "
+               "drop %llu\n",
                (unsigned long long)st->ops[UPD_OP_COPY], (unsigned long long)st->ops[UPD_OP_DIFF],
                (unsigned long long)st->ops[UPD_OP_LIT], (unsigned long long)st->ops[UPD_OP_FILL],
-               (unsigned long long)st->ops[UPD_OP_STASH], (unsigned long long)st->ops[UPD_OP_RESIZE]);
+               (unsigned long long)st->ops[UPD_OP_STASH], (unsigned long long)st->ops[UPD_OP_RESIZE],
+               (unsigned long long)st->ops[UPD_OP_DROP]);
         printf("bytes     unchanged %s, copy %llu, diff %llu, literal %llu, fill %llu\n",
                cli_num(st->unchanged_bytes, a), (unsigned long long)st->copy_bytes,
                (unsigned long long)st->diff_bytes, (unsigned long long)st->lit_bytes,
@@ -73,7 +75,7 @@ int cmd_diff(int argc, char **argv)
         { "to", required_argument, 0, 'T' }, { "quiet", no_argument, 0, 'q' },
         { "verbose", no_argument, 0, 'v' }, { "json", no_argument, 0, 'j' },
         { "sign", required_argument, 0, 'K' }, { "dict-max", required_argument, 0, 'D' },
-        { 0, 0, 0, 0 }
+        { "window", required_argument, 0, 'W' }, { 0, 0, 0, 0 }
     };
     const char *sign_key = NULL;
     upd_diff_params p;
@@ -91,6 +93,7 @@ int cmd_diff(int argc, char **argv)
         case 'S': if (cli_parse_size(optarg, &v)) goto bad; p.stash_max = v; break;
         case 'D': if (cli_parse_size(optarg, &v) || v > UINT32_MAX) goto bad; p.dict_max = (uint32_t)v; break;
         case 'b': if (cli_parse_size(optarg, &v) || v > UINT32_MAX) goto bad; p.block_size = (uint32_t)v; break;
+        case 'W': if (cli_parse_size(optarg, &v) || v > SIZE_MAX) goto bad; p.window = (size_t)v; break;
         case 't': p.threads = (unsigned)atoi(optarg); break;
         case 'P': p.package_id = optarg; break;
         case 'F': p.from_version = optarg; break;

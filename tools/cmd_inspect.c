@@ -86,6 +86,9 @@ int cmd_inspect(int argc, char **argv)
     if (au.sig_alg == UPD_SIG_ED25519)
         cli_hex(au.key_id, UPD_KEY_ID_SIZE, keyid);
     const char *verdict = rc ? upd_errname(rc) : "ok";
+    /* what an applier with the default window must hold (apply.h): the
+     * figure an embedder sizes its memory by */
+    uint64_t need = upd_applier_mem_need(h, 0);
     char jid[2 * UPD_ID_MAX + 1], jfrom[2 * UPD_ID_MAX + 1], jto[2 * UPD_ID_MAX + 1];
     if (o.json) {
         printf("{\"format\":%u,\"package_id\":\"%s\",\"from\":\"%s\",\"to\":\"%s\","
@@ -93,8 +96,10 @@ int cmd_inspect(int argc, char **argv)
                "\"header_size\":%u,\"prefix_size\":%llu,"
                "\"block_size\":%u,\"segments\":%u,\"seg_max\":%u,\"seg_cmax\":%u,"
                "\"dict_max\":%u,\"frozen_ranges\":%u,\"stash_size\":%llu,"
+               "\"write_ranges\":%u,\"stash_ranges\":%u,\"mem_need\":%llu,"
+               "\"mem_need_journaled\":%llu,"
                "\"ops\":{\"copy\":%llu,\"diff\":%llu,\"lit\":%llu,"
-               "\"fill\":%llu,\"stash\":%llu,\"resize\":%llu},\"package_size\":%zu,"
+               "\"fill\":%llu,\"stash\":%llu,\"resize\":%llu,\"drop\":%llu},\"package_size\":%zu,"
                "\"signature\":\"%s\",\"key_id\":\"%s\",\"io\":\"none\",\"io_auto\":\"%s\","
                "\"valid\":\"%s\"}\n",
                h->version, json_str(h->package_id, jid), json_str(h->from_version, jfrom),
@@ -103,10 +108,13 @@ int cmd_inspect(int argc, char **argv)
                h->header_size, (unsigned long long)upd_pkg_prefix_size(h),
                h->block_size, h->seg_count, h->seg_max, h->seg_cmax, h->dict_max,
                h->frozen_ranges, (unsigned long long)h->stash_size,
+               h->write_ranges, h->stash_ranges, (unsigned long long)need,
+               (unsigned long long)(need + UPD_JOURNAL_MEM),
                (unsigned long long)st.ops[UPD_OP_COPY],
                (unsigned long long)st.ops[UPD_OP_DIFF], (unsigned long long)st.ops[UPD_OP_LIT],
                (unsigned long long)st.ops[UPD_OP_FILL], (unsigned long long)st.ops[UPD_OP_STASH],
-               (unsigned long long)st.ops[UPD_OP_RESIZE], len,
+               (unsigned long long)st.ops[UPD_OP_RESIZE], (unsigned long long)st.ops[UPD_OP_DROP],
+               len,
                keyid[0] ? "ed25519" : "none", keyid, upd_io_uring_probe() ? "posix" : "uring",
                verdict);
     } else if (!o.quiet) {
@@ -126,10 +134,16 @@ int cmd_inspect(int argc, char **argv)
                    h->frozen_ranges);
         else
             printf(", no dictionaries\n");
-        printf("ops         copy %llu, diff %llu, literal %llu, fill %llu, stash %llu, resize %llu\n",
+        printf("memory      needs %s bytes of applier window (%s in place, journaled); "
+               "at most %u ranges written, %u saved\n",
+               cli_num(need, a1), cli_num(need + UPD_JOURNAL_MEM, a2), h->write_ranges,
+               h->stash_ranges);
+        printf("ops         copy %llu, diff %llu, literal %llu, fill %llu, stash %llu, resize %llu, "
+               "drop %llu\n",
                (unsigned long long)st.ops[UPD_OP_COPY], (unsigned long long)st.ops[UPD_OP_DIFF],
                (unsigned long long)st.ops[UPD_OP_LIT], (unsigned long long)st.ops[UPD_OP_FILL],
-               (unsigned long long)st.ops[UPD_OP_STASH], (unsigned long long)st.ops[UPD_OP_RESIZE]);
+               (unsigned long long)st.ops[UPD_OP_STASH], (unsigned long long)st.ops[UPD_OP_RESIZE],
+               (unsigned long long)st.ops[UPD_OP_DROP]);
         if (keyid[0])
             printf("signature   ed25519, key id %s (not checked here: see updelta verify)\n", keyid);
         else

@@ -159,6 +159,11 @@ static int load_records(const upd_applier *a, step_iter *it)
 static int iter_load(const upd_applier *a, step_iter *it)
 {
     int rc = upd_op_next(&it->c, &it->op);
+    /* a DROP only changed the saved map, in pass 1: nothing to run */
+    while (rc > 0 && it->op.kind == UPD_OP_DROP) {
+        it->index++;
+        rc = upd_op_next(&it->c, &it->op);
+    }
     UPD_CHECK(rc);
     it->done = rc == 0;
     if (it->done)

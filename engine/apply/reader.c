@@ -305,7 +305,7 @@ static int on_segment(upd_applier *a)
 {
     const upd_seg_entry *e = &a->manifest[a->seg];
     uint8_t got[32];
-    uint64_t ops_before[7];
+    uint64_t ops_before[UPD_OP_KINDS];
     memcpy(ops_before, a->st.ops, sizeof ops_before);
     upd_sha256_final(a->hash, got);
     if (memcmp(got, e->sha256, 32))

@@ -11,6 +11,7 @@ typedef struct {
     upd_sparse_cursor diff;           /* the DIFF ops' records in dbuf */
     uint64_t lit_used;
     int      lits;                    /* a LIT op was seen */
+    int      others;                  /* an op other than DROP was seen */
 } payload;
 
 /* Old-image bytes stay valid below the smallest length the image has had:
@@ -70,6 +71,14 @@ static int validate_op(upd_applier *a, const upd_op *op, const upd_seg_entry *e,
         a->stash_end += op->len;
         return 0;
     }
+    case UPD_OP_DROP:
+        /* only the segment's first ops: the segment's run (pass 2) then
+         * never needs a range its validation dropped */
+        if (pl->others)
+            return UPD_E_OP_DROP;
+        if (upd_range_exceeds(op->src, op->len, h->old_size))
+            return UPD_E_OP_BOUNDS;
+        return upd_rangeset_remove(&a->saved, op->src, op->src + op->len);
     case UPD_OP_COPY:
     case UPD_OP_DIFF:
         UPD_CHECK(check_old_read(a, op->src, op->len, *low));
@@ -116,6 +125,7 @@ int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e)
         if (e->dict_len && pl.lits && op.kind != UPD_OP_LIT)
             return UPD_E_OP_DICT;
         UPD_CHECK(validate_op(a, &op, e, &pl, &low));
+        pl.others |= op.kind != UPD_OP_DROP;
         a->st.ops[op.kind]++;
     }
     UPD_CHECK(rc);

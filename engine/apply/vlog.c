@@ -7,10 +7,11 @@
  *
  * An entry, little-endian, padded to the block size so that writing one
  * never tears the block of another:
- *   0   magic "UPDVLOG1"        8   segment index      16  record count
+ *   0   magic "UPDVLOG2"        8   segment index      16  record count
  *   24  image length after      32  low water after    40  stash log end after
- *   48  op counts by kind (7 x u64)                    104 zero up to 128
- *   128 records, 16 bytes each: offset, length | VLOG_STASH for a STASH
+ *   48  op counts by kind (8 x u64)                    112 zero up to 128
+ *   128 records, 16 bytes each: offset, length | VLOG_STASH for a STASH,
+ *       | VLOG_DROP for a DROP
  *   then the XXH3 of all the above, seeded with the run's salt and the index
  * The slot that first covers an entry carries the checksum of the bytes
  * appended since the slot before (journal.c), so an entry torn by a crash
@@ -24,8 +25,9 @@
 #define VLOG_HEAD   128u
 #define VLOG_REC    16u
 #define VLOG_STASH  (1ull << 63)
+#define VLOG_DROP   (1ull << 62)
 #define VLOG_SEED   0x766c6f6731ull
-static const uint8_t vmagic[8] = { 'U', 'P', 'D', 'V', 'L', 'O', 'G', '1' };
+static const uint8_t vmagic[8] = { 'U', 'P', 'D', 'V', 'L', 'O', 'G', '2' };
 
 enum { V_SEG = 8, V_NREC = 16, V_SIZE = 24, V_LOW = 32, V_STASH = 40, V_OPS = 48 };
 
@@ -67,14 +69,15 @@ static int vw_rec(vwriter *w, uint64_t off, uint64_t len)
     return 0;
 }
 
-static int append(upd_applier *a, vwriter *w, const upd_seg_entry *e, const uint64_t ops_before[7])
+static int append(upd_applier *a, vwriter *w, const upd_seg_entry *e, const uint64_t ops_before[UPD_OP_KINDS])
 {
     /* no run resumes after the last segment */
     if (a->seg + 1 >= a->h.seg_count)
         return 0;
     uint64_t nrec = 0;
-    for (int k = UPD_OP_COPY; k <= UPD_OP_STASH; k++)
-        nrec += a->st.ops[k] - ops_before[k];
+    for (int k = UPD_OP_COPY; k < UPD_OP_KINDS; k++)
+        if (k != UPD_OP_RESIZE)
+            nrec += a->st.ops[k] - ops_before[k];
     uint64_t start = a->vlog_end, body = VLOG_HEAD + nrec * VLOG_REC + 8;
     uint64_t len = (body + a->h.block_size - 1) / a->h.block_size * a->h.block_size;
     if (upd_range_exceeds(start, len, upd_jr_vlog_cap(&a->h)))
@@ -89,7 +92,7 @@ static int append(upd_applier *a, vwriter *w, const upd_seg_entry *e, const uint
     upd_wr64(h + V_SIZE, a->cur_size);
     upd_wr64(h + V_LOW, a->low_water);
     upd_wr64(h + V_STASH, a->stash_end);
-    for (int k = 0; k < 7; k++)
+    for (int k = 0; k < UPD_OP_KINDS; k++)
         upd_wr64(h + V_OPS + 8 * k, a->st.ops[k] - ops_before[k]);
     w->n = VLOG_HEAD;
     upd_op_cursor c;
@@ -99,6 +102,8 @@ static int append(upd_applier *a, vwriter *w, const upd_seg_entry *e, const uint
     while ((rc = upd_op_next(&c, &op)) > 0) {
         if (op.kind == UPD_OP_STASH)
             UPD_CHECK(vw_rec(w, op.src, op.len | VLOG_STASH));
+        else if (op.kind == UPD_OP_DROP)
+            UPD_CHECK(vw_rec(w, op.src, op.len | VLOG_DROP));
         else if (op.kind != UPD_OP_RESIZE)
             UPD_CHECK(vw_rec(w, op.dst, op.len));
     }
@@ -114,7 +119,7 @@ static int append(upd_applier *a, vwriter *w, const upd_seg_entry *e, const uint
     return 0;
 }
 
-int upd_jr_vlog_append(upd_applier *a, const upd_seg_entry *e, const uint64_t ops_before[7])
+int upd_jr_vlog_append(upd_applier *a, const upd_seg_entry *e, const uint64_t ops_before[UPD_OP_KINDS])
 {
     vwriter w = { .a = a, .x = XXH3_createState() };
     if (!w.x)
@@ -163,17 +168,23 @@ static int replay_entry(upd_applier *a, vreader *r, XXH3_state_t *x, uint32_t se
     UPD_CHECK(vr_need(r, VLOG_HEAD, &p));
     XXH3_64bits_update(x, p, VLOG_HEAD);
     uint64_t nrec = upd_rd64(p + V_NREC), size = upd_rd64(p + V_SIZE), low = upd_rd64(p + V_LOW);
-    uint64_t send = upd_rd64(p + V_STASH), ops[7];
+    uint64_t send = upd_rd64(p + V_STASH), ops[UPD_OP_KINDS];
     if (memcmp(p, vmagic, 8) || upd_rd32(p + V_SEG) != seg || nrec > hd->op_count
         || size > most || low > most || send > hd->stash_size)
         return UPD_E_JOURNAL;
-    for (int k = 0; k < 7; k++)
+    for (int k = 0; k < UPD_OP_KINDS; k++)
         ops[k] = upd_rd64(p + V_OPS + 8 * k);
     for (uint64_t i = 0; i < nrec; i++) {
         UPD_CHECK(vr_need(r, VLOG_REC, &p));
         XXH3_64bits_update(x, p, VLOG_REC);
-        uint64_t off = upd_rd64(p), len = upd_rd64(p + 8) & ~VLOG_STASH;
-        if (upd_rd64(p + 8) & VLOG_STASH) {
+        uint64_t off = upd_rd64(p), len = upd_rd64(p + 8) & ~(VLOG_STASH | VLOG_DROP);
+        if ((upd_rd64(p + 8) & (VLOG_STASH | VLOG_DROP)) == VLOG_DROP) {
+            if (upd_range_exceeds(off, len, hd->old_size)
+                || upd_rangeset_remove(&a->saved, off, off + len) < 0)
+                return UPD_E_JOURNAL;
+        } else if (upd_rd64(p + 8) & VLOG_DROP) {
+            return UPD_E_JOURNAL;
+        } else if (upd_rd64(p + 8) & VLOG_STASH) {
             if (upd_range_exceeds(off, len, hd->old_size)
                 || upd_range_exceeds(a->stash_end, len, hd->stash_size)
                 || upd_rangemap_add(&a->saved, off, off + len, a->stash_end) < 0)
@@ -197,7 +208,7 @@ static int replay_entry(upd_applier *a, vreader *r, XXH3_state_t *x, uint32_t se
     }
     a->cur_size = size;
     a->low_water = low;
-    for (int k = 0; k < 7; k++)
+    for (int k = 0; k < UPD_OP_KINDS; k++)
         a->st.ops[k] += ops[k];
     return 0;
 }

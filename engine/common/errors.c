@@ -34,6 +34,7 @@ static const err_row err_table[] = {
     ROW(UPD_E_OP_STASH,       "stash operation saves bytes already saved"),
     ROW(UPD_E_OP_STREAM,      "operations do not consume the segment's payload exactly"),
     ROW(UPD_E_OP_DICT,        "literal dictionary outside the image, or overwritten after it was taken"),
+    ROW(UPD_E_OP_DROP,        "drop operation after another kind of operation in its segment"),
     ROW(UPD_E_BASE_SIZE,      "base image size does not match the package"),
     ROW(UPD_E_BASE_HASH,      "base image hash does not match the package (wrong base image)"),
     ROW(UPD_E_RESULT_HASH,    "updated image hash does not match the package"),

@@ -14,7 +14,7 @@ void upd_diff_params_default(upd_diff_params *p)
     p->segment_size = UPD_DEFAULT_SEGMENT;
     p->stash_max = UPD_DEFAULT_STASH_MAX;
     p->threads = 2;
-    p->window = UPD_DEFAULT_WINDOW;
+    p->window = UPD_DIFF_DEFAULT_WINDOW;
     p->dict_max = UPD_DEFAULT_DICT;
 }
 
@@ -28,10 +28,12 @@ void upd_diff_params_default(upd_diff_params *p)
  * region's head, so it outgrows segment_size only when it holds one op
  * alone (head included), and each closed segment
  * and the op after it hold more than segment_size: every op counted at
- * most twice, fewer than 2 * payload / segment_size + 1 segments. */
-static uint64_t schedule_mem(const upd_gops *sched, const upd_plan_info *info,
-                             const upd_diff_params *p, const uint8_t *old_img,
-                             const uint8_t *new_img)
+ * most twice, fewer than 2 * payload / segment_size + 1 segments.
+ * DROPs put in after the cut add up to DROP_BYTES to a segment, and a cut
+ * by STASH count can make more segments (CUTS has them). */
+static uint64_t schedule_mem(const upd_gops *sched, const upd_cuts *cuts,
+                             const upd_plan_info *info, const upd_diff_params *p,
+                             const uint8_t *old_img, const uint8_t *new_img, uint64_t drop_bytes)
 {
     uint64_t payload = 0, seg_max = p->segment_size;
     for (size_t i = 0; i < sched->n; i++) {
@@ -39,9 +41,13 @@ static uint64_t schedule_mem(const upd_gops *sched, const upd_plan_info *info,
         payload += n;
         seg_max = n > seg_max ? n : seg_max;
     }
+    seg_max += drop_bytes;
     upd_header h = { .seg_max = (uint32_t)seg_max, .seg_cmax = ZSTD_COMPRESSBOUND(seg_max),
                      .write_ranges = info->write_ranges, .stash_ranges = info->stash_ranges };
-    h.seg_count = (uint32_t)(2 * payload / p->segment_size + 1);
+    uint64_t nseg = 2 * payload / p->segment_size + 1;
+    if (cuts->n && cuts->n - 1 > nseg)
+        nseg = cuts->n - 1;
+    h.seg_count = nseg < UINT32_MAX ? (uint32_t)nseg : UINT32_MAX;
     h.frozen_ranges = h.seg_count;   /* a dictionary window per segment at most */
     return upd_applier_mem_need(&h, p->window) + UPD_JOURNAL_MEM;
 }
@@ -72,6 +78,60 @@ static int check_lits_last(const upd_gops *sched, const upd_cuts *cuts, const ui
     if (other.stash_ranges > info->stash_ranges)
         info->stash_ranges = other.stash_ranges;
     return rc;
+}
+
+/* Replay SCHED in the simulator, in both orders emission may use (MOVED
+ * gets the LITs-last one when dictionaries are on), into INFO's peaks. */
+static int check_schedule(const upd_gops *sched, const upd_cuts *cuts, const uint8_t *old_img,
+                          size_t old_len, const uint8_t *new_img, size_t new_len,
+                          const upd_diff_params *p, upd_plan_info *info, upd_gops *moved)
+{
+    int rc = upd_plan_check(sched, old_img, old_len, new_img, new_len, info);
+    if (!rc && p->dict_max)
+        rc = check_lits_last(sched, cuts, old_img, old_len, new_img, new_len, info, moved);
+    return rc;
+}
+
+/* Over the window with ranges saved: the schedule with DROPs instead
+ * (drops.c), first on its own cut, then on cuts of ever fewer STASHes a
+ * segment until it fits; checked again, *NEED its memory. */
+#define DROP_CUT_FIRST 16384u
+#define DROP_CUT_LAST  64u
+static int with_drops(upd_gops *sched, upd_cuts *cuts, const uint8_t *old_img, size_t old_len,
+                      const uint8_t *new_img, size_t new_len, const upd_diff_params *p,
+                      upd_plan_info *info, upd_gops *moved, uint64_t *need)
+{
+    upd_gops out = { 0 };
+    upd_cuts out_cuts = { 0 }, recut = { 0 };
+    int rc = 0;
+    for (uint32_t max_stash = 0;; max_stash = max_stash ? max_stash / 4 : DROP_CUT_FIRST) {
+        const upd_cuts *c = cuts;
+        uint64_t drop_bytes = 0;
+        if (max_stash) {
+            rc = upd_emit_cut(sched, old_img, new_img, p->segment_size, max_stash, &recut);
+            c = &recut;
+        }
+        if (!rc)
+            rc = upd_plan_drops(sched, c, &out, &out_cuts, &drop_bytes);
+        if (!rc)
+            rc = check_schedule(&out, &out_cuts, old_img, old_len, new_img, new_len, p, info,
+                                moved);
+        if (!rc)
+            *need = schedule_mem(&out, &out_cuts, info, p, old_img, new_img, drop_bytes);
+        if (rc || *need <= p->window || max_stash == DROP_CUT_LAST)
+            break;
+    }
+    free(recut.v);
+    if (rc) {
+        free(out.v);
+        free(out_cuts.v);
+        return rc;
+    }
+    free(sched->v);
+    free(cuts->v);
+    *sched = out;
+    *cuts = out_cuts;
+    return 0;
 }
 
 static int str_ok(const char *s, size_t max)
@@ -147,16 +207,18 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
             rc = upd_plan(&ops, old_len, new_len, p->stash_max, p->block_size, &sched,
                           &info.stash_size, st);
         if (!rc)
-            rc = upd_emit_cut(&sched, old_img, new_img, p->segment_size, &cuts);
+            rc = upd_emit_cut(&sched, old_img, new_img, p->segment_size, 0, &cuts);
         if (!rc)
-            rc = upd_plan_check(&sched, old_img, old_len, new_img, new_len, &info);
-        if (!rc && p->dict_max)
-            rc = check_lits_last(&sched, &cuts, old_img, old_len, new_img, new_len, &info,
-                                 &moved);
+            rc = check_schedule(&sched, &cuts, old_img, old_len, new_img, new_len, p, &info,
+                                &moved);
+        if (!rc)
+            need = schedule_mem(&sched, &cuts, &info, p, old_img, new_img, 0);
+        /* DROPs cost control bytes: only where the saved ranges do not fit */
+        if (!rc && need > p->window && info.stash_ranges)
+            rc = with_drops(&sched, &cuts, old_img, old_len, new_img, new_len, p, &info, &moved,
+                            &need);
         if (!rc && p->progress)
             p->progress(p->progress_user, UPD_PHASE_PLAN, ops.n, ops.n);
-        if (!rc)
-            need = schedule_mem(&sched, &info, p, old_img, new_img);
         if (rc || need <= p->window)
             break;
         if (same_run >= SAME_RUN_MAX)

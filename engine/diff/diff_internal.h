@@ -3,6 +3,7 @@
  *   cover.c   covers refined: kept where they pay, grown into their gaps
  *   build.c   covers -> operations (unchanged runs dropped, fills found)
  *   plan.c    in-place schedule + simulator check
+ *   drops.c   DROPs: saved ranges forgotten after their last reader
  *   lits.c    literals last in their segment, and their dictionary windows
  *   emit.c    segments, compression, package bytes
  *   diff.c    upd_diff(): the pipeline */
@@ -39,6 +40,9 @@ typedef struct {
 } upd_gops;
 
 int upd_gops_push(upd_gops *a, const upd_gop *op);
+
+/* Non-zero for the ops that write image bytes (COPY, DIFF, LIT, FILL). */
+static inline int upd_gop_writes(const upd_gop *g) { return g->kind <= UPD_OP_FILL; }
 
 /* Find covers of NEW in OLD (bsdiff's scan over a libdivsufsort suffix
  * array).  Covers come out in increasing dst order, non-overlapping. */
@@ -89,10 +93,22 @@ typedef struct {
     size_t  n, cap;
 } upd_cuts;
 
+/* Append a boundary AT to C.  Errors: UPD_E_NOMEM. */
+int upd_cuts_push(upd_cuts *c, size_t at);
+
 /* Cut SCHED into segments of about TARGET decoded bytes each (its ops'
- * encodings and payloads); a segment's first op always fits. */
+ * encodings and payloads), and of at most MAX_STASH STASH ops when it is
+ * not 0 (DROPs come between segments: shorter ones keep fewer saved ranges
+ * live); a segment's first op always fits. */
 int upd_emit_cut(const upd_gops *sched, const uint8_t *old_img, const uint8_t *new_img,
-                 uint32_t target, upd_cuts *out);
+                 uint32_t target, uint32_t max_stash, upd_cuts *out);
+
+/* SCHED cut by CUTS, with DROPs (drops.c) at the start of each segment for
+ * the saved ranges no op of it or after it reads, into *OUT cut by
+ * *OUT_CUTS (both reset first).  *DROP_BYTES: the most control bytes the
+ * DROPs add to one segment (a bound).  Errors: UPD_E_NOMEM. */
+int upd_plan_drops(const upd_gops *sched, const upd_cuts *cuts, upd_gops *out,
+                   upd_cuts *out_cuts, uint64_t *drop_bytes);
 
 /* Move every LIT op to the end of its segment, keeping the order of the
  * LITs and of the others: the ops before them have then written their bytes

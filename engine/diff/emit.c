@@ -129,7 +129,7 @@ uint64_t upd_gop_payload(const upd_gop *g, const uint8_t *old_img, const uint8_t
     return nr + nb;
 }
 
-static int cuts_push(upd_cuts *c, size_t at)
+int upd_cuts_push(upd_cuts *c, size_t at)
 {
     void *grown = upd_grow(c->v, c->n, &c->cap, sizeof *c->v);
     if (!grown)
@@ -140,28 +140,31 @@ static int cuts_push(upd_cuts *c, size_t at)
 }
 
 int upd_emit_cut(const upd_gops *sched, const uint8_t *old_img, const uint8_t *new_img,
-                 uint32_t target, upd_cuts *out)
+                 uint32_t target, uint32_t max_stash, upd_cuts *out)
 {
-    uint64_t used = UPD_CTRL_HEAD_MAX;
+    uint64_t used = UPD_CTRL_HEAD_MAX, stashes = 0;
     upd_op_base base = { 0 };
     uint8_t scratch[UPD_OP_MAX_ENCODED], part[4];
     out->n = 0;
-    UPD_CHECK(cuts_push(out, 0));
+    UPD_CHECK(upd_cuts_push(out, 0));
     for (size_t i = 0; i < sched->n; i++) {
         const upd_gop *g = &sched->v[i];
         uint64_t payload = upd_gop_payload(g, old_img, new_img);
-        if (i > out->v[out->n - 1] && used + payload + UPD_OP_MAX_ENCODED > target) {
-            UPD_CHECK(cuts_push(out, i));
+        int full = g->kind == UPD_OP_STASH && max_stash && stashes == max_stash;
+        if (i > out->v[out->n - 1] && (full || used + payload + UPD_OP_MAX_ENCODED > target)) {
+            UPD_CHECK(upd_cuts_push(out, i));
             used = UPD_CTRL_HEAD_MAX;
+            stashes = 0;
             base = (upd_op_base){ 0 };
         }
+        stashes += g->kind == UPD_OP_STASH;
         upd_op op = op_of(g);
         int n = upd_op_encode(&op, &base, scratch, part);
         if (n < 0)
             return UPD_E_INTERNAL;
         used += (uint64_t)n + payload;
     }
-    return sched->n ? cuts_push(out, sched->n) : 0;
+    return sched->n ? upd_cuts_push(out, sched->n) : 0;
 }
 
 

@@ -48,7 +48,7 @@ static int add_writes(const upd_gops *sched, size_t a, size_t e, upd_rangeset *l
         const upd_gop *g = &sched->v[i];
         if (g->kind == UPD_OP_RESIZE)
             UPD_CHECK(upd_rangeset_add(later, g->len, UPD_MAX_IMAGE + 1));
-        else if (g->kind != UPD_OP_STASH && g->len)
+        else if (upd_gop_writes(g))
             UPD_CHECK(upd_rangeset_add(later, g->dst, g->dst + g->len));
     }
     return 0;

@@ -83,6 +83,11 @@ static int sim_op(sim *s, const upd_gop *g, const uint8_t *old, size_t oldn,
             if (nw[g->dst + i] != g->fill)
                 return UPD_E_PLAN;
         break;
+    case UPD_OP_DROP:
+        if (upd_range_exceeds(g->src, g->len, oldn)
+            || upd_rangeset_remove(&s->saved, g->src, g->src + g->len) < 0)
+            return UPD_E_PLAN;
+        return peak(&s->saved, &s->saved_peak);   /* a cut in two adds a range */
     case UPD_OP_LIT:
         break;
     default:
@@ -114,7 +119,7 @@ int upd_plan_check(const upd_gops *sched, const uint8_t *old_img, size_t old_len
     }
     for (size_t i = 0; !rc && i < sched->n; i++) {
         const upd_gop *g = &sched->v[i];
-        if (g->kind != UPD_OP_RESIZE && g->kind != UPD_OP_STASH && g->dst + g->len > max)
+        if (upd_gop_writes(g) && g->dst + g->len > max)
             rc = UPD_E_PLAN;
         else
             rc = sim_op(&s, g, old_img, old_len, new_img, stash_size);

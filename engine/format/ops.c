@@ -202,10 +202,15 @@ int upd_op_next(upd_op_cursor *c, upd_op *op)
         return 1;
     }
     case UPD_OP_STASH:
+    case UPD_OP_DROP:
         if (down || get_var(c, S_SRC, &us) < 0 || add_rel(c->prev_end, us, &op->src) < 0
             || get_len(c, op->src, &op->len) < 0)
             return UPD_E_OP_DECODE;
-        return 1;   /* a save writes no image byte: the delta base stays */
+        /* a save writes no image byte: the delta base stays; DROPs come in
+         * a run, each coded from the end of the one before */
+        if (op->kind == UPD_OP_DROP)
+            c->prev_end = op->src + op->len;
+        return 1;
     case UPD_OP_RESIZE:
         if (down || get_abs(c, S_LEN, &op->len) < 0)
             return UPD_E_OP_DECODE;
@@ -223,14 +228,14 @@ int upd_op_encode(const upd_op *op, upd_op_base *b, uint8_t *out, uint8_t part[4
         return UPD_E_INVAL;
     /* the decoder bounds len by the larger of the offsets it reads */
     uint64_t start = op->dst;
-    if ((op->kind == UPD_OP_STASH || op->kind == UPD_OP_COPY || op->kind == UPD_OP_DIFF)
-        && op->src > op->dst)
+    int saves = op->kind == UPD_OP_STASH || op->kind == UPD_OP_DROP;
+    if ((saves || op->kind == UPD_OP_COPY || op->kind == UPD_OP_DIFF) && op->src > op->dst)
         start = op->src;
     if (op->kind != UPD_OP_RESIZE && (op->len == 0 || op->len >= OFF_LIMIT - start))
         return UPD_E_INVAL;
-    if (op->kind == UPD_OP_STASH && op->dst)
+    if (saves && op->dst)
         return UPD_E_INVAL;
-    if (op->kind < UPD_OP_COPY || op->kind > UPD_OP_RESIZE)
+    if (op->kind < UPD_OP_COPY || op->kind > UPD_OP_DROP)
         return UPD_E_INVAL;
     int writes = op->kind <= UPD_OP_FILL, reads = op->kind <= UPD_OP_DIFF;
     int down = writes && use_down(b->prev_end, op->dst, op->len);
@@ -246,7 +251,7 @@ int upd_op_encode(const upd_op *op, upd_op_base *b, uint8_t *out, uint8_t part[4
     q = p;
     if (reads)
         p += put_var(p, zz_enc(shift - b->prev_shift));   /* both in (-2^62, 2^62): fits */
-    else if (op->kind == UPD_OP_STASH)
+    else if (saves)
         p += put_var(p, zz_enc((int64_t)(op->src - b->prev_end)));
     part[S_SRC] = (uint8_t)(p - q);
     q = p;
@@ -256,6 +261,8 @@ int upd_op_encode(const upd_op *op, upd_op_base *b, uint8_t *out, uint8_t part[4
     part[S_LEN] = (uint8_t)(p - q);
     if (writes)
         b->prev_end = down ? op->dst : op->dst + op->len;
+    else if (op->kind == UPD_OP_DROP)
+        b->prev_end = op->src + op->len;
     if (reads)
         b->prev_shift = shift;
     return (int)(p - out);

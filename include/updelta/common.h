@@ -55,6 +55,7 @@ typedef enum {
     UPD_E_OP_STREAM      = -34,  /* a segment's ops consume more or fewer payload bytes than it holds */
     UPD_E_OP_DICT        = -35,  /* a literal dictionary lies outside the image, or an op
                                     writes into one after it was taken */
+    UPD_E_OP_DROP        = -36,  /* a DROP comes after another kind of operation in its segment */
     /* images */
     UPD_E_BASE_SIZE      = -40,  /* target/source image size differs from the package's old size */
     UPD_E_BASE_HASH      = -41,  /* target/source image hash differs: wrong base image */

@@ -30,9 +30,9 @@
 #include "common.h"
 
 #define UPD_MAGIC            "\x89UPDLTA\n"   /* 8 bytes */
-#define UPD_FORMAT_VERSION   4   /* 2: sparse DIFF payload; 3: variable-length header,
+#define UPD_FORMAT_VERSION   5   /* 2: sparse DIFF payload; 3: variable-length header,
                                     literal-frame dictionaries; 4: the control stream
-                                    split by field, sources coded by shift */
+                                    split by field, sources coded by shift; 5: DROP */
 #define UPD_ID_MAX           48    /* package id string, bytes */
 #define UPD_VERSION_MAX      32    /* from/to version strings, bytes */
 #define UPD_HEADER_PREAMBLE  12    /* magic, version, header_size: what sizes the rest */
@@ -148,18 +148,27 @@ UPD_API uint64_t upd_pkg_prefix_size(const upd_header *h);
  *          after the write that destroys those bytes still read them (the
  *          applier serves such reads from the stash: readers never name it)
  *   RESIZE image length <- len (grow before writes past the end, shrink last)
+ *   DROP   forget every saved range within old [src, src+len): no later op
+ *          reads those bytes from the stash, so the applier's map of saved
+ *          ranges (bounded memory) holds only the live ones.  DROPs come
+ *          first in their segment, before any other op.
  * Every read of the old image sees old bytes: from the image where no op
- * has written yet, from the stash where an earlier STASH saved them.
+ * has written yet, from the stash where an earlier STASH saved them (and
+ * no DROP forgot them since).
  */
 typedef enum {
     UPD_OP_COPY = 1, UPD_OP_DIFF = 2, UPD_OP_LIT = 3,
-    UPD_OP_FILL = 4, UPD_OP_STASH = 5, UPD_OP_RESIZE = 6
+    UPD_OP_FILL = 4, UPD_OP_STASH = 5, UPD_OP_RESIZE = 6,
+    UPD_OP_DROP = 7
 } upd_op_kind;
+
+#define UPD_OP_KINDS 8         /* size of an array indexed by upd_op_kind */
 
 typedef struct {
     upd_op_kind kind;
     uint64_t dst;              /* image offset written (COPY, DIFF, LIT, FILL) */
-    uint64_t src;              /* old-image offset read (COPY, DIFF, STASH) */
+    uint64_t src;              /* old-image offset read (COPY, DIFF, STASH), or
+                                  forgotten (DROP) */
     uint64_t len;              /* bytes; for RESIZE the new image length */
     uint8_t  fill;             /* FILL byte */
 } upd_op;
@@ -201,7 +210,7 @@ typedef struct {
  * one after the other, their lengths in PART[0..3].  Returns the bytes
  * written and moves *B.  Fields OP's kind does not have are ignored (the
  * src of LIT, FILL and RESIZE, the dst of RESIZE, fill unless FILL), except
- * that a STASH must have dst 0.  A write's destination is coded up from the base
+ * that a STASH or DROP must have dst 0.  A write's destination is coded up from the base
  * or down from it, whichever value is smaller (FORMAT.md 6.2).
  * UPD_E_INVAL for an op the decoder would refuse. */
 #define UPD_OP_MAX_ENCODED 40
