@@ -717,6 +717,32 @@ Test(roundtrip, many_tiny_changes_fit_the_window, .timeout = 120,
     free(new_img);
 }
 
+Test(roundtrip, aim_missed_window_kept, .timeout = 120,
+     .description = "a package that cannot come within the aim (window - 6 MiB) is the first attempt that fits the window, not a failure")
+{
+    synth_pair sp;
+    cr_assert_eq(synth_make("exe-like", 3, 1u << 20, &sp), 0);
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    p.threads = 1;
+    p.level = 3;
+    buf_t def, tight;
+    cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &def), 0);
+    /* the generator bounds a segment at 2 MiB decoded: with both buffers,
+     * the journal and the I/O buffer, 7 MiB is out of reach of a 7 MiB aim */
+    p.window = 13u << 20;
+    cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &tight), 0);
+    cr_assert(def.n == tight.n && !memcmp(def.p, tight.p, def.n),
+              "not the package the default window makes");
+    buf_free(&tight);
+    p.window = 7u << 20;   /* the aim is the window itself below 12 MiB */
+    cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &tight),
+                 UPD_E_LIMIT);
+    buf_free(&tight);
+    buf_free(&def);
+    synth_free(&sp);
+}
+
 /* Installs the full image PKG (of NEW_IMG) in place over bases longer and
  * shorter than it, journaled or not, each time checking the result. */
 static void full_image_over_bases(const buf_t *pkg, const uint8_t *new_img, size_t new_len)

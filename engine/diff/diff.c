@@ -14,7 +14,7 @@ void upd_diff_params_default(upd_diff_params *p)
     p->segment_size = UPD_DEFAULT_SEGMENT;
     p->stash_max = UPD_DEFAULT_STASH_MAX;
     p->threads = 2;
-    p->window = UPD_DIFF_DEFAULT_WINDOW;
+    p->window = UPD_DEFAULT_WINDOW;
     p->dict_max = UPD_DEFAULT_DICT;
 }
 
@@ -92,46 +92,99 @@ static int check_schedule(const upd_gops *sched, const upd_cuts *cuts, const uin
     return rc;
 }
 
-/* Over the window with ranges saved: the schedule with DROPs instead
- * (drops.c), first on its own cut, then on cuts of ever fewer STASHes a
- * segment until it fits; checked again, *NEED its memory. */
+/* A schedule and what checking it found. */
+typedef struct {
+    upd_gops sched, moved;      /* moved: the LITs-last order (dictionaries) */
+    upd_cuts cuts;
+    upd_plan_info info;
+    uint64_t need;              /* applier memory, journal included */
+    uint64_t drop_bytes;
+} plan_state;
+
+static void plan_free(plan_state *s)
+{
+    free(s->sched.v);
+    free(s->moved.v);
+    free(s->cuts.v);
+    *s = (plan_state){ 0 };
+}
+
+/* The cuts with_drops tries after 0 (the schedule's own): segments of at
+ * most 16384, 4096, ... 64 STASH ops; UINT32_MAX ends the list. */
 #define DROP_CUT_FIRST 16384u
 #define DROP_CUT_LAST  64u
-static int with_drops(upd_gops *sched, upd_cuts *cuts, const uint8_t *old_img, size_t old_len,
-                      const uint8_t *new_img, size_t new_len, const upd_diff_params *p,
-                      upd_plan_info *info, upd_gops *moved, uint64_t *need)
+static uint32_t next_cut(uint32_t max_stash)
 {
-    upd_gops out = { 0 };
-    upd_cuts out_cuts = { 0 }, recut = { 0 };
+    if (!max_stash)
+        return DROP_CUT_FIRST;
+    return max_stash > DROP_CUT_LAST ? max_stash / 4 : UINT32_MAX;
+}
+
+/* S with DROPs (drops.c) into *OUT and its memory, on the cut MAX_STASH
+ * names (0: S's own).  Only the saved map is replayed, not the images. */
+static int try_drops(const plan_state *s, uint32_t max_stash, const uint8_t *old_img,
+                     const uint8_t *new_img, const upd_diff_params *p, plan_state *out)
+{
+    upd_cuts recut = { 0 };
+    const upd_cuts *c = &s->cuts;
     int rc = 0;
-    for (uint32_t max_stash = 0;; max_stash = max_stash ? max_stash / 4 : DROP_CUT_FIRST) {
-        const upd_cuts *c = cuts;
-        uint64_t drop_bytes = 0;
-        if (max_stash) {
-            rc = upd_emit_cut(sched, old_img, new_img, p->segment_size, max_stash, &recut);
-            c = &recut;
-        }
-        if (!rc)
-            rc = upd_plan_drops(sched, c, &out, &out_cuts, &drop_bytes);
-        if (!rc)
-            rc = check_schedule(&out, &out_cuts, old_img, old_len, new_img, new_len, p, info,
-                                moved);
-        if (!rc)
-            *need = schedule_mem(&out, &out_cuts, info, p, old_img, new_img, drop_bytes);
-        if (rc || *need <= p->window || max_stash == DROP_CUT_LAST)
-            break;
+    if (max_stash) {
+        rc = upd_emit_cut(&s->sched, old_img, new_img, p->segment_size, max_stash, &recut);
+        c = &recut;
     }
+    out->info = s->info;
+    if (!rc)
+        rc = upd_plan_drops(&s->sched, c, &out->sched, &out->cuts, &out->drop_bytes,
+                            &out->info.stash_ranges);
+    if (!rc)
+        out->need = schedule_mem(&out->sched, &out->cuts, &out->info, p, old_img, new_img,
+                                 out->drop_bytes);
     free(recut.v);
+    return rc;
+}
+
+/* S needs more than AIM with ranges saved: S with DROPs instead, on the
+ * first cut that fits AIM, else the first that fits the window (fewer
+ * segments compress better), else S as it is; checked again when changed. */
+static int with_drops(plan_state *s, uint64_t aim, const uint8_t *old_img, size_t old_len,
+                      const uint8_t *new_img, size_t new_len, const upd_diff_params *p)
+{
+    uint32_t pick = UINT32_MAX, fits_window = UINT32_MAX;
+    plan_state t = { 0 };
+    int rc = 0;
+    for (uint32_t m = 0; !rc && m != UINT32_MAX && pick == UINT32_MAX; m = next_cut(m)) {
+        rc = try_drops(s, m, old_img, new_img, p, &t);
+        if (!rc && t.need <= aim)
+            pick = m;
+        else if (!rc && t.need <= p->window && fits_window == UINT32_MAX)
+            fits_window = m;
+        plan_free(&t);
+    }
+    if (pick == UINT32_MAX)
+        pick = fits_window;
+    if (rc || pick == UINT32_MAX)
+        return rc;
+    rc = try_drops(s, pick, old_img, new_img, p, &t);
+    if (!rc)
+        rc = check_schedule(&t.sched, &t.cuts, old_img, old_len, new_img, new_len, p, &t.info,
+                            &t.moved);
+    if (!rc)
+        t.need = schedule_mem(&t.sched, &t.cuts, &t.info, p, old_img, new_img, t.drop_bytes);
     if (rc) {
-        free(out.v);
-        free(out_cuts.v);
+        plan_free(&t);
         return rc;
     }
-    free(sched->v);
-    free(cuts->v);
-    *sched = out;
-    *cuts = out_cuts;
+    plan_free(s);
+    *s = t;
     return 0;
+}
+
+/* What the generator aims for: the window less what an applier process
+ * holds besides the engine, when the window leaves room for it. */
+static uint64_t diff_aim(const upd_diff_params *p)
+{
+    return p->window >= 2 * UPD_DIFF_PROCESS_RESERVE ? p->window - UPD_DIFF_PROCESS_RESERVE
+                                                     : p->window;
 }
 
 static int str_ok(const char *s, size_t max)
@@ -183,10 +236,10 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
         return UPD_E_DIFF_TOO_LARGE;
 
     upd_covers cv = { 0 };
-    upd_gops ops = { 0 }, sched = { 0 }, moved = { 0 };
-    upd_cuts cuts = { 0 };
-    upd_plan_info info = { 0 };
-    uint64_t need = 0;
+    upd_gops ops = { 0 };
+    plan_state cur = { 0 }, fallback = { 0 };
+    upd_diff_stats fallback_st = { 0 };
+    uint64_t aim = diff_aim(p);
     int rc = upd_match(old_img, old_len, new_img, new_len, &cv, p, st);
     if (!rc) {
         double t0 = upd_now();
@@ -195,47 +248,68 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     }
     /* many tiny changes make many written ranges: leave unchanged runs out
      * of shifted covers and literal stretches only from longer lengths until
-     * the applier's window holds them */
+     * the package fits the aim; the first that fits the window is kept in
+     * case none does, or a step closes less than a quarter of the gap (the
+     * written ranges are not what is in the way: a 1 GiB pair's steps
+     * took 1% of them each, after 110 s of checks) */
+    uint64_t prev_need = UINT64_MAX;
     for (uint64_t same_run = SAME_RUN_MIN; !rc; same_run *= 4) {
         upd_diff_stats keep = *st;
-        ops.n = sched.n = 0;
-        info = (upd_plan_info){ 0 };
+        ops.n = cur.sched.n = 0;
+        cur.info = (upd_plan_info){ 0 };
         rc = upd_build_ops(old_img, old_len, new_img, new_len, &cv, same_run, &ops, st);
         if (!rc && p->progress)
             p->progress(p->progress_user, UPD_PHASE_PLAN, 0, ops.n);
         if (!rc)
-            rc = upd_plan(&ops, old_len, new_len, p->stash_max, p->block_size, &sched,
-                          &info.stash_size, st);
+            rc = upd_plan(&ops, old_len, new_len, p->stash_max, p->block_size, &cur.sched,
+                          &cur.info.stash_size, st);
         if (!rc)
-            rc = upd_emit_cut(&sched, old_img, new_img, p->segment_size, 0, &cuts);
+            rc = upd_emit_cut(&cur.sched, old_img, new_img, p->segment_size, 0, &cur.cuts);
         if (!rc)
-            rc = check_schedule(&sched, &cuts, old_img, old_len, new_img, new_len, p, &info,
-                                &moved);
+            rc = check_schedule(&cur.sched, &cur.cuts, old_img, old_len, new_img, new_len, p,
+                                &cur.info, &cur.moved);
         if (!rc)
-            need = schedule_mem(&sched, &cuts, &info, p, old_img, new_img, 0);
+            cur.need = schedule_mem(&cur.sched, &cur.cuts, &cur.info, p, old_img, new_img, 0);
         /* DROPs cost control bytes: only where the saved ranges do not fit */
-        if (!rc && need > p->window && info.stash_ranges)
-            rc = with_drops(&sched, &cuts, old_img, old_len, new_img, new_len, p, &info, &moved,
-                            &need);
+        if (!rc && cur.need > aim && cur.info.stash_ranges)
+            rc = with_drops(&cur, aim, old_img, old_len, new_img, new_len, p);
         if (!rc && p->progress)
             p->progress(p->progress_user, UPD_PHASE_PLAN, ops.n, ops.n);
-        if (rc || need <= p->window)
+        if (rc || cur.need <= aim)
             break;
-        if (same_run >= SAME_RUN_MAX)
-            rc = UPD_E_LIMIT;
-        else
-            *st = keep;   /* count the final attempt only */
+        /* every need here is above the aim */
+        uint64_t need = cur.need;
+        int stuck = prev_need != UINT64_MAX
+                    && (need >= prev_need || prev_need - need < (prev_need - aim) / 4);
+        prev_need = need < prev_need ? need : prev_need;
+        if (need <= p->window && !fallback.sched.v) {
+            fallback = cur;
+            fallback_st = *st;
+            cur = (plan_state){ 0 };
+        }
+        if (same_run >= SAME_RUN_MAX || (stuck && fallback.sched.v)) {
+            if (fallback.sched.v) {
+                plan_free(&cur);
+                cur = fallback;
+                fallback = (plan_state){ 0 };
+                *st = fallback_st;
+            } else {
+                rc = UPD_E_LIMIT;
+            }
+            break;
+        }
+        *st = keep;   /* count the final attempt only */
     }
     free(cv.v);
     free(ops.v);
-    /* the literals' dictionary gets what the window leaves */
-    uint64_t dict = rc || p->window - need < DICT_MIN ? 0 : p->window - need;
+    plan_free(&fallback);
+    /* the literals' dictionary gets what the aim (or the window) leaves */
+    uint64_t limit = cur.need <= aim ? aim : p->window;
+    uint64_t dict = rc || limit - cur.need < DICT_MIN ? 0 : limit - cur.need;
     dict = dict < p->dict_max ? dict : p->dict_max;
     if (!rc)
-        rc = upd_emit(&sched, moved.v ? &moved : NULL, &cuts, old_img, old_len, new_img,
-                      new_len, &info, (uint32_t)dict, p, out, out_user, st);
-    free(sched.v);
-    free(moved.v);
-    free(cuts.v);
+        rc = upd_emit(&cur.sched, cur.moved.v ? &cur.moved : NULL, &cur.cuts, old_img, old_len,
+                      new_img, new_len, &cur.info, (uint32_t)dict, p, out, out_user, st);
+    plan_free(&cur);
     return rc;
 }

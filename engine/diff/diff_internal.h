@@ -106,9 +106,11 @@ int upd_emit_cut(const upd_gops *sched, const uint8_t *old_img, const uint8_t *n
 /* SCHED cut by CUTS, with DROPs (drops.c) at the start of each segment for
  * the saved ranges no op of it or after it reads, into *OUT cut by
  * *OUT_CUTS (both reset first).  *DROP_BYTES: the most control bytes the
- * DROPs add to one segment (a bound).  Errors: UPD_E_NOMEM. */
+ * DROPs add to one segment (a bound); *SAVED_PEAK: the most saved ranges
+ * the applier then holds at once (what upd_plan_check would measure, for a
+ * fraction of its work).  Errors: UPD_E_NOMEM. */
 int upd_plan_drops(const upd_gops *sched, const upd_cuts *cuts, upd_gops *out,
-                   upd_cuts *out_cuts, uint64_t *drop_bytes);
+                   upd_cuts *out_cuts, uint64_t *drop_bytes, uint32_t *saved_peak);
 
 /* Move every LIT op to the end of its segment, keeping the order of the
  * LITs and of the others: the ops before them have then written their bytes

@@ -111,27 +111,35 @@ static int by_last_then_src(const void *x, const void *y)
     return p->src < q->src ? -1 : p->src > q->src;
 }
 
+static void peak(const saves *s, uint32_t *p)
+{
+    if (s->map.count > *p)
+        *p = s->map.count;
+}
+
 /* The DROPs that open segment K: DEAD[0..n) sorted by src, joined while no
- * saved byte lies between them (SAVED is the map as segment K starts; a
- * gap never meets a range dropped before it). */
-static int push_drops(upd_gops *out, upd_rangeset *saved, const stashed *dead, size_t n)
+ * saved byte lies between them (the map as segment K starts; a gap never
+ * meets a range dropped before it). */
+static int push_drops(upd_gops *out, saves *s, const stashed *dead, size_t n, uint32_t *top)
 {
     for (size_t i = 0; i < n;) {
         uint64_t lo = dead[i].src, hi = dead[i].src + dead[i].len;
-        for (i++; i < n && !upd_rangeset_intersects(saved, hi, dead[i].src); i++)
+        for (i++; i < n && !upd_rangeset_intersects(&s->map, hi, dead[i].src); i++)
             hi = dead[i].src + dead[i].len;
-        UPD_CHECK(upd_rangeset_remove(saved, lo, hi));
+        UPD_CHECK(upd_rangeset_remove(&s->map, lo, hi));
+        peak(s, top);
         UPD_CHECK(upd_gops_push(out, &(upd_gop){ .kind = UPD_OP_DROP, .src = lo, .len = hi - lo }));
     }
     return 0;
 }
 
 int upd_plan_drops(const upd_gops *sched, const upd_cuts *cuts, upd_gops *out,
-                   upd_cuts *out_cuts, uint64_t *drop_bytes)
+                   upd_cuts *out_cuts, uint64_t *drop_bytes, uint32_t *saved_peak)
 {
     stashed *v = NULL;
     size_t ns = 0;
     *drop_bytes = 0;
+    *saved_peak = 0;
     UPD_CHECK(last_readers(sched, cuts, &v, &ns));
     qsort(v, ns, sizeof *v, by_last_then_src);
     out->n = 0;
@@ -148,11 +156,12 @@ int upd_plan_drops(const upd_gops *sched, const upd_cuts *cuts, upd_gops *out,
             d++;
         size_t before = out->n;
         if (!rc)
-            rc = push_drops(out, &sv.map, v + first, d - first);
+            rc = push_drops(out, &sv, v + first, d - first, saved_peak);
         uint64_t bytes = (uint64_t)(out->n - before) * UPD_OP_MAX_ENCODED;
         *drop_bytes = bytes > *drop_bytes ? bytes : *drop_bytes;
         for (size_t i = cuts->v[k]; !rc && i < cuts->v[k + 1]; i++) {
             rc = note_stash(&sv, &sched->v[i]);
+            peak(&sv, saved_peak);
             if (!rc)
                 rc = upd_gops_push(out, &sched->v[i]);
         }

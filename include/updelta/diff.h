@@ -40,13 +40,13 @@
  * in-place apply of a 128 MiB image peaks at 15.2 MiB RSS with 512 KiB,
  * 15.7 MiB with 1 MiB, 16.7 MiB with 2 MiB (14.3 MiB without). */
 #define UPD_DEFAULT_DICT       (512u << 10)
-/* The memory a package made with the defaults may ask of an applier,
- * journal included: the applier's default window (16 MiB) less what the
- * process around the engine holds resident, so that an in-place apply
- * with the CLI stays within 16 MiB of RSS whatever the image.  Measured
- * (1 GiB image, smaps at the peak): 5.3 MiB of mapped libraries (libcrypto
- * 2.8, libc 1.5, libzstd 0.5), RSS = this need + 4.8 MiB in all. */
-#define UPD_DIFF_DEFAULT_WINDOW (10u << 20)
+/* What an applier process holds resident besides the engine's memory:
+ * the generator aims for a package that needs at most the window less
+ * this, so that an in-place apply with the CLI stays within the window's
+ * size of RSS whatever the image (16 MiB by default).  Measured (1 GiB
+ * image, smaps at the peak): 5.3 MiB of mapped libraries (libcrypto 2.8,
+ * libc 1.5, libzstd 0.5), RSS = the engine's need + 4.8 MiB in all. */
+#define UPD_DIFF_PROCESS_RESERVE (6u << 20)
 
 typedef struct {
     int      level;           /* zstd level, 1..22 */
@@ -57,7 +57,9 @@ typedef struct {
     unsigned threads;         /* matching and compression threads (1..64) */
     size_t   window;          /* applier memory the package may need, journal
                                  included (upd_applier_mem_need + UPD_JOURNAL_MEM),
-                                 default UPD_DIFF_DEFAULT_WINDOW */
+                                 default UPD_DEFAULT_WINDOW; aimed at less
+                                 UPD_DIFF_PROCESS_RESERVE when it is at least
+                                 twice that */
     uint32_t dict_max;        /* largest dictionary for a segment's literals (bytes,
                                  at most UPD_MAX_SEG_SIZE), cut to what the window
                                  leaves; 0: literals compressed on their own */
@@ -90,11 +92,13 @@ typedef int (*upd_write_fn)(void *user, const void *data, size_t len);
 
 /* Make a package that turns OLD[0..OLD_LEN) into NEW[0..NEW_LEN) and hand
  * it to OUT front to back.  ST (optional) receives statistics.  The inputs
- * are only read.  When the schedule needs more applier memory than
- * P->window, saved ranges are forgotten after their last reader (DROP),
- * and (many tiny changes make many written ranges) unchanged runs are left
- * out of ops only from longer lengths, up to 64 KiB, before giving up with
- * UPD_E_LIMIT.  Errors: UPD_E_INVAL (bad params, strings too long),
+ * are only read.  When the schedule needs more applier memory than the
+ * aim (P->window less UPD_DIFF_PROCESS_RESERVE), saved ranges are
+ * forgotten after their last reader (DROP, on ever shorter segments), and
+ * (many tiny changes make many written ranges) unchanged runs are left out
+ * of ops only from longer lengths, up to 64 KiB.  If no attempt fits the
+ * aim, the first that fits P->window is emitted; if none does, UPD_E_LIMIT.
+ * Errors: UPD_E_INVAL (bad params, strings too long),
  * UPD_E_DIFF_TOO_LARGE (old image >= 2 GiB), UPD_E_NOMEM, UPD_E_COMPRESS,
  * UPD_E_PLAN (internal schedule check failed), UPD_E_LIMIT, or OUT's own
  * error. */
