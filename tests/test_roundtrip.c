@@ -102,17 +102,24 @@ Test(roundtrip, small_stash_budget, .description = "a 4 KiB stash budget: part s
     with_budget(4096, kinds, 3);
 }
 
+/* The defaults, on one thread at level 3: quick, and the same bytes on
+ * every machine. */
+static void quick_params(upd_diff_params *p)
+{
+    upd_diff_params_default(p);
+    p->threads = 1;
+    p->level = 3;
+}
+
 Test(roundtrip, saved_ranges_dropped, .timeout = 300,
      .description = "a window too small for every saved range: DROPs forget dead ones, fewer live at once, still exact both ways")
 {
     static const char *const kinds[] = { "swap-small", "swap-small" };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        upd_diff_params p;
+        quick_params(&p);
         synth_pair sp;
         cr_assert_eq(synth_make(kinds[i], 21 + i, (1u + 2 * i) << 20, &sp), 0);
-        upd_diff_params p;
-        upd_diff_params_default(&p);
-        p.threads = 1;
-        p.level = 3;
         buf_t plain, dropping, out;
         upd_diff_stats st;
         cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &plain), 0);
@@ -720,12 +727,10 @@ Test(roundtrip, many_tiny_changes_fit_the_window, .timeout = 120,
 Test(roundtrip, aim_missed_window_kept, .timeout = 120,
      .description = "a package that cannot come within the aim (window - 6 MiB) is the first attempt that fits the window, not a failure")
 {
+    upd_diff_params p;
+    quick_params(&p);
     synth_pair sp;
     cr_assert_eq(synth_make("exe-like", 3, 1u << 20, &sp), 0);
-    upd_diff_params p;
-    upd_diff_params_default(&p);
-    p.threads = 1;
-    p.level = 3;
     buf_t def, tight;
     cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &def), 0);
     /* the generator bounds a segment at 2 MiB decoded: with both buffers,
