@@ -263,7 +263,8 @@ uint64_t upd_jr_vlog_cap(const upd_header *h);
 uint64_t upd_jr_vlog_base(const upd_applier *a);
 /* After segment E ran (its ops still decoded in dbuf; OPS_BEFORE the op
  * counts before it): append what its validation added to the range sets. */
-int upd_jr_vlog_append(upd_applier *a, const upd_seg_entry *e, const uint64_t ops_before[UPD_OP_KINDS]);
+int upd_jr_vlog_append(upd_applier *a, const upd_seg_entry *e,
+                       const uint64_t ops_before[UPD_OP_KINDS]);
 /* On resume: rebuild the validation state segments [0, js.seg) left, from
  * the log the resumed slot covers.  Errors: UPD_E_JOURNAL, UPD_E_IO_*. */
 int upd_jr_vlog_replay(upd_applier *a);

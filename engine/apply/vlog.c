@@ -69,7 +69,8 @@ static int vw_rec(vwriter *w, uint64_t off, uint64_t len)
     return 0;
 }
 
-static int append(upd_applier *a, vwriter *w, const upd_seg_entry *e, const uint64_t ops_before[UPD_OP_KINDS])
+static int append(upd_applier *a, vwriter *w, const upd_seg_entry *e,
+                  const uint64_t ops_before[UPD_OP_KINDS])
 {
     /* no run resumes after the last segment */
     if (a->seg + 1 >= a->h.seg_count)
@@ -119,7 +120,8 @@ static int append(upd_applier *a, vwriter *w, const upd_seg_entry *e, const uint
     return 0;
 }
 
-int upd_jr_vlog_append(upd_applier *a, const upd_seg_entry *e, const uint64_t ops_before[UPD_OP_KINDS])
+int upd_jr_vlog_append(upd_applier *a, const upd_seg_entry *e,
+                       const uint64_t ops_before[UPD_OP_KINDS])
 {
     vwriter w = { .a = a, .x = XXH3_createState() };
     if (!w.x)

@@ -47,7 +47,9 @@ static uint64_t schedule_mem(const upd_gops *sched, const upd_cuts *cuts,
     uint64_t nseg = 2 * payload / p->segment_size + 1;
     if (cuts->n && cuts->n - 1 > nseg)
         nseg = cuts->n - 1;
-    h.seg_count = nseg < UINT32_MAX ? (uint32_t)nseg : UINT32_MAX;
+    if (nseg > UPD_MAX_SEGMENTS)
+        return UINT64_MAX;   /* no header can say it: fits no window */
+    h.seg_count = (uint32_t)nseg;
     h.frozen_ranges = h.seg_count;   /* a dictionary window per segment at most */
     return upd_applier_mem_need(&h, p->window) + UPD_JOURNAL_MEM;
 }
@@ -144,24 +146,28 @@ static int try_drops(const plan_state *s, uint32_t max_stash, const uint8_t *old
 }
 
 /* S needs more than AIM with ranges saved: S with DROPs instead, on the
- * first cut that fits AIM, else the first that fits the window (fewer
- * segments compress better), else S as it is; checked again when changed. */
+ * first cut that fits AIM (fewer segments compress better), else on the
+ * cut that needs least, if that is less than S needs; checked again when
+ * changed. */
 static int with_drops(plan_state *s, uint64_t aim, const uint8_t *old_img, size_t old_len,
                       const uint8_t *new_img, size_t new_len, const upd_diff_params *p)
 {
-    uint32_t pick = UINT32_MAX, fits_window = UINT32_MAX;
+    uint32_t pick = UINT32_MAX, least = UINT32_MAX;
+    uint64_t least_need = s->need;
     plan_state t = { 0 };
     int rc = 0;
     for (uint32_t m = 0; !rc && m != UINT32_MAX && pick == UINT32_MAX; m = next_cut(m)) {
         rc = try_drops(s, m, old_img, new_img, p, &t);
-        if (!rc && t.need <= aim)
+        if (!rc && t.need <= aim) {
             pick = m;
-        else if (!rc && t.need <= p->window && fits_window == UINT32_MAX)
-            fits_window = m;
+        } else if (!rc && t.need < least_need) {
+            least = m;
+            least_need = t.need;
+        }
         plan_free(&t);
     }
     if (pick == UINT32_MAX)
-        pick = fits_window;
+        pick = least;
     if (rc || pick == UINT32_MAX)
         return rc;
     rc = try_drops(s, pick, old_img, new_img, p, &t);

@@ -20,7 +20,7 @@ enum {  /* auth block offsets */
     A_DIGEST = 0, A_ALG = 32, A_KEYID = 33, A_SIG = 41
 };
 
-#define KNOWN_FLAGS 0u   /* no header flags are defined (version 4) */
+#define KNOWN_FLAGS 0u   /* no header flags are defined (version 5) */
 
 static int all_zero(const uint8_t *p, size_t n)
 {
@@ -75,7 +75,9 @@ static int check_header(const upd_header *h)
         return UPD_E_PKG_HEADER;
     if ((h->seg_count == 0) != (h->seg_max == 0) || (h->seg_count == 0) != (h->seg_cmax == 0))
         return UPD_E_PKG_HEADER;
-    /* saved ranges are disjoint ranges of the old image */
+    /* a generator saves each old byte once at most (a byte could be saved
+     * again after a DROP, but none needs to be): a bound, not a rule of
+     * the ops */
     if (h->old_size > UPD_MAX_IMAGE || h->new_size > UPD_MAX_IMAGE
         || h->stash_size > h->old_size)
         return UPD_E_PKG_HEADER;

@@ -96,7 +96,7 @@ typedef struct {
 typedef struct {
     uint64_t pkg_bytes;               /* package bytes consumed */
     uint32_t segments_done;
-    uint64_t ops[UPD_OP_KINDS];                  /* validated (and, unless DRY_RUN, run), by upd_op_kind */
+    uint64_t ops[UPD_OP_KINDS];       /* validated (and, unless DRY_RUN, run), by upd_op_kind */
     uint64_t bytes_written;           /* to the target */
     uint64_t bytes_read;              /* from source/target, including the hash passes */
     uint64_t stash_bytes;             /* written to the stash */
