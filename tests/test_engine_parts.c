@@ -132,6 +132,16 @@ Test(rangeset, map_matches_reference, .description = "random disjoint map adds a
     }
 }
 
+/* The first range of map M ending after POS is [LO, HI) with value V. */
+static void expect_range(const upd_rangeset *m, uint64_t pos, uint64_t lo, uint64_t hi, uint64_t v)
+{
+    uint64_t l, h, val;
+    cr_assert_eq(upd_rangeset_next(m, pos, &l, &h, &val), 1, "byte %llu", (unsigned long long)pos);
+    cr_assert(l == lo && h == hi && val == v, "byte %llu: [%llu, %llu) -> %llu",
+              (unsigned long long)pos, (unsigned long long)l, (unsigned long long)h,
+              (unsigned long long)val);
+}
+
 Test(rangeset, map_joins_and_reuse, .description = "map: joins on the left, the right and both sides (freeing a node), none where values do not run on; freed nodes reused")
 {
     upd_rangeset m;
@@ -142,9 +152,7 @@ Test(rangeset, map_joins_and_reuse, .description = "map: joins on the left, the 
     cr_assert_eq(m.count, 3);
     cr_assert_eq(upd_rangemap_add(&m, 5, 10, 105), 0, "joins both neighbours");
     cr_assert_eq(m.count, 2);
-    uint64_t lo, hi, v;
-    cr_assert_eq(upd_rangeset_next(&m, 7, &lo, &hi, &v), 1);
-    cr_assert(lo == 0 && hi == 15 && v == 100);
+    expect_range(&m, 7, 0, 15, 100);
     cr_assert_eq(upd_rangemap_add(&m, 15, 20, 999), 0, "bytes run on, values do not: no join");
     cr_assert_eq(m.count, 3);
     cr_assert_eq(upd_rangemap_add(&m, 30, 35, 700), UPD_E_LIMIT, "the cap holds three");
@@ -160,10 +168,8 @@ Test(rangeset, map_joins_and_reuse, .description = "map: joins on the left, the 
     cr_assert_eq(upd_rangemap_add(&m, 50, 55, 7), 0);
     cr_assert_eq(upd_rangemap_add(&m, 60, 65, 70), 0, "a freed node served: three held, cap three");
     cr_assert_eq(upd_rangemap_add(&m, 45, 50, 2), 0, "joins on the right");
-    cr_assert_eq(upd_rangeset_next(&m, 46, &lo, &hi, &v), 1);
-    cr_assert(lo == 45 && hi == 55 && v == 2);
-    cr_assert_eq(upd_rangeset_next(&m, 62, &lo, &hi, &v), 1);
-    cr_assert(lo == 60 && hi == 65 && v == 70);
+    expect_range(&m, 46, 45, 55, 2);
+    expect_range(&m, 62, 60, 65, 70);
     upd_rangeset_free(&m);
 }
 
@@ -174,18 +180,16 @@ Test(rangeset, remove_cut_within_cap, .description = "removing the middle of a r
     cr_assert_eq(upd_rangemap_add(&m, 0, 10, 100), 0);
     cr_assert_eq(upd_rangemap_add(&m, 20, 30, 200), 0);
     cr_assert_eq(upd_rangeset_remove(&m, 4, 6), UPD_E_LIMIT);
-    uint64_t lo, hi, v;
-    cr_assert(upd_rangeset_covers(&m, 0, 10), "unchanged after the refusal");
+    expect_range(&m, 0, 0, 10, 100);   /* unchanged after the refusal */
     cr_assert_eq(upd_rangeset_remove(&m, 20, 30), 0);
     cr_assert_eq(m.count, 1u);
     cr_assert_eq(upd_rangeset_remove(&m, 4, 6), 0, "the freed node serves the cut");
     cr_assert_eq(m.count, 2u);
-    cr_assert_eq(upd_rangeset_next(&m, 0, &lo, &hi, &v), 1);
-    cr_assert(lo == 0 && hi == 4 && v == 100);
-    cr_assert_eq(upd_rangeset_next(&m, 4, &lo, &hi, &v), 1);
-    cr_assert(lo == 6 && hi == 10 && v == 106, "the tail keeps its bytes' values");
+    expect_range(&m, 0, 0, 4, 100);
+    expect_range(&m, 4, 6, 10, 106);   /* the tail keeps its bytes' values */
     cr_assert_eq(upd_rangeset_remove(&m, 0, 100), 0);
     cr_assert_eq(m.count, 0u);
+    uint64_t lo, hi, v;
     cr_assert_eq(upd_rangeset_next(&m, 0, &lo, &hi, &v), 0);
     upd_rangeset_free(&m);
 }

@@ -152,37 +152,32 @@ static int try_drops(const plan_state *s, uint32_t max_stash, const uint8_t *old
 static int with_drops(plan_state *s, uint64_t aim, const uint8_t *old_img, size_t old_len,
                       const uint8_t *new_img, size_t new_len, const upd_diff_params *p)
 {
-    uint32_t pick = UINT32_MAX, least = UINT32_MAX;
-    uint64_t least_need = s->need;
-    plan_state t = { 0 };
-    int rc = 0;
-    for (uint32_t m = 0; !rc && m != UINT32_MAX && pick == UINT32_MAX; m = next_cut(m)) {
+    plan_state best = { 0 }, t = { 0 };
+    uint64_t best_need = s->need;
+    int rc = 0, fits = 0;
+    for (uint32_t m = 0; !rc && !fits && m != UINT32_MAX; m = next_cut(m)) {
         rc = try_drops(s, m, old_img, new_img, p, &t);
-        if (!rc && t.need <= aim) {
-            pick = m;
-        } else if (!rc && t.need < least_need) {
-            least = m;
-            least_need = t.need;
+        fits = !rc && t.need <= aim;
+        if (!rc && (fits || t.need < best_need)) {
+            plan_free(&best);
+            best = t;
+            best_need = t.need;
+            t = (plan_state){ 0 };
         }
         plan_free(&t);
     }
-    if (pick == UINT32_MAX)
-        pick = least;
-    if (rc || pick == UINT32_MAX)
-        return rc;
-    rc = try_drops(s, pick, old_img, new_img, p, &t);
-    if (!rc)
-        rc = check_schedule(&t.sched, &t.cuts, old_img, old_len, new_img, new_len, p, &t.info,
-                            &t.moved);
-    if (!rc)
-        t.need = schedule_mem(&t.sched, &t.cuts, &t.info, p, old_img, new_img, t.drop_bytes);
-    if (rc) {
-        plan_free(&t);
-        return rc;
+    if (!rc && best.sched.v)
+        rc = check_schedule(&best.sched, &best.cuts, old_img, old_len, new_img, new_len, p,
+                            &best.info, &best.moved);
+    if (!rc && best.sched.v) {
+        best.need = schedule_mem(&best.sched, &best.cuts, &best.info, p, old_img, new_img,
+                                 best.drop_bytes);
+        plan_free(s);
+        *s = best;
+        return 0;
     }
-    plan_free(s);
-    *s = t;
-    return 0;
+    plan_free(&best);
+    return rc;
 }
 
 /* What the generator aims for: the window less what an applier process
