@@ -337,7 +337,7 @@ Test(io, posix_batch_vectored, .description = "posix: contiguous requests of a b
     unlink(path);
 }
 
-Test(io, early_writeback, .description = "posix, once flushed: every 256 KiB of buffered writes starts their writeback over their span; a flush starts the count again; reads never")
+Test(io, early_writeback, .description = "posix, once flushed: every 256 KiB of buffered writes starts their writeback over their span; a flush starts the count again; reads never; upd_io_writeback: the whole file, at once")
 {
     char path[] = "/tmp/upd-io-XXXXXX";
     tmp_file(path);
@@ -349,6 +349,12 @@ Test(io, early_writeback, .description = "posix, once flushed: every 256 KiB of 
     cr_assert_eq(upd_io_write(io, b, sizeof b, 0), 0);
     cr_assert_eq(upd_io_write(io, b, sizeof b, 0), 0);
     cr_assert_eq(wb_calls, c0, "never flushed: the kernel's writeback is left alone");
+    upd_io_writeback(io);
+    cr_assert_eq(wb_calls, c0 + 1, "but upd_io_writeback starts it, flushed before or not");
+    cr_assert(wb_log[c0 % WB_LOG_MAX].off == 0 && wb_log[c0 % WB_LOG_MAX].len == 0,
+              "over the whole file");
+    cr_assert_eq(wb_log[c0 % WB_LOG_MAX].flags, SYNC_FILE_RANGE_WRITE, "without waiting");
+    c0 = wb_calls;
     cr_assert_eq(upd_io_flush(io), 0);
     cr_assert_eq(upd_io_write(io, b, 100 << 10, 1 << 20), 0);
     cr_assert_eq(wb_calls, c0, "100 KiB: not yet");
@@ -373,7 +379,7 @@ Test(io, early_writeback, .description = "posix, once flushed: every 256 KiB of 
     unlink(path);
 }
 
-Test(io, early_writeback_failures, .description = "a failed writeback start fails the next flush for good, even when fdatasync then succeeds; an unsupported one stops being tried")
+Test(io, early_writeback_failures, .description = "a failed writeback start (early or upd_io_writeback) fails the next flush for good, even when fdatasync then succeeds; an unsupported one stops being tried")
 {
     char path[] = "/tmp/upd-io-XXXXXX";
     tmp_file(path);
@@ -388,17 +394,28 @@ Test(io, early_writeback_failures, .description = "a failed writeback start fail
     cr_assert_eq(upd_io_flush(io), UPD_E_IO_FLUSH);
     cr_assert_eq(upd_io_last_errno(io), EIO);
     cr_assert_eq(upd_io_write(io, b, 1, 0), UPD_E_STATE, "a failed flush is final");
+    unsigned c0 = wb_calls;
+    upd_io_writeback(io);
+    cr_assert_eq(wb_calls, c0, "a failed handle starts no writeback");
+    upd_io_close(io);
+    cr_assert_eq(upd_io_open_posix(&io, path, 0), 0);
+    wb_fail = EIO;
+    upd_io_writeback(io);
+    wb_fail = 0;
+    cr_assert_eq(upd_io_flush(io), UPD_E_IO_FLUSH, "upd_io_writeback's failure too");
     upd_io_close(io);
     cr_assert_eq(upd_io_open_posix(&io, path, 0), 0);
     cr_assert_eq(upd_io_flush(io), 0);
     wb_fail = ENOSYS;
-    unsigned c0 = wb_calls;
+    c0 = wb_calls;
     for (int i = 0; i < 3; i++)
         cr_assert_eq(upd_io_write(io, b, sizeof b, 0), 0);
+    upd_io_writeback(io);
     cr_assert_eq(wb_calls, c0 + 1, "tried once, then left alone");
     cr_assert_eq(upd_io_flush(io), 0, "unsupported is no failure");
     wb_fail = 0;
     upd_io_close(io);
+    upd_io_writeback(NULL);
     unlink(path);
 }
 
@@ -458,6 +475,65 @@ static int fx_submit(void *c, const upd_io_req *r, unsigned n)
 }
 static const upd_io_methods fixed = { "fixed", UPD_IO_FIXED_SIZE, fx_submit, ff_reap, ff_reap,
                                       fx_size, fx_resize, NULL };
+
+/* A memory image that logs what the applier asks of it, in order: the
+ * result check must start the writeback after the last write, hash (read)
+ * while the device writes, and flush last. */
+static upd_io *lg_inner;
+static char lg_log[1 << 16];
+static size_t lg_n;
+static void lg_note(char c)
+{
+    if (lg_n + 1 < sizeof lg_log && (!lg_n || lg_log[lg_n - 1] != c))
+        lg_log[lg_n++] = c;           /* runs of one kind logged once */
+}
+static int lg_submit(void *c, const upd_io_req *r, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        lg_note(r[i].op == UPD_IO_READ ? 'r' : 'w');
+    return fx_submit(c, r, n);
+}
+static int lg_flush(void *c) { (void)c; lg_note('F'); return 0; }
+static int lg_size(void *c, uint64_t *s) { (void)c; return upd_io_size(lg_inner, s); }
+static int lg_resize(void *c, uint64_t s) { (void)c; return upd_io_resize(lg_inner, s); }
+static void lg_writeback(void *c) { (void)c; lg_note('B'); }
+static const upd_io_methods logging = { "logging", 0, lg_submit, ff_reap, lg_flush, lg_size,
+                                        lg_resize, NULL, .writeback = lg_writeback };
+
+Test(io, result_check_overlaps_writeback, .description = "the result check starts the target's writeback after the last write, hashes, then flushes; in place and out of place")
+{
+    synth_pair sp;
+    cr_assert_eq(synth_make("exe-like", 5, 1 << 20, &sp), 0);
+    buf_t pkg;
+    cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, NULL, &pkg), 0);
+    for (int oop = 0; oop < 2; oop++) {
+        cr_assert_eq(upd_io_open_mem(&lg_inner, oop ? NULL : sp.old_img, oop ? 0 : sp.old_len,
+                                     64u << 20), 0);
+        fx_inner = lg_inner;
+        upd_io *t, *s = NULL;
+        cr_assert_eq(upd_io_create(&t, &logging, NULL), 0);
+        if (oop)
+            cr_assert_eq(upd_io_open_mem(&s, sp.old_img, sp.old_len, sp.old_len), 0);
+        lg_n = 0;
+        upd_apply_params ap = { .target = t, .source = s, .flags = UPD_APPLY_INSECURE };
+        upd_apply_stats st;
+        cr_assert_eq(apply_io(&ap, pkg.p, pkg.n, 0, &st), 0);
+        lg_log[lg_n] = 0;
+        const char *b = strchr(lg_log, 'B');
+        cr_assert(b && !strchr(b + 1, 'B'), "one writeback: %s", lg_log);
+        cr_assert(!strchr(b, 'w'), "no write after it: %s", lg_log);
+        cr_assert_str_eq(b, "BrF", "then the hash's reads, then the flush");
+        const uint8_t *d;
+        size_t n;
+        upd_io_mem_view(lg_inner, &d, &n);
+        cr_assert(n == sp.new_len && !memcmp(d, sp.new_img, n), "out of place %d", oop);
+        upd_io_close(t);
+        upd_io_close(s);
+        upd_io_close(lg_inner);
+    }
+    buf_free(&pkg);
+    synth_free(&sp);
+}
 
 /* In place, and out of place onto a device that holds junk (the old image
  * is copied onto it first there: a device has bytes of its own where a

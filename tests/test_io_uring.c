@@ -419,7 +419,7 @@ Test(io_uring, run_lone_and_batched_reads, .description = "upd_io_run: a lone re
     upd_io_close(io);
 }
 
-Test(io_uring, early_writeback_buffered_only, .description = "buffered handle, once flushed: 256 KiB of writes start their writeback, a flush restarts the count; an O_DIRECT handle never")
+Test(io_uring, early_writeback_buffered_only, .description = "buffered handle, once flushed: 256 KiB of writes start their writeback, a flush restarts the count, upd_io_writeback starts it all; an O_DIRECT handle never")
 {
     static uint8_t b[300 << 10];
     memset(b, 0x33, sizeof b);
@@ -437,6 +437,9 @@ Test(io_uring, early_writeback_buffered_only, .description = "buffered handle, o
     cr_assert_eq(wb_log[c0 % WB_LOG_MAX].off, 0);
     cr_assert_eq(wb_log[c0 % WB_LOG_MAX].len, 8192 + (200 << 10));
     cr_assert_eq(wb_log[c0 % WB_LOG_MAX].flags, SYNC_FILE_RANGE_WRITE);
+    upd_io_writeback(io);
+    cr_assert_eq(wb_calls, c0 + 2, "upd_io_writeback starts the whole file's");
+    cr_assert(wb_log[(c0 + 1) % WB_LOG_MAX].off == 0 && wb_log[(c0 + 1) % WB_LOG_MAX].len == 0);
     upd_io_close(io);
     io = open_uring(UPD_IO_DIRECT, 0, 0);
     cr_assert_eq(upd_io_flush(io), 0);

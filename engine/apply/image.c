@@ -258,9 +258,13 @@ int upd_ap_check_result(upd_applier *a)
         if (sz != h->new_size)
             return UPD_E_RESULT_SIZE;
     }
-    UPD_CHECK(upd_io_flush(a->p.target));
+    /* the device writes while the result is hashed; the flush after it
+     * then waits only for the rest (a read sees the written bytes whether
+     * they are durable yet or not) */
+    upd_io_writeback(a->p.target);
     uint8_t got[32];
     UPD_CHECK(stream_image(a, a->p.target, h->new_size, NULL, UPD_PHASE_CHECK_RESULT, got));
+    UPD_CHECK(upd_io_flush(a->p.target));
     a->st.t_check_result = upd_now() - t0;
     return memcmp(got, h->new_sha256, 32) ? UPD_E_RESULT_HASH : 0;
 }

@@ -146,6 +146,12 @@ int upd_io_flush(upd_io *io)
     return 0;
 }
 
+void upd_io_writeback(upd_io *io)
+{
+    if (io && !io->failed && io->m->writeback)
+        io->m->writeback(io->ctx);
+}
+
 int upd_io_size(upd_io *io, uint64_t *size)
 {
     if (!io || !size)

@@ -49,6 +49,10 @@ typedef struct {
 /* Note buffered writes REQS[0..N) (reads are skipped) that succeeded on FD. */
 void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n);
 
+/* Start the writeback of everything written to FD (upd_io_writeback),
+ * a failure kept as upd_io_wb_note keeps it. */
+void upd_io_wb_all(int fd, upd_io_wb *wb);
+
 /* At a flush: nothing is pending after it, and early writeback is armed;
  * returns the kept failure (0 or a negative errno), which that flush must
  * report if it succeeds. */

@@ -83,6 +83,17 @@ int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n)
     return 0;
 }
 
+static void wb_start(int fd, upd_io_wb *wb, uint64_t off, uint64_t len)
+{
+    wb->bytes = 0;
+    if (sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE) == 0)
+        return;
+    if (errno == EINVAL || errno == ESPIPE || errno == ENOSYS)
+        wb->off = 1;
+    else if (!wb->err)
+        wb->err = -errno;
+}
+
 void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n)
 {
     if (wb->off || !wb->armed)
@@ -99,13 +110,13 @@ void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n)
     }
     if (wb->bytes < UPD_IO_WB_BYTES)
         return;
-    wb->bytes = 0;
-    if (sync_file_range(fd, (off_t)wb->lo, (off_t)(wb->hi - wb->lo), SYNC_FILE_RANGE_WRITE) == 0)
-        return;
-    if (errno == EINVAL || errno == ESPIPE || errno == ENOSYS)
-        wb->off = 1;
-    else if (!wb->err)
-        wb->err = -errno;
+    wb_start(fd, wb, wb->lo, wb->hi - wb->lo);
+}
+
+void upd_io_wb_all(int fd, upd_io_wb *wb)
+{
+    if (!wb->off)
+        wb_start(fd, wb, 0, 0);       /* length 0: to the end of the file */
 }
 
 int upd_io_wb_take(upd_io_wb *wb)
@@ -130,6 +141,13 @@ static int px_submit(void *ctx, const upd_io_req *reqs, unsigned n)
 }
 
 static int px_reap(void *ctx) { (void)ctx; return 0; }
+
+static void px_writeback(void *ctx)
+{
+    posix_io *p = ctx;
+    if (!p->rdonly)
+        upd_io_wb_all(p->fd, &p->wb);
+}
 
 static int px_flush(void *ctx)
 {
@@ -182,10 +200,12 @@ static void px_close(void *ctx)
 }
 
 static const upd_io_methods posix_file_methods = {
-    "posix", 0, px_submit, px_reap, px_flush, px_size, px_resize, px_close
+    "posix", 0, px_submit, px_reap, px_flush, px_size, px_resize, px_close,
+    .writeback = px_writeback
 };
 static const upd_io_methods posix_blk_methods = {
-    "posix", UPD_IO_FIXED_SIZE, px_submit, px_reap, px_flush, px_size, px_resize, px_close
+    "posix", UPD_IO_FIXED_SIZE, px_submit, px_reap, px_flush, px_size, px_resize, px_close,
+    .writeback = px_writeback
 };
 
 int upd_io_open_fd(const char *path, unsigned flags, int *fd_out, uint64_t *capacity)

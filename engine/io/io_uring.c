@@ -444,6 +444,14 @@ static void ur_buf_free(void *ctx, void *p, size_t size)
     free(p);
 }
 
+/* The buffered descriptor's completed writes (direct ones need none). */
+static void ur_writeback(void *ctx)
+{
+    uring_io *u = ctx;
+    if (!u->rdonly)
+        upd_io_wb_all(u->fd, &u->wb);
+}
+
 static void ur_describe(void *ctx, char *out, size_t cap)
 {
     const uring_io *u = ctx;
@@ -464,11 +472,11 @@ static void ur_describe(void *ctx, char *out, size_t cap)
 
 static const upd_io_methods uring_file_methods = {
     "uring", 0, ur_submit, ur_reap, ur_flush, ur_size, ur_resize, ur_close,
-    ur_buf_alloc, ur_buf_free, ur_describe, ur_run
+    ur_buf_alloc, ur_buf_free, ur_describe, ur_run, ur_writeback
 };
 static const upd_io_methods uring_blk_methods = {
     "uring", UPD_IO_FIXED_SIZE, ur_submit, ur_reap, ur_flush, ur_size, ur_resize, ur_close,
-    ur_buf_alloc, ur_buf_free, ur_describe, ur_run
+    ur_buf_alloc, ur_buf_free, ur_describe, ur_run, ur_writeback
 };
 
 /* ---- setup ------------------------------------------------------------------ */

@@ -66,7 +66,11 @@ typedef struct {
  * writes a one-line account of the backend's setup.  run (optional) is
  * submit for a batch the caller reaps at once (upd_io_run): a backend may
  * then run it synchronously where that is cheaper; without it, submit.
- * Until 1.0 (SOVERSION 0) optional members may be added at the end:
+ * writeback (optional) starts moving the completed writes to the device
+ * without waiting (upd_io_writeback); a failure it meets must fail the
+ * next flush.
+ * Until 1.0 optional members may be added at the end (each with a new
+ * SOVERSION: a table built against the shorter struct is too short):
  * define the table with designated initialisers, so that new ones are
  * NULL once the caller is rebuilt. */
 typedef struct {
@@ -82,6 +86,7 @@ typedef struct {
     void (*buf_free)(void *ctx, void *p, size_t size);
     void (*describe)(void *ctx, char *out, size_t cap);
     int  (*run)(void *ctx, const upd_io_req *reqs, unsigned n);
+    void (*writeback)(void *ctx);
 } upd_io_methods;
 
 #define UPD_IO_FIXED_SIZE 1u
@@ -174,6 +179,13 @@ UPD_API int upd_io_write(upd_io *io, const void *buf, size_t len, uint64_t off);
 /* Durability barrier: every completed write is durable when this returns 0.
  * Errors: UPD_E_IO_FLUSH (final: the handle refuses further writes). */
 UPD_API int upd_io_flush(upd_io *io);
+
+/* A hint before a flush: start writing the completed writes to the device
+ * and return without waiting, so that the caller's work until its flush
+ * (the applier hashes the result) overlaps the device's.  It makes nothing
+ * durable; a failure it meets is reported by the next upd_io_flush().  Does
+ * nothing on a backend without the method, on a failed handle, or on NULL. */
+UPD_API void upd_io_writeback(upd_io *io);
 
 /* Current length (capacity for UPD_IO_FIXED_SIZE backends). */
 UPD_API int upd_io_size(upd_io *io, uint64_t *size);
