@@ -809,3 +809,53 @@ Test(cover, stays_inside_both_images,
     for (size_t i = 0; i < 3; i++)
         cr_assert_leq(v[i].src + v[i].len, CV_LEN, "cover %zu reads past old", i);
 }
+
+/* ---- emit: the applier's op-order rule kept by the generator ---------------- */
+
+Test(emit, drop_only_first_in_segment,
+     .description = "upd_emit refuses a DROP after another kind of op of its segment (the applier's UPD_E_OP_DROP); DROPs at a segment's start, or a run of them there, are emitted and apply")
+{
+    static uint8_t img[8192];
+    for (size_t i = 0; i < sizeof img; i++)
+        img[i] = (uint8_t)(i * 131 + (i >> 7));
+    const upd_gop stash = { UPD_OP_STASH, 0, 0, 100, 50, 100 };
+    const upd_gop drop = { UPD_OP_DROP, 0, 0, 100, 50, 0 };
+    const upd_gop copy = { UPD_OP_COPY, 0, 0, 0, sizeof img, 0 };
+    const struct { upd_gop ops[4]; size_t n, cut; int rc; } cases[] = {
+        { { stash, copy, drop }, 3, 0, UPD_E_PLAN },           /* after a COPY */
+        { { stash, drop, copy }, 3, 0, UPD_E_PLAN },           /* after a STASH */
+        { { stash, drop, copy }, 3, 1, 0 },                    /* first of segment 2 */
+        { { stash, drop, drop, copy }, 4, 1, 0 },              /* a run of them */
+        { { stash, copy, drop, drop }, 4, 2, 0 },              /* a segment of DROPs */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        upd_gops sched = { (upd_gop *)cases[c].ops, cases[c].n, cases[c].n };
+        size_t cv[3] = { 0, cases[c].cut, cases[c].n };
+        upd_cuts cuts = { cases[c].cut ? cv : (size_t[]){ 0, cases[c].n }, cases[c].cut ? 3 : 2, 3 };
+        upd_plan_info info = { .stash_size = 50, .write_ranges = 1, .stash_ranges = 1 };
+        upd_diff_params p;
+        upd_diff_params_default(&p);
+        buf_t pkg = { 0 };
+        upd_diff_stats st = { 0 };
+        int rc = upd_emit(&sched, NULL, &cuts, img, sizeof img, img, sizeof img, &info, 0, &p,
+                          buf_sink, &pkg, &st);
+        cr_assert_eq(rc, cases[c].rc, "case %zu: %s", c, upd_errname(rc));
+        if (!rc) {
+            uint8_t *t = malloc(sizeof img);
+            memcpy(t, img, sizeof img);
+            upd_io *io;
+            cr_assert_eq(upd_io_open_mem(&io, t, sizeof img, sizeof img), 0);
+            upd_apply_params ap = { .target = io, .flags = UPD_APPLY_INSECURE };
+            upd_apply_stats as;
+            rc = apply_io(&ap, pkg.p, pkg.n, 0, &as);
+            cr_assert_eq(rc, 0, "case %zu applies: %s", c, upd_errname(rc));
+            uint64_t drops = 0;
+            for (size_t i = 0; i < cases[c].n; i++)
+                drops += cases[c].ops[i].kind == UPD_OP_DROP;
+            cr_assert_eq(as.ops[UPD_OP_DROP], drops, "case %zu", c);
+            upd_io_close(io);
+            free(t);
+        }
+        buf_free(&pkg);
+    }
+}

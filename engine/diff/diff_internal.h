@@ -133,7 +133,8 @@ int upd_dict_windows(const upd_gops *sched, const upd_cuts *cuts, uint32_t max, 
 /* Pack the schedule into the segments CUTS gives, compress (literals
  * against a window of at most DICT_BUDGET bytes where that pays: such a
  * segment's ops are encoded in LITS_LAST's order, SCHED with each segment's
- * LITs last; NULL: no dictionaries), and write the package. */
+ * LITs last; NULL: no dictionaries), and write the package.  A DROP after
+ * another kind of op in its segment is UPD_E_PLAN (the applier's rule). */
 int upd_emit(const upd_gops *sched, const upd_gops *lits_last, const upd_cuts *cuts,
              const uint8_t *old_img, size_t old_len,
              const uint8_t *new_img, size_t new_len, const upd_plan_info *info,

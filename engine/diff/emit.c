@@ -430,7 +430,12 @@ int upd_emit(const upd_gops *sched, const upd_gops *lits_last, const upd_cuts *c
     size_t nseg = cuts->n ? cuts->n - 1 : 0;
     for (size_t k = 0; !rc && k < nseg; k++) {
         for (size_t i = cuts->v[k]; !rc && i < cuts->v[k + 1]; i++)
-            rc = add_op(&sb, &sched->v[i], old_img, new_img, st);
+            /* the applier refuses a DROP after another kind of op in its
+             * segment (UPD_E_OP_DROP): never emit one */
+            rc = sched->v[i].kind == UPD_OP_DROP && i > cuts->v[k]
+                         && sched->v[i - 1].kind != UPD_OP_DROP
+                     ? UPD_E_PLAN
+                     : add_op(&sb, &sched->v[i], old_img, new_img, st);
         if (!rc)
             rc = close_segment(&sb, &segs, sched, cuts->v[k], cuts->v[k + 1]);
     }
