@@ -52,7 +52,9 @@ static_or_shared() {
 }
 so=$($CC -print-file-name=libdivsufsort.so)
 cp -L "$(dirname "$so")"/libdivsufsort.so.[0-9]* "$OUT/lib/" 2>/dev/null || cp -L "$so" "$OUT/lib/"
-LIBS="$(static_or_shared zstd) $(static_or_shared crypto) $(static_or_shared xxhash) -ldivsufsort"
+# libdivsufsort first: libzstd.a's dictionary builder defines a divsufsort()
+# of its own, with another signature
+LIBS="-ldivsufsort $(static_or_shared zstd) $(static_or_shared crypto) $(static_or_shared xxhash)"
 # libwbxml2 has no static library either; it needs libexpat.so.1 at run time
 for l in wbxml2 expat; do
     so=$($CC -print-file-name=lib$l.so)

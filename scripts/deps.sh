@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential cmake pkg-config libzstd-dev libxxhash-dev liburing-dev libcriterion-dev
       libdivsufsort-dev libssl-dev zstd time ca-certificates clang
       libexpat1-dev libwbxml2-dev libwbxml2-utils libxml2-utils libcurl4-openssl-dev nginx openssl
-      python3 libmicrohttpd-dev libsqlite3-dev curl fio gnuplot-nox sqlite3 jq iproute2"
+      python3 libmicrohttpd-dev libsqlite3-dev curl fio gnuplot-nox sqlite3 jq iproute2 strace"
 [ "$#" -gt 0 ] && PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do

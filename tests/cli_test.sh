@@ -21,6 +21,12 @@ check "no .part left by diff" test ! -e "$T/pkg.part"
 
 "$UPD" apply --pubkey "$T/v.pub" "$T/old" "$T/pkg" -o "$T/out" -q
 check "out-of-place apply" cmp -s "$T/out" "$T/new"
+# durable in this order: NEW.part's bytes, the rename, then the directory
+# that holds the new name (scripts/deps.sh installs strace)
+strace -f -qq -e trace=fdatasync,fsync,rename,renameat,renameat2 -o "$T/sys" \
+    "$UPD" apply --pubkey "$T/v.pub" "$T/old" "$T/pkg" -o "$T/out" -q
+check "out-of-place: flush, rename, then the directory's fsync" \
+    sh -c "grep -oE '^[0-9]+ +(fdatasync|fsync|rename[a-z0-9]*)' '$T/sys' | awk '{print \$2}' | tr '\n' ' ' | grep -qx 'fdatasync rename fsync '"
 
 cp "$T/old" "$T/tgt"
 "$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkg" -q

@@ -493,20 +493,24 @@ static int lg_submit(void *c, const upd_io_req *r, unsigned n)
         lg_note(r[i].op == UPD_IO_READ ? 'r' : 'w');
     return fx_submit(c, r, n);
 }
-static int lg_flush(void *c) { (void)c; lg_note('F'); return 0; }
+static int lg_wb_fails, lg_wb_failed;   /* a writeback start fails; it did */
+static int lg_flush(void *c) { (void)c; lg_note('F'); return lg_wb_failed ? -EIO : 0; }
 static int lg_size(void *c, uint64_t *s) { (void)c; return upd_io_size(lg_inner, s); }
 static int lg_resize(void *c, uint64_t s) { (void)c; return upd_io_resize(lg_inner, s); }
-static void lg_writeback(void *c) { (void)c; lg_note('B'); }
+static void lg_writeback(void *c) { (void)c; lg_note('B'); lg_wb_failed = lg_wb_fails; }
 static const upd_io_methods logging = { "logging", 0, lg_submit, ff_reap, lg_flush, lg_size,
                                         lg_resize, NULL, .writeback = lg_writeback };
 
-Test(io, result_check_overlaps_writeback, .description = "the result check starts the target's writeback after the last write, hashes, then flushes; in place and out of place")
+Test(io, result_check_overlaps_writeback, .description = "the result check starts the target's writeback after the last write, hashes, then flushes; in place and out of place; a failed writeback fails the run with the flush")
 {
     synth_pair sp;
     cr_assert_eq(synth_make("exe-like", 5, 1 << 20, &sp), 0);
     buf_t pkg;
     cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, NULL, &pkg), 0);
+    for (int fail = 0; fail < 2; fail++)
     for (int oop = 0; oop < 2; oop++) {
+        lg_wb_fails = fail;
+        lg_wb_failed = 0;
         cr_assert_eq(upd_io_open_mem(&lg_inner, oop ? NULL : sp.old_img, oop ? 0 : sp.old_len,
                                      64u << 20), 0);
         fx_inner = lg_inner;
@@ -517,7 +521,8 @@ Test(io, result_check_overlaps_writeback, .description = "the result check start
         lg_n = 0;
         upd_apply_params ap = { .target = t, .source = s, .flags = UPD_APPLY_INSECURE };
         upd_apply_stats st;
-        cr_assert_eq(apply_io(&ap, pkg.p, pkg.n, 0, &st), 0);
+        int rc = apply_io(&ap, pkg.p, pkg.n, 0, &st);
+        cr_assert_eq(rc, fail ? UPD_E_IO_FLUSH : 0, "%s", upd_errname(rc));
         lg_log[lg_n] = 0;
         const char *b = strchr(lg_log, 'B');
         cr_assert(b && !strchr(b + 1, 'B'), "one writeback: %s", lg_log);

@@ -1,5 +1,6 @@
 /* Format layer: header and manifest codecs, op encoding, varint rules. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -595,4 +596,14 @@ Test(format, errors_named, .description = "every upd_err has a distinct name and
     cr_assert_str_eq(upd_strerror(-1000), "unknown error");
     cr_assert(upd_is_error(UPD_E_PKG_DIGEST));
     cr_assert(!upd_is_error(0));
+}
+
+Test(version, number_matches_string, .description = "upd_version_number() and upd_version_string() name the same MAJOR.MINOR.PATCH, and the headers' macros are what the library reports")
+{
+    unsigned n = upd_version_number();
+    char s[32];
+    snprintf(s, sizeof s, "%u.%u.%u", n / 10000, n / 100 % 100, n % 100);
+    cr_assert_str_eq(s, upd_version_string());
+    cr_assert_eq(n, UPD_VERSION_NUMBER);
+    cr_assert_str_eq(upd_version_string(), UPD_VERSION_STRING);
 }

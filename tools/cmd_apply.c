@@ -5,7 +5,8 @@
  * truncated file never touches the target; a streamed package (PKG = -) is
  * applied in one pass, each segment verified before it runs.  Out of place
  * the new image goes to NEW.part, renamed over NEW only when its hash has
- * checked, so the package is read once. */
+ * checked (and flushed), so the package is read once; the directory is then
+ * flushed too, so that the new name survives a power cut. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
@@ -31,6 +32,25 @@ typedef struct {
     cli_opts o;
     cli_io io;
 } apply_args;
+
+/* Make the rename of NEW.part over PATH durable: fsync PATH's directory
+ * (the file's bytes were flushed before the rename).  0 or an errno. */
+static int sync_dir_of(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) + (slash == path) : 1;
+    if (n >= sizeof dir)
+        return ENAMETOOLONG;
+    memcpy(dir, slash ? path : ".", n);
+    dir[n] = 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    int e = fsync(fd) < 0 ? errno : 0;
+    close(fd);
+    return e;
+}
 
 /* The parameters both passes share: window, trust and policy. */
 static upd_apply_params base_params(const apply_args *a, unsigned flags)
@@ -295,7 +315,8 @@ int cli_apply(int argc, char **argv, const cli_feeder *src)
         have_header = !rc;
     }
     apply_files f = { 0 };
-    int open_errno = 0;   /* an open that fails has no handle to keep its errno */
+    int open_errno = 0;   /* no handle keeps this errno: an open, the rename, the
+                             directory's flush */
     if (!rc && (rc = open_files(&args, have_header ? &h : NULL, &f)) == UPD_E_IO_OPEN)
         open_errno = errno;
     cli_progress pr;
@@ -314,8 +335,12 @@ int cli_apply(int argc, char **argv, const cli_feeder *src)
     if (!rc)
         rc = src ? src->feed(src->user, ap) : cli_feed_fd(ap, fd, buf);
     cli_progress_end(&pr);
-    if (!rc && f.tmp[0] && rename(f.tmp, args.target) != 0)
+    if (!rc && f.tmp[0] && rename(f.tmp, args.target) != 0) {
+        open_errno = errno;
         rc = UPD_E_IO_WRITE;
+    } else if (!rc && f.tmp[0] && (open_errno = sync_dir_of(args.target)) != 0) {
+        rc = UPD_E_IO_FLUSH;
+    }
     if (rc) {
         int e = upd_io_last_errno(f.target) ? upd_io_last_errno(f.target)
               : upd_io_last_errno(f.source) ? upd_io_last_errno(f.source) : open_errno;

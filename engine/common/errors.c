@@ -92,4 +92,4 @@ const char *upd_errname(int code)
 
 unsigned upd_version_number(void) { return UPD_VERSION_NUMBER; }
 
-const char *upd_version_string(void) { return "0.3.0"; }
+const char *upd_version_string(void) { return UPD_VERSION_STRING; }

@@ -416,6 +416,14 @@ static int dict_fields(const segments *segs, upd_header *h)
     return rc;
 }
 
+/* Whether SCHED[I] is a DROP after another kind of op of the segment that
+ * starts at FIRST, which the applier refuses (UPD_E_OP_DROP). */
+static int drop_misplaced(const upd_gops *sched, size_t first, size_t i)
+{
+    return sched->v[i].kind == UPD_OP_DROP && i > first
+           && sched->v[i - 1].kind != UPD_OP_DROP;
+}
+
 int upd_emit(const upd_gops *sched, const upd_gops *lits_last, const upd_cuts *cuts,
              const uint8_t *old_img, size_t old_len,
              const uint8_t *new_img, size_t new_len, const upd_plan_info *info,
@@ -430,12 +438,8 @@ int upd_emit(const upd_gops *sched, const upd_gops *lits_last, const upd_cuts *c
     size_t nseg = cuts->n ? cuts->n - 1 : 0;
     for (size_t k = 0; !rc && k < nseg; k++) {
         for (size_t i = cuts->v[k]; !rc && i < cuts->v[k + 1]; i++)
-            /* the applier refuses a DROP after another kind of op in its
-             * segment (UPD_E_OP_DROP): never emit one */
-            rc = sched->v[i].kind == UPD_OP_DROP && i > cuts->v[k]
-                         && sched->v[i - 1].kind != UPD_OP_DROP
-                     ? UPD_E_PLAN
-                     : add_op(&sb, &sched->v[i], old_img, new_img, st);
+            rc = drop_misplaced(sched, cuts->v[k], i)
+                     ? UPD_E_PLAN : add_op(&sb, &sched->v[i], old_img, new_img, st);
         if (!rc)
             rc = close_segment(&sb, &segs, sched, cuts->v[k], cuts->v[k + 1]);
     }

@@ -49,8 +49,9 @@ typedef struct {
 /* Note buffered writes REQS[0..N) (reads are skipped) that succeeded on FD. */
 void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n);
 
-/* Start the writeback of everything written to FD (upd_io_writeback),
- * a failure kept as upd_io_wb_note keeps it. */
+/* Start the writeback of everything written to FD (upd_io_writeback), on
+ * a handle flushed before or not (unlike the early writeback above: this
+ * is asked for once, at the end), a failure kept as upd_io_wb_note keeps it. */
 void upd_io_wb_all(int fd, upd_io_wb *wb);
 
 /* At a flush: nothing is pending after it, and early writeback is armed;
