@@ -249,6 +249,8 @@ static int appended_ok(upd_applier *a, const upd_jslot *s, uint64_t base, uint64
     return got == sum;
 }
 
+static int jflush(upd_applier *a);
+
 int upd_jr_load(upd_applier *a)
 {
     upd_jslot s[2];
@@ -256,6 +258,7 @@ int upd_jr_load(upd_applier *a)
     int n;
     a->resume = 0;
     UPD_CHECK(read_slots(a->p.journal, s, pkg, &n));
+    int passed = -1;   /* a newer slot of this package that did not check out */
     for (int i = 0; i < n; i++) {
         if (memcmp(pkg[i], a->pkg_digest, 32))
             continue;
@@ -286,8 +289,20 @@ int upd_jr_load(upd_applier *a)
             ok = appended_ok(a, &s[i], vlog_base_of(&a->h, &s[i]), s[i].vlog_from,
                              s[i].vlog_len, s[i].vlog_sum);
         UPD_CHECK(ok);
-        if (!ok)
+        if (!ok) {
+            passed = i;
             continue;
+        }
+        /* This run re-runs the older slot's unit with the same salt, so it
+         * writes the newer slot's area and appended ranges again, byte for
+         * byte: a crash after that would leave the newer slot valid, naming
+         * a unit whose predecessor this run had not finished.  So it goes
+         * (durably) before this run writes anything else. */
+        if (passed >= 0) {
+            uint8_t zero[SLOT_SIZE] = { 0 };
+            UPD_CHECK(upd_io_write(a->p.journal, zero, SLOT_SIZE, (s[passed].seq & 1) * SLOT_STRIDE));
+            UPD_CHECK(jflush(a));
+        }
         a->js = s[i];
         a->resume = 1;
         a->chunk = s[i].chunk;
