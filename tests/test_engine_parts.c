@@ -836,7 +836,9 @@ Test(emit, drop_only_first_in_segment,
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         upd_gops sched = { (upd_gop *)cases[c].ops, cases[c].n, cases[c].n };
         size_t cv[3] = { 0, cases[c].cut, cases[c].n };
-        upd_cuts cuts = { cases[c].cut ? cv : (size_t[]){ 0, cases[c].n }, cases[c].cut ? 3 : 2, 3 };
+        if (!cases[c].cut)
+            cv[1] = cases[c].n;           /* one segment */
+        upd_cuts cuts = { cv, cases[c].cut ? 3 : 2, 3 };
         upd_plan_info info = { .stash_size = 50, .write_ranges = 1, .stash_ranges = 1 };
         upd_diff_params p;
         upd_diff_params_default(&p);

@@ -300,7 +300,8 @@ int upd_jr_load(upd_applier *a)
          * (durably) before this run writes anything else. */
         if (passed >= 0) {
             uint8_t zero[SLOT_SIZE] = { 0 };
-            UPD_CHECK(upd_io_write(a->p.journal, zero, SLOT_SIZE, (s[passed].seq & 1) * SLOT_STRIDE));
+            uint64_t at = (s[passed].seq & 1) * SLOT_STRIDE;
+            UPD_CHECK(upd_io_write(a->p.journal, zero, SLOT_SIZE, at));
             UPD_CHECK(jflush(a));
         }
         a->js = s[i];

@@ -183,9 +183,9 @@ UPD_API int upd_io_flush(upd_io *io);
 /* A hint before a flush: start writing the completed writes to the device
  * without waiting for them to land (queueing them may still block), so
  * that the caller's work until its flush (the applier hashes the result)
- * overlaps the device's.  It makes nothing
- * durable; a failure it meets is reported by the next upd_io_flush().  Does
- * nothing on a backend without the method, on a failed handle, or on NULL. */
+ * overlaps the device's.  It makes nothing durable; a failure it meets is
+ * reported by the next upd_io_flush().  Does nothing on a backend without
+ * the method, on a failed handle, or on NULL. */
 UPD_API void upd_io_writeback(upd_io *io);
 
 /* Current length (capacity for UPD_IO_FIXED_SIZE backends). */
