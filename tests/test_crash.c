@@ -482,6 +482,236 @@ Test(crash, eio_anywhere_then_restart, .timeout = 900)
     buf_free(&c.pkg);
 }
 
+/* The images (mode M) after boundary K of a fresh run of C. */
+static void journal_at(crash_case *c, uint64_t k, buf_t *t, buf_t *j, upd_sim_mode m)
+{
+    rig r;
+    rig_open(&r, c, c->sp.old_img, c->sp.old_len, NULL, 0);
+    crash_run(c, &r, k);
+    crash_images(&r, m, 0, t, j);
+    rig_close(&r);
+}
+
+static upd_journal_status status_of(const buf_t *j)
+{
+    upd_io *mj;
+    upd_journal_status js;
+    cr_assert_eq(upd_io_open_mem(&mj, j->p, j->n, CAP), 0);
+    cr_assert_eq(upd_journal_read_status(mj, &js), 0);
+    upd_io_close(mj);
+    return js;
+}
+
+/* C made from KIND/SEED/SIZE with the default generator settings; returns
+ * the boundaries of a clean run. */
+static uint64_t setup_case(crash_case *c, const char *kind, uint64_t seed, size_t size)
+{
+    cr_assert_eq(synth_make(kind, seed, size, &c->sp), 0);
+    cr_assert_eq(make_pkg(c->sp.old_img, c->sp.old_len, c->sp.new_img, c->sp.new_len, NULL,
+                          &c->pkg), 0);
+    rig r;
+    rig_open(&r, c, c->sp.old_img, c->sp.old_len, NULL, 0);
+    uint64_t total = crash_run(c, &r, UPD_SIM_NEVER);
+    rig_close(&r);
+    return total;
+}
+
+/* Open a rig whose devices hold durable images D (target, journal) with
+ * the bytes where K differs still unflushed: what a killed process leaves
+ * in the page cache.  The power is still on. */
+static void rig_open_killed(rig *r, const crash_case *c, const buf_t d[2], const buf_t k[2])
+{
+    rig_open(r, c, d[0].p, d[0].n, d[1].p, d[1].n);
+    upd_io *dev[2] = { r->target, r->journal };
+    for (int i = 0; i < 2; i++) {
+        if (k[i].n != d[i].n)
+            cr_assert_eq(upd_io_resize(dev[i], k[i].n), 0);
+        for (size_t x = 0; x < k[i].n;) {
+            size_t e = x;
+            while (e < k[i].n && (e >= d[i].n || k[i].p[e] != d[i].p[e]))
+                e++;
+            if (e > x)
+                cr_assert_eq(upd_io_write(dev[i], k[i].p + x, e - x, x), 0);
+            x = e + 1;
+        }
+    }
+}
+
+/* A process killed (kill -9) after writing a slot and before flushing it
+ * leaves the slot in the page cache, where the next run reads it; a power
+ * cut during that run can still lose it.  So the resumed run must not act
+ * on what it read (write the target, and flush it) before the journal is
+ * durable: else the cut leaves the older slot, which re-runs its unit over
+ * the newer unit's durable writes.  Here: the first run stopped right
+ * after each slot's write (its unflushed writes kept as a kill keeps
+ * them), the restarted run cut at each boundary, only flushed data left. */
+Test(crash, killed_then_power_cut, .timeout = 600)
+{
+    crash_case c = { .sector = 512 };
+    uint64_t total = setup_case(&c, "exe-like", 5, 128 << 10);
+    rig r;
+    unsigned kills = 0, cases = 0;
+    for (uint64_t k = 0; k < total; k++) {
+        buf_t d[2], kk[2];
+        journal_at(&c, k, &d[0], &d[1], UPD_SIM_DROP_ALL);
+        journal_at(&c, k, &kk[0], &kk[1], UPD_SIM_KEEP_ALL);
+        upd_journal_status js[2] = { status_of(&d[1]), status_of(&kk[1]) };
+        /* a slot written, not flushed, over a durable older one */
+        int take = js[1].state == UPD_JOURNAL_RUNNING && js[0].state == UPD_JOURNAL_RUNNING
+                   && js[1].seq > js[0].seq;
+        uint64_t total2 = 0;
+        if (take) {
+            rig_open_killed(&r, &c, d, kk);
+            uint64_t b0 = upd_sim_power_boundaries(r.pw);
+            total2 = crash_run(&c, &r, UPD_SIM_NEVER) - b0;
+            rig_close(&r);
+            kills++;
+        }
+        for (uint64_t k2 = 0; k2 < total2; k2++) {
+            rig_open_killed(&r, &c, d, kk);
+            crash_run(&c, &r, upd_sim_power_boundaries(r.pw) + k2);
+            buf_t t2, j2;
+            crash_images(&r, UPD_SIM_DROP_ALL, 0, &t2, &j2);
+            rig_close(&r);
+            char where[96];
+            snprintf(where, sizeof where, "killed at %llu, power cut at %llu of the restart",
+                     (unsigned long long)k, (unsigned long long)k2);
+            recover(&c, &t2, &j2, where);
+            buf_free(&t2);
+            buf_free(&j2);
+            cases++;
+        }
+        for (int i = 0; i < 2; i++) {
+            buf_free(&d[i]);
+            buf_free(&kk[i]);
+        }
+    }
+    cr_assert_gt(kills, 2u, "too few slots written before a kill");
+    cr_log_info("killed_then_power_cut: %u kills, %u crash states recovered", kills, cases);
+    synth_free(&c.sp);
+    buf_free(&c.pkg);
+}
+
+/* A slot lives at position seq & 1.  A tampered journal with a newer slot
+ * of the same parity at the other position (its area the older slot's, so
+ * it fails its check) must not make recovery zero the slot it resumes
+ * from: the slot is not this journal's and is ignored.  Checked by cutting
+ * that recovery at every boundary: each state must still recover. */
+Test(crash, misplaced_slot_ignored, .timeout = 300)
+{
+    crash_case c = { .sector = 512 };
+    uint64_t total = setup_case(&c, "exe-like", 5, 128 << 10);
+    rig r;
+    /* T, J: slot 2 durable (position 0); S: slot 4's bytes (position 0) */
+    buf_t t = { 0 }, j = { 0 }, s4 = { 0 };
+    for (uint64_t k = 0; k < total && !s4.n; k++) {
+        buf_t tk, jk;
+        journal_at(&c, k, &tk, &jk, UPD_SIM_DROP_ALL);
+        upd_journal_status js = status_of(&jk);
+        if (js.state == UPD_JOURNAL_RUNNING && js.seq == 2 && !j.n) {
+            t = tk;
+            j = jk;
+            continue;
+        }
+        if (js.state == UPD_JOURNAL_RUNNING && js.seq == 4) {
+            s4 = jk;
+            buf_free(&tk);
+            continue;
+        }
+        buf_free(&tk);
+        buf_free(&jk);
+    }
+    cr_assert(j.n && s4.n, "no run reached slots 2 and 4");
+    memcpy(j.p + 4096, s4.p, 512);    /* slot 4 at position 1 */
+    buf_free(&s4);
+    rig_open(&r, &c, t.p, t.n, j.p, j.n);
+    uint64_t total2 = crash_run(&c, &r, UPD_SIM_NEVER);
+    rig_close(&r);
+    for (uint64_t k2 = 0; k2 < total2; k2++) {
+        rig_open(&r, &c, t.p, t.n, j.p, j.n);
+        crash_run(&c, &r, k2);
+        buf_t t2, j2;
+        crash_images(&r, UPD_SIM_DROP_ALL, 0, &t2, &j2);
+        rig_close(&r);
+        char where[64];
+        snprintf(where, sizeof where, "misplaced slot, recovery cut at %llu",
+                 (unsigned long long)k2);
+        recover(&c, &t2, &j2, where);
+        buf_free(&t2);
+        buf_free(&j2);
+    }
+    buf_free(&t);
+    buf_free(&j);
+    synth_free(&c.sp);
+    buf_free(&c.pkg);
+}
+
+/* With a separate stash file, the journal has no stash region: recovery
+ * puts the saved stash block back into the stash file (the replay), never
+ * into the journal (past the journal's end: on a device that cannot grow,
+ * every resume failed).  Every boundary of a run with a stash file, exact
+ * state (KEEP_ALL) and flushed data only (DROP_ALL). */
+static uint64_t stash_run(crash_case *c, uint64_t k, rig *r, upd_io **st)
+{
+    rig_open(r, c, c->sp.old_img, c->sp.old_len, NULL, 0);
+    cr_assert_eq(upd_io_open_sim(st, r->pw, NULL, 0, CAP, c->sector), 0);
+    cr_assert_eq(upd_sim_power_crash_at(r->pw, k), 0);
+    upd_apply_params p = { .target = r->target, .journal = r->journal, .stash = *st,
+                           .journal_unit = UNIT, .window = 4u << 20, .flags = UPD_APPLY_INSECURE };
+    int rc = apply_io(&p, c->pkg.p, c->pkg.n, 4096, NULL);
+    cr_assert(k != UPD_SIM_NEVER || rc == 0, "clean run: %s", upd_errname(rc));
+    return upd_sim_power_boundaries(r->pw);
+}
+
+Test(crash, separate_stash_recovers, .timeout = 300)
+{
+    crash_case c = { .sector = 512 };
+    cr_assert_eq(synth_make("transpose", 1, 96 << 10, &c.sp), 0);
+    cr_assert_eq(make_pkg(c.sp.old_img, c.sp.old_len, c.sp.new_img, c.sp.new_len, NULL, &c.pkg), 0);
+    rig r;
+    upd_io *st;
+    uint64_t total = stash_run(&c, UPD_SIM_NEVER, &r, &st), resumed = 0;
+    upd_io_close(st);
+    rig_close(&r);
+    for (uint64_t k = 0; k < total; k++) {
+        stash_run(&c, k, &r, &st);
+        for (int m = 0; m < 2; m++) {
+            upd_io *dev[3] = { r.target, r.journal, st }, *mem[3];
+            buf_t b[3];
+            for (int i = 0; i < 3; i++) {
+                upd_io *img;
+                cr_assert_eq(upd_sim_crash_image(dev[i], m ? UPD_SIM_KEEP_ALL : UPD_SIM_DROP_ALL,
+                                                 0, &img), 0);
+                snapshot(img, &b[i]);
+                upd_io_close(img);
+                cr_assert_eq(upd_io_open_mem(&mem[i], b[i].p, b[i].n, CAP), 0);
+            }
+            upd_apply_params p = { .target = mem[0], .journal = mem[1], .stash = mem[2],
+                                   .journal_unit = UNIT, .window = 4u << 20,
+                                   .flags = UPD_APPLY_INSECURE };
+            upd_apply_stats as;
+            int rc = apply_io(&p, c.pkg.p, c.pkg.n, 4096, &as);
+            cr_assert_eq(rc, 0, "crash at %llu mode %d: %s", (unsigned long long)k, m,
+                         upd_errname(rc));
+            expect_bytes(mem[0], c.sp.new_img, c.sp.new_len, "separate stash");
+            uint64_t jlen;
+            cr_assert_eq(upd_io_size(mem[1], &jlen), 0);
+            cr_assert(b[1].n == 0 || jlen == b[1].n, "crash at %llu: journal %zu -> %llu bytes",
+                      (unsigned long long)k, b[1].n, (unsigned long long)jlen);
+            resumed += as.resumed;
+            for (int i = 0; i < 3; i++) {
+                upd_io_close(mem[i]);
+                buf_free(&b[i]);
+            }
+        }
+        upd_io_close(st);
+        rig_close(&r);
+    }
+    cr_assert_gt(resumed, 0u, "no recovery resumed");
+    synth_free(&c.sp);
+    buf_free(&c.pkg);
+}
+
 /* A journal left by another package's interrupted run is not resumed: the
  * apply starts afresh (base check, new salt) and ends bit-exact; the other
  * package's progress is gone, not mixed in. */

@@ -144,7 +144,9 @@ static int read_slots(upd_io *io, upd_jslot out[2], uint8_t pkg[2][32], int *n)
     UPD_CHECK(upd_io_size(io, &size));
     for (uint32_t i = 0; i < 2 && size >= AREA_BASE; i++) {
         UPD_CHECK(upd_io_read(io, buf, SLOT_SIZE, i * SLOT_STRIDE));
-        if (slot_decode(buf, &out[*n], pkg[*n]))
+        /* a slot lives at position seq & 1 (write_slot): one found at the
+         * other (a tampered journal) is not this journal's */
+        if (slot_decode(buf, &out[*n], pkg[*n]) && (out[*n].seq & 1) == i)
             (*n)++;
     }
     if (*n == 2 && out[1].seq > out[0].seq) {
@@ -258,6 +260,15 @@ int upd_jr_load(upd_applier *a)
     int n;
     a->resume = 0;
     UPD_CHECK(read_slots(a->p.journal, s, pkg, &n));
+    /* What this run reads may be a killed run's writes still in the page
+     * cache: a power cut during this run could lose them after it acted on
+     * them (written the target as a slot says, and flushed it).  So they
+     * are made durable before they are trusted. */
+    if (n > 0) {
+        UPD_CHECK(jflush(a));
+        if (a->p.stash)
+            UPD_CHECK(upd_io_flush(a->p.stash));
+    }
     int passed = -1;   /* a newer slot of this package that did not check out */
     for (int i = 0; i < n; i++) {
         if (memcmp(pkg[i], a->pkg_digest, 32))
@@ -272,8 +283,10 @@ int upd_jr_load(upd_applier *a)
         int ok = load_area(a, &s[i]);
         UPD_CHECK(ok);
         /* the stash block this slot's unit appends to may have been torn by
-         * that unit: put back its saved copy before checking the stash */
-        if (ok)
+         * that unit: put back its saved copy before checking the stash (a
+         * separate stash file has no appended range to check; the replay
+         * puts its block back) */
+        if (ok && !a->p.stash)
             UPD_CHECK(restore_stash_fringe(a, &s[i]));
         /* a slot whose numbers do not fit this package (a bug, or a
          * tampered journal) is never acted on */
