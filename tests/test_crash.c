@@ -167,6 +167,40 @@ static void crash_images(const rig *r, upd_sim_mode m, uint64_t seed, buf_t *t, 
     upd_io_close(cj);
 }
 
+/* The images (mode M) after boundary K of a fresh run of C. */
+static void journal_at(crash_case *c, uint64_t k, buf_t *t, buf_t *j, upd_sim_mode m)
+{
+    rig r;
+    rig_open(&r, c, c->sp.old_img, c->sp.old_len, NULL, 0);
+    crash_run(c, &r, k);
+    crash_images(&r, m, 0, t, j);
+    rig_close(&r);
+}
+
+static upd_journal_status status_of(const buf_t *j)
+{
+    upd_io *mj;
+    upd_journal_status js;
+    cr_assert_eq(upd_io_open_mem(&mj, j->p, j->n, CAP), 0);
+    cr_assert_eq(upd_journal_read_status(mj, &js), 0);
+    upd_io_close(mj);
+    return js;
+}
+
+/* C made from KIND/SEED/SIZE with the default generator settings; returns
+ * the boundaries of a clean run. */
+static uint64_t setup_case(crash_case *c, const char *kind, uint64_t seed, size_t size)
+{
+    cr_assert_eq(synth_make(kind, seed, size, &c->sp), 0);
+    cr_assert_eq(make_pkg(c->sp.old_img, c->sp.old_len, c->sp.new_img, c->sp.new_len, NULL,
+                          &c->pkg), 0);
+    rig r;
+    rig_open(&r, c, c->sp.old_img, c->sp.old_len, NULL, 0);
+    uint64_t total = crash_run(c, &r, UPD_SIM_NEVER);
+    rig_close(&r);
+    return total;
+}
+
 /* Crash the recovery from (T, J) at every boundary, recover each again. */
 static void nested(crash_case *c, const buf_t *t, const buf_t *j, uint64_t first)
 {
@@ -332,27 +366,21 @@ static void passed_over(const char *kind, uint64_t seed, size_t size, unsigned s
     uint64_t last_seq = 0;
     for (uint64_t k = 0; k < total; k++) {
         buf_t t, j;
-        rig_open(&r, &c, c.sp.old_img, c.sp.old_len, NULL, 0);
-        crash_run(&c, &r, k);
-        crash_images(&r, UPD_SIM_KEEP_ALL, 0, &t, &j);
-        rig_close(&r);
-        upd_io *mj;
-        upd_journal_status js;
-        cr_assert_eq(upd_io_open_mem(&mj, j.p, j.n, CAP), 0);
-        cr_assert_eq(upd_journal_read_status(mj, &js), 0);
-        upd_io_close(mj);
+        journal_at(&c, k, &t, &j, UPD_SIM_KEEP_ALL);
+        upd_journal_status js = status_of(&j);
         int take = js.state == UPD_JOURNAL_RUNNING && js.seq != last_seq && js.seq >= 2
                    && js.seq % 2 == 0;
         if (js.state == UPD_JOURNAL_RUNNING)
             last_seq = js.seq;
-        for (uint64_t k2 = 0, total2 = 1; take && k2 < total2; k2++) {
-            if (k2 == 0) {
-                j.p[8192] ^= 0x5a;
-                rig_open(&r, &c, t.p, t.n, j.p, j.n);
-                total2 = crash_run(&c, &r, UPD_SIM_NEVER);
-                rig_close(&r);
-                slots++;
-            }
+        uint64_t total2 = 0;
+        if (take) {
+            j.p[8192] ^= 0x5a;
+            rig_open(&r, &c, t.p, t.n, j.p, j.n);
+            total2 = crash_run(&c, &r, UPD_SIM_NEVER);
+            rig_close(&r);
+            slots++;
+        }
+        for (uint64_t k2 = 0; k2 < total2; k2++) {
             rig_open(&r, &c, t.p, t.n, j.p, j.n);
             crash_run(&c, &r, k2);
             upd_io *ct, *cj;
@@ -480,40 +508,6 @@ Test(crash, eio_anywhere_then_restart, .timeout = 900)
     cr_assert_gt(failures, 20u);
     synth_free(&c.sp);
     buf_free(&c.pkg);
-}
-
-/* The images (mode M) after boundary K of a fresh run of C. */
-static void journal_at(crash_case *c, uint64_t k, buf_t *t, buf_t *j, upd_sim_mode m)
-{
-    rig r;
-    rig_open(&r, c, c->sp.old_img, c->sp.old_len, NULL, 0);
-    crash_run(c, &r, k);
-    crash_images(&r, m, 0, t, j);
-    rig_close(&r);
-}
-
-static upd_journal_status status_of(const buf_t *j)
-{
-    upd_io *mj;
-    upd_journal_status js;
-    cr_assert_eq(upd_io_open_mem(&mj, j->p, j->n, CAP), 0);
-    cr_assert_eq(upd_journal_read_status(mj, &js), 0);
-    upd_io_close(mj);
-    return js;
-}
-
-/* C made from KIND/SEED/SIZE with the default generator settings; returns
- * the boundaries of a clean run. */
-static uint64_t setup_case(crash_case *c, const char *kind, uint64_t seed, size_t size)
-{
-    cr_assert_eq(synth_make(kind, seed, size, &c->sp), 0);
-    cr_assert_eq(make_pkg(c->sp.old_img, c->sp.old_len, c->sp.new_img, c->sp.new_len, NULL,
-                          &c->pkg), 0);
-    rig r;
-    rig_open(&r, c, c->sp.old_img, c->sp.old_len, NULL, 0);
-    uint64_t total = crash_run(c, &r, UPD_SIM_NEVER);
-    rig_close(&r);
-    return total;
 }
 
 /* Open a rig whose devices hold durable images D (target, journal) with
@@ -739,12 +733,7 @@ Test(crash, foreign_journal_ignored, .timeout = 300)
         crash_run(&b, &r, k);
         buf_t t, j;
         crash_images(&r, UPD_SIM_DROP_ALL, 0, &t, &j);
-        upd_io *mj;
-        upd_journal_status js;
-        cr_assert_eq(upd_io_open_mem(&mj, j.p, j.n, CAP), 0);
-        cr_assert_eq(upd_journal_read_status(mj, &js), 0);
-        upd_io_close(mj);
-        int found = js.state == UPD_JOURNAL_RUNNING;
+        int found = status_of(&j).state == UPD_JOURNAL_RUNNING;
         if (found) {
             cr_assert(same(t.p, t.n, b.sp.old_img, b.sp.old_len), "target written before the slot");
             recover(&a, &t, &j, "package A over B's journal");
