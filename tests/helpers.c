@@ -44,22 +44,7 @@ void buf_free(buf_t *b)
 
 int buf_sink(void *user, const void *data, size_t len)
 {
-    buf_t *b = user;
-    if (!len)
-        return 0;
-    if (b->n + len > b->cap) {
-        size_t c = b->cap ? b->cap : 4096;
-        while (c < b->n + len)
-            c *= 2;
-        uint8_t *p = realloc(b->p, c);
-        if (!p)
-            return UPD_E_NOMEM;
-        b->p = p;
-        b->cap = c;
-    }
-    memcpy(b->p + b->n, data, len);
-    b->n += len;
-    return 0;
+    return upd_bytes_put(user, data, len);
 }
 
 int make_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,

@@ -8,10 +8,9 @@
 #include <updelta/updelta.h>
 #include "../corpora/synth.h"
 
-typedef struct {
-    uint8_t *p;
-    size_t   n, cap;
-} buf_t;
+#include "../engine/common/check.h"
+
+typedef upd_bytes buf_t;   /* the engine's growing byte buffer */
 
 void buf_free(buf_t *b);
 int buf_sink(void *user, const void *data, size_t len);

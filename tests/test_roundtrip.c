@@ -118,6 +118,7 @@ Test(roundtrip, saved_ranges_dropped, .timeout = 300,
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         upd_diff_params p;
         quick_params(&p);
+        p.trials = 1;   /* one schedule, with and without DROPs (the window can pick another trial) */
         synth_pair sp;
         cr_assert_eq(synth_make(kinds[i], 21 + i, (1u + 2 * i) << 20, &sp), 0);
         buf_t plain, dropping, out;
@@ -894,5 +895,98 @@ Test(roundtrip, literal_dictionary, .timeout = 120)
     buf_free(&with);
     buf_free(&without);
     free(new_img);
+    synth_free(&sp);
+}
+
+/* upd_diff into *PKG with P, its stats into *ST. */
+static void diff_with(const synth_pair *sp, const upd_diff_params *p, buf_t *pkg, upd_diff_stats *st)
+{
+    memset(pkg, 0, sizeof *pkg);
+    int rc = upd_diff(sp->old_img, sp->old_len, sp->new_img, sp->new_len, p, buf_sink, pkg, st);
+    cr_assert_eq(rc, 0, "diff: %s", upd_strerror(rc));
+}
+
+Test(roundtrip, trials_keep_the_smallest, .timeout = 300,
+     .description = "every kind, every trial count: the smallest trial is emitted, trial 1 is "
+                    "the one-trial package byte for byte, and the result applies exactly")
+{
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    p.threads = 2;
+    p.level = 3;
+    int varied = 0;
+    for (const char *const *k = synth_kinds(); *k; k++) {
+        synth_pair sp;
+        cr_assert_eq(synth_make(*k, 7, 512 << 10, &sp), 0, "synth %s", *k);
+        buf_t one, pkg;
+        upd_diff_stats st1, st;
+        p.trials = 1;
+        diff_with(&sp, &p, &one, &st1);
+        cr_assert(st1.trials == 1 && st1.best_trial == 0 && st1.trial_size[0] == one.n, "%s", *k);
+        for (unsigned n = 2; n <= UPD_MAX_TRIALS; n++) {
+            p.trials = n;
+            diff_with(&sp, &p, &pkg, &st);
+            cr_assert_eq(st.trials, n, "%s", *k);
+            cr_assert_eq(st.trial_size[0], one.n, "%s: trial 1 is the one-trial package", *k);
+            cr_assert(st.pkg_size == pkg.n && st.trial_size[st.best_trial] == pkg.n, "%s", *k);
+            for (unsigned t = 0; t < n; t++) {
+                cr_assert(st.trial_size[t] > 0 && st.trial_size[t] >= pkg.n,
+                          "%s, %u trials: trial %u made %llu bytes, %zu emitted", *k, n, t + 1,
+                          (unsigned long long)st.trial_size[t], pkg.n);
+                varied |= st.trial_size[t] != st.trial_size[0];
+            }
+            if (st.best_trial == 0)
+                cr_assert(pkg.n == one.n && !memcmp(pkg.p, one.p, one.n), "%s", *k);
+            buf_t out;
+            cr_assert_eq(apply_mem(pkg.p, pkg.n, sp.old_img, sp.old_len, 1, 0, 0, &out), 0, "%s", *k);
+            check_out(&out, &sp, "mem", *k, 1);
+            buf_free(&out);
+            buf_free(&pkg);
+        }
+        buf_free(&one);
+        synth_free(&sp);
+    }
+    cr_assert(varied, "no kind gave two trials different packages: the margins do nothing");
+}
+
+Test(roundtrip, trials_out_of_range_refused)
+{
+    uint8_t a[64] = { 1 }, b[64] = { 2 };
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    buf_t pkg = { 0 };
+    for (unsigned n = 0; n <= UPD_MAX_TRIALS + 1; n += UPD_MAX_TRIALS + 1) {
+        p.trials = n;
+        cr_assert_eq(upd_diff(a, sizeof a, b, sizeof b, &p, buf_sink, &pkg, NULL), UPD_E_INVAL,
+                     "trials %u", n);
+        cr_assert_eq(pkg.n, 0, "nothing written");
+    }
+}
+
+/* A sink that fails on its first call. */
+static int failing_sink(void *user, const void *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    ++*(int *)user;
+    return -12345;
+}
+
+Test(roundtrip, trials_sink_error_returned,
+     .description = "the winner reaches the sink in one call; the sink's error is returned as is")
+{
+    synth_pair sp;
+    cr_assert_eq(synth_make("exe-like", 3, 256 << 10, &sp), 0);
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    p.level = 1;
+    for (unsigned n = 1; n <= UPD_MAX_TRIALS; n++) {
+        int calls = 0;
+        p.trials = n;
+        cr_assert_eq(upd_diff(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, failing_sink,
+                              &calls, NULL),
+                     -12345, "trials %u", n);
+        cr_assert_eq(calls, 1, "trials %u: %d calls", n, calls);
+    }
     synth_free(&sp);
 }

@@ -26,7 +26,7 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
                "\"resize\":%llu,\"drop\":%llu},\"copy_bytes\":%llu,\"diff_bytes\":%llu,\"lit_bytes\":%llu,"
                "\"fill_bytes\":%llu,\"unchanged_bytes\":%llu,\"stash_size\":%llu,"
                "\"cycle_lit_bytes\":%llu,\"dict_segments\":%u,\"t_index\":%.3f,\"t_match\":%.3f,"
-               "\"t_plan\":%.3f,\"t_emit\":%.3f}\n",
+               "\"t_plan\":%.3f,\"t_emit\":%.3f,\"trials\":%u,\"best_trial\":%u,\"trial_sizes\":[",
                (unsigned long long)st->pkg_size, new_len, st->segments,
                (unsigned long long)st->ops[UPD_OP_COPY], (unsigned long long)st->ops[UPD_OP_DIFF],
                (unsigned long long)st->ops[UPD_OP_LIT], (unsigned long long)st->ops[UPD_OP_FILL],
@@ -35,7 +35,10 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
                (unsigned long long)st->lit_bytes, (unsigned long long)st->fill_bytes,
                (unsigned long long)st->unchanged_bytes, (unsigned long long)st->stash_size,
                (unsigned long long)st->cycle_lit_bytes, st->dict_segments,
-               st->t_index, st->t_match, st->t_plan, st->t_emit);
+               st->t_index, st->t_match, st->t_plan, st->t_emit, st->trials, st->best_trial);
+        for (unsigned t = 0; t < st->trials; t++)
+            printf("%s%llu", t ? "," : "", (unsigned long long)st->trial_size[t]);
+        printf("]}\n");
         return;
     }
     if (o->quiet)
@@ -62,6 +65,10 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
                (unsigned long long)st->lit_raw);
         printf("literals  %u of %u segments compressed against a dictionary\n", st->dict_segments,
                st->segments);
+        printf("trials    %u, kept #%u:", st->trials, st->best_trial + 1);
+        for (unsigned t = 0; t < st->trials; t++)
+            printf(" %s", st->trial_size[t] ? cli_num(st->trial_size[t], a) : "(did not fit)");
+        printf(" bytes\n");
     }
 }
 
@@ -75,7 +82,8 @@ int cmd_diff(int argc, char **argv)
         { "to", required_argument, 0, 'T' }, { "quiet", no_argument, 0, 'q' },
         { "verbose", no_argument, 0, 'v' }, { "json", no_argument, 0, 'j' },
         { "sign", required_argument, 0, 'K' }, { "dict-max", required_argument, 0, 'D' },
-        { "window", required_argument, 0, 'W' }, { 0, 0, 0, 0 }
+        { "window", required_argument, 0, 'W' }, { "trials", required_argument, 0, 'R' },
+        { 0, 0, 0, 0 }
     };
     const char *sign_key = NULL;
     upd_diff_params p;
@@ -95,6 +103,7 @@ int cmd_diff(int argc, char **argv)
         case 'b': if (cli_parse_size(optarg, &v) || v > UINT32_MAX) goto bad; p.block_size = (uint32_t)v; break;
         case 'W': if (cli_parse_size(optarg, &v) || v > SIZE_MAX) goto bad; p.window = (size_t)v; break;
         case 't': p.threads = (unsigned)atoi(optarg); break;
+        case 'R': p.trials = (unsigned)atoi(optarg); break;
         case 'P': p.package_id = optarg; break;
         case 'F': p.from_version = optarg; break;
         case 'T': p.to_version = optarg; break;

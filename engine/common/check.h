@@ -57,6 +57,19 @@ static inline int upd_range_exceeds(uint64_t a, uint64_t b, uint64_t limit)
  * memory runs out (ARR is then untouched and still the caller's). */
 void *upd_grow(void *arr, size_t n, size_t *cap, size_t elem);
 
+/* A growing byte buffer (all zero: empty); the caller frees p. */
+typedef struct {
+    uint8_t *p;
+    size_t   n, cap;
+} upd_bytes;
+
+/* Room for MORE bytes after B's N (the capacity doubles from 64 KiB):
+ * 0, or UPD_E_NOMEM with B unchanged. */
+int upd_bytes_reserve(upd_bytes *b, size_t more);
+
+/* Append DATA[0..LEN) to B: 0, or UPD_E_NOMEM with B unchanged. */
+int upd_bytes_put(upd_bytes *b, const void *data, size_t len);
+
 /* Seconds on the monotonic clock. */
 double upd_now(void);
 

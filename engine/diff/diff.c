@@ -16,6 +16,7 @@ void upd_diff_params_default(upd_diff_params *p)
     p->threads = 2;
     p->window = UPD_DEFAULT_WINDOW;
     p->dict_max = UPD_DEFAULT_DICT;
+    p->trials = UPD_DEFAULT_TRIALS;
 }
 
 #define SAME_RUN_MIN 64u          /* unchanged bytes worth splitting an op for */
@@ -209,6 +210,8 @@ static int check_params(const upd_diff_params *p)
     /* a segment must hold the largest op's payload plus its encoding */
     if (p->segment_size < 2 * UPD_PIECE || p->segment_size > UPD_MAX_SEG_SIZE / 2)
         return UPD_E_INVAL;
+    if (p->trials < 1 || p->trials > UPD_MAX_TRIALS)
+        return UPD_E_INVAL;
     if (p->threads < 1 || p->threads > 64 || p->stash_max > UPD_MAX_IMAGE
         || p->window < (1u << 20) || p->dict_max > UPD_MAX_SEG_SIZE)
         return UPD_E_INVAL;
@@ -218,35 +221,24 @@ static int check_params(const upd_diff_params *p)
     return 0;
 }
 
-int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
-             const upd_diff_params *p, upd_write_fn out, void *out_user, upd_diff_stats *st)
+/* Package bytes in memory (an upd_bytes): a trial's, until the smallest is known. */
+static int mem_write(void *user, const void *data, size_t len)
 {
-    upd_diff_params defaults;
-    upd_diff_stats local;
-    if (!p) {
-        upd_diff_params_default(&defaults);
-        p = &defaults;
-    }
-    if (!st)
-        st = &local;
-    memset(st, 0, sizeof *st);
-    if (!out || (old_len && !old_img) || (new_len && !new_img))
-        return UPD_E_INVAL;
-    UPD_CHECK(check_params(p));
-    if (old_len > UPD_MAX_IMAGE || new_len > UPD_MAX_IMAGE)
-        return UPD_E_DIFF_TOO_LARGE;
+    return upd_bytes_put(user, data, len);
+}
 
-    upd_covers cv = { 0 };
+/* Covers CV (refined here) -> schedule -> package, handed to OUT. */
+static int make_package(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
+                        size_t new_len, upd_covers *cv, const upd_diff_params *p,
+                        upd_write_fn out, void *out_user, upd_diff_stats *st)
+{
     upd_gops ops = { 0 };
     plan_state cur = { 0 }, fallback = { 0 };
     upd_diff_stats fallback_st = { 0 };
     uint64_t aim = diff_aim(p);
-    int rc = upd_match(old_img, old_len, new_img, new_len, &cv, p, st);
-    if (!rc) {
-        double t0 = upd_now();
-        rc = upd_covers_refine(old_img, old_len, new_img, new_len, &cv);
-        st->t_match += upd_now() - t0;   /* a pass of the match stage */
-    }
+    double t0 = upd_now();
+    int rc = upd_covers_refine(old_img, old_len, new_img, new_len, cv);
+    st->t_match += upd_now() - t0;   /* a pass of the match stage */
     /* many tiny changes make many written ranges: leave unchanged runs out
      * of shifted covers and literal stretches only from longer lengths until
      * the package fits the aim; the first that fits the window is kept in
@@ -258,7 +250,7 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
         upd_diff_stats keep = *st;
         ops.n = cur.sched.n = 0;
         cur.info = (upd_plan_info){ 0 };
-        rc = upd_build_ops(old_img, old_len, new_img, new_len, &cv, same_run, &ops, st);
+        rc = upd_build_ops(old_img, old_len, new_img, new_len, cv, same_run, &ops, st);
         if (!rc && p->progress)
             p->progress(p->progress_user, UPD_PHASE_PLAN, 0, ops.n);
         if (!rc)
@@ -301,7 +293,6 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
         }
         *st = keep;   /* count the final attempt only */
     }
-    free(cv.v);
     free(ops.v);
     plan_free(&fallback);
     /* the literals' dictionary gets what the aim (or the window) leaves */
@@ -312,5 +303,131 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
         rc = upd_emit(&cur.sched, cur.moved.v ? &cur.moved : NULL, &cur.cuts, old_img, old_len,
                       new_img, new_len, &cur.info, (uint32_t)dict, p, out, out_user, st);
     plan_free(&cur);
+    return rc;
+}
+
+/* The resync margins of the match trials, in the order they are tried:
+ * bsdiff's first, so that one trial is bsdiff's scan.  The scan is greedy
+ * and which margin wins depends on the pair, with no pattern to predict
+ * it (package sizes over margins 2..24 on the ten real pairs: each of 2,
+ * 4, 5, 8, 10 and 24 was the best for one of them, by up to 7%). */
+static const unsigned trial_margins[UPD_MAX_TRIALS] = { 8, 4, 2, 16 };
+
+/* Progress of trial T of N: each trial's plan and compression phases
+ * scaled into the T-th N-th of one bar per phase. */
+typedef struct {
+    const upd_diff_params *p;
+    unsigned t, n;
+} trial_progress;
+
+static void trial_progress_cb(void *user, int phase, uint64_t done, uint64_t total)
+{
+    const trial_progress *tp = user;
+    uint64_t f = total && done < total ? (uint64_t)((double)done / (double)total * 1e6) : 1000000;
+    tp->p->progress(tp->p->progress_user, phase, tp->t * 1000000ull + f, tp->n * 1000000ull);
+}
+
+/* Trial T's package from covers CV: to OUT when it is the only trial, else
+ * into *PKG. */
+static int run_trial(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
+                     size_t new_len, upd_covers *cv, unsigned t, const upd_diff_params *p,
+                     upd_bytes *pkg, upd_diff_stats *st, upd_write_fn out, void *out_user)
+{
+    if (p->trials == 1)
+        return make_package(old_img, old_len, new_img, new_len, cv, p, out, out_user, st);
+    upd_diff_params tp = *p;
+    trial_progress prog = { p, t, p->trials };
+    if (p->progress) {
+        tp.progress = trial_progress_cb;
+        tp.progress_user = &prog;
+    }
+    pkg->n = 0;
+    return make_package(old_img, old_len, new_img, new_len, cv, &tp, mem_write, pkg, st);
+}
+
+/* Whether two scans found the same covers (then their packages are the same). */
+static int same_covers(const upd_covers *a, const upd_covers *b)
+{
+    return a->n == b->n && (!a->n || !memcmp(a->v, b->v, a->n * sizeof *a->v));
+}
+
+int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
+             const upd_diff_params *p, upd_write_fn out, void *out_user, upd_diff_stats *st)
+{
+    upd_diff_params defaults;
+    upd_diff_stats local;
+    if (!p) {
+        upd_diff_params_default(&defaults);
+        p = &defaults;
+    }
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof *st);
+    if (!out || (old_len && !old_img) || (new_len && !new_img))
+        return UPD_E_INVAL;
+    UPD_CHECK(check_params(p));
+    if (old_len > UPD_MAX_IMAGE || new_len > UPD_MAX_IMAGE)
+        return UPD_E_DIFF_TOO_LARGE;
+
+    unsigned n = p->trials, dup[UPD_MAX_TRIALS];
+    upd_covers cv[UPD_MAX_TRIALS] = { { 0 } };
+    upd_diff_stats ts, best_st = { 0 };
+    upd_bytes pkg = { 0 }, best = { 0 };
+    int rc = upd_match(old_img, old_len, new_img, new_len, trial_margins, n, cv, p, st);
+    /* a trial whose scan found what an earlier one did makes its package */
+    for (unsigned t = 0; t < n; t++) {
+        dup[t] = t;
+        for (unsigned u = 0; u < t && dup[t] == t; u++)
+            if (same_covers(&cv[t], &cv[u]))
+                dup[t] = u;
+    }
+    double t_refine = 0, t_plan = 0, t_emit = 0;
+    int best_t = -1, limited = 0;
+    for (unsigned t = 0; !rc && t < n; t++) {
+        if (dup[t] != t) {
+            st->trial_size[t] = st->trial_size[dup[t]];
+            continue;
+        }
+        ts = *st;
+        rc = run_trial(old_img, old_len, new_img, new_len, &cv[t], t, p, &pkg, &ts, out,
+                       out_user);
+        t_refine += ts.t_match - st->t_match;
+        t_plan += ts.t_plan;
+        t_emit += ts.t_emit;
+        if (rc == UPD_E_LIMIT && n > 1) {
+            limited = 1;   /* another trial may fit the window */
+            rc = 0;
+            continue;
+        }
+        st->trial_size[t] = ts.pkg_size;
+        if (!rc && (best_t < 0 || ts.pkg_size < best_st.pkg_size)) {
+            upd_bytes swap = best;
+            best = pkg;
+            pkg = swap;
+            best_st = ts;
+            best_t = (int)t;
+        }
+    }
+    if (!rc && best_t < 0)
+        rc = limited ? UPD_E_LIMIT : UPD_E_INTERNAL;
+    if (!rc) {
+        double t_index = st->t_index, t_match = st->t_match + t_refine;
+        uint64_t sizes[UPD_MAX_TRIALS];
+        memcpy(sizes, st->trial_size, sizeof sizes);
+        *st = best_st;
+        memcpy(st->trial_size, sizes, sizeof sizes);
+        st->trials = n;
+        st->best_trial = (unsigned)best_t;
+        st->t_index = t_index;
+        st->t_match = t_match;
+        st->t_plan = t_plan;
+        st->t_emit = t_emit;
+        if (n > 1)
+            rc = out(out_user, best.p, best.n);
+    }
+    for (unsigned t = 0; t < n; t++)
+        free(cv[t].v);
+    free(pkg.p);
+    free(best.p);
     return rc;
 }

@@ -45,9 +45,14 @@ int upd_gops_push(upd_gops *a, const upd_gop *op);
 static inline int upd_gop_writes(const upd_gop *g) { return g->kind <= UPD_OP_FILL; }
 
 /* Find covers of NEW in OLD (bsdiff's scan over a libdivsufsort suffix
- * array).  Covers come out in increasing dst order, non-overlapping. */
+ * array), once for each of the N_MARGINS resync margins (how many bytes a
+ * new exact match must beat the current alignment by), into OUT[0..N),
+ * which must be empty.  Covers come out in increasing dst order,
+ * non-overlapping.  One index serves every margin, and all scans share
+ * P->threads.  Errors: UPD_E_DIFF_TOO_LARGE, UPD_E_NOMEM. */
 int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
-              upd_covers *out, const upd_diff_params *p, upd_diff_stats *st);
+              const unsigned *margins, size_t n_margins, upd_covers *out,
+              const upd_diff_params *p, upd_diff_stats *st);
 
 /* After the scan (cover.c): keep the covers whose differences cost less
  * than literals (estimated), join those on one alignment close together,

@@ -32,28 +32,8 @@ typedef struct {
     size_t   n, cap;
 } segments;
 
-typedef struct {               /* a growing byte buffer */
-    uint8_t *p;
-    size_t   n, cap;
-} bytes;
-
-static int bytes_reserve(bytes *b, size_t more)
-{
-    if (b->n + more <= b->cap)
-        return 0;
-    size_t n = b->cap ? b->cap : 65536;
-    while (n < b->n + more)
-        n *= 2;
-    uint8_t *p = realloc(b->p, n);
-    if (!p)
-        return UPD_E_NOMEM;
-    b->p = p;
-    b->cap = n;
-    return 0;
-}
-
 typedef struct {
-    bytes runs, dbytes, lit;
+    upd_bytes runs, dbytes, lit;
     uint32_t nops;
 } seg_builder;
 
@@ -107,7 +87,7 @@ static int close_segment(seg_builder *sb, segments *out, const upd_gops *sched, 
     uint8_t *fit = realloc(s->raw, seg_usize(s));
     s->raw = fit ? fit : s->raw;
     uint8_t *p = s->raw + s->ctrl;
-    const bytes *part[] = { &sb->runs, &sb->dbytes, &sb->lit };
+    const upd_bytes *part[] = { &sb->runs, &sb->dbytes, &sb->lit };
     for (size_t i = 0; i < 3; i++) {
         if (part[i]->n)
             memcpy(p, part[i]->p, part[i]->n);
@@ -175,15 +155,15 @@ static int add_op(seg_builder *sb, const upd_gop *g, const uint8_t *old, const u
     st->ops[g->kind]++;
     if (g->kind == UPD_OP_DIFF) {
         size_t nr, nb;
-        UPD_CHECK(bytes_reserve(&sb->runs, g->len + 10));
-        UPD_CHECK(bytes_reserve(&sb->dbytes, g->len));
+        UPD_CHECK(upd_bytes_reserve(&sb->runs, g->len + 10));
+        UPD_CHECK(upd_bytes_reserve(&sb->dbytes, g->len));
         upd_sparse_encode(old + g->data, nw + g->dst, g->len, sb->runs.p + sb->runs.n, &nr,
                           sb->dbytes.p + sb->dbytes.n, &nb);
         sb->runs.n += nr;
         sb->dbytes.n += nb;
         st->diff_bytes += g->len;
     } else if (g->kind == UPD_OP_LIT) {
-        UPD_CHECK(bytes_reserve(&sb->lit, g->len));
+        UPD_CHECK(upd_bytes_reserve(&sb->lit, g->len));
         memcpy(sb->lit.p + sb->lit.n, nw + g->dst, g->len);
         sb->lit.n += g->len;
         st->lit_bytes += g->len;

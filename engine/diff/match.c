@@ -3,7 +3,10 @@
  *
  * For each position of the new image we find the longest exact match in the
  * old image by binary search over the suffix array, and keep it only when it
- * beats, by more than 8 bytes, simply continuing the previous alignment.
+ * beats, by more than a margin (bsdiff's is 8 bytes), simply continuing the
+ * previous alignment.  The scan is greedy, so which margin gives the
+ * smaller package depends on the pair; upd_match scans once per margin it
+ * is given, on one index, and the caller keeps the best (diff.c).
  * A kept match is then grown forward and backward into an approximate
  * match (a cover) while at least half its bytes agree, because the bytewise
  * difference of two approximately aligned code regions is mostly zeros and
@@ -211,9 +214,11 @@ static void extend(const sa_index *ix, const uint8_t *nw, size_t nn, size_t last
 typedef struct {
     const sa_index *ix;
     const uint8_t  *nw;
-    size_t          nn;
-    upd_covers     *parts;        /* one cover list per chunk */
-    atomic_size_t   scanned;
+    size_t          nn, chunks;
+    const unsigned *margins;
+    upd_covers     *parts;        /* one cover list per margin and chunk */
+    atomic_size_t   scanned;      /* over all margins */
+    size_t          total;        /* nn times the margins */
     const upd_diff_params *p;
 } scan_job;
 
@@ -224,17 +229,19 @@ static void scan_progress(scan_job *j, size_t *reported, size_t scan, unsigned t
     size_t total = atomic_fetch_add(&j->scanned, scan - *reported) + (scan - *reported);
     *reported = scan;
     if (thread == 0 && j->p->progress)
-        j->p->progress(j->p->progress_user, UPD_PHASE_MATCH, total, j->nn);
+        j->p->progress(j->p->progress_user, UPD_PHASE_MATCH, total, j->total);
 }
 
-/* bsdiff's scan of new[from, to) as if the new image ended at TO. */
-static int scan_chunk(void *ctx, size_t chunk, unsigned thread)
+/* bsdiff's scan of new[from, to) as if the new image ended at TO, with
+ * margin ITEM / chunks, chunk ITEM % chunks. */
+static int scan_chunk(void *ctx, size_t item, unsigned thread)
 {
     scan_job *j = ctx;
     const sa_index *ix = j->ix;
     const uint8_t *nw = j->nw;
+    size_t chunk = item % j->chunks, margin = j->margins[item / j->chunks];
     size_t from = chunk * CHUNK, nn = j->nn - from < CHUNK ? j->nn : from + CHUNK;
-    upd_covers *out = &j->parts[chunk];
+    upd_covers *out = &j->parts[item];
     size_t scan = from, len = 0, pos = 0, lastscan = from, lastpos = from, reported = from;
     int64_t lastoffset = 0;
     while (scan < nn) {
@@ -255,7 +262,7 @@ static int scan_chunk(void *ctx, size_t chunk, unsigned thread)
             }
             for (; scsc < scan + len; scsc++)
                 oldscore += agrees(ix, nw, scsc, lastoffset);
-            if ((len == oldscore && len != 0) || len > oldscore + 8)
+            if ((len == oldscore && len != 0) || len > oldscore + margin)
                 break;
             /* oldscore counts agreements in [scan, scsc) */
             if (scsc > scan)
@@ -290,7 +297,8 @@ static int join_parts(upd_covers *parts, size_t n, upd_covers *out)
 
 
 int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
-              upd_covers *out, const upd_diff_params *p, upd_diff_stats *st)
+              const unsigned *margins, size_t n_margins, upd_covers *out,
+              const upd_diff_params *p, upd_diff_stats *st)
 {
     if (old_len >= INT32_MAX)
         return UPD_E_DIFF_TOO_LARGE;
@@ -298,8 +306,8 @@ int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
         return 0;   /* nothing to match against: all literal */
     double t0 = upd_now();
     int32_t *sa = malloc(old_len * sizeof *sa);
-    size_t chunks = (new_len + CHUNK - 1) / CHUNK;
-    upd_covers *parts = calloc(chunks, sizeof *parts);
+    size_t chunks = (new_len + CHUNK - 1) / CHUNK, items = chunks * n_margins;
+    upd_covers *parts = calloc(items, sizeof *parts);
     if (!sa || !parts) {
         free(sa);
         free(parts);
@@ -314,14 +322,15 @@ int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
     sa_index ix = { sa, old_img, old_len, NULL, 0 };
     if (!rc)
         rc = gram_filter(&ix);
-    scan_job j = { .ix = &ix, .nw = new_img, .nn = new_len, .parts = parts, .p = p };
+    scan_job j = { .ix = &ix, .nw = new_img, .nn = new_len, .chunks = chunks, .margins = margins,
+                   .parts = parts, .total = new_len * n_margins, .p = p };
     atomic_init(&j.scanned, 0);
     if (!rc)
-        rc = upd_parallel(chunks, p->threads, scan_chunk, &j);
-    if (!rc)
-        rc = join_parts(parts, chunks, out);
-    for (size_t c = 0; c < chunks; c++)
-        free(parts[c].v);
+        rc = upd_parallel(items, p->threads, scan_chunk, &j);
+    for (size_t m = 0; !rc && m < n_margins; m++)
+        rc = join_parts(parts + m * chunks, chunks, &out[m]);
+    for (size_t i = 0; i < items; i++)
+        free(parts[i].v);
     free(parts);
     free((void *)ix.seen);
     free(sa);

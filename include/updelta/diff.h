@@ -14,8 +14,11 @@
  *              checked by a simulator before anything is emitted;
  *   4. emit    ops packed into segments (control, diff, literal streams),
  *              each an independent zstd frame, hashed into the manifest.
+ * Steps 2-4 run once per match trial (UPD_DEFAULT_TRIALS), on one index;
+ * the smallest package is kept.
  *
- * Memory: about 5x the old image (suffix array) plus 2x the new image.
+ * Memory: about 5x the old image (suffix array) plus 2x the new image,
+ * plus two packages with trials.
  * Both images are held in memory by the caller.
  */
 #ifndef UPDELTA_DIFF_H
@@ -50,6 +53,13 @@
  * libcrypto and zstd) holds about 0.7 MiB less, a program linking the
  * shared libraries (updelta-device) does not. */
 #define UPD_DIFF_PROCESS_RESERVE (6u << 20)
+/* Match trials: the scan runs with up to UPD_MAX_TRIALS resync margins
+ * (8, the one bsdiff uses, then 4, 2, 16: how many bytes a new exact match
+ * must beat the current alignment by) and the smallest package is kept.
+ * The scan is greedy, and no margin is best on every pair
+ * (docs/ARCHITECTURE.md "Match trials" has the sizes and times). */
+#define UPD_DEFAULT_TRIALS     3u
+#define UPD_MAX_TRIALS         4u
 
 typedef struct {
     int      level;           /* zstd level, 1..22 */
@@ -66,6 +76,8 @@ typedef struct {
     uint32_t dict_max;        /* largest dictionary for a segment's literals (bytes,
                                  at most UPD_MAX_SEG_SIZE), cut to what the window
                                  leaves; 0: literals compressed on their own */
+    unsigned trials;          /* match trials, 1..UPD_MAX_TRIALS (1: bsdiff's scan
+                                 alone, fastest); the smallest package is kept */
     const char *package_id;   /* ROM package id, at most UPD_ID_MAX bytes ("" if NULL) */
     const char *from_version; /* at most UPD_VERSION_MAX bytes */
     const char *to_version;
@@ -83,6 +95,9 @@ typedef struct {
     uint64_t ctrl_raw, diff_raw, lit_raw;   /* stream bytes before compression */
     uint32_t segments;
     uint32_t dict_segments;           /* segments whose literals use a dictionary */
+    unsigned trials, best_trial;      /* trials made; the one emitted (0-based) */
+    uint64_t trial_size[UPD_MAX_TRIALS];   /* each trial's package bytes (0: none,
+                                              it did not fit the window) */
     double   t_index, t_match, t_plan, t_emit;   /* seconds */
 } upd_diff_stats;
 
@@ -101,6 +116,11 @@ typedef int (*upd_write_fn)(void *user, const void *data, size_t len);
  * (many tiny changes make many written ranges) unchanged runs are left out
  * of ops only from longer lengths, up to 64 KiB.  If no attempt fits the
  * aim, the first that fits P->window is emitted; if none does, UPD_E_LIMIT.
+ * With P->trials above 1 each trial's package is made in memory (two at a
+ * time, each as large as a package) and only the smallest reaches OUT, in
+ * one call; a trial that fits no window is passed over (UPD_E_LIMIT when
+ * none fits).  The same inputs and parameters give the same bytes,
+ * whatever P->threads.
  * Errors: UPD_E_INVAL (bad params, strings too long),
  * UPD_E_DIFF_TOO_LARGE (old image >= 2 GiB), UPD_E_NOMEM, UPD_E_COMPRESS,
  * UPD_E_PLAN (internal schedule check failed), UPD_E_LIMIT, or OUT's own
