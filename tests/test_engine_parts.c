@@ -599,7 +599,7 @@ static void zj_input(uint8_t *src, int i)
     }
 }
 
-/* Jobs through Z, two in flight as jarea.c runs them; each output must be
+/* Jobs through Z, a full ring in flight as jarea.c runs them; each output must be
  * the frame a fresh context makes of that job alone. */
 static void zj_run(upd_zjobs *z, const char *mode)
 {
@@ -608,7 +608,7 @@ static void zj_run(upd_zjobs *z, const char *mode)
     cr_assert(fresh && src && want && back);
     int took = 0;
     for (int i = 0; i <= ZJ_JOBS; i++) {
-        /* take the oldest when both buffers are busy, and all at the end */
+        /* take the oldest when every job is pending, and all at the end */
         while ((i == ZJ_JOBS && upd_zj_pending(z)) || (i < ZJ_JOBS && !upd_zj_fill(z))) {
             const uint8_t *p;
             size_t n;
@@ -646,8 +646,8 @@ Test(zjob, frames_alike_threaded_and_inline,
     for (int threaded = 0; threaded < 2; threaded++) {
         upd_zjobs *z;
         cr_assert_eq(upd_zj_create(&z, threaded, UPD_JR_ZSTD_LEVEL), 0);
-        /* a cancelled pair changes nothing that follows */
-        for (int i = 0; i < 2; i++) {
+        /* a cancelled full ring changes nothing that follows */
+        for (unsigned i = 0; i < UPD_ZJ_JOBS; i++) {
             zj_input(upd_zj_fill(z), 5);
             cr_assert_eq(upd_zj_submit(z, UPD_ZJ_IN), 0);
         }

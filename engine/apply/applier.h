@@ -53,11 +53,16 @@ typedef struct { upd_jrange *v; size_t n, cap; } upd_jlist;
  * taken back in submission order (take, then release).
  * Errors: UPD_E_NOMEM, UPD_E_COMPRESS. */
 #define UPD_ZJ_IN  (64u << 10)
+/* Jobs in the ring: with two, the applier's thread compressed a third of
+ * the jobs itself while the worker idled between bursts; four took the 1
+ * GiB pair's journaled apply phase from 3.2-3.3 s to 2.8-3.0 s, eight no
+ * further (docs/ARCHITECTURE.md "Save-area compression"). */
+#define UPD_ZJ_JOBS 4u
 #define UPD_ZJ_OUT (ZSTD_COMPRESSBOUND(UPD_ZJ_IN) + 64)   /* one job's frame at most */
 typedef struct upd_zjobs upd_zjobs;
 int  upd_zj_create(upd_zjobs **out, int threaded, int level);
 void upd_zj_free(upd_zjobs *z);
-/* The free job's input buffer (UPD_ZJ_IN bytes), or NULL when both are busy. */
+/* The next job's input buffer (UPD_ZJ_IN bytes), or NULL while it is pending. */
 uint8_t *upd_zj_fill(upd_zjobs *z);
 /* Queue the filled job's LEN bytes. */
 int  upd_zj_submit(upd_zjobs *z, size_t len);
@@ -206,9 +211,9 @@ int upd_ap_wq_guard(upd_applier *a, uint64_t off, uint64_t len);
 /* UPD_JOURNAL_MEM (journal.h) covers the range lists (a unit's reads,
  * writes and save list, and the save-area directory) at their largest,
  * 768 KiB; the save areas' two compressor contexts (the worker's and the
- * applier's) and their two jobs' buffers (replay reads through one). */
+ * applier's) and their jobs' buffers (replay reads through one). */
 _Static_assert(4ull * (UPD_JR_RANGES_MAX + 1) * sizeof(upd_jrange) + 2ull * UPD_ZJ_CCTX_MEM
-               + 2ull * (UPD_ZJ_IN + UPD_ZJ_OUT) <= UPD_JOURNAL_MEM,
+               + (unsigned long long)UPD_ZJ_JOBS * (UPD_ZJ_IN + UPD_ZJ_OUT) <= UPD_JOURNAL_MEM,
                "UPD_JOURNAL_MEM too small");
 #define UPD_JR_STASH (1ull << 63)   /* a saved range of the stash, not the target */
 /* Find this package's run in the journal: sets a->resume and a->js, loads

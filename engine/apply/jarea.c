@@ -118,7 +118,7 @@ static int drain_one(upd_applier *a)
 }
 
 /* Feed one job of ranges [0, LIMIT), first writing the oldest output when
- * both buffers are busy. */
+ * every job is pending. */
 static int feed_next(upd_applier *a, size_t limit)
 {
     if (!upd_zj_fill(a->zj))

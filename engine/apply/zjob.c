@@ -2,9 +2,9 @@
  *
  * The applier's thread reads the bytes to save and writes the compressed
  * ones to the journal; the worker only compresses, because an upd_io handle
- * belongs to one thread (io.h).  Two jobs, double-buffered: the applier
- * fills one while the other is compressed, and takes outputs back in
- * submission order.  Each job is a zstd frame of its own (a fresh session,
+ * belongs to one thread (io.h).  A ring of UPD_ZJ_JOBS jobs: the applier
+ * fills the next while earlier ones are compressed, and takes outputs back
+ * in submission order.  Each job is a zstd frame of its own (a fresh session,
  * its length pledged), so a job's bytes do not depend on the jobs before
  * it nor on which context compresses it: the worker takes the oldest queued
  * job, and the applier's thread, rather than wait for an output, compresses
@@ -25,7 +25,7 @@ typedef struct {
 
 struct upd_zjobs {
     ZSTD_CCtx *cctx[2];         /* the caller's, the worker's */
-    zjob       j[2];
+    zjob       j[UPD_ZJ_JOBS];
     unsigned   fill, take;      /* the job filled next, the oldest not taken */
     int        threaded, quit;
     pthread_t  th;
@@ -45,12 +45,16 @@ static int compress_job(ZSTD_CCtx *c, zjob *j)
 }
 
 /* The oldest queued job, or NULL (the lock held).  Jobs are submitted
- * alternately and the pending ones start at take, so it is j[take] unless
- * another thread is compressing that one. */
+ * round the ring and the pending ones start at take, so it is the first
+ * queued one from take on. */
 static zjob *oldest_queued(upd_zjobs *z)
 {
-    zjob *a = &z->j[z->take], *b = &z->j[z->take ^ 1];
-    return a->state == J_QUEUED ? a : b->state == J_QUEUED ? b : NULL;
+    for (unsigned k = 0; k < UPD_ZJ_JOBS; k++) {
+        zjob *j = &z->j[(z->take + k) % UPD_ZJ_JOBS];
+        if (j->state == J_QUEUED)
+            return j;
+    }
+    return NULL;
 }
 
 /* Compress queued job J with context C, the lock held (released meanwhile). */
@@ -97,11 +101,13 @@ int upd_zj_create(upd_zjobs **out, int threaded, int level)
     if (!z)
         return UPD_E_NOMEM;
     z->cctx[0] = new_cctx(level);
-    for (int i = 0; i < 2; i++) {
+    int ok = z->cctx[0] != NULL;
+    for (unsigned i = 0; i < UPD_ZJ_JOBS; i++) {
         z->j[i].in = malloc(UPD_ZJ_IN);
         z->j[i].out = malloc(UPD_ZJ_OUT);
+        ok = ok && z->j[i].in && z->j[i].out;
     }
-    if (!z->cctx[0] || !z->j[0].in || !z->j[0].out || !z->j[1].in || !z->j[1].out) {
+    if (!ok) {
         upd_zj_free(z);
         return UPD_E_NOMEM;
     }
@@ -133,8 +139,9 @@ void upd_zj_free(upd_zjobs *z)
         pthread_cond_destroy(&z->cv);
         pthread_mutex_destroy(&z->mu);
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2; i++)
         ZSTD_freeCCtx(z->cctx[i]);
+    for (unsigned i = 0; i < UPD_ZJ_JOBS; i++) {
         free(z->j[i].in);
         free(z->j[i].out);
     }
@@ -164,7 +171,7 @@ int upd_zj_submit(upd_zjobs *z, size_t len)
     if (!is_free(z, z->fill) || len > UPD_ZJ_IN)
         return UPD_E_INTERNAL;
     j->in_len = len;
-    z->fill ^= 1;
+    z->fill = (z->fill + 1) % UPD_ZJ_JOBS;
     if (!z->threaded) {
         j->err = compress_job(z->cctx[0], j);
         j->state = J_DONE;
@@ -208,7 +215,7 @@ void upd_zj_release(upd_zjobs *z)
     if (z->threaded)
         pthread_mutex_lock(&z->mu);
     z->j[z->take].state = J_FREE;   /* the worker may be looking at it */
-    z->take ^= 1;
+    z->take = (z->take + 1) % UPD_ZJ_JOBS;
     if (z->threaded)
         pthread_mutex_unlock(&z->mu);
 }
@@ -219,7 +226,7 @@ void upd_zj_cancel(upd_zjobs *z)
         pthread_mutex_lock(&z->mu);
     for (;;) {
         int busy = 0;
-        for (int i = 0; i < 2; i++) {
+        for (unsigned i = 0; i < UPD_ZJ_JOBS; i++) {
             if (z->j[i].state == J_BUSY)
                 busy = 1;   /* the worker is writing its output: wait */
             else
@@ -236,5 +243,8 @@ void upd_zj_cancel(upd_zjobs *z)
 
 int upd_zj_pending(upd_zjobs *z)
 {
-    return !is_free(z, 0) + !is_free(z, 1);
+    int n = 0;
+    for (unsigned i = 0; i < UPD_ZJ_JOBS; i++)
+        n += !is_free(z, i);
+    return n;
 }
