@@ -3,6 +3,7 @@
  * stash budget: the result is bit-exact every time, in memory and on real
  * files through every file backend (POSIX, io_uring, io_uring O_DIRECT). */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -988,5 +989,42 @@ Test(roundtrip, trials_sink_error_returned,
                      -12345, "trials %u", n);
         cr_assert_eq(calls, 1, "trials %u: %d calls", n, calls);
     }
+    synth_free(&sp);
+}
+
+typedef struct {
+    pthread_t caller;
+    int calls, elsewhere;
+} progress_seen;
+
+static void record_progress(void *user, int phase, uint64_t done, uint64_t total)
+{
+    progress_seen *ps = user;
+    (void)phase;
+    (void)done;
+    (void)total;
+    ps->calls++;
+    ps->elsewhere += !pthread_equal(pthread_self(), ps->caller);
+}
+
+Test(roundtrip, trials_progress_on_callers_thread, .timeout = 120,
+     .description = "with every trial on three threads, progress comes from the caller's thread alone")
+{
+    synth_pair sp;
+    cr_assert_eq(synth_make("exe-like", 9, 3u << 20, &sp), 0);
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    p.level = 1;
+    p.threads = 3;
+    p.trials = UPD_MAX_TRIALS;
+    progress_seen ps = { pthread_self(), 0, 0 };
+    p.progress = record_progress;
+    p.progress_user = &ps;
+    buf_t pkg;
+    upd_diff_stats st;
+    diff_with(&sp, &p, &pkg, &st);
+    cr_assert_gt(ps.calls, 0);
+    cr_assert_eq(ps.elsewhere, 0, "%d of %d progress calls from another thread", ps.elsewhere, ps.calls);
+    buf_free(&pkg);
     synth_free(&sp);
 }

@@ -382,7 +382,7 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
                 dup[t] = u;
     }
     double t_refine = 0, t_plan = 0, t_emit = 0;
-    int best_t = -1, limited = 0;
+    int best_t = -1;
     for (unsigned t = 0; !rc && t < n; t++) {
         if (dup[t] != t) {
             st->trial_size[t] = st->trial_size[dup[t]];
@@ -395,8 +395,7 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
         t_plan += ts.t_plan;
         t_emit += ts.t_emit;
         if (rc == UPD_E_LIMIT && n > 1) {
-            limited = 1;   /* another trial may fit the window */
-            rc = 0;
+            rc = 0;   /* another trial may fit the window */
             continue;
         }
         st->trial_size[t] = ts.pkg_size;
@@ -409,7 +408,7 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
         }
     }
     if (!rc && best_t < 0)
-        rc = limited ? UPD_E_LIMIT : UPD_E_INTERNAL;
+        rc = UPD_E_LIMIT;   /* every trial was passed over */
     if (!rc) {
         double t_index = st->t_index, t_match = st->t_match + t_refine;
         uint64_t sizes[UPD_MAX_TRIALS];
