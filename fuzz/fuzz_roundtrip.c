@@ -8,6 +8,8 @@
  *               REST is the new image itself
  *         0x08  the applier gets a caller-supplied stash handle
  *         0x30  piece sizes of the pushes (fuzz_apply_cfg.chunk_shape)
+ *         0x40  every match trial (UPD_MAX_TRIALS), else one: whichever
+ *               trial is kept must apply exactly
  *
  * Edit script: commands until the input ends, each a byte C with K = C & 3
  * and A = C >> 2:
@@ -25,7 +27,7 @@
 
 #include <string.h>
 
-enum { F_STASH = 0x03, F_EDIT = 0x04, F_STASH_IO = 0x08 };
+enum { F_STASH = 0x03, F_EDIT = 0x04, F_STASH_IO = 0x08, F_TRIALS = 0x40 };
 
 /* LEN cut to what the new image may still take. */
 static size_t room(const buf_t *nw, size_t len)
@@ -99,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dp.level = 1;
     dp.threads = 1;
     dp.stash_max = stash_max[flags & F_STASH];
+    dp.trials = flags & F_TRIALS ? UPD_MAX_TRIALS : 1;
     buf_t pkg = { 0 };
     int rc = upd_diff(old_img, old_len, nw.p, nw.n, &dp, buf_sink, &pkg, NULL);
     FUZZ_ASSERT(rc == 0);

@@ -22,7 +22,7 @@
 /* fuzz_apply.c and fuzz_roundtrip.c mode bits used here */
 enum { A_OUT_OF_PLACE = 0x01, A_STASH_IO = 0x02, A_RAW = 0x04, A_KEEP = 0x08,
        A_DOWNGRADE = 0x10 };
-enum { R_EDIT = 0x04, R_STASH_IO = 0x08 };
+enum { R_EDIT = 0x04, R_STASH_IO = 0x08, R_TRIALS = 0x40 };
 
 #define PAIR_SIZE 1024
 
@@ -104,7 +104,7 @@ static void pair_seeds(const char *kind, unsigned idx)
     buf_t in = { 0 }, pkg = { 0 }, raw = { 0 };
 
     const uint8_t rt = (uint8_t)((idx & 3) | (idx % 3 == 0 ? R_STASH_IO : 0)
-                                 | ((idx >> 2) & 3) << 4);
+                                 | ((idx >> 2) & 3) << 4 | (idx & 1 ? R_TRIALS : 0));
     start_input(&in, rt, (uint8_t)idx, sp.old_img, sp.old_len);
     put(&in, sp.new_img, sp.new_len);
     snprintf(name, sizeof name, "%s.pair", kind);

@@ -111,6 +111,18 @@ check "streamed truncation: exit 1 with UPD_E_PKG_TRUNCATED" grep -q UPD_E_PKG_T
 check "diff with a missing argument: usage, exit 2" test $? -eq 2
 "$UPD" diff --sign "$T/v.key" "$T/old" "$T/new" -o "$T/x" --level 99 -q 2>/dev/null
 check "diff with a bad level: exit 1" test $? -eq 1
+"$UPD" diff --sign "$T/v.key" "$T/old" "$T/new" -o "$T/x" --trials x -q 2>/dev/null
+check "diff --trials x: usage, exit 2" test $? -eq 2
+"$UPD" diff --sign "$T/v.key" "$T/old" "$T/new" -o "$T/x" --trials 5 -q 2>/dev/null
+check "diff --trials 5 (more than UPD_MAX_TRIALS): exit 1" test $? -eq 1
+"$UPD" diff --sign "$T/v.key" "$T/old" "$T/new" -o "$T/x" --trials 2 --json > "$T/t.json"
+check "diff --trials 2 --json: two trial sizes, the kept one the package's" python3 -c '
+import json, os, sys
+j = json.load(open(sys.argv[1]))
+s = j["trial_sizes"]
+assert j["trials"] == 2 and len(s) == 2 and s[j["best_trial"]] == j["pkg_size"] == os.path.getsize(sys.argv[2])
+assert j["pkg_size"] == min(x for x in s if x)
+' "$T/t.json" "$T/x"
 "$UPD" nosuch 2>/dev/null
 check "unknown command: exit 2" test $? -eq 2
 

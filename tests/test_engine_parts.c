@@ -866,3 +866,15 @@ Test(emit, drop_only_first_in_segment,
         buf_free(&pkg);
     }
 }
+
+/* ---- choosing among match trials (engine/diff/diff.c) -------------------- */
+
+Test(trials, aim_before_size, .description = "a package within the aim beats a smaller one that only fits the window; then the smaller wins; a tie keeps the earlier")
+{
+    cr_assert(upd_trial_beats(1, 900, 0, 500), "within the aim beats a smaller one over it");
+    cr_assert(!upd_trial_beats(0, 500, 1, 900), "only within the window never beats the aim");
+    cr_assert(upd_trial_beats(1, 499, 1, 500));
+    cr_assert(upd_trial_beats(0, 499, 0, 500));
+    cr_assert(!upd_trial_beats(1, 500, 1, 500), "a tie keeps the earlier trial");
+    cr_assert(!upd_trial_beats(1, 501, 1, 500));
+}

@@ -950,18 +950,27 @@ Test(roundtrip, trials_keep_the_smallest, .timeout = 300,
     cr_assert(varied, "no kind gave two trials different packages: the margins do nothing");
 }
 
-Test(roundtrip, trials_out_of_range_refused)
+Test(roundtrip, trials_zero_is_default_and_too_many_refused)
 {
-    uint8_t a[64] = { 1 }, b[64] = { 2 };
+    synth_pair sp;
+    cr_assert_eq(synth_make("insert-delete", 2, 256 << 10, &sp), 0);
     upd_diff_params p;
     upd_diff_params_default(&p);
-    buf_t pkg = { 0 };
-    for (unsigned n = 0; n <= UPD_MAX_TRIALS + 1; n += UPD_MAX_TRIALS + 1) {
-        p.trials = n;
-        cr_assert_eq(upd_diff(a, sizeof a, b, sizeof b, &p, buf_sink, &pkg, NULL), UPD_E_INVAL,
-                     "trials %u", n);
-        cr_assert_eq(pkg.n, 0, "nothing written");
-    }
+    p.level = 1;
+    buf_t def, zero, pkg = { 0 };
+    upd_diff_stats st;
+    diff_with(&sp, &p, &def, &st);
+    p.trials = 0;
+    diff_with(&sp, &p, &zero, &st);
+    cr_assert_eq(st.trials, UPD_DEFAULT_TRIALS);
+    cr_assert(def.n == zero.n && !memcmp(def.p, zero.p, def.n), "trials 0 is not the default");
+    p.trials = UPD_MAX_TRIALS + 1;
+    cr_assert_eq(upd_diff(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, buf_sink, &pkg, NULL),
+                 UPD_E_INVAL);
+    cr_assert_eq(pkg.n, 0, "nothing written");
+    buf_free(&def);
+    buf_free(&zero);
+    synth_free(&sp);
 }
 
 /* A sink that fails on its first call. */
@@ -1026,5 +1035,32 @@ Test(roundtrip, trials_progress_on_callers_thread, .timeout = 120,
     cr_assert_gt(ps.calls, 0);
     cr_assert_eq(ps.elsewhere, 0, "%d of %d progress calls from another thread", ps.elsewhere, ps.calls);
     buf_free(&pkg);
+    synth_free(&sp);
+}
+
+
+Test(roundtrip, trials_over_several_chunks, .timeout = 300,
+     .description = "a new image of two scan chunks: the first of two trials is the one-trial package, and the kept one applies exactly")
+{
+    synth_pair sp;
+    cr_assert_eq(synth_make("exe-like", 13, 9u << 20, &sp), 0);
+    cr_assert_gt(sp.new_len, 8u << 20, "one chunk only");
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    p.level = 1;
+    p.trials = 1;
+    buf_t one, two, out;
+    upd_diff_stats st;
+    diff_with(&sp, &p, &one, &st);
+    p.trials = 2;
+    diff_with(&sp, &p, &two, &st);
+    cr_assert_eq(st.trial_size[0], one.n, "trial 1 of 2: %llu bytes, one trial: %zu",
+                 (unsigned long long)st.trial_size[0], one.n);
+    cr_assert(st.best_trial != 0 || (two.n == one.n && !memcmp(two.p, one.p, one.n)));
+    cr_assert_eq(apply_mem(two.p, two.n, sp.old_img, sp.old_len, 1, 0, 0, &out), 0);
+    check_out(&out, &sp, "mem", "exe-like", 1);
+    buf_free(&out);
+    buf_free(&one);
+    buf_free(&two);
     synth_free(&sp);
 }

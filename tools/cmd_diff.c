@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,14 +97,14 @@ int cmd_diff(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:qv", lo, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
-        case 'l': p.level = atoi(optarg); break;
+        case 'l': if (cli_parse_size(optarg, &v) || v > INT_MAX) goto bad; p.level = (int)v; break;
         case 's': if (cli_parse_size(optarg, &v) || v > UINT32_MAX) goto bad; p.segment_size = (uint32_t)v; break;
         case 'S': if (cli_parse_size(optarg, &v)) goto bad; p.stash_max = v; break;
         case 'D': if (cli_parse_size(optarg, &v) || v > UINT32_MAX) goto bad; p.dict_max = (uint32_t)v; break;
         case 'b': if (cli_parse_size(optarg, &v) || v > UINT32_MAX) goto bad; p.block_size = (uint32_t)v; break;
         case 'W': if (cli_parse_size(optarg, &v) || v > SIZE_MAX) goto bad; p.window = (size_t)v; break;
-        case 't': p.threads = (unsigned)atoi(optarg); break;
-        case 'R': p.trials = (unsigned)atoi(optarg); break;
+        case 't': if (cli_parse_size(optarg, &v) || v > UINT_MAX) goto bad; p.threads = (unsigned)v; break;
+        case 'R': if (cli_parse_size(optarg, &v) || v > UINT_MAX) goto bad; p.trials = (unsigned)v; break;
         case 'P': p.package_id = optarg; break;
         case 'F': p.from_version = optarg; break;
         case 'T': p.to_version = optarg; break;

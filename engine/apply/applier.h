@@ -56,7 +56,7 @@ typedef struct { upd_jrange *v; size_t n, cap; } upd_jlist;
 /* Jobs in the ring: with two, the applier's thread compressed a third of
  * the jobs itself while the worker idled between bursts; four took the 1
  * GiB pair's journaled apply phase from 3.2-3.3 s to 2.8-3.0 s, eight no
- * further (docs/ARCHITECTURE.md "Save-area compression"). */
+ * further (docs/JOURNAL.md, "A ring of four compression jobs"). */
 #define UPD_ZJ_JOBS 4u
 #define UPD_ZJ_OUT (ZSTD_COMPRESSBOUND(UPD_ZJ_IN) + 64)   /* one job's frame at most */
 typedef struct upd_zjobs upd_zjobs;

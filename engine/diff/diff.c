@@ -210,7 +210,7 @@ static int check_params(const upd_diff_params *p)
     /* a segment must hold the largest op's payload plus its encoding */
     if (p->segment_size < 2 * UPD_PIECE || p->segment_size > UPD_MAX_SEG_SIZE / 2)
         return UPD_E_INVAL;
-    if (p->trials < 1 || p->trials > UPD_MAX_TRIALS)
+    if (p->trials > UPD_MAX_TRIALS)
         return UPD_E_INVAL;
     if (p->threads < 1 || p->threads > 64 || p->stash_max > UPD_MAX_IMAGE
         || p->window < (1u << 20) || p->dict_max > UPD_MAX_SEG_SIZE)
@@ -227,10 +227,11 @@ static int mem_write(void *user, const void *data, size_t len)
     return upd_bytes_put(user, data, len);
 }
 
-/* Covers CV (refined here) -> schedule -> package, handed to OUT. */
+/* Covers CV (refined here) -> schedule -> package, handed to OUT; *AIMED
+ * says whether it fits the aim (else only the window). */
 static int make_package(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
                         size_t new_len, upd_covers *cv, const upd_diff_params *p,
-                        upd_write_fn out, void *out_user, upd_diff_stats *st)
+                        upd_write_fn out, void *out_user, upd_diff_stats *st, int *aimed)
 {
     upd_gops ops = { 0 };
     plan_state cur = { 0 }, fallback = { 0 };
@@ -296,7 +297,8 @@ static int make_package(const uint8_t *old_img, size_t old_len, const uint8_t *n
     free(ops.v);
     plan_free(&fallback);
     /* the literals' dictionary gets what the aim (or the window) leaves */
-    uint64_t limit = cur.need <= aim ? aim : p->window;
+    *aimed = cur.need <= aim;
+    uint64_t limit = *aimed ? aim : p->window;
     uint64_t dict = rc || limit - cur.need < DICT_MIN ? 0 : limit - cur.need;
     dict = dict < p->dict_max ? dict : p->dict_max;
     if (!rc)
@@ -328,13 +330,14 @@ static void trial_progress_cb(void *user, int phase, uint64_t done, uint64_t tot
 }
 
 /* Trial T's package from covers CV: to OUT when it is the only trial, else
- * into *PKG. */
+ * into *PKG; *AIMED as make_package says. */
 static int run_trial(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
                      size_t new_len, upd_covers *cv, unsigned t, const upd_diff_params *p,
-                     upd_bytes *pkg, upd_diff_stats *st, upd_write_fn out, void *out_user)
+                     upd_bytes *pkg, upd_diff_stats *st, upd_write_fn out, void *out_user,
+                     int *aimed)
 {
     if (p->trials == 1)
-        return make_package(old_img, old_len, new_img, new_len, cv, p, out, out_user, st);
+        return make_package(old_img, old_len, new_img, new_len, cv, p, out, out_user, st, aimed);
     upd_diff_params tp = *p;
     trial_progress prog = { p, t, p->trials };
     if (p->progress) {
@@ -342,7 +345,7 @@ static int run_trial(const uint8_t *old_img, size_t old_len, const uint8_t *new_
         tp.progress_user = &prog;
     }
     pkg->n = 0;
-    return make_package(old_img, old_len, new_img, new_len, cv, &tp, mem_write, pkg, st);
+    return make_package(old_img, old_len, new_img, new_len, cv, &tp, mem_write, pkg, st, aimed);
 }
 
 /* Whether two scans found the same covers (then their packages are the same). */
@@ -369,12 +372,16 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     if (old_len > UPD_MAX_IMAGE || new_len > UPD_MAX_IMAGE)
         return UPD_E_DIFF_TOO_LARGE;
 
-    unsigned n = p->trials, dup[UPD_MAX_TRIALS];
+    unsigned n = p->trials ? p->trials : UPD_DEFAULT_TRIALS, dup[UPD_MAX_TRIALS];
+    upd_diff_params eff = *p;   /* with the trial count resolved (0: the default) */
+    eff.trials = n;
+    p = &eff;
     upd_covers cv[UPD_MAX_TRIALS] = { { 0 } };
     upd_diff_stats ts, best_st = { 0 };
     upd_bytes pkg = { 0 }, best = { 0 };
     int rc = upd_match(old_img, old_len, new_img, new_len, trial_margins, n, cv, p, st);
-    /* a trial whose scan found what an earlier one did makes its package */
+    /* a trial whose scan found what an earlier one did makes no package:
+     * it would be that one's */
     for (unsigned t = 0; t < n; t++) {
         dup[t] = t;
         for (unsigned u = 0; u < t && dup[t] == t; u++)
@@ -382,7 +389,7 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
                 dup[t] = u;
     }
     double t_refine = 0, t_plan = 0, t_emit = 0;
-    int best_t = -1;
+    int best_t = -1, best_aimed = 0, aimed = 0;
     for (unsigned t = 0; !rc && t < n; t++) {
         if (dup[t] != t) {
             st->trial_size[t] = st->trial_size[dup[t]];
@@ -390,7 +397,9 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
         }
         ts = *st;
         rc = run_trial(old_img, old_len, new_img, new_len, &cv[t], t, p, &pkg, &ts, out,
-                       out_user);
+                       out_user, &aimed);
+        free(cv[t].v);   /* the duplicates were found before any trial */
+        cv[t] = (upd_covers){ 0 };
         t_refine += ts.t_match - st->t_match;
         t_plan += ts.t_plan;
         t_emit += ts.t_emit;
@@ -398,15 +407,19 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
             rc = 0;   /* another trial may fit the window */
             continue;
         }
+        if (rc)
+            break;
         st->trial_size[t] = ts.pkg_size;
-        if (!rc && (best_t < 0 || ts.pkg_size < best_st.pkg_size)) {
+        if (best_t < 0 || upd_trial_beats(aimed, ts.pkg_size, best_aimed, best_st.pkg_size)) {
             upd_bytes swap = best;
             best = pkg;
             pkg = swap;
             best_st = ts;
             best_t = (int)t;
+            best_aimed = aimed;
         }
     }
+    free(pkg.p);
     if (!rc && best_t < 0)
         rc = UPD_E_LIMIT;   /* every trial was passed over */
     if (!rc) {
@@ -426,7 +439,6 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     }
     for (unsigned t = 0; t < n; t++)
         free(cv[t].v);
-    free(pkg.p);
     free(best.p);
     return rc;
 }

@@ -54,6 +54,16 @@ int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
               const unsigned *margins, size_t n_margins, upd_covers *out,
               const upd_diff_params *p, upd_diff_stats *st);
 
+/* Whether a trial's package, AIMED (1: within the aim, 0: only within the
+ * window) and SIZE bytes, beats the best one so far: a package within the
+ * aim beats any that only fits the window (the aim leaves room for the
+ * applier's process, diff.c diff_aim), then the smaller wins; on a tie the
+ * earlier trial stays. */
+static inline int upd_trial_beats(int aimed, uint64_t size, int best_aimed, uint64_t best_size)
+{
+    return aimed != best_aimed ? aimed > best_aimed : size < best_size;
+}
+
 /* After the scan (cover.c): keep the covers whose differences cost less
  * than literals (estimated), join those on one alignment close together,
  * and grow every cover into the gaps beside it while enough of its bytes

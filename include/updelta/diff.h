@@ -14,11 +14,12 @@
  *              checked by a simulator before anything is emitted;
  *   4. emit    ops packed into segments (control, diff, literal streams),
  *              each an independent zstd frame, hashed into the manifest.
- * Steps 2-4 run once per match trial (UPD_DEFAULT_TRIALS), on one index;
- * the smallest package is kept.
+ * Step 2 runs once per match trial (upd_diff_params.trials), on one
+ * index, and steps 3-4 once per distinct set of matches it finds; the
+ * smallest package is kept.
  *
- * Memory: about 5x the old image (suffix array) plus 2x the new image,
- * plus two packages with trials.
+ * Memory: about 5x the old image (suffix array) plus 2x the new image;
+ * with trials, every trial's matches until its turn and two packages.
  * Both images are held in memory by the caller.
  */
 #ifndef UPDELTA_DIFF_H
@@ -77,7 +78,8 @@ typedef struct {
                                  at most UPD_MAX_SEG_SIZE), cut to what the window
                                  leaves; 0: literals compressed on their own */
     unsigned trials;          /* match trials, 1..UPD_MAX_TRIALS (1: bsdiff's scan
-                                 alone, fastest); the smallest package is kept */
+                                 alone, fastest; 0: UPD_DEFAULT_TRIALS); the
+                                 smallest package is kept */
     const char *package_id;   /* ROM package id, at most UPD_ID_MAX bytes ("" if NULL) */
     const char *from_version; /* at most UPD_VERSION_MAX bytes */
     const char *to_version;
@@ -95,9 +97,11 @@ typedef struct {
     uint64_t ctrl_raw, diff_raw, lit_raw;   /* stream bytes before compression */
     uint32_t segments;
     uint32_t dict_segments;           /* segments whose literals use a dictionary */
-    unsigned trials, best_trial;      /* trials made; the one emitted (0-based) */
+    unsigned trials, best_trial;      /* trials asked for; the one emitted (0-based) */
     uint64_t trial_size[UPD_MAX_TRIALS];   /* each trial's package bytes (0: none,
                                               it did not fit the window) */
+    /* The other counts are the emitted package's; the times add up every
+     * trial's (each scan, refine, plan and emit). */
     double   t_index, t_match, t_plan, t_emit;   /* seconds */
 } upd_diff_stats;
 
@@ -117,8 +121,9 @@ typedef int (*upd_write_fn)(void *user, const void *data, size_t len);
  * of ops only from longer lengths, up to 64 KiB.  If no attempt fits the
  * aim, the first that fits P->window is emitted; if none does, UPD_E_LIMIT.
  * With P->trials above 1 each trial's package is made in memory (two at a
- * time, each as large as a package) and only the smallest reaches OUT, in
- * one call; a trial that fits no window is passed over (UPD_E_LIMIT when
+ * time, each as large as a package) and only one reaches OUT, in one call:
+ * the smallest of those that fit the aim, else the smallest that fits the
+ * window; a trial that fits no window is passed over (UPD_E_LIMIT when
  * none fits).  The same inputs and parameters give the same bytes,
  * whatever P->threads.
  * Errors: UPD_E_INVAL (bad params, strings too long),
