@@ -28,12 +28,16 @@ typedef struct {
     unsigned        shift;   /* 64 - log2(its bits) */
 } sa_index;
 
-/* The scan keeps a match only when it is 9 bytes or longer (or exactly
- * continues the alignment it already has), yet in a changed region most
- * positions start no such match, and each search costs some 25 cache
- * misses.  So a one-hash Bloom filter of every 8-byte string in the old image
- * (8 bits per old byte) answers first: a string it has not seen starts a
- * match of at most 7 bytes, and its position needs no search. */
+/* With bsdiff's margin the scan keeps a match only when it is 9 bytes or
+ * longer (or exactly continues the alignment it already has), yet in a
+ * changed region most positions start no such match, and each search
+ * costs some 25 cache misses.  So a one-hash Bloom filter of every 8-byte
+ * string in the old image (8 bits per old byte) answers first: a string it
+ * has not seen starts a match of at most 7 bytes, and its position needs
+ * no search.  The smaller margins of the match trials would keep some
+ * such matches; the filter skips them still (but for its false
+ * positives), so a smaller margin changes which matches of 8 bytes or
+ * more start a cover (what the trials' sizes were measured with). */
 #define GRAM 8
 
 static uint64_t gram_hash(const uint8_t *p, unsigned shift)
