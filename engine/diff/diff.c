@@ -423,17 +423,14 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     if (!rc && best_t < 0)
         rc = UPD_E_LIMIT;   /* every trial was passed over */
     if (!rc) {
-        double t_index = st->t_index, t_match = st->t_match + t_refine;
-        uint64_t sizes[UPD_MAX_TRIALS];
-        memcpy(sizes, st->trial_size, sizeof sizes);
+        /* the kept trial's counts, every trial's sizes and times */
+        memcpy(best_st.trial_size, st->trial_size, sizeof st->trial_size);
+        best_st.trials = n;
+        best_st.best_trial = (unsigned)best_t;
+        best_st.t_match = st->t_match + t_refine;
+        best_st.t_plan = t_plan;
+        best_st.t_emit = t_emit;
         *st = best_st;
-        memcpy(st->trial_size, sizes, sizeof sizes);
-        st->trials = n;
-        st->best_trial = (unsigned)best_t;
-        st->t_index = t_index;
-        st->t_match = t_match;
-        st->t_plan = t_plan;
-        st->t_emit = t_emit;
         if (n > 1)
             rc = out(out_user, best.p, best.n);
     }

@@ -220,9 +220,9 @@ typedef struct {
     const uint8_t  *nw;
     size_t          nn, chunks;
     const unsigned *margins;
+    size_t          n_margins;
     upd_covers     *parts;        /* one cover list per margin and chunk */
     atomic_size_t   scanned;      /* over all margins */
-    size_t          total;        /* nn times the margins */
     const upd_diff_params *p;
 } scan_job;
 
@@ -233,7 +233,7 @@ static void scan_progress(scan_job *j, size_t *reported, size_t scan, unsigned t
     size_t total = atomic_fetch_add(&j->scanned, scan - *reported) + (scan - *reported);
     *reported = scan;
     if (thread == 0 && j->p->progress)
-        j->p->progress(j->p->progress_user, UPD_PHASE_MATCH, total, j->total);
+        j->p->progress(j->p->progress_user, UPD_PHASE_MATCH, total, j->nn * j->n_margins);
 }
 
 /* bsdiff's scan of new[from, to) as if the new image ended at TO, with
@@ -327,7 +327,7 @@ int upd_match(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
     if (!rc)
         rc = gram_filter(&ix);
     scan_job j = { .ix = &ix, .nw = new_img, .nn = new_len, .chunks = chunks, .margins = margins,
-                   .parts = parts, .total = new_len * n_margins, .p = p };
+                   .n_margins = n_margins, .parts = parts, .p = p };
     atomic_init(&j.scanned, 0);
     if (!rc)
         rc = upd_parallel(items, p->threads, scan_chunk, &j);
