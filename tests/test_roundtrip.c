@@ -909,7 +909,7 @@ static void diff_with(const synth_pair *sp, const upd_diff_params *p, buf_t *pkg
 
 Test(roundtrip, trials_keep_the_smallest, .timeout = 300,
      .description = "every kind, every trial count: the smallest trial is emitted, trial 1 is "
-                    "the one-trial package byte for byte, and the result applies exactly")
+                    "the one-trial package (its size, and its bytes where kept), and the result applies exactly")
 {
     upd_diff_params p;
     upd_diff_params_default(&p);
