@@ -534,6 +534,108 @@ int pkg_dict_segments(const buf_t *pkg)
     return n < 0 ? -1 : d;
 }
 
+/* A line of pieces of the NL bytes of text before it: PIECES pieces of
+ * PIECE bytes, NL / PIECES apart, into OUT.  A piece is longer than the
+ * text's common words (which the literals' own frame finds) and shorter
+ * than a cover pays for: only the window has it. */
+enum { PIECES = 4, PIECE = 16, MIXED = 8, MIX_SPAN = 6400 };
+static size_t mixed_line(const uint8_t *text, size_t nl, uint8_t *out)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < PIECES; k++) {
+        memcpy(out + n, text + k * (nl / PIECES), PIECE);
+        n += PIECE;
+    }
+    out[n++] = '\n';
+    return n;
+}
+
+/* A line of NUL bytes matches nothing in the window but the segment's own
+ * literals, which both sides zero: an applier that read them as they are
+ * would decode other literals (the image would not hash right). */
+int text_dict_pair(uint64_t seed, size_t size, unsigned lines, synth_pair *sp)
+{
+    static const char nul_line[] = "\0\0\0\0\0\0(\0\0\0\0\0);\n";
+    if (synth_make("text-edits", seed, size, sp) < 0)
+        return -1;
+    size_t nl = sizeof nul_line - 1, o = 0, from = 0;
+    uint8_t *img = malloc(sp->new_len + lines * (nl + MIXED * (PIECES * PIECE + 1)));
+    for (size_t k = 0; img && k < lines; k++) {
+        /* at a line start */
+        size_t at = (k + 1) * (sp->new_len / (lines + 1));
+        while (at > from && sp->new_img[at - 1] != '\n')
+            at--;
+        memcpy(img + o, sp->new_img + from, at - from);
+        o += at - from;
+        if (o < MIX_SPAN)
+            break;
+        /* each from its own stretch of the text before: no piece twice */
+        for (size_t m = 0; m < MIXED; m++)
+            o += mixed_line(img + o - MIX_SPAN + (MIX_SPAN / MIXED) * m, MIX_SPAN / MIXED,
+                            img + o);
+        memcpy(img + o, nul_line, nl);
+        o += nl;
+        from = at;
+    }
+    if (!img || o < MIX_SPAN) {
+        free(img);
+        synth_free(sp);
+        return -1;
+    }
+    memcpy(img + o, sp->new_img + from, sp->new_len - from);
+    free(sp->new_img);
+    sp->new_img = img;
+    sp->new_len = o + sp->new_len - from;
+    return 0;
+}
+
+int pkg_segment(const buf_t *pkg, uint32_t i, upd_seg_entry *e, size_t *at)
+{
+    upd_header h;
+    if (upd_header_decode(pkg->p, pkg->n, &h) < 0 || i >= h.seg_count
+        || upd_pkg_prefix_size(&h) > pkg->n)
+        return -1;
+    *at = (size_t)upd_pkg_prefix_size(&h);
+    for (uint32_t k = 0; k <= i; k++) {
+        if (upd_seg_entry_decode(pkg->p + h.header_size + k * UPD_SEG_ENTRY_SIZE, &h, e) < 0)
+            return -1;
+        *at += k < i ? e->csize : 0;
+    }
+    return *at + e->csize <= pkg->n ? 0 : -1;
+}
+
+/* Fed one whole block at a time, a zstd stream decoder puts out each
+ * block's bytes before it sees the next block's header. */
+int frame_block_ends(const uint8_t *f, size_t n, size_t cap, size_t *ends, int max)
+{
+    static const size_t did_size[4] = { 0, 1, 2, 4 };
+    if (n < 6 || f[0] != 0x28 || f[1] != 0xB5 || f[2] != 0x2F || f[3] != 0xFD)
+        return -1;
+    unsigned fcs = f[4] >> 6, single = (f[4] >> 5) & 1;
+    size_t at = 5 + !single + did_size[f[4] & 3] + (fcs ? 1u << fcs : single);
+    ZSTD_DStream *d = ZSTD_createDStream();
+    uint8_t *dst = malloc(cap ? cap : 1);
+    ZSTD_outBuffer o = { dst, cap, 0 };
+    ZSTD_inBuffer in = { f, at, 0 };
+    int k = 0, last = 0;
+    size_t r = d && dst && at <= n ? ZSTD_decompressStream(d, &o, &in) : (size_t)-1;
+    while (!ZSTD_isError(r) && in.pos == in.size && !last && k < max && at + 3 <= n) {
+        uint32_t bh = f[at] | (uint32_t)f[at + 1] << 8 | (uint32_t)f[at + 2] << 16;
+        size_t body = ((bh >> 1) & 3) == 1 ? 1 : bh >> 3;   /* an RLE block stores 1 byte */
+        last = bh & 1;
+        if (at + 3 + body > n)
+            break;
+        in = (ZSTD_inBuffer){ f, at + 3 + body, at };
+        r = ZSTD_decompressStream(d, &o, &in);
+        at += 3 + body;
+        ends[k++] = o.pos;
+    }
+    int ok = !ZSTD_isError(r) && r == 0 && last && at == n;
+    ZSTD_freeDStream(d);
+    free(dst);
+    return ok ? k : -1;
+}
+
 int apply_io_seeking(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_len, size_t chunk,
                      upd_apply_stats *st, uint64_t *skipped)
 {

@@ -56,6 +56,19 @@ int apply_io_seeking(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_l
 int resegment(const buf_t *in, unsigned k, buf_t *out);
 /* Segments of PKG whose literals use a dictionary (-1: bad package). */
 int pkg_dict_segments(const buf_t *pkg);
+/* Manifest entry I of PKG into *E, the offset of its bytes in *AT: 0, or
+ * -1 for a bad package or no such segment. */
+int pkg_segment(const buf_t *pkg, uint32_t i, upd_seg_entry *e, size_t *at);
+/* The blocks of zstd frame F[0..N), which decodes without a dictionary to
+ * at most CAP bytes: the decoded length through each block, in ENDS[0..MAX).
+ * Their count, or -1 when F is not one such frame. */
+int frame_block_ends(const uint8_t *f, size_t n, size_t cap, size_t *ends, int max);
+/* A text pair whose new literals compress best against the text around
+ * them (a literal dictionary, lits.c): text-edits (SEED, SIZE) with LINES
+ * places in the new text each given 8 lines made of 16-byte pieces of the
+ * 6400 bytes before, then a line mostly of NUL bytes.  0, or -1 when SIZE
+ * is too small for LINES. */
+int text_dict_pair(uint64_t seed, size_t size, unsigned lines, synth_pair *sp);
 /* File backends a test runs over: POSIX, io_uring buffered, io_uring with
  * O_DIRECT (small blocks, so requests are cut and run concurrently). */
 typedef struct {

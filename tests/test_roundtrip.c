@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "helpers.h"
 
@@ -816,22 +817,6 @@ Test(roundtrip, full_image_over_any_base, .timeout = 120)
     synth_free(&sp);
 }
 
-/* A line of pieces of the NL bytes of text before it: PIECES pieces of
- * PIECE bytes, NL / PIECES apart, into OUT.  A piece is longer than the
- * text's common words (which the literals' own frame finds) and shorter
- * than a cover pays for: only the window has it. */
-enum { PIECES = 4, PIECE = 16 };
-static size_t mixed_line(const uint8_t *text, size_t nl, uint8_t *out)
-{
-    size_t n = 0;
-    for (size_t k = 0; k < PIECES; k++) {
-        memcpy(out + n, text + k * (nl / PIECES), PIECE);
-        n += PIECE;
-    }
-    out[n++] = '\n';
-    return n;
-}
-
 /* Text with lines made of pieces of the text before them: the literals
  * are compressed against a window of the image (lits.c).  A line of NUL
  * bytes among them matches nothing in the window but the segment's own
@@ -840,30 +825,9 @@ static size_t mixed_line(const uint8_t *text, size_t nl, uint8_t *out)
 Test(roundtrip, literal_dictionary, .timeout = 120)
 {
     synth_pair sp;
-    cr_assert_eq(synth_make("text-edits", 21, 192 << 10, &sp), 0);
-    static const char nul_line[] = "\0\0\0\0\0\0(\0\0\0\0\0);\n";
-    enum { LINES = 24, MIXED = 8 };
-    size_t nl = sizeof nul_line - 1, o = 0, from = 0;
-    size_t nn = sp.new_len + LINES * (nl + MIXED * (PIECES * PIECE + 1));
-    uint8_t *new_img = malloc(nn);
-    cr_assert_not_null(new_img);
-    for (size_t k = 0; k < LINES; k++) {
-        /* at a line start */
-        size_t at = (k + 1) * (sp.new_len / (LINES + 1));
-        while (at > from && sp.new_img[at - 1] != '\n')
-            at--;
-        memcpy(new_img + o, sp.new_img + from, at - from);
-        o += at - from;
-        /* each from its own stretch of the text before: no piece twice */
-        cr_assert_geq(o, 6400);
-        for (size_t m = 0; m < MIXED; m++)
-            o += mixed_line(new_img + o - 6400 + 800 * m, 800, new_img + o);
-        memcpy(new_img + o, nul_line, nl);
-        o += nl;
-        from = at;
-    }
-    memcpy(new_img + o, sp.new_img + from, sp.new_len - from);
-    nn = o + sp.new_len - from;
+    cr_assert_eq(text_dict_pair(21, 192 << 10, 24, &sp), 0);
+    const uint8_t *new_img = sp.new_img;
+    size_t nn = sp.new_len;
     upd_diff_params p;
     upd_diff_params_default(&p);
     p.threads = 1;
@@ -895,8 +859,80 @@ Test(roundtrip, literal_dictionary, .timeout = 120)
     upd_io_close(j);
     buf_free(&with);
     buf_free(&without);
-    free(new_img);
     synth_free(&sp);
+}
+
+/* SEG's streams SRC[0..N) compressed as one block at LEVEL, with no size
+ * pledged, as the generator did before it cut blocks between streams. */
+static size_t one_block(const uint8_t *src, size_t n, int level)
+{
+    size_t cap = ZSTD_compressBound(n), r;
+    uint8_t *out = malloc(cap);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    cr_assert(out && cc);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0);
+    ZSTD_outBuffer o = { out, cap, 0 };
+    ZSTD_inBuffer in = { src, n, 0 };
+    r = ZSTD_compressStream2(cc, &o, &in, ZSTD_e_continue);
+    while (!ZSTD_isError(r) && (r = ZSTD_compressStream2(cc, &o, &in, ZSTD_e_end)))
+        ;
+    cr_assert(!ZSTD_isError(r));
+    ZSTD_freeCCtx(cc);
+    free(out);
+    return o.pos;
+}
+
+Test(roundtrip, streams_get_blocks_of_their_own, .timeout = 120,
+     .description = "a segment's zstd frame ends a block at every boundary between two non-empty "
+                    "streams; one that fits a block is never larger than its streams as one block")
+{
+    static const struct {
+        const char *kind;
+        size_t      size;
+        int         big;      /* the segment must span several blocks */
+    } c[] = { { "text-edits", 4 << 20, 1 }, { "exe-like", 4 << 20, 1 },
+              { "text-edits", 48 << 10, 0 }, { "same-offset-edits", 64 << 10, 0 } };
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+        synth_pair sp;
+        cr_assert_eq(synth_make(c[i].kind, 7, c[i].size, &sp), 0);
+        upd_diff_params p;
+        upd_diff_params_default(&p);
+        p.threads = 1;
+        p.dict_max = 0;      /* one frame per segment */
+        buf_t pkg;
+        cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &pkg), 0);
+        upd_seg_entry e;
+        size_t at;
+        cr_assert_eq(pkg_segment(&pkg, 0, &e, &at), 0, "%s", c[i].kind);
+        size_t usize = (size_t)upd_seg_entry_usize(&e);
+        const size_t len[] = { e.ctrl_len, e.diff_len, e.dbyte_len, e.lit_len };
+        size_t ends[4096];
+        int k = frame_block_ends(pkg.p + at, e.csize, usize, ends, 4096);
+        cr_assert_gt(k, 0, "%s: not one frame", c[i].kind);
+        cr_assert_eq(ends[k - 1], usize, "%s", c[i].kind);
+        if (c[i].big) {
+            /* every stream is there, so three boundaries are checked */
+            cr_assert(len[1] && len[2] && len[3] && usize > ZSTD_BLOCKSIZE_MAX,
+                      "%s: streams %zu %zu %zu %zu", c[i].kind, len[0], len[1], len[2], len[3]);
+            size_t b = 0;
+            for (int s = 0; s < 3; s++) {
+                b += len[s];
+                int found = 0;
+                for (int x = 0; x < k && !found; x++)
+                    found = ends[x] == b;
+                cr_assert(found, "%s: no block ends at stream %d's end (%zu)", c[i].kind, s, b);
+            }
+        } else {
+            cr_assert_leq(usize, ZSTD_BLOCKSIZE_MAX, "%s", c[i].kind);
+            uint8_t *raw = malloc(usize);
+            cr_assert_eq(ZSTD_decompress(raw, usize, pkg.p + at, e.csize), usize);
+            cr_assert_leq(e.csize, one_block(raw, usize, p.level), "%s", c[i].kind);
+            free(raw);
+        }
+        buf_free(&pkg);
+        synth_free(&sp);
+    }
 }
 
 /* upd_diff into *PKG with P, its stats into *ST. */
