@@ -636,6 +636,12 @@ int frame_block_ends(const uint8_t *f, size_t n, size_t cap, size_t *ends, int m
     return ok ? k : -1;
 }
 
+int pkg_segments(const buf_t *pkg)
+{
+    upd_seg_entry e[256];
+    return pkg_manifest(pkg, e, 256);
+}
+
 int apply_io_seeking(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_len, size_t chunk,
                      upd_apply_stats *st, uint64_t *skipped)
 {

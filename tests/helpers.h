@@ -56,6 +56,8 @@ int apply_io_seeking(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_l
 int resegment(const buf_t *in, unsigned k, buf_t *out);
 /* Segments of PKG whose literals use a dictionary (-1: bad package). */
 int pkg_dict_segments(const buf_t *pkg);
+/* Segments of PKG (-1: bad package). */
+int pkg_segments(const buf_t *pkg);
 /* Manifest entry I of PKG into *E, the offset of its bytes in *AT: 0, or
  * -1 for a bad package or no such segment. */
 int pkg_segment(const buf_t *pkg, uint32_t i, upd_seg_entry *e, size_t *at);

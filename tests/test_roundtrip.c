@@ -161,29 +161,40 @@ Test(roundtrip, smallest_segments, .description = "2 MiB segments force many seg
 }
 
 Test(roundtrip, any_thread_count_same_package, .timeout = 300,
-     .description = "an 8 MiB image in 2 MiB segments, matched and compressed on 1 and on 3 threads: the same package")
+     .description = "an 8 MiB image, and a 24 MiB text whose segments use literal dictionaries, "
+                    "in 2 MiB segments, matched and compressed on 1 and on 3 threads: the same "
+                    "package")
 {
-    synth_pair sp;
-    cr_assert_eq(synth_make("exe-like", 5, 8u << 20, &sp), 0);
-    upd_diff_params p;
-    upd_diff_params_default(&p);
-    p.level = 1;
-    p.segment_size = 2u << 20;
-    buf_t pkg[2];
-    for (int i = 0; i < 2; i++) {
-        p.threads = i ? 3 : 1;
-        cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &pkg[i]), 0);
+    for (int text = 0; text < 2; text++) {
+        synth_pair sp;
+        cr_assert_eq(text ? text_dict_pair(5, 24u << 20, 3000, &sp)
+                          : synth_make("exe-like", 5, 8u << 20, &sp), 0);
+        upd_diff_params p;
+        upd_diff_params_default(&p);
+        p.level = 1;
+        p.segment_size = 2u << 20;
+        buf_t pkg[2];
+        for (int i = 0; i < 2; i++) {
+            p.threads = i ? 3 : 1;
+            cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &pkg[i]), 0);
+        }
+        /* a compression context reused from segment to segment (on one
+         * thread every segment shares one) carries nothing over: not a
+         * dictionary, not a window */
+        if (text)
+            cr_assert(pkg_dict_segments(&pkg[0]) > 0 && pkg_segments(&pkg[0]) > 2, "%d of %d",
+                      pkg_dict_segments(&pkg[0]), pkg_segments(&pkg[0]));
+        cr_assert(pkg[0].n == pkg[1].n && !memcmp(pkg[0].p, pkg[1].p, pkg[0].n),
+                  "text %d, 1 thread: %zu bytes, 3 threads: %zu bytes, or other bytes", text,
+                  pkg[0].n, pkg[1].n);
+        buf_t out;
+        cr_assert_eq(apply_mem(pkg[0].p, pkg[0].n, sp.old_img, sp.old_len, 1, 0, 0, &out), 0);
+        check_out(&out, &sp, "mem", text ? "text" : "exe-like", 1);
+        buf_free(&out);
+        buf_free(&pkg[0]);
+        buf_free(&pkg[1]);
+        synth_free(&sp);
     }
-    cr_assert(pkg[0].n == pkg[1].n && !memcmp(pkg[0].p, pkg[1].p, pkg[0].n),
-              "1 thread: %zu bytes, 3 threads: %zu bytes, or the same size and other bytes",
-              pkg[0].n, pkg[1].n);
-    buf_t out;
-    cr_assert_eq(apply_mem(pkg[0].p, pkg[0].n, sp.old_img, sp.old_len, 1, 0, 0, &out), 0);
-    check_out(&out, &sp, "mem", "exe-like", 1);
-    buf_free(&out);
-    buf_free(&pkg[0]);
-    buf_free(&pkg[1]);
-    synth_free(&sp);
 }
 
 Test(roundtrip, stash_budget_is_respected, .description = "header stash size never exceeds --stash-max")

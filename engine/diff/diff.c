@@ -212,7 +212,7 @@ static int check_params(const upd_diff_params *p)
         return UPD_E_INVAL;
     if (p->trials > UPD_MAX_TRIALS)
         return UPD_E_INVAL;
-    if (p->threads < 1 || p->threads > 64 || p->stash_max > UPD_MAX_IMAGE
+    if (p->threads < 1 || p->threads > UPD_MAX_THREADS || p->stash_max > UPD_MAX_IMAGE
         || p->window < (1u << 20) || p->dict_max > UPD_MAX_SEG_SIZE)
         return UPD_E_INVAL;
     if (!str_ok(p->package_id, UPD_ID_MAX) || !str_ok(p->from_version, UPD_VERSION_MAX)

@@ -191,18 +191,21 @@ typedef struct {
     atomic_size_t done;
     int level;
     const upd_diff_params *p;   /* progress, reported from the caller's thread only */
+    /* one context per thread, made at its first use and reused: a fresh
+     * level-19 context costs 30-40 ms to set up whatever the input (its
+     * tables are about 90 MiB), which made a small package's diff time */
+    ZSTD_CCtx *cc[UPD_MAX_THREADS];
 } zjob;
 
 /* The streams PART[0..NPART) (their lengths; laid end to end from SRC) as
  * one zstd frame in OUT (CAP bytes, at least the bound of their sum),
  * against the raw-content prefix DICT[0..DLEN) when DICT is set.  The
  * compressed size, or 0 on failure. */
-static size_t zcompress(int level, const uint8_t *dict, size_t dlen, const uint8_t *src,
-                        const size_t *part, unsigned npart, uint8_t *out, size_t cap)
+static size_t zcompress(ZSTD_CCtx *cc, int level, const uint8_t *dict, size_t dlen,
+                        const uint8_t *src, const size_t *part, unsigned npart, uint8_t *out,
+                        size_t cap)
 {
-    ZSTD_CCtx *cc = ZSTD_createCCtx();
-    if (!cc)
-        return 0;
+    ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
     size_t n = 0;
     for (unsigned i = 0; i < npart; i++)
         n += part[i];
@@ -237,7 +240,6 @@ static size_t zcompress(int level, const uint8_t *dict, size_t dlen, const uint8
         while (r && !ZSTD_isError(r) && o.pos < o.size);
         ok = !ZSTD_isError(r) && !r && in.pos == in.size;
     }
-    ZSTD_freeCCtx(cc);
     return ok ? o.pos : 0;
 }
 
@@ -246,16 +248,16 @@ static size_t zcompress(int level, const uint8_t *dict, size_t dlen, const uint8
  * block and the smaller frame kept: on a small segment the tables a flush
  * adds can cost more than they save (lodash's control and diff frame: 7
  * bytes more). */
-static size_t zcompress_streams(int level, const uint8_t *src, const size_t *part,
-                                unsigned npart, uint8_t *out, size_t cap)
+static size_t zcompress_streams(ZSTD_CCtx *cc, int level, const uint8_t *src,
+                                const size_t *part, unsigned npart, uint8_t *out, size_t cap)
 {
-    size_t split = zcompress(level, NULL, 0, src, part, npart, out, cap), n = 0;
+    size_t split = zcompress(cc, level, NULL, 0, src, part, npart, out, cap), n = 0;
     for (unsigned i = 0; i < npart; i++)
         n += part[i];
     if (!split || npart < 2 || n > ZSTD_BLOCKSIZE_MAX)
         return split;
     uint8_t *one = malloc(cap);
-    size_t whole = one ? zcompress(level, NULL, 0, src, &n, 1, one, cap) : 0;
+    size_t whole = one ? zcompress(cc, level, NULL, 0, src, &n, 1, one, cap) : 0;
     if (whole && whole < split) {
         memcpy(out, one, whole);
         split = whole;
@@ -300,7 +302,7 @@ static int head_lits_last(const zjob *j, const segment *s, uint8_t *out, size_t 
  * literals against the dictionary make up for what compressing the streams
  * apart loses (on text, that loss can match the gain): sets csize, lcsize
  * and the control region's new length; otherwise drops the window. */
-static int try_dict(const zjob *j, segment *s)
+static int try_dict(const zjob *j, segment *s, ZSTD_CCtx *cc)
 {
     size_t head = seg_usize(s) - s->lit, tcap = ZSTD_compressBound(s->lit);
     const uint8_t *lit = s->raw + head;
@@ -308,8 +310,8 @@ static int try_dict(const zjob *j, segment *s)
     int rc = d && trial ? 0 : UPD_E_NOMEM;
     size_t plain = 0, with = 0;
     if (!rc) {
-        plain = zcompress(DICT_TRIAL_LEVEL, NULL, 0, lit, &s->lit, 1, trial, tcap);
-        with = zcompress(DICT_TRIAL_LEVEL, d, s->win.len, lit, &s->lit, 1, trial, tcap);
+        plain = zcompress(cc, DICT_TRIAL_LEVEL, NULL, 0, lit, &s->lit, 1, trial, tcap);
+        with = zcompress(cc, DICT_TRIAL_LEVEL, d, s->win.len, lit, &s->lit, 1, trial, tcap);
         rc = plain && with ? 0 : UPD_E_COMPRESS;
     }
     uint8_t *two = NULL, *h2 = NULL;
@@ -320,8 +322,9 @@ static int try_dict(const zjob *j, segment *s)
         h2 = malloc(room);
         rc = two && h2 ? head_lits_last(j, s, h2, &ctrl2, &n2) : UPD_E_NOMEM;
         const size_t part[] = { ctrl2, s->runs, s->dbytes };
-        size_t a = rc ? 0 : zcompress_streams(j->level, h2, part, 3, two, acap);
-        size_t b = a ? zcompress(j->level, d, s->win.len, lit, &s->lit, 1, two + a, tcap) : 0;
+        size_t a = rc ? 0 : zcompress_streams(cc, j->level, h2, part, 3, two, acap);
+        size_t b = a ? zcompress(cc, j->level, d, s->win.len, lit, &s->lit, 1, two + a, tcap)
+                     : 0;
         rc = rc ? rc : b ? 0 : UPD_E_COMPRESS;
         /* readers bound a segment by one frame's bound (FORMAT.md 2) */
         if (b && a + b < s->csize && a + b <= ZSTD_compressBound(n2 + s->lit)) {
@@ -345,17 +348,20 @@ static int compress_one(void *ctx, size_t i, unsigned thread)
     zjob *j = ctx;
     segment *s = &j->segs->v[i];
     size_t usize = seg_usize(s);
+    ZSTD_CCtx *cc = j->cc[thread] ? j->cc[thread] : (j->cc[thread] = ZSTD_createCCtx());
+    if (!cc)
+        return UPD_E_NOMEM;
     /* one frame; two replace it only when smaller (try_dict) */
     size_t cap = ZSTD_compressBound(usize);
     s->comp = malloc(cap);
     if (!s->comp)
         return UPD_E_NOMEM;
     const size_t part[] = { s->ctrl, s->runs, s->dbytes, s->lit };
-    s->csize = zcompress_streams(j->level, s->raw, part, 4, s->comp, cap);
+    s->csize = zcompress_streams(cc, j->level, s->raw, part, 4, s->comp, cap);
     if (!s->csize)
         return UPD_E_COMPRESS;
     if (s->win.len && s->lit)
-        UPD_CHECK(try_dict(j, s));
+        UPD_CHECK(try_dict(j, s, cc));
     else
         s->win = (upd_window){ 0, 0 };
     free(s->raw);
@@ -372,7 +378,10 @@ static int compress_all(segments *segs, const upd_gops *sched, const upd_gops *l
     zjob j = { .segs = segs, .sched = sched, .lits_last = lits_last, .nw = new_img,
                .level = p->level, .p = p };
     atomic_init(&j.done, 0);
-    return upd_parallel(segs->n, p->threads, compress_one, &j);
+    int rc = upd_parallel(segs->n, p->threads, compress_one, &j);
+    for (unsigned t = 0; t < UPD_MAX_THREADS; t++)
+        ZSTD_freeCCtx(j.cc[t]);
+    return rc;
 }
 
 /* ---- package ------------------------------------------------------------- */

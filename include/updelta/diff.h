@@ -61,6 +61,7 @@
  * (docs/ARCHITECTURE.md "Match trials" has the sizes and times). */
 #define UPD_DEFAULT_TRIALS     3u
 #define UPD_MAX_TRIALS         4u
+#define UPD_MAX_THREADS        64u   /* upd_diff_params.threads at most */
 
 typedef struct {
     int      level;           /* zstd level, 1..22 */
@@ -68,7 +69,7 @@ typedef struct {
     uint32_t segment_size;    /* target decoded bytes per segment (2 MiB..UPD_MAX_SEG_SIZE/2) */
     uint64_t stash_max;       /* in-place stash budget: bytes saved in all; 0 turns every
                                  cycle into literals */
-    unsigned threads;         /* matching and compression threads (1..64) */
+    unsigned threads;         /* matching and compression threads (1..UPD_MAX_THREADS) */
     size_t   window;          /* applier memory the package may need, journal
                                  included (upd_applier_mem_need + UPD_JOURNAL_MEM),
                                  default UPD_DEFAULT_WINDOW; aimed at less
