@@ -525,6 +525,20 @@ static int pkg_manifest(const buf_t *pkg, upd_seg_entry *e, size_t max)
     return (int)h.seg_count;
 }
 
+int pkg_segment(const buf_t *pkg, uint32_t i, upd_seg_entry *e, size_t *at)
+{
+    upd_seg_entry all[256];
+    upd_header h;
+    int n = pkg_manifest(pkg, all, 256);
+    if (n < 0 || i >= (uint32_t)n || upd_header_decode(pkg->p, pkg->n, &h) < 0)
+        return -1;
+    *at = (size_t)upd_pkg_prefix_size(&h);
+    for (uint32_t k = 0; k < i; k++)
+        *at += all[k].csize;
+    *e = all[i];
+    return *at + e->csize <= pkg->n ? 0 : -1;
+}
+
 int pkg_dict_segments(const buf_t *pkg)
 {
     upd_seg_entry e[256];
@@ -589,20 +603,6 @@ int text_dict_pair(uint64_t seed, size_t size, unsigned lines, synth_pair *sp)
     return 0;
 }
 
-int pkg_segment(const buf_t *pkg, uint32_t i, upd_seg_entry *e, size_t *at)
-{
-    upd_header h;
-    if (upd_header_decode(pkg->p, pkg->n, &h) < 0 || i >= h.seg_count
-        || upd_pkg_prefix_size(&h) > pkg->n)
-        return -1;
-    *at = (size_t)upd_pkg_prefix_size(&h);
-    for (uint32_t k = 0; k <= i; k++) {
-        if (upd_seg_entry_decode(pkg->p + h.header_size + k * UPD_SEG_ENTRY_SIZE, &h, e) < 0)
-            return -1;
-        *at += k < i ? e->csize : 0;
-    }
-    return *at + e->csize <= pkg->n ? 0 : -1;
-}
 
 /* Fed one whole block at a time, a zstd stream decoder puts out each
  * block's bytes before it sees the next block's header. */

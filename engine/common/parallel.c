@@ -3,8 +3,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define THREADS_MAX 64u
-
 typedef struct {
     upd_item_fn   fn;
     void         *ctx;
@@ -40,12 +38,12 @@ int upd_parallel(size_t n, unsigned threads, upd_item_fn fn, void *ctx)
     batch b = { .fn = fn, .ctx = ctx, .n = n };
     atomic_init(&b.next, 0);
     atomic_init(&b.err, 0);
-    if (threads > THREADS_MAX)
-        threads = THREADS_MAX;
+    if (threads > UPD_PARALLEL_MAX)
+        threads = UPD_PARALLEL_MAX;
     if (threads > n)
         threads = (unsigned)n;
-    pthread_t tid[THREADS_MAX];
-    runner rs[THREADS_MAX];
+    pthread_t tid[UPD_PARALLEL_MAX];
+    runner rs[UPD_PARALLEL_MAX];
     unsigned started = 0;
     for (unsigned t = 1; t < threads; t++) {
         rs[t] = (runner){ &b, t };

@@ -4,6 +4,10 @@
 
 #include <stddef.h>
 
+/* Threads a batch runs on at most: THREAD below is less than this (and
+ * than the batch's THREADS), so per-thread state can be an array of it. */
+#define UPD_PARALLEL_MAX 64u
+
 /* Item I of a batch, on THREAD (0 is the caller's: the one that may report
  * progress).  0 or a negative upd_err. */
 typedef int (*upd_item_fn)(void *ctx, size_t i, unsigned thread);

@@ -194,7 +194,7 @@ typedef struct {
     /* one context per thread, made at its first use and reused: a fresh
      * level-19 context costs 30-40 ms to set up whatever the input (its
      * tables are about 90 MiB), which made a small package's diff time */
-    ZSTD_CCtx *cc[UPD_MAX_THREADS];
+    ZSTD_CCtx *cc[UPD_PARALLEL_MAX];
 } zjob;
 
 /* The streams PART[0..NPART) (their lengths; laid end to end from SRC) as
@@ -228,13 +228,20 @@ static size_t zcompress(ZSTD_CCtx *cc, int level, const uint8_t *dict, size_t dl
      * one set (typescript's segment: 21,364 -> 21,312 bytes; esbuild's
      * 453,944 -> 453,259). */
     ZSTD_outBuffer o = { out, cap, 0 };
+    /* the frame ends with the last stream that has bytes: a flush before
+     * empty ones would leave an empty last block (3 bytes) */
+    while (npart > 1 && !part[npart - 1])
+        npart--;
     int ok = npart > 0;
     size_t at = 0;
     for (unsigned i = 0; ok && i < npart; at += part[i++]) {
         ZSTD_EndDirective how = i + 1 == npart ? ZSTD_e_end : ZSTD_e_flush;
         ZSTD_inBuffer in = { src + at, part[i], 0 };
-        /* continue first: an end with all the input would pledge its size */
-        size_t r = ZSTD_compressStream2(cc, &o, &in, ZSTD_e_continue);
+        /* the frame's first call continues: an end there, with all the
+         * input, would pledge its size; later ones flush or end at once
+         * (a continue would send out a part that fills whole blocks, and
+         * an end after it would add an empty last block) */
+        size_t r = i ? 0 : ZSTD_compressStream2(cc, &o, &in, ZSTD_e_continue);
         do
             r = ZSTD_isError(r) ? r : ZSTD_compressStream2(cc, &o, &in, how);
         while (r && !ZSTD_isError(r) && o.pos < o.size);
@@ -243,9 +250,9 @@ static size_t zcompress(ZSTD_CCtx *cc, int level, const uint8_t *dict, size_t dl
     return ok ? o.pos : 0;
 }
 
-/* zcompress with a flush between streams, except that below one zstd
- * block, where a trial costs little, the streams are also tried as one
- * block and the smaller frame kept: on a small segment the tables a flush
+/* zcompress with a flush between streams, except that when the streams
+ * hold at most one zstd block's bytes (128 KiB), where a trial costs
+ * little, they are also tried as one block and the smaller frame kept: on a small segment the tables a flush
  * adds can cost more than they save (lodash's control and diff frame: 7
  * bytes more). */
 static size_t zcompress_streams(ZSTD_CCtx *cc, int level, const uint8_t *src,
@@ -257,7 +264,9 @@ static size_t zcompress_streams(ZSTD_CCtx *cc, int level, const uint8_t *src,
     if (!split || npart < 2 || n > ZSTD_BLOCKSIZE_MAX)
         return split;
     uint8_t *one = malloc(cap);
-    size_t whole = one ? zcompress(cc, level, NULL, 0, src, &n, 1, one, cap) : 0;
+    if (!one)
+        return 0;    /* failing beats a package that depends on free memory */
+    size_t whole = zcompress(cc, level, NULL, 0, src, &n, 1, one, cap);
     if (whole && whole < split) {
         memcpy(out, one, whole);
         split = whole;
@@ -379,7 +388,7 @@ static int compress_all(segments *segs, const upd_gops *sched, const upd_gops *l
                .level = p->level, .p = p };
     atomic_init(&j.done, 0);
     int rc = upd_parallel(segs->n, p->threads, compress_one, &j);
-    for (unsigned t = 0; t < UPD_MAX_THREADS; t++)
+    for (unsigned t = 0; t < UPD_PARALLEL_MAX; t++)
         ZSTD_freeCCtx(j.cc[t]);
     return rc;
 }
