@@ -603,7 +603,6 @@ int text_dict_pair(uint64_t seed, size_t size, unsigned lines, synth_pair *sp)
     return 0;
 }
 
-
 /* Fed one whole block at a time, a zstd stream decoder puts out each
  * block's bytes before it sees the next block's header. */
 int frame_block_ends(const uint8_t *f, size_t n, size_t cap, size_t *ends, int max)

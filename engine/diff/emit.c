@@ -193,7 +193,8 @@ typedef struct {
     const upd_diff_params *p;   /* progress, reported from the caller's thread only */
     /* one context per thread, made at its first use and reused: a fresh
      * level-19 context costs 30-40 ms to set up whatever the input (its
-     * tables are about 90 MiB), which made a small package's diff time */
+     * tables are about 90 MiB), which was most of a small package's diff
+     * time */
     ZSTD_CCtx *cc[UPD_PARALLEL_MAX];
 } zjob;
 
@@ -252,9 +253,9 @@ static size_t zcompress(ZSTD_CCtx *cc, int level, const uint8_t *dict, size_t dl
 
 /* zcompress with a flush between streams, except that when the streams
  * hold at most one zstd block's bytes (128 KiB), where a trial costs
- * little, they are also tried as one block and the smaller frame kept: on a small segment the tables a flush
- * adds can cost more than they save (lodash's control and diff frame: 7
- * bytes more). */
+ * little, they are also tried as one block and the smaller frame kept:
+ * on a small segment the tables a flush adds can cost more than they save
+ * (lodash's control and diff frame: 7 bytes more). */
 static size_t zcompress_streams(ZSTD_CCtx *cc, int level, const uint8_t *src,
                                 const size_t *part, unsigned npart, uint8_t *out, size_t cap)
 {
