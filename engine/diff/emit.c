@@ -198,6 +198,14 @@ typedef struct {
     ZSTD_CCtx *cc[UPD_PARALLEL_MAX];
 } zjob;
 
+static size_t parts_len(const size_t *part, unsigned npart)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < npart; i++)
+        n += part[i];
+    return n;
+}
+
 /* The streams PART[0..NPART) (their lengths; laid end to end from SRC) as
  * one zstd frame in OUT (CAP bytes, at least the bound of their sum),
  * against the raw-content prefix DICT[0..DLEN) when DICT is set.  The
@@ -207,15 +215,12 @@ static size_t zcompress(ZSTD_CCtx *cc, int level, const uint8_t *dict, size_t dl
                         size_t cap)
 {
     ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
-    size_t n = 0;
-    for (unsigned i = 0; i < npart; i++)
-        n += part[i];
     ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0);   /* SHA-256 covers it */
     if (dict) {
         /* matches reach back over the whole dictionary */
         int wlog = 23;
-        while (wlog < 27 && (1ull << wlog) < (uint64_t)dlen + n)
+        while (wlog < 27 && (1ull << wlog) < (uint64_t)dlen + parts_len(part, npart))
             wlog++;
         ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, wlog);
         ZSTD_CCtx_refPrefix(cc, dict, dlen);
@@ -259,9 +264,8 @@ static size_t zcompress(ZSTD_CCtx *cc, int level, const uint8_t *dict, size_t dl
 static size_t zcompress_streams(ZSTD_CCtx *cc, int level, const uint8_t *src,
                                 const size_t *part, unsigned npart, uint8_t *out, size_t cap)
 {
-    size_t split = zcompress(cc, level, NULL, 0, src, part, npart, out, cap), n = 0;
-    for (unsigned i = 0; i < npart; i++)
-        n += part[i];
+    size_t split = zcompress(cc, level, NULL, 0, src, part, npart, out, cap);
+    size_t n = parts_len(part, npart);
     if (!split || npart < 2 || n > ZSTD_BLOCKSIZE_MAX)
         return split;
     uint8_t *one = malloc(cap);
