@@ -10,7 +10,7 @@
 /* Header offsets (FORMAT.md 2). */
 enum { H_HSIZE = 10, H_SEGS = 20, H_SEGCMAX = 28, H_OLDSHA = 64 };
 /* Manifest entry offsets (FORMAT.md 3). */
-enum { M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_DBYTE = 20, M_LCSIZE = 24, M_SHA = 40 };
+enum { M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_DBYTE = 20, M_LCSIZE = 24, M_SHA = 44 };
 
 void fuzz_fail(const char *file, int line, const char *what)
 {

@@ -170,6 +170,10 @@ typedef struct {
 
 static const uint8_t payload[64] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!";
 static const uint8_t zero_runs[65];   /* a DIFF of non-zero bytes: a 0 run before each, one after */
+/* a DIFF of 32 records, a head (run 1) then three tails (run 0) eight times,
+ * then the op's last run of 0: 40 bytes, 8 heads and 24 tails */
+static const uint8_t split_runs[33] = { 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0,
+                                        1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0 };
 
 #define COPY(d, s, l)   { .kind = UPD_OP_COPY, .dst = (d), .src = (s), .len = (l) }
 #define DIFF(d, s, l)   { .kind = UPD_OP_DIFF, .dst = (d), .src = (s), .len = (l) }
@@ -182,6 +186,12 @@ static const uint8_t zero_runs[65];   /* a DIFF of non-zero bytes: a 0 run befor
 #define SEG(ndiff, nlit, nops_, ...) \
     { .ops = { __VA_ARGS__ }, .nops = (nops_), .diff = zero_runs, \
       .diff_len = (ndiff) ? (ndiff) + 1 : 0, .dbytes = payload, .dbyte_len = (ndiff), \
+      .lit = payload, .lit_len = (nlit) }
+/* the same with its diff bytes split: heads (runs after zeros), then NTAIL
+ * tails (FORMAT.md 6.5) */
+#define SEGT(ndiff, ntail, nlit, nops_, ...) \
+    { .ops = { __VA_ARGS__ }, .nops = (nops_), .diff = split_runs, \
+      .diff_len = (ndiff) + 1, .dbytes = payload, .dbyte_len = (ndiff), .dtail_len = (ntail), \
       .lit = payload, .lit_len = (nlit) }
 
 static const craft_spec crafted[] = {
@@ -202,6 +212,10 @@ static const craft_spec crafted[] = {
       { SEG(0, 0, 1, COPY(0, 1000, 100)) }, 1 },
     { "diff-stream-short", 0, 1024, 1024, 0, NULL, NULL, 0, 0,
       { SEG(5, 0, 1, DIFF(0, 0, 10)) }, 1 },
+    { "diff-split", 0x40, 1024, 1024, 0, NULL, NULL, 0, 0,
+      { SEGT(32, 24, 0, 1, DIFF(100, 60, 40)) }, 1 },
+    { "diff-split-tails-short", A_OUT_OF_PLACE, 1024, 1024, 0, NULL, NULL, 0, 0,
+      { SEGT(32, 20, 0, 1, DIFF(100, 60, 40)) }, 1 },
     { "old-gone-after-shrink", 0, 1024, 1024, 0, NULL, NULL, 0, 0,
       { SEG(0, 0, 3, RESIZE(100), RESIZE(1024), COPY(0, 200, 10)) }, 1 },
     { "memmove-overlap", 0x60, 1024, 1024, 0, NULL, NULL, 0, 0,

@@ -45,6 +45,14 @@ check "inspect --json says valid" grep -q '"valid":"ok"' "$T/inspect.json"
 check "inspect --json has the package id" grep -q '"package_id":"rom.sys"' "$T/inspect.json"
 "$UPD" inspect "$T/pkg" > "$T/inspect.txt"
 check "inspect text names the io backend" grep -q '^io ' "$T/inspect.txt"
+check "inspect text counts split segments" grep -q "diff bytes split in [0-9]* of $(sed -n 's/.*"segments":\([0-9]*\).*/\1/p' "$T/inspect.json") segments" "$T/inspect.txt"
+# a small relinked executable: its diff bytes go as heads, then tails
+"$SYNTH" exe-like 1 64K "$T/eo" "$T/en" && "$UPD" diff "$T/eo" "$T/en" -o "$T/ep" -q
+"$UPD" inspect "$T/ep" --json > "$T/ep.json"
+check "inspect --json counts split segments" grep -q '"split_segments":1,' "$T/ep.json"
+cp "$T/eo" "$T/et"
+"$UPD" apply --insecure --in-place "$T/et" "$T/ep" -q
+check "  ... and that package applies exactly" cmp -s "$T/et" "$T/en"
 
 "$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkg" > "$T/again" 2>&1
 check "re-applying a finished update is a no-op (exit 0)" test $? -eq 0
@@ -61,7 +69,7 @@ hsize=$(sed -n 's/.*"header_size":\([0-9]*\).*/\1/p' "$T/inspect.json")
 prefix=$(sed -n 's/.*"prefix_size":\([0-9]*\).*/\1/p' "$T/inspect.json")
 check "inspect --json: a 160-byte header" test "$hsize" = 160
 nseg=$(sed -n 's/.*"segments":\([0-9]*\).*/\1/p' "$T/inspect.json")
-check "inspect --json: prefix = header + 72 per segment + 105" test "$prefix" = $((160 + 72 * nseg + 105))
+check "inspect --json: prefix = header + 76 per segment + 105" test "$prefix" = $((160 + 76 * nseg + 105))
 
 # refusals: the target stays byte-identical
 size=$(stat -c %s "$T/pkg")

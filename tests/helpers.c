@@ -342,6 +342,7 @@ int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
         ent[s] = (upd_seg_entry){ .csize = (uint32_t)cs, .ctrl_len = (uint32_t)cl,
                                   .diff_len = (uint32_t)segs[s].diff_len,
                                   .dbyte_len = (uint32_t)segs[s].dbyte_len,
+                                  .dtail_len = (uint32_t)segs[s].dtail_len,
                                   .lit_len = (uint32_t)segs[s].lit_len, .op_count = nops,
                                   .lit_csize = (uint32_t)lcs, .dict_len = segs[s].dict_len,
                                   .dict_off = segs[s].dict_off };
@@ -396,6 +397,31 @@ int reseal(uint8_t *pkg, size_t len)
     return 0;
 }
 
+long split_tails(const uint8_t *runs, size_t nr, uint8_t *bytes, size_t nb, uint64_t len)
+{
+    uint8_t *tails = malloc(nb + 1);
+    upd_sparse_cursor c;
+    uint64_t pos = 0, z;
+    uint8_t b;
+    size_t nh = 0, nt = 0;
+    int rc;
+    upd_sparse_init(&c, runs, nr, bytes, nb, 0);
+    while (tails && (rc = upd_sparse_next(&c, pos, len, &z, &b)) > 0) {
+        if (z)
+            bytes[nh++] = b;   /* never ahead of the cursor: nh counts bytes read */
+        else
+            tails[nt++] = b;
+        pos += z + 1;
+    }
+    if (!tails || rc < 0 || c.run != c.run_end || c.byte != c.byte_end) {
+        free(tails);
+        return -1;
+    }
+    memcpy(bytes + nh, tails, nt);
+    free(tails);
+    return (long)nt;
+}
+
 /* One op stream cut at op boundaries: segment S of K takes ops
  * [S*n/K, (S+1)*n/K) with their diff records and literal bytes. */
 static int resegment_one(const uint8_t *raw, const upd_seg_entry *e, unsigned k, unsigned s,
@@ -403,7 +429,7 @@ static int resegment_one(const uint8_t *raw, const upd_seg_entry *e, unsigned k,
 {
     uint64_t first = (uint64_t)e->op_count * s / k, last = (uint64_t)e->op_count * (s + 1) / k;
     const uint8_t *runs = raw + e->ctrl_len, *lit = runs + e->diff_len + e->dbyte_len;
-    buf_t ctrl = { 0 }, rpart = { 0 }, bpart = { 0 }, lpart = { 0 };
+    buf_t ctrl = { 0 }, rpart = { 0 }, bpart = { 0 }, tpart = { 0 }, lpart = { 0 };
     upd_op_cursor c;
     upd_sparse_cursor sc;
     upd_op op, *ops = malloc((last - first + 1) * sizeof *ops);
@@ -414,7 +440,7 @@ static int resegment_one(const uint8_t *raw, const upd_seg_entry *e, unsigned k,
         free(ops);
         return rc < 0 ? rc : UPD_E_NOMEM;
     }
-    upd_sparse_init(&sc, runs, e->diff_len, runs + e->diff_len, e->dbyte_len);
+    upd_sparse_init(&sc, runs, e->diff_len, runs + e->diff_len, e->dbyte_len, e->dtail_len);
     while ((rc = upd_op_next(&c, &op)) > 0) {
         uint64_t ll = op.kind == UPD_OP_LIT ? op.len : 0;
         upd_sparse_cursor before = sc;
@@ -424,6 +450,7 @@ static int resegment_one(const uint8_t *raw, const upd_seg_entry *e, unsigned k,
             ops[nops++] = op;
             buf_sink(&rpart, before.run, (size_t)(sc.run - before.run));
             buf_sink(&bpart, before.byte, (size_t)(sc.byte - before.byte));
+            buf_sink(&tpart, before.tail, before.tail ? (size_t)(sc.tail - before.tail) : 0);
             buf_sink(&lpart, lit + loff, (size_t)ll);
         }
         loff += ll;
@@ -439,6 +466,7 @@ static int resegment_one(const uint8_t *raw, const upd_seg_entry *e, unsigned k,
         buf_free(&ctrl);
         buf_free(&rpart);
         buf_free(&bpart);
+        buf_free(&tpart);
         buf_free(&lpart);
         return rc < 0 ? rc : UPD_E_NOMEM;
     }
@@ -446,12 +474,15 @@ static int resegment_one(const uint8_t *raw, const upd_seg_entry *e, unsigned k,
     buf_sink(&dec, ctrl.p, ctrl.n);
     buf_sink(&dec, rpart.p, rpart.n);
     buf_sink(&dec, bpart.p, bpart.n);
+    buf_sink(&dec, tpart.p, tpart.n);
     buf_sink(&dec, lpart.p, lpart.n);
     size_t bound = ZSTD_compressBound(dec.n);
     uint8_t *comp = malloc(bound);
     size_t cs = ZSTD_compress(comp, bound, dec.p, dec.n, 1);
     *out = (upd_seg_entry){ .csize = (uint32_t)cs, .ctrl_len = (uint32_t)ctrl.n,
-                            .diff_len = (uint32_t)rpart.n, .dbyte_len = (uint32_t)bpart.n,
+                            .diff_len = (uint32_t)rpart.n,
+                            .dbyte_len = (uint32_t)(bpart.n + tpart.n),
+                            .dtail_len = (uint32_t)tpart.n,
                             .lit_len = (uint32_t)lpart.n, .op_count = (uint32_t)(last - first) };
     SHA256(comp, cs, out->sha256);
     memset(seg, 0, sizeof *seg);
@@ -460,6 +491,7 @@ static int resegment_one(const uint8_t *raw, const upd_seg_entry *e, unsigned k,
     buf_free(&ctrl);
     buf_free(&rpart);
     buf_free(&bpart);
+    buf_free(&tpart);
     buf_free(&lpart);
     buf_free(&dec);
     return 0;

@@ -113,6 +113,8 @@ typedef struct {
     size_t   nops;
     const uint8_t *diff;  size_t diff_len;         /* diff-runs: the DIFF ops' varints */
     const uint8_t *dbytes; size_t dbyte_len;       /* diff-bytes: their non-zero bytes */
+    size_t   dtail_len;                            /* ... the last of them tails (0: in
+                                                      record order; split_tails) */
     const uint8_t *lit;   size_t lit_len;
     const uint8_t *raw_ctrl; size_t raw_ctrl_len;  /* used instead of OPS when set */
     uint32_t raw_nops;                             /* op count claimed for RAW_CTRL */
@@ -126,6 +128,12 @@ typedef struct {
 
 int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
               uint64_t stash_size, const craft_seg *segs, size_t nsegs, buf_t *pkg);
+
+/* The diff bytes BYTES[0..NB) of the records RUNS[0..NR) of one DIFF op of
+ * LEN bytes, rewritten in place as heads then tails (upd_sparse_cursor);
+ * returns the number of tails, or -1 when the records do not spell an op
+ * of LEN exactly. */
+long split_tails(const uint8_t *runs, size_t nr, uint8_t *bytes, size_t nb, uint64_t len);
 
 /* Re-seal a package after its header or manifest was edited: recompute the
  * header||manifest digest in the auth block (found by the raw header_size

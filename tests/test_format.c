@@ -51,7 +51,7 @@ Test(format, header_roundtrip, .description = "encode then decode gives the same
     cr_assert_eq(upd_header_decode(buf, SAMPLE_HSIZE, &back), 0);
     h.header_size = SAMPLE_HSIZE;
     cr_assert_eq(memcmp(&h, &back, sizeof h), 0);
-    cr_assert_eq(upd_pkg_prefix_size(&back), SAMPLE_HSIZE + 3 * 72 + 105);
+    cr_assert_eq(upd_pkg_prefix_size(&back), SAMPLE_HSIZE + 3 * 76 + 105);
     cr_assert_eq(memcmp(buf, UPD_MAGIC, 8), 0);
     for (size_t i = 0; i < sizeof header_layout / sizeof *header_layout; i++)
         cr_assert_eq(rd(buf + header_layout[i].off, header_layout[i].width), header_layout[i].v,
@@ -82,13 +82,13 @@ Test(format, memory_window_example, .description = "FORMAT.md §9's worked need 
     upd_header h = { .version = UPD_FORMAT_VERSION, .block_size = 4096, .seg_count = 1,
                      .seg_max = 23, .seg_cmax = 32, .old_size = 8192, .new_size = 8192,
                      .op_count = 1, .write_ranges = 1 };
-    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212647);
+    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212655);
     h.write_ranges = 2;
-    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212647 + 24);
+    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212655 + 24);
     h.stash_ranges = 1;
-    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212647 + 24 + 32);
+    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212655 + 24 + 32);
     h.frozen_ranges = 1;
-    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212647 + 24 + 32 + 24);
+    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212655 + 24 + 32 + 24);
 }
 
 Test(format, header_truncated, .description = "every cut of the header is UPD_E_PKG_TRUNCATED")
@@ -141,7 +141,8 @@ Test(format, header_rejects, .description = "each out-of-range field has its own
         { 8, 2, 2, UPD_E_PKG_VERSION },                        /* the 256-byte header */
         { 8, 2, 3, UPD_E_PKG_VERSION },                        /* one interleaved control stream */
         { 8, 2, 4, UPD_E_PKG_VERSION },                        /* no DROP */
-        { 8, 2, 6, UPD_E_PKG_VERSION },
+        { 8, 2, 5, UPD_E_PKG_VERSION },                        /* diff bytes in one order */
+        { 8, 2, 7, UPD_E_PKG_VERSION },
         { 10, 2, UPD_HEADER_MIN - 1, UPD_E_PKG_HEADER },       /* header_size range */
         { 10, 2, UPD_HEADER_MAX + 1, UPD_E_PKG_HEADER },
         { 10, 2, 256, UPD_E_PKG_HEADER },                      /* not what the strings take */
@@ -218,15 +219,18 @@ Test(format, header_rejects, .description = "each out-of-range field has its own
 
 static const upd_seg_entry sample_entry = {
     .csize = 100, .ctrl_len = 13, .diff_len = 300, .dbyte_len = 200, .lit_len = 487,
-    .op_count = 5, .lit_csize = 40, .dict_len = 700, .dict_off = 654321 - 700,
+    .op_count = 5, .lit_csize = 40, .dict_len = 700, .dict_off = 654321 - 700, .dtail_len = 77,
     .sha256 = { 0x33, [31] = 0x44 }
 };
 
 Test(format, manifest_entry_roundtrip, .description = "entries round trip, at the documented offsets")
 {
     upd_header h = sample_header();
-    upd_seg_entry e = sample_entry, back;
+    upd_seg_entry e, back;
     uint8_t buf[UPD_SEG_ENTRY_SIZE];
+    /* the struct has padding: copied and cleared bytewise, so memcmp sees fields only */
+    memcpy(&e, &sample_entry, sizeof e);
+    memset(&back, 0, sizeof back);
     upd_seg_entry_encode(&e, buf);
     cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), 0);
     cr_assert_eq(memcmp(&e, &back, sizeof e), 0);
@@ -234,7 +238,7 @@ Test(format, manifest_entry_roundtrip, .description = "entries round trip, at th
     static const struct { size_t off; int width; uint64_t v; } layout[] = {
         { 0, 4, 100 }, { 4, 4, 13 }, { 8, 4, 300 }, { 12, 4, 487 }, { 16, 4, 5 },
         { 20, 4, 200 }, { 24, 4, 40 }, { 28, 4, 700 }, { 32, 8, 654321 - 700 },
-        { 40, 1, 0x33 }, { 71, 1, 0x44 },
+        { 40, 4, 77 }, { 44, 1, 0x33 }, { 75, 1, 0x44 },
     };
     for (size_t i = 0; i < sizeof layout / sizeof *layout; i++)
         cr_assert_eq(rd(buf + layout[i].off, layout[i].width), layout[i].v, "field at %zu",
@@ -286,6 +290,7 @@ Test(format, manifest_entry_rules, .description = "each out-of-range entry field
         { 28, 4, 701 },                      /* > dict_max */
         { 32, 8, 654321 - 699 },             /* window past the larger image */
         { 32, 8, 0xffffffffffffff00ull },    /* the sum would wrap */
+        { 40, 4, 201 },                      /* more tails than diff bytes */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         upd_seg_entry_encode(&sample_entry, buf);
@@ -304,6 +309,11 @@ Test(format, manifest_entry_rules, .description = "each out-of-range entry field
     e.dict_off = 1;
     upd_seg_entry_encode(&e, buf);
     cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), UPD_E_PKG_MANIFEST);
+    /* every diff byte may be a tail */
+    e = sample_entry;
+    e.dtail_len = e.dbyte_len;
+    upd_seg_entry_encode(&e, buf);
+    cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), 0);
 }
 
 Test(format, auth_rules, .description = "auth block: layout, unknown algorithm and stray bytes refused")
@@ -332,26 +342,45 @@ Test(format, auth_rules, .description = "auth block: layout, unknown algorithm a
     }
 }
 
-/* Records of ZEROS zero bytes and BYTES spelled back as a diff of LEN. */
-static int sparse_decode(const uint8_t *runs, size_t nr, const uint8_t *bytes, size_t nb,
-                         uint64_t len, uint8_t *out)
+static uint64_t rnd(uint64_t *s)
 {
-    upd_sparse_cursor c;
+    *s += 0x9e3779b97f4a7c15ull;
+    uint64_t z = *s;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Records of ZEROS zero bytes and BYTES (the last TAILS of them tails)
+ * spelled back as a diff of LEN; upd_sparse_skip must agree. */
+static int sparse_decode_split(const uint8_t *runs, size_t nr, const uint8_t *bytes, size_t nb,
+                               size_t tails, uint64_t len, uint8_t *out)
+{
+    upd_sparse_cursor c, s;
     uint64_t pos = 0, z;
     uint8_t b;
     int rc;
-    upd_sparse_init(&c, runs, nr, bytes, nb);
+    upd_sparse_init(&c, runs, nr, bytes, nb, tails);
+    s = c;
     while ((rc = upd_sparse_next(&c, pos, len, &z, &b)) > 0) {
         memset(out + pos, 0, z);
         out[pos + z] = b;
         pos += z + 1;
     }
+    cr_assert_eq(upd_sparse_skip(&s, len), rc, "skip and next agree on the verdict");
     if (rc == 0) {
+        cr_assert(s.run == c.run && s.byte == c.byte && s.tail == c.tail, "and on the end");
         memset(out + pos, 0, z);
-        if (c.run != c.run_end || c.byte != c.byte_end)
+        if (c.run != c.run_end || c.byte != c.byte_end || c.tail != c.tail_end)
             return UPD_E_OP_STREAM;
     }
     return rc;
+}
+
+static int sparse_decode(const uint8_t *runs, size_t nr, const uint8_t *bytes, size_t nb,
+                         uint64_t len, uint8_t *out)
+{
+    return sparse_decode_split(runs, nr, bytes, nb, 0, len, out);
 }
 
 Test(format, sparse_records, .description = "sparse DIFF records: encode/decode round trip, canonical and bounded")
@@ -390,13 +419,54 @@ Test(format, sparse_records, .description = "sparse DIFF records: encode/decode 
                  "diff bytes end early");
 }
 
-static uint64_t rnd(uint64_t *s)
+Test(format, sparse_split_records, .description = "split diff bytes: heads for records after zeros, tails for the rest; every stream consumed exactly")
 {
-    *s += 0x9e3779b97f4a7c15ull;
-    uint64_t z = *s;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    /* the diff 07 00 05 09 0c 00 00 03 00 00: records (0, 07) (1, 05)
+     * (0, 09) (0, 0c) (2, 03), then the run of 2 that ends the op */
+    static const uint8_t runs[] = { 0, 1, 0, 0, 2, 2 };
+    static const uint8_t in_order[] = { 7, 5, 9, 12, 3 }, split[] = { 5, 3, 7, 9, 12 };
+    static const uint8_t want[10] = { 7, 0, 5, 9, 12, 0, 0, 3, 0, 0 };
+    uint8_t got[10], bytes[5];
+    cr_assert_eq(sparse_decode(runs, 6, in_order, 5, 10, got), 0);
+    cr_assert_eq(memcmp(got, want, 10), 0);
+    memset(got, 0xee, sizeof got);
+    cr_assert_eq(sparse_decode_split(runs, 6, split, 5, 3, 10, got), 0);
+    cr_assert_eq(memcmp(got, want, 10), 0, "heads 05 03, tails 07 09 0c");
+    memcpy(bytes, in_order, 5);
+    cr_assert_eq(split_tails(runs, 6, bytes, 5, 10), 3);
+    cr_assert_eq(memcmp(bytes, split, 5), 0, "the generator's order");
+    /* the same bytes read as if in record order are another diff */
+    cr_assert_eq(sparse_decode(runs, 6, split, 5, 10, got), 0);
+    cr_assert_neq(memcmp(got, want, 10), 0);
+    /* a tail short, a tail over, a head short */
+    static const uint8_t short_tail[] = { 5, 3, 7, 9 }, extra[] = { 5, 3, 7, 9, 12, 1 };
+    cr_assert_eq(sparse_decode_split(runs, 6, short_tail, 4, 2, 10, got), UPD_E_OP_STREAM,
+                 "tails end early");
+    cr_assert_eq(sparse_decode_split(runs, 6, extra, 6, 4, 10, got), UPD_E_OP_STREAM,
+                 "a tail left over");
+    cr_assert_eq(sparse_decode_split(runs, 6, short_tail + 1, 3, 2, 10, got), UPD_E_OP_STREAM,
+                 "heads end early");
+    static const uint8_t zero_tail[] = { 5, 3, 7, 0, 12 };
+    cr_assert_eq(sparse_decode_split(runs, 6, zero_tail, 5, 3, 10, got), UPD_E_OP_DECODE,
+                 "a zero tail");
+    /* random diffs: split, decoded, exact */
+    static uint8_t old_img[50000], new_img[50000], out[50000], r[50010], b[50000];
+    uint64_t seed = 7;
+    for (int round = 0; round < 50; round++) {
+        size_t len = 1 + (size_t)(rnd(&seed) % sizeof old_img);
+        for (size_t i = 0; i < len; i++) {
+            old_img[i] = (uint8_t)rnd(&seed);
+            uint64_t x = rnd(&seed) % 16;
+            new_img[i] = (uint8_t)(old_img[i] + (x < 3 ? (uint8_t)rnd(&seed) : 0));
+        }
+        size_t nr, nb;
+        upd_sparse_encode(old_img, new_img, len, r, &nr, b, &nb);
+        long t = split_tails(r, nr, b, nb, len);
+        cr_assert_geq(t, 0);
+        cr_assert_eq(sparse_decode_split(r, nr, b, nb, (size_t)t, len, out), 0, "round %d", round);
+        for (size_t i = 0; i < len; i++)
+            cr_assert_eq((uint8_t)(old_img[i] + out[i]), new_img[i], "round %d byte %zu", round, i);
+    }
 }
 
 Test(format, op_roundtrip_random, .description = "100k random ops encode and decode exactly")

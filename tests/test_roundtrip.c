@@ -637,8 +637,10 @@ Test(roundtrip, scattered_edits_journal_little,
  * applied in place with the smallest window (1 MiB: 128 KiB steps; with
  * a journal, which takes 2 MiB more, 384 KiB steps): the result is exact.  Its diff mixes long and short zero
  * runs, non-zero stretches across step boundaries and runs that end on
- * them.  Returns the bytes written to the target. */
-static uint64_t sparse_op_in_place(uint64_t dst, uint64_t src, uint64_t len, int journal)
+ * them; SPLIT stores its diff bytes as heads then tails.  Returns the
+ * bytes written to the target. */
+static uint64_t sparse_op_in_place(uint64_t dst, uint64_t src, uint64_t len, int journal,
+                                   int split)
 {
     enum { N = 4 << 20, STEP = 128 << 10 };
     uint8_t *old_img = malloc(N), *new_img = malloc(N), *runs = malloc(len + 10);
@@ -657,8 +659,11 @@ static uint64_t sparse_op_in_place(uint64_t dst, uint64_t src, uint64_t len, int
     }
     size_t nr, nb;
     upd_sparse_encode(old_img + src, new_img + dst, len, runs, &nr, bytes, &nb);
+    long tails = split ? split_tails(runs, nr, bytes, nb, len) : 0;
+    cr_assert(!split || (tails > 0 && (size_t)tails < nb), "heads and tails both: %ld", tails);
     craft_seg seg = { .ops = { { .kind = UPD_OP_DIFF, .dst = dst, .src = src, .len = len } },
-                      .nops = 1, .diff = runs, .diff_len = nr, .dbytes = bytes, .dbyte_len = nb };
+                      .nops = 1, .diff = runs, .diff_len = nr, .dbytes = bytes, .dbyte_len = nb,
+                      .dtail_len = (size_t)tails };
     buf_t pkg;
     cr_assert_eq(craft_pkg(old_img, N, new_img, N, 0, &seg, 1, &pkg), 0);
     upd_io *t, *j = NULL;
@@ -673,8 +678,8 @@ static uint64_t sparse_op_in_place(uint64_t dst, uint64_t src, uint64_t len, int
     const uint8_t *d;
     size_t n;
     cr_assert_eq(upd_io_mem_view(t, &d, &n), 0);
-    cr_assert(n == N && !memcmp(d, new_img, N), "dst %llu src %llu journal %d: not exact",
-              (unsigned long long)dst, (unsigned long long)src, journal);
+    cr_assert(n == N && !memcmp(d, new_img, N), "dst %llu src %llu journal %d split %d: not exact",
+              (unsigned long long)dst, (unsigned long long)src, journal, split);
     upd_io_stats ios;
     upd_io_get_stats(t, &ios);
     upd_io_close(t);
@@ -688,16 +693,17 @@ static uint64_t sparse_op_in_place(uint64_t dst, uint64_t src, uint64_t len, int
 }
 
 Test(roundtrip, sparse_diff_steps_exact, .timeout = 120,
-     .description = "a sparse DIFF over many steps, backward (overlapping) and over its own bytes, is exact")
+     .description = "a sparse DIFF over many steps, backward (overlapping) and over its own bytes, is exact, its diff bytes in record order or split")
 {
     const uint64_t len = (3u << 20) + 4321;
-    for (int journal = 0; journal < 2; journal++) {
+    for (int k = 0; k < 4; k++) {
+        int journal = k & 1, split = k >> 1;
         /* overlapping from below: walked last step first, everything written */
-        cr_assert_eq(sparse_op_in_place(4099, 0, len, journal), len);
+        cr_assert_eq(sparse_op_in_place(4099, 0, len, journal, split), len);
         /* from above: forward */
-        cr_assert_eq(sparse_op_in_place(0, 4099, len, journal), len);
+        cr_assert_eq(sparse_op_in_place(0, 4099, len, journal, split), len);
         /* over its own bytes: the long zero runs are left alone */
-        uint64_t w = sparse_op_in_place(1000, 1000, len, journal);
+        uint64_t w = sparse_op_in_place(1000, 1000, len, journal, split);
         cr_assert_lt(w, len / 2, "wrote %llu of %llu", (unsigned long long)w,
                      (unsigned long long)len);
     }
@@ -899,16 +905,74 @@ static size_t one_block(const uint8_t *src, size_t n, int level)
 static void edits_only(synth_pair *sp)
 {
     size_t n = 4u << 20;
-    sp->old_img = malloc(n);
-    sp->new_img = malloc(n);
-    cr_assert(sp->old_img && sp->new_img);
-    uint64_t x = 7;
-    for (size_t i = 0; i < n; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        sp->old_img[i] = (uint8_t)(x >> 56);
+    random_old(sp, n, 7);
+    for (size_t i = 0; i < n; i++)
         sp->new_img[i] = (uint8_t)(sp->old_img[i] + (i % 16 == 0));
+    sp->new_len = n;
+}
+
+/* N random bytes holding a little-endian 32-bit address every 8 to 15
+ * bytes, each 0x90 higher in the new image: what a relink does to code
+ * that calls past an insertion (a changed low byte, then a carry or not).
+ * RANDOM_DIFF: two random non-zero changes at each place instead. */
+static void moved_addresses(synth_pair *sp, size_t n, int random_diff)
+{
+    random_old(sp, n, 11);
+    memcpy(sp->new_img, sp->old_img, n);
+    sp->new_len = n;
+    uint64_t x = 11;
+    for (size_t i = 0; i + 5 <= n; i += 8 + (size_t)(x >> 61)) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint8_t *a = sp->new_img + i + 1;
+        if (random_diff) {
+            a[0] = (uint8_t)(a[0] + ((x >> 40) | 1));
+            a[1] = (uint8_t)(a[1] + ((x >> 48) | 1));
+        } else {
+            uint32_t v = (uint32_t)a[0] | (uint32_t)a[1] << 8 | (uint32_t)a[2] << 16
+                         | (uint32_t)a[3] << 24;
+            v += 0x90;
+            for (int k = 0; k < 4; k++)
+                a[k] = (uint8_t)(v >> 8 * k);
+        }
     }
-    sp->old_len = sp->new_len = n;
+}
+
+Test(roundtrip, diff_bytes_split_where_smaller, .timeout = 120,
+     .description = "moved addresses get their diff bytes split into heads and tails, random "
+                    "changes keep them in record order; both apply exactly")
+{
+    for (int random_diff = 0; random_diff < 2; random_diff++) {
+        synth_pair sp;
+        moved_addresses(&sp, 3u << 20, random_diff);
+        upd_diff_params p;
+        upd_diff_params_default(&p);
+        p.threads = 1;
+        buf_t pkg, out;
+        cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &pkg), 0);
+        int n = pkg_segments(&pkg), split = 0;
+        cr_assert_gt(n, 0);
+        for (int i = 0; i < n; i++) {
+            upd_seg_entry e;
+            size_t at;
+            cr_assert_eq(pkg_segment(&pkg, (uint32_t)i, &e, &at), 0);
+            cr_assert(e.dbyte_len && e.dtail_len < e.dbyte_len, "segment %d: %u of %u tails", i,
+                      e.dtail_len, e.dbyte_len);
+            split += e.dtail_len > 0;
+        }
+        /* the carries are a stream of their own: 0x01 or nothing; random
+         * tails gain nothing apart and cost a block */
+        cr_assert_eq(split, random_diff ? 0 : n, "random %d: %d of %d segments split", random_diff,
+                     split, n);
+        for (int in_place = 0; in_place < 2; in_place++) {
+            cr_assert_eq(apply_mem(pkg.p, pkg.n, sp.old_img, sp.old_len, in_place, 4093, 0, &out),
+                         0);
+            check_out(&out, &sp, "mem", random_diff ? "random changes" : "moved addresses",
+                      in_place);
+            buf_free(&out);
+        }
+        buf_free(&pkg);
+        synth_free(&sp);
+    }
 }
 
 Test(roundtrip, streams_get_blocks_of_their_own, .timeout = 120,
@@ -939,7 +1003,8 @@ Test(roundtrip, streams_get_blocks_of_their_own, .timeout = 120,
         size_t at;
         cr_assert_eq(pkg_segment(&pkg, 0, &e, &at), 0, "%s", kind);
         size_t usize = (size_t)upd_seg_entry_usize(&e);
-        const size_t len[] = { e.ctrl_len, e.diff_len, e.dbyte_len, e.lit_len };
+        const size_t len[] = { e.ctrl_len, e.diff_len, e.dbyte_len - e.dtail_len, e.dtail_len,
+                               e.lit_len };
         size_t ends[4096];
         int k = frame_block_ends(pkg.p + at, e.csize, usize, ends, 4096);
         cr_assert_gt(k, 0, "%s: not one frame", kind);
@@ -947,10 +1012,11 @@ Test(roundtrip, streams_get_blocks_of_their_own, .timeout = 120,
         if (c[i].big) {
             /* the boundaries after the control region and each stream
              * after it that has bytes, but the last */
-            cr_assert(len[1] && len[2] && usize > ZSTD_BLOCKSIZE_MAX && (c[i].kind || !len[3]),
-                      "%s: streams %zu %zu %zu %zu", kind, len[0], len[1], len[2], len[3]);
+            cr_assert(len[1] && len[2] && usize > ZSTD_BLOCKSIZE_MAX && (c[i].kind || !len[4]),
+                      "%s: streams %zu %zu %zu %zu %zu", kind, len[0], len[1], len[2], len[3],
+                      len[4]);
             size_t b = 0;
-            for (int s = 0; s < 3 && b + len[s] < usize; s++) {
+            for (int s = 0; s < 4 && b + len[s] < usize; s++) {
                 b += len[s];
                 int found = 0;
                 for (int x = 0; x < k && !found; x++)

@@ -46,9 +46,16 @@ _Static_assert(3 * SKIP_PIECES + 1 <= UPD_JR_RANGES_MAX,
 typedef struct {
     const uint8_t *r0;          /* the op's first varint */
     const uint8_t *rp, *rn;     /* the current record's varint, and past it */
-    const uint8_t *bp;          /* its byte */
+    const uint8_t *bp;          /* the first head at or after the current record */
+    const uint8_t *tp;          /* the same for tails (NULL: not split) */
     uint64_t pos, z, len;
 } sparse_rec;
+
+/* The pointer the current record's byte is at (upd_sparse_cursor). */
+static const uint8_t **rec_src(sparse_rec *r)
+{
+    return r->z == 0 && r->tp ? &r->tp : &r->bp;
+}
 
 static void rec_decode(sparse_rec *r)
 {
@@ -71,7 +78,7 @@ static uint64_t rec_end(const sparse_rec *r)
 static void rec_next(sparse_rec *r)
 {
     r->pos += r->z + 1;
-    r->bp++;
+    (*rec_src(r))++;
     r->rp = r->rn;
     rec_decode(r);
 }
@@ -90,8 +97,8 @@ static const uint8_t *var_start(const sparse_rec *r, const uint8_t *end)
 static void rec_prev(sparse_rec *r)
 {
     r->rp = var_start(r, r->rp);
-    r->bp--;
     rec_decode(r);
+    (*rec_src(r))--;
     r->pos -= r->z + 1;
 }
 
@@ -140,6 +147,7 @@ static int load_records(const upd_applier *a, step_iter *it)
     sparse_rec *r = &it->rec;
     r->r0 = r->rp = it->diff.run;
     r->bp = it->diff.byte;
+    r->tp = it->diff.tail;
     r->pos = 0;
     r->len = it->op.len;
     UPD_CHECK(upd_sparse_skip(&it->diff, it->op.len));
@@ -147,6 +155,7 @@ static int load_records(const upd_applier *a, step_iter *it)
         /* start from the last record: no scan from the front per step */
         r->rp = var_start(r, it->diff.run);
         r->bp = it->diff.byte;
+        r->tp = it->diff.tail;
         rec_decode(r);
         r->pos = r->len - r->z;
     } else {
@@ -188,7 +197,7 @@ static int iter_init(const upd_applier *a, step_iter *it, const upd_seg_entry *e
     memset(it, 0, sizeof *it);
     UPD_CHECK(upd_op_cursor_init(&it->c, a->dbuf, e->ctrl_len));
     upd_ap_sparse_init(a, e, &it->diff);
-    it->lit = it->diff.byte_end;
+    it->lit = it->diff.tail ? it->diff.tail_end : it->diff.byte_end;
     return iter_load(a, it);
 }
 
@@ -401,16 +410,22 @@ static void add_records(const step_t *s, uint8_t *buf)
     uint64_t end = s->off + s->n;
     while (r.pos + r.z < end && r.pos + r.z < r.len) {
         uint64_t at = r.pos + r.z;
-        const uint8_t *b = r.bp;
+        const uint8_t **src = rec_src(&r), *b = *src;
         size_t k = 1;
         rec_next(&r);
         /* the records after it with no zeros before their byte: one 0x00
-         * varint each, taken in bulk */
+         * varint each, taken in bulk (split, they are tails, in a row) */
         size_t j = r.z || r.pos >= end ? 0 : upd_zero_prefix(r.rp, (size_t)(end - r.pos));
         if (j) {
+            if (r.tp && src == &r.bp) {
+                upd_ap_add_bytes(buf + (at - s->off), b, 1);   /* the head */
+                at++;
+                b = r.tp;
+                k = 0;
+            }
             k += j;
             r.pos += j;
-            r.bp += j;
+            *rec_src(&r) += j;
             r.rp += j;
             rec_decode(&r);
         }

@@ -130,7 +130,7 @@ int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e)
     }
     UPD_CHECK(rc);
     if (n != e->op_count || pl.diff.run != pl.diff.run_end || pl.diff.byte != pl.diff.byte_end
-        || pl.lit_used != e->lit_len)
+        || pl.diff.tail != pl.diff.tail_end || pl.lit_used != e->lit_len)
         return UPD_E_OP_STREAM;
     a->low_water = low;
     /* from now on no op may change the window: a re-run of this segment
@@ -228,7 +228,7 @@ int upd_ap_decode_lits(upd_applier *a, const upd_seg_entry *e)
 void upd_ap_sparse_init(const upd_applier *a, const upd_seg_entry *e, upd_sparse_cursor *c)
 {
     const uint8_t *runs = a->dbuf + e->ctrl_len;
-    upd_sparse_init(c, runs, e->diff_len, runs + e->diff_len, e->dbyte_len);
+    upd_sparse_init(c, runs, e->diff_len, runs + e->diff_len, e->dbyte_len, e->dtail_len);
 }
 
 int upd_ap_old_part(const upd_applier *a, uint64_t x, uint64_t end, uint64_t stash_done,

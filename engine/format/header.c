@@ -14,7 +14,7 @@ enum {  /* header offsets; the three strings follow at H_STR */
 };
 enum {  /* manifest entry offsets */
     M_CSIZE = 0, M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_OPS = 16, M_DBYTE = 20, M_LITC = 24,
-    M_DICTLEN = 28, M_DICTOFF = 32, M_SHA = 40
+    M_DICTLEN = 28, M_DICTOFF = 32, M_DTAIL = 40, M_SHA = 44
 };
 enum {  /* auth block offsets */
     A_DIGEST = 0, A_ALG = 32, A_KEYID = 33, A_SIG = 41
@@ -200,10 +200,11 @@ int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e)
     e->lit_csize = upd_rd32(p + M_LITC);
     e->dict_len = upd_rd32(p + M_DICTLEN);
     e->dict_off = upd_rd64(p + M_DICTOFF);
+    e->dtail_len = upd_rd32(p + M_DTAIL);
     memcpy(e->sha256, p + M_SHA, 32);
     /* every diff byte follows a run varint of at least one byte */
     if (e->csize == 0 || e->csize > h->seg_cmax || upd_seg_entry_usize(e) > h->seg_max
-        || e->dbyte_len > e->diff_len
+        || e->dbyte_len > e->diff_len || e->dtail_len > e->dbyte_len
         || e->op_count == 0 || e->ctrl_len < 3 || e->op_count > (e->ctrl_len - 3) / 2)
         return UPD_E_PKG_MANIFEST;
     /* a literal frame follows the main frame inside csize, holds literals
@@ -228,6 +229,7 @@ void upd_seg_entry_encode(const upd_seg_entry *e, void *out)
     upd_wr32(p + M_LITC, e->lit_csize);
     upd_wr32(p + M_DICTLEN, e->dict_len);
     upd_wr64(p + M_DICTOFF, e->dict_off);
+    upd_wr32(p + M_DTAIL, e->dtail_len);
     memcpy(p + M_SHA, e->sha256, 32);
 }
 

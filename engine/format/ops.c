@@ -313,12 +313,22 @@ int upd_ctrl_encode(const upd_op *ops, size_t n, void *out, size_t cap, size_t *
 /* ---- sparse DIFF payload ------------------------------------------------ */
 
 void upd_sparse_init(upd_sparse_cursor *c, const void *runs, size_t runs_len, const void *bytes,
-                     size_t bytes_len)
+                     size_t bytes_len, size_t tail_len)
 {
     c->run = runs;
     c->run_end = c->run + runs_len;
     c->byte = bytes;
-    c->byte_end = c->byte + bytes_len;
+    c->byte_end = c->byte + (bytes_len - tail_len);
+    c->tail = tail_len ? c->byte_end : NULL;
+    c->tail_end = tail_len ? c->byte_end + tail_len : NULL;
+}
+
+/* Where the byte of a record with a run of Z comes from. */
+static const uint8_t **byte_src(upd_sparse_cursor *c, uint64_t z, const uint8_t **end)
+{
+    int tail = z == 0 && c->tail;
+    *end = tail ? c->tail_end : c->byte_end;
+    return tail ? &c->tail : &c->byte;
 }
 
 int upd_sparse_next(upd_sparse_cursor *c, uint64_t pos, uint64_t len, uint64_t *z, uint8_t *b)
@@ -329,9 +339,10 @@ int upd_sparse_next(upd_sparse_cursor *c, uint64_t pos, uint64_t len, uint64_t *
         return UPD_E_OP_DECODE;
     if (*z == len - pos)
         return 0;
-    if (c->byte >= c->byte_end)
+    const uint8_t *end, **src = byte_src(c, *z, &end);
+    if (*src >= end)
         return UPD_E_OP_STREAM;
-    *b = *c->byte++;
+    *b = *(*src)++;
     return *b ? 1 : UPD_E_OP_DECODE;
 }
 
@@ -342,10 +353,11 @@ int upd_sparse_skip(upd_sparse_cursor *c, uint64_t len)
     for (;;) {
         /* the common record, a one-byte run before a byte, inline (a
          * segment holds millions); the rest through upd_sparse_next */
-        if (c->run < c->run_end && *c->run < 0x80 && *c->run < len - pos && c->byte < c->byte_end
-            && *c->byte) {
+        const uint8_t *end, **src;
+        if (c->run < c->run_end && *c->run < 0x80 && *c->run < len - pos
+            && *(src = byte_src(c, *c->run, &end)) < end && **src) {
             pos += *c->run++ + 1u;
-            c->byte++;
+            (*src)++;
             continue;
         }
         int rc = upd_sparse_next(c, pos, len, &z, &b);

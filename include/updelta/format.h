@@ -1,5 +1,5 @@
 /*
- * updelta: the delta package format, version 4 (docs/FORMAT.md is the spec).
+ * updelta: the delta package format, version 6 (docs/FORMAT.md is the spec).
  *
  * A package is read front to back, once:
  *
@@ -30,16 +30,17 @@
 #include "common.h"
 
 #define UPD_MAGIC            "\x89UPDLTA\n"   /* 8 bytes */
-#define UPD_FORMAT_VERSION   5   /* 2: sparse DIFF payload; 3: variable-length header,
+#define UPD_FORMAT_VERSION   6   /* 2: sparse DIFF payload; 3: variable-length header,
                                     literal-frame dictionaries; 4: the control stream
-                                    split by field, sources coded by shift; 5: DROP */
+                                    split by field, sources coded by shift; 5: DROP;
+                                    6: diff bytes split into heads and tails */
 #define UPD_ID_MAX           48    /* package id string, bytes */
 #define UPD_VERSION_MAX      32    /* from/to version strings, bytes */
 #define UPD_HEADER_PREAMBLE  12    /* magic, version, header_size: what sizes the rest */
 #define UPD_HEADER_FIXED     144   /* the preamble and every fixed-width field */
 #define UPD_HEADER_MIN       (UPD_HEADER_FIXED + 3)   /* three empty strings */
 #define UPD_HEADER_MAX       (UPD_HEADER_MIN + UPD_ID_MAX + 2 * UPD_VERSION_MAX)
-#define UPD_SEG_ENTRY_SIZE   72
+#define UPD_SEG_ENTRY_SIZE   76
 #define UPD_AUTH_SIZE        105
 #define UPD_AUTH_SIGNED      41    /* auth bytes the signature covers: digest, alg, key id */
 
@@ -83,6 +84,8 @@ typedef struct {
     uint32_t lit_len;
     uint32_t op_count;
     uint32_t dbyte_len;        /* diff-bytes stream: the non-zero bytes */
+    uint32_t dtail_len;        /* the last dtail_len of them are the tails (0: the
+                                  stream is in record order; upd_sparse_next) */
     uint32_t lit_csize;        /* the literal frame at the segment's end (0: the
                                   segment is one frame of all four streams) */
     uint32_t dict_len;         /* the literal frame's dictionary: image bytes */
@@ -120,7 +123,7 @@ UPD_API int upd_header_encode(const upd_header *h, void *out, size_t cap);
 
 /* Decode one manifest entry (UPD_SEG_ENTRY_SIZE bytes) and check it
  * against H.  Errors: UPD_E_PKG_MANIFEST (a field out of range, more diff
- * bytes than diff-run bytes, a literal frame or dictionary that does not
+ * bytes than diff-run bytes, more tails than diff bytes, a literal frame or dictionary that does not
  * fit its segment, H's dict_max or the images). */
 UPD_API int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e);
 UPD_API void upd_seg_entry_encode(const upd_seg_entry *e, void *out);
@@ -230,19 +233,30 @@ UPD_API size_t upd_ctrl_bound(size_t n);
  * varint in the diff-runs stream) followed by one non-zero byte (the next
  * byte of the diff-bytes stream), except the op's last record, whose run
  * ends exactly at LEN (Z may be 0) and has no byte.  A segment's DIFF ops
- * consume both streams exactly, in op order. */
+ * consume both streams exactly, in op order.
+ *
+ * Split diff bytes: when a segment's entry has dtail_len > 0, its
+ * diff-bytes stream holds the heads (the bytes of records with Z > 0, in
+ * order) and then dtail_len tails (those of records with Z = 0: a byte
+ * right after another).  On code the two are distinct sources: a changed
+ * address's first byte and its carries (FORMAT.md 6.5). */
 typedef struct {
     const uint8_t *run, *run_end;     /* next unread varint of diff-runs */
-    const uint8_t *byte, *byte_end;   /* next unread byte of diff-bytes */
+    const uint8_t *byte, *byte_end;   /* next unread byte of diff-bytes (heads) */
+    const uint8_t *tail, *tail_end;   /* next unread tail (NULL: not split) */
 } upd_sparse_cursor;
 
+/* A cursor at the start of a segment's diff-runs RUNS[0..RUNS_LEN) and
+ * diff-bytes BYTES[0..BYTES_LEN), whose last TAIL_LEN bytes are the tails
+ * (TAIL_LEN 0: one stream in record order; TAIL_LEN <= BYTES_LEN, as
+ * upd_seg_entry_decode checks). */
 UPD_API void upd_sparse_init(upd_sparse_cursor *c, const void *runs, size_t runs_len,
-                             const void *bytes, size_t bytes_len);
+                             const void *bytes, size_t bytes_len, size_t tail_len);
 
 /* The record at position POS of an op of LEN bytes: *Z zero bytes, then
  * either the non-zero byte *B (returns 1; the next record starts at
  * POS + *Z + 1) or the op's end (returns 0; POS + *Z == LEN).  Errors:
- * UPD_E_OP_STREAM (diff-runs or diff-bytes ends before the op does),
+ * UPD_E_OP_STREAM (diff-runs, the heads or the tails end before the op does),
  * UPD_E_OP_DECODE (overlong varint, a run past LEN, a zero diff byte). */
 UPD_API int upd_sparse_next(upd_sparse_cursor *c, uint64_t pos, uint64_t len, uint64_t *z,
                             uint8_t *b);
