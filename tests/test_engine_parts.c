@@ -867,6 +867,23 @@ Test(emit, drop_only_first_in_segment,
     }
 }
 
+Test(emit, frozen_ranges_is_the_peak,
+     .description = "frozen_ranges counts the most disjoint windows frozen at once, in segment order: a later window that joins two earlier ones does not lower it (chromium 150 -> 156: 73 at once, 72 at the end, and the applier refused the package)")
+{
+    static const struct { upd_window w[4]; size_t n; uint32_t peak; } cases[] = {
+        { { { 0, 100 }, { 200, 100 }, { 100, 100 } }, 3, 2 },     /* joined at the end */
+        { { { 0, 100 }, { 100, 100 }, { 300, 50 } }, 3, 2 },      /* touching windows merge */
+        { { { 0, 100 }, { 0, 0 }, { 50, 100 } }, 3, 1 },          /* no window; overlap */
+        { { { 500, 10 }, { 0, 10 }, { 100, 10 }, { 0, 600 } }, 4, 3 },
+        { { { 0, 0 } }, 1, 0 },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        uint32_t peak = 99;
+        cr_assert_eq(upd_dict_frozen_peak(cases[c].w, cases[c].n, &peak), 0);
+        cr_assert_eq(peak, cases[c].peak, "case %zu: %u", c, peak);
+    }
+}
+
 /* ---- choosing among match trials (engine/diff/diff.c) -------------------- */
 
 Test(trials, aim_before_size, .description = "a package within the aim beats a smaller one that only fits the window; then the smaller wins; a tie keeps the earlier")

@@ -145,6 +145,13 @@ typedef struct {
  * byte in it already is the new image's.  W[k].len is 0 when there is none. */
 int upd_dict_windows(const upd_gops *sched, const upd_cuts *cuts, uint32_t max, upd_window *w);
 
+/* The header's frozen_ranges for the windows W[0..N) (len 0: none), taken
+ * in this order: the most disjoint ranges they make at once, merged as the
+ * applier's frozen set merges them.  A later window can join two earlier
+ * ones, so the count at the end can be below the peak the set must hold.
+ * Errors: UPD_E_NOMEM. */
+int upd_dict_frozen_peak(const upd_window *w, size_t n, uint32_t *peak);
+
 /* Pack the schedule into the segments CUTS gives, compress (literals
  * against a window of at most DICT_BUDGET bytes where that pays: such a
  * segment's ops are encoded in LITS_LAST's order, SCHED with each segment's

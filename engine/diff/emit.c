@@ -9,7 +9,6 @@
 #include "diff_internal.h"
 #include "../common/parallel.h"
 #include "../common/check.h"
-#include "../common/rangeset.h"
 #include "../crypto/digest.h"
 
 #include <stdatomic.h>
@@ -505,22 +504,19 @@ static int write_package(const segments *segs, upd_header *h, upd_write_fn out, 
     return rc;
 }
 
-/* The header's dictionary fields: the largest window used, and how many
- * disjoint ranges the windows make once merged (the applier's frozen set). */
+/* The header's dictionary fields: the largest window used, and the most
+ * disjoint ranges the windows make at once (the applier's frozen set). */
 static int dict_fields(const segments *segs, upd_header *h)
 {
-    upd_rangeset frozen;
-    upd_rangeset_init(&frozen, (uint32_t)segs->n);
-    int rc = 0;
-    for (size_t i = 0; !rc && i < segs->n; i++) {
-        const upd_window *w = &segs->v[i].win;
-        if (!w->len)
-            continue;
-        h->dict_max = w->len > h->dict_max ? w->len : h->dict_max;
-        rc = upd_rangeset_add(&frozen, w->off, w->off + w->len);
+    upd_window *w = malloc((segs->n ? segs->n : 1) * sizeof *w);
+    if (!w)
+        return UPD_E_NOMEM;
+    for (size_t i = 0; i < segs->n; i++) {
+        w[i] = segs->v[i].win;
+        h->dict_max = w[i].len > h->dict_max ? w[i].len : h->dict_max;
     }
-    h->frozen_ranges = frozen.count;
-    upd_rangeset_free(&frozen);
+    int rc = upd_dict_frozen_peak(w, segs->n, &h->frozen_ranges);
+    free(w);
     return rc;
 }
 

@@ -79,3 +79,20 @@ int upd_dict_windows(const upd_gops *sched, const upd_cuts *cuts, uint32_t max, 
     upd_rangeset_free(&later);
     return rc;
 }
+
+int upd_dict_frozen_peak(const upd_window *w, size_t n, uint32_t *peak)
+{
+    upd_rangeset frozen;
+    upd_rangeset_init(&frozen, (uint32_t)n);
+    int rc = 0;
+    *peak = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (!w[i].len)
+            continue;
+        rc = upd_rangeset_add(&frozen, w[i].off, w[i].off + w[i].len);
+        if (frozen.count > *peak)
+            *peak = frozen.count;
+    }
+    upd_rangeset_free(&frozen);
+    return rc;
+}
