@@ -867,6 +867,39 @@ Test(emit, drop_only_first_in_segment,
     }
 }
 
+Test(emit, refuses_a_package_its_applier_would,
+     .description = "upd_emit passes its package through a dry-run applier as it writes it: a header that declares too few written ranges fails the diff (UPD_E_INTERNAL) instead of reaching the caller as a package every applier refuses")
+{
+    static uint8_t old_img[8192], new_img[8192];
+    for (size_t i = 0; i < sizeof old_img; i++)
+        new_img[i] = old_img[i] = (uint8_t)(i * 131 + (i >> 7));
+    for (size_t i = 0; i < 100; i++)
+        new_img[i] ^= 0x55, new_img[200 + i] ^= 0xaa;
+    upd_gop lits[] = { { UPD_OP_LIT, 0, 0, 0, 100, 0 }, { UPD_OP_LIT, 0, 200, 0, 100, 200 } };
+    upd_gops sched = { lits, 2, 2 };
+    size_t cv[2] = { 0, 2 };
+    upd_cuts cuts = { cv, 2, 2 };
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    for (uint32_t ranges = 1; ranges <= 2; ranges++) {
+        upd_plan_info info = { .write_ranges = ranges };
+        buf_t pkg = { 0 };
+        upd_diff_stats st = { 0 };
+        int rc = upd_emit(&sched, NULL, &cuts, old_img, sizeof old_img, new_img, sizeof new_img,
+                          &info, 0, &p, buf_sink, &pkg, &st);
+        if (ranges == 1) {
+            cr_assert_eq(rc, UPD_E_INTERNAL, "%s", upd_errname(rc));
+        } else {
+            cr_assert_eq(rc, 0, "%s", upd_errname(rc));
+            buf_t out;
+            cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, sizeof old_img, 1, 0, 0, &out), 0);
+            cr_assert(out.n == sizeof new_img && !memcmp(out.p, new_img, out.n));
+            buf_free(&out);
+        }
+        buf_free(&pkg);
+    }
+}
+
 Test(emit, frozen_ranges_is_the_peak,
      .description = "frozen_ranges counts the most disjoint windows frozen at once, in segment order: a later window that joins two earlier ones does not lower it (chromium 150 -> 156: 73 at once, 72 at the end, and the applier refused the package)")
 {

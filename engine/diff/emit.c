@@ -10,6 +10,7 @@
 #include "../common/parallel.h"
 #include "../common/check.h"
 #include "../crypto/digest.h"
+#include "updelta/apply.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -465,6 +466,26 @@ static int compress_all(segments *segs, const upd_gops *sched, const upd_gops *l
 
 /* ---- package ------------------------------------------------------------- */
 
+/* The package's bytes go to the caller's sink and, as they are written, to
+ * a dry-run applier with the package's window (every digest, op and limit
+ * an applier checks, no image): what the generator hands out, every such
+ * applier accepts, or the diff fails with UPD_E_INTERNAL.  The schedule
+ * check (plan_check) covers the ops; this covers the rest, such as the
+ * header's counts (frozen_ranges once declared one range too few). */
+typedef struct {
+    upd_write_fn out;
+    void *user;
+    upd_applier *check;
+} checked_sink;
+
+static int checked_write(void *user, const void *data, size_t len)
+{
+    checked_sink *c = user;
+    if (upd_applier_push(c->check, data, len) < 0)
+        return UPD_E_INTERNAL;
+    return c->out(c->user, data, len);
+}
+
 static int write_package(const segments *segs, upd_header *h, upd_write_fn out, void *user,
                          uint64_t *total)
 {
@@ -585,8 +606,15 @@ int upd_emit(const upd_gops *sched, const upd_gops *lits_last, const upd_cuts *c
     }
     if (!rc)
         rc = upd_sha256(new_img, new_len, h.new_sha256);
+    checked_sink cs = { out, out_user, NULL };
+    upd_apply_params dry = { .window = p->window, .flags = UPD_APPLY_DRY_RUN | UPD_APPLY_INSECURE };
     if (!rc)
-        rc = write_package(&segs, &h, out, out_user, &st->pkg_size);
+        rc = upd_applier_create(&cs.check, &dry);
+    if (!rc)
+        rc = write_package(&segs, &h, checked_write, &cs, &st->pkg_size);
+    if (!rc && upd_applier_finish(cs.check) < 0)
+        rc = UPD_E_INTERNAL;
+    upd_applier_free(cs.check);
     st->segments = (uint32_t)segs.n;
     for (size_t i = 0; i < segs.n; i++) {
         free(segs.v[i].raw);

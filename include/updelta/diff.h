@@ -127,10 +127,14 @@ typedef int (*upd_write_fn)(void *user, const void *data, size_t len);
  * window; a trial that fits no window is passed over (UPD_E_LIMIT when
  * none fits).  The same inputs and parameters give the same bytes,
  * whatever P->threads.
+ * Every package is checked as it goes out by a dry-run applier with
+ * P->window (digests, ops, header counts, memory), so OUT never gets one an
+ * applier refuses.
  * Errors: UPD_E_INVAL (bad params, strings too long),
  * UPD_E_DIFF_TOO_LARGE (old image >= 2 GiB), UPD_E_NOMEM, UPD_E_COMPRESS,
- * UPD_E_PLAN (internal schedule check failed), UPD_E_LIMIT, or OUT's own
- * error. */
+ * UPD_E_PLAN (internal schedule check failed), UPD_E_INTERNAL (the package
+ * failed the dry run: a generator bug; OUT has then had part of it),
+ * UPD_E_LIMIT, or OUT's own error. */
 UPD_API int upd_diff(const uint8_t *old_img, size_t old_len,
                      const uint8_t *new_img, size_t new_len,
                      const upd_diff_params *p,
