@@ -346,25 +346,44 @@ int upd_sparse_next(upd_sparse_cursor *c, uint64_t pos, uint64_t len, uint64_t *
     return *b ? 1 : UPD_E_OP_DECODE;
 }
 
-int upd_sparse_skip(upd_sparse_cursor *c, uint64_t len)
+/* upd_sparse_skip with SPLIT a constant, so that each kind of segment gets
+ * a loop of its own: the record-order one as lean as before tails.  Split,
+ * heads and tails alternate without a pattern, so the stream is picked by
+ * index, not by a branch (mariadbd's three split segments: this loop took
+ * 5.9% of the apply with a branch, 4.2% by index, against 2.5% for the
+ * record-order loop on format 5's package). */
+static inline int skip_records(upd_sparse_cursor *c, uint64_t len, const unsigned split)
 {
     uint64_t pos = 0, z;
     uint8_t b;
+    const uint8_t *r = c->run, *p[2] = { c->byte, c->tail }, *e[2] = { c->byte_end, c->tail_end };
     for (;;) {
         /* the common record, a one-byte run before a byte, inline (a
          * segment holds millions); the rest through upd_sparse_next */
-        const uint8_t *end, **src;
-        if (c->run < c->run_end && *c->run < 0x80 && *c->run < len - pos
-            && *(src = byte_src(c, *c->run, &end)) < end && **src) {
-            pos += *c->run++ + 1u;
-            (*src)++;
-            continue;
+        if (r < c->run_end && *r < 0x80 && *r < len - pos) {
+            const unsigned k = split & (*r == 0);
+            if (p[k] < e[k] && *p[k]) {
+                pos += *r++ + 1u;
+                p[k]++;
+                continue;
+            }
         }
+        c->run = r;
+        c->byte = p[0];
+        c->tail = p[1];
         int rc = upd_sparse_next(c, pos, len, &z, &b);
+        r = c->run;
+        p[0] = c->byte;
+        p[1] = c->tail;
         if (rc <= 0)
             return rc;
         pos += z + 1;
     }
+}
+
+int upd_sparse_skip(upd_sparse_cursor *c, uint64_t len)
+{
+    return c->tail ? skip_records(c, len, 1) : skip_records(c, len, 0);
 }
 
 void upd_sparse_encode(const uint8_t *old_img, const uint8_t *new_img, size_t len, uint8_t *runs,
