@@ -120,7 +120,8 @@ static void check_entries(const uint8_t *data, size_t size, const upd_header *h,
         if (upd_seg_entry_decode(p, h, &e) < 0)
             continue;
         FUZZ_ASSERT(e.csize >= 1 && e.csize <= h->seg_cmax && e.op_count >= 1);
-        FUZZ_ASSERT(upd_seg_entry_usize(&e) <= h->seg_max && e.dbyte_len <= e.diff_len);
+        FUZZ_ASSERT(upd_seg_entry_usize(&e) <= h->seg_max && e.dbyte_len <= e.diff_len
+                    && e.dtail_len <= e.dbyte_len);
         FUZZ_ASSERT(e.lit_csize < e.csize && (e.lit_csize == 0) == (e.dict_len == 0));
         FUZZ_ASSERT(e.dict_len <= h->dict_max && (e.dict_len || !e.dict_off));
         FUZZ_ASSERT(e.dict_off + e.dict_len <= (h->old_size > h->new_size ? h->old_size

@@ -46,8 +46,9 @@ check "inspect --json has the package id" grep -q '"package_id":"rom.sys"' "$T/i
 "$UPD" inspect "$T/pkg" > "$T/inspect.txt"
 check "inspect text names the io backend" grep -q '^io ' "$T/inspect.txt"
 check "inspect text counts split segments" grep -q "diff bytes split in [0-9]* of $(sed -n 's/.*"segments":\([0-9]*\).*/\1/p' "$T/inspect.json") segments" "$T/inspect.txt"
-# a small relinked executable: its diff bytes go as heads, then tails
-"$SYNTH" exe-like 1 64K "$T/eo" "$T/en" && "$UPD" diff "$T/eo" "$T/en" -o "$T/ep" -q
+# a pair whose one segment gets its diff bytes split into heads and tails
+# (test_roundtrip's diff_bytes_split_where_smaller says when)
+"$SYNTH" mixed 1 1M "$T/eo" "$T/en" && "$UPD" diff "$T/eo" "$T/en" -o "$T/ep" -q
 "$UPD" inspect "$T/ep" --json > "$T/ep.json"
 check "inspect --json counts split segments" grep -q '"split_segments":1,' "$T/ep.json"
 cp "$T/eo" "$T/et"

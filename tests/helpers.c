@@ -401,19 +401,11 @@ long split_tails(const uint8_t *runs, size_t nr, uint8_t *bytes, size_t nb, uint
 {
     uint8_t *tails = malloc(nb + 1);
     upd_sparse_cursor c;
-    uint64_t pos = 0, z;
-    uint8_t b;
     size_t nh = 0, nt = 0;
-    int rc;
     upd_sparse_init(&c, runs, nr, bytes, nb, 0);
-    while (tails && (rc = upd_sparse_next(&c, pos, len, &z, &b)) > 0) {
-        if (z)
-            bytes[nh++] = b;   /* never ahead of the cursor: nh counts bytes read */
-        else
-            tails[nt++] = b;
-        pos += z + 1;
-    }
-    if (!tails || rc < 0 || c.run != c.run_end || c.byte != c.byte_end) {
+    /* heads are written over BYTES, never ahead of the cursor reading them */
+    int rc = tails ? upd_sparse_split_op(&c, len, bytes, &nh, tails, &nt) : UPD_E_NOMEM;
+    if (rc < 0 || c.run != c.run_end || c.byte != c.byte_end) {
         free(tails);
         return -1;
     }

@@ -542,11 +542,19 @@ Test(hostile, drop_cut_past_cap, .init = init_imgs,
 
 /* A DIFF of 100 bytes over its own offset with the sparse records RUNS
  * and BYTES (hostile unless they spell 100 bytes exactly). */
-static int sparse_diff(const uint8_t *runs, size_t nr, const uint8_t *bytes, size_t nb)
+/* A DIFF of 100 bytes at 0 with these records; the last TAILS of its
+ * diff bytes are tails (FORMAT.md 6.5). */
+static int sparse_split(const uint8_t *runs, size_t nr, const uint8_t *bytes, size_t nb,
+                        size_t tails)
 {
     craft_seg s = { .ops = { OP(UPD_OP_DIFF, 0, 0, 100) }, .nops = 1, .diff = runs,
-                    .diff_len = nr, .dbytes = bytes, .dbyte_len = nb };
+                    .diff_len = nr, .dbytes = bytes, .dbyte_len = nb, .dtail_len = tails };
     return hostile(&s, 1, 0, IMG);
+}
+
+static int sparse_diff(const uint8_t *runs, size_t nr, const uint8_t *bytes, size_t nb)
+{
+    return sparse_split(runs, nr, bytes, nb, 0);
 }
 
 Test(hostile, sparse_records, .init = init_imgs,
@@ -577,6 +585,49 @@ Test(hostile, sparse_records, .init = init_imgs,
     cr_assert_eq(sparse_diff(no_end, 1, b5, 1), UPD_E_OP_STREAM, "no terminal run");
     cr_assert_eq(sparse_diff(ok, 2, NULL, 0), UPD_E_OP_STREAM, "diff bytes end early");
     cr_assert_eq(sparse_diff(NULL, 0, NULL, 0), UPD_E_OP_STREAM, "no records at all");
+    /* split: records (10, head) (0, tail) (0, tail), then a run of 87 */
+    static const uint8_t split_runs[] = { 10, 0, 0, 87 }, hht[] = { 5, 6, 7 };
+    cr_assert_eq(sparse_split(split_runs, 4, hht, 3, 1), UPD_E_OP_STREAM,
+                 "a tail short (and a head left over)");
+    cr_assert_eq(sparse_split(split_runs, 4, hht, 3, 3), UPD_E_OP_STREAM,
+                 "all tails, a head needed");
+    cr_assert_eq(sparse_split(ok, 2, b56, 2, 1), UPD_E_OP_STREAM, "a tail left over");
+    cr_assert_eq(sparse_split(split_runs, 4, b56, 2, 1), UPD_E_OP_STREAM, "tails end early");
+    static const uint8_t zero_tail[] = { 5, 6, 0 };
+    cr_assert_eq(sparse_split(split_runs, 4, zero_tail, 3, 2), UPD_E_OP_DECODE, "a zero tail");
+}
+
+Test(hostile, split_diff_bytes_valid, .init = init_imgs,
+     .description = "split diff bytes that spell the diff exactly apply, as do the same bytes in record order and a segment of tails alone")
+{
+    static const uint8_t runs[] = { 10, 0, 0, 87 }, split[] = { 5, 6, 7 };
+    new_img[10] = (uint8_t)(new_img[10] + 5);
+    new_img[11] = (uint8_t)(new_img[11] + 6);
+    new_img[12] = (uint8_t)(new_img[12] + 7);
+    for (size_t tails = 0; tails < 3; tails += 2) {
+        /* heads 5, tails 6 7: the diff 5 6 7; in record order the same */
+        craft_seg s = { .ops = { OP(UPD_OP_DIFF, 0, 0, 100) }, .nops = 1, .diff = runs,
+                        .diff_len = 4, .dbytes = split, .dbyte_len = 3, .dtail_len = tails };
+        buf_t pkg, out;
+        cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &s, 1, &pkg), 0);
+        cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), 0, "tails %zu", tails);
+        cr_assert(out.n == IMG && !memcmp(out.p, new_img, IMG), "tails %zu", tails);
+        buf_free(&pkg);
+        buf_free(&out);
+    }
+    /* all tails: records (0, 5) (0, 6) then the run of 98 */
+    static const uint8_t runs0[] = { 0, 0, 98 }, tails2[] = { 5, 6 };
+    memcpy(new_img, old_img, IMG);
+    new_img[0] = (uint8_t)(new_img[0] + 5);
+    new_img[1] = (uint8_t)(new_img[1] + 6);
+    craft_seg t = { .ops = { OP(UPD_OP_DIFF, 0, 0, 100) }, .nops = 1, .diff = runs0,
+                    .diff_len = 3, .dbytes = tails2, .dbyte_len = 2, .dtail_len = 2 };
+    buf_t pkg, out;
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &t, 1, &pkg), 0);
+    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), 0);
+    cr_assert(out.n == IMG && !memcmp(out.p, new_img, IMG));
+    buf_free(&pkg);
+    buf_free(&out);
 }
 
 Test(hostile, literal_left_over, .init = init_imgs, .description = "literal bytes no op consumes")

@@ -981,16 +981,20 @@ Test(roundtrip, streams_get_blocks_of_their_own, .timeout = 120,
                     "never larger than as one block")
 {
     static const struct {
-        const char *kind;     /* NULL: edits_only */
+        const char *kind;     /* NULL: edits_only, or moved_addresses when SPLIT */
         size_t      size;
         int         big;      /* the segment must span several blocks */
-    } c[] = { { "text-edits", 4 << 20, 1 }, { "exe-like", 4 << 20, 1 }, { NULL, 0, 1 },
-              { "text-edits", 48 << 10, 0 }, { "same-offset-edits", 64 << 10, 0 } };
+        int         split;    /* ... and its diff bytes must be split */
+    } c[] = { { "text-edits", 4 << 20, 1, 0 }, { "exe-like", 4 << 20, 1, 0 }, { NULL, 0, 1, 0 },
+              { NULL, 4 << 20, 1, 1 }, { "text-edits", 48 << 10, 0, 0 },
+              { "same-offset-edits", 64 << 10, 0, 0 } };
     for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
-        const char *kind = c[i].kind ? c[i].kind : "edits only";
+        const char *kind = c[i].kind ? c[i].kind : c[i].split ? "moved addresses" : "edits only";
         synth_pair sp;
         if (c[i].kind)
             cr_assert_eq(synth_make(c[i].kind, 7, c[i].size, &sp), 0);
+        else if (c[i].split)
+            moved_addresses(&sp, c[i].size, 0);
         else
             edits_only(&sp);
         upd_diff_params p;
@@ -1006,6 +1010,7 @@ Test(roundtrip, streams_get_blocks_of_their_own, .timeout = 120,
         const size_t len[] = { e.ctrl_len, e.diff_len, e.dbyte_len - e.dtail_len, e.dtail_len,
                                e.lit_len };
         size_t ends[4096];
+        cr_assert(!c[i].split || e.dtail_len, "%s: not split", kind);
         int k = frame_block_ends(pkg.p + at, e.csize, usize, ends, 4096);
         cr_assert_gt(k, 0, "%s: not one frame", kind);
         cr_assert_eq(ends[k - 1], usize, "%s", kind);

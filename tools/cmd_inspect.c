@@ -89,15 +89,20 @@ int cmd_inspect(int argc, char **argv)
     /* what an applier with the default window must hold (apply.h): the
      * figure an embedder sizes its memory by */
     uint64_t need = upd_applier_mem_need(h, 0);
-    /* segments whose diff bytes are split into heads and tails (FORMAT.md 6.5) */
-    unsigned split = 0;
-    for (uint32_t i = 0; i < h->seg_count; i++) {
+    /* segments whose diff bytes are split into heads and tails (FORMAT.md
+     * 6.5); -1 when a manifest entry cannot be read (the verdict says why) */
+    long split = 0;
+    for (uint32_t i = 0; split >= 0 && i < h->seg_count; i++) {
         size_t at = h->header_size + (size_t)i * UPD_SEG_ENTRY_SIZE;
         upd_seg_entry e;
         if (at + UPD_SEG_ENTRY_SIZE > len || upd_seg_entry_decode(pkg + at, h, &e) < 0)
-            break;
-        split += e.dtail_len > 0;
+            split = -1;
+        else
+            split += e.dtail_len > 0;
     }
+    char nsplit[24] = "?";
+    if (split >= 0)
+        snprintf(nsplit, sizeof nsplit, "%ld", split);
     char jid[2 * UPD_ID_MAX + 1], jfrom[2 * UPD_ID_MAX + 1], jto[2 * UPD_ID_MAX + 1];
     if (o.json) {
         printf("{\"format\":%u,\"package_id\":\"%s\",\"from\":\"%s\",\"to\":\"%s\","
@@ -105,7 +110,7 @@ int cmd_inspect(int argc, char **argv)
                "\"header_size\":%u,\"prefix_size\":%llu,"
                "\"block_size\":%u,\"segments\":%u,\"seg_max\":%u,\"seg_cmax\":%u,"
                "\"dict_max\":%u,\"frozen_ranges\":%u,\"stash_size\":%llu,"
-               "\"write_ranges\":%u,\"stash_ranges\":%u,\"split_segments\":%u,\"mem_need\":%llu,"
+               "\"write_ranges\":%u,\"stash_ranges\":%u,\"split_segments\":%s,\"mem_need\":%llu,"
                "\"mem_need_journaled\":%llu,"
                "\"ops\":{\"copy\":%llu,\"diff\":%llu,\"lit\":%llu,"
                "\"fill\":%llu,\"stash\":%llu,\"resize\":%llu,\"drop\":%llu},\"package_size\":%zu,"
@@ -117,7 +122,8 @@ int cmd_inspect(int argc, char **argv)
                h->header_size, (unsigned long long)upd_pkg_prefix_size(h),
                h->block_size, h->seg_count, h->seg_max, h->seg_cmax, h->dict_max,
                h->frozen_ranges, (unsigned long long)h->stash_size,
-               h->write_ranges, h->stash_ranges, split, (unsigned long long)need,
+               h->write_ranges, h->stash_ranges, split >= 0 ? nsplit : "null",
+               (unsigned long long)need,
                (unsigned long long)(need + UPD_JOURNAL_MEM),
                (unsigned long long)st.ops[UPD_OP_COPY],
                (unsigned long long)st.ops[UPD_OP_DIFF], (unsigned long long)st.ops[UPD_OP_LIT],
@@ -143,7 +149,7 @@ int cmd_inspect(int argc, char **argv)
                    h->frozen_ranges);
         else
             printf(", no dictionaries");
-        printf(", diff bytes split in %u of %u segments\n", split, h->seg_count);
+        printf(", diff bytes split in %s of %u segments\n", nsplit, h->seg_count);
         printf("memory      needs %s bytes of applier window (%s in place, journaled); "
                "at most %u ranges written, %u saved\n",
                cli_num(need, a1), cli_num(need + UPD_JOURNAL_MEM, a2), h->write_ranges,

@@ -20,7 +20,7 @@ enum {  /* auth block offsets */
     A_DIGEST = 0, A_ALG = 32, A_KEYID = 33, A_SIG = 41
 };
 
-#define KNOWN_FLAGS 0u   /* no header flags are defined (version 5) */
+#define KNOWN_FLAGS 0u   /* no header flags are defined (version 6) */
 
 static int all_zero(const uint8_t *p, size_t n)
 {

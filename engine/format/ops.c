@@ -386,6 +386,22 @@ int upd_sparse_skip(upd_sparse_cursor *c, uint64_t len)
     return c->tail ? skip_records(c, len, 1) : skip_records(c, len, 0);
 }
 
+int upd_sparse_split_op(upd_sparse_cursor *c, uint64_t len, uint8_t *heads, size_t *nh,
+                        uint8_t *tails, size_t *nt)
+{
+    uint64_t pos = 0, z;
+    uint8_t b;
+    int rc;
+    while ((rc = upd_sparse_next(c, pos, len, &z, &b)) > 0) {
+        if (z)
+            heads[(*nh)++] = b;
+        else
+            tails[(*nt)++] = b;
+        pos += z + 1;
+    }
+    return rc;
+}
+
 void upd_sparse_encode(const uint8_t *old_img, const uint8_t *new_img, size_t len, uint8_t *runs,
                        size_t *runs_len, uint8_t *bytes, size_t *bytes_len)
 {

@@ -264,6 +264,13 @@ UPD_API int upd_sparse_next(upd_sparse_cursor *c, uint64_t pos, uint64_t len, ui
 /* Every record of an op of LEN bytes, checked as upd_sparse_next does. */
 UPD_API int upd_sparse_skip(upd_sparse_cursor *c, uint64_t len);
 
+/* The records of the next DIFF op of LEN bytes at C, a cursor in record
+ * order (TAIL_LEN 0), with their bytes sorted into the split form: those
+ * after a zero run appended at HEADS[*NH], the others at TAILS[*NT] (each
+ * count advanced).  Returns 0 at the op's end, or upd_sparse_next's error. */
+UPD_API int upd_sparse_split_op(upd_sparse_cursor *c, uint64_t len, uint8_t *heads, size_t *nh,
+                                uint8_t *tails, size_t *nt);
+
 /* The records of NEW[i] - OLD[i] (mod 256), i < LEN, appended at RUNS
  * (at most LEN + 10 bytes) and BYTES (at most LEN bytes); *RUNS_LEN and
  * *BYTES_LEN get the counts.  RUNS and BYTES may be NULL: counts only. */
