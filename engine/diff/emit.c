@@ -179,9 +179,9 @@ static int add_op(seg_builder *sb, const upd_gop *g, const uint8_t *old, const u
 
 /* ---- parallel compression ----------------------------------------------- */
 
-/* The level of the trial compressions that choose a segment's layout
- * (try_split, try_dict): fast, and on the pairs we measured it chose as
- * the package's level 19 did, or better. */
+/* The level of the fast trial compressions that choose a segment's
+ * layout (try_split, which weighs a slight gain again at the package's
+ * level, and try_dict). */
 #define TRIAL_LEVEL      3
 /* The literal frame's dictionary is worth a second frame (and the
  * applier's read of the window) only when the trial saves at least this

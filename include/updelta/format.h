@@ -123,8 +123,9 @@ UPD_API int upd_header_encode(const upd_header *h, void *out, size_t cap);
 
 /* Decode one manifest entry (UPD_SEG_ENTRY_SIZE bytes) and check it
  * against H.  Errors: UPD_E_PKG_MANIFEST (a field out of range, more diff
- * bytes than diff-run bytes, more tails than diff bytes, a literal frame or dictionary that does not
- * fit its segment, H's dict_max or the images). */
+ * bytes than diff-run bytes, more tails than diff bytes, a literal frame
+ * or dictionary that does not fit its segment, H's dict_max or the
+ * images). */
 UPD_API int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e);
 UPD_API void upd_seg_entry_encode(const upd_seg_entry *e, void *out);
 
