@@ -542,6 +542,19 @@ Test(hostile, drop_cut_past_cap, .init = init_imgs,
 
 /* A DIFF of 100 bytes over its own offset with the sparse records RUNS
  * and BYTES (hostile unless they spell 100 bytes exactly). */
+/* The counterpart of hostile(): SEG, one segment over the image, applies
+ * in place and leaves exactly new_img. */
+static void applies_exactly(const craft_seg *seg, const char *what)
+{
+    buf_t pkg, out;
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, seg, 1, &pkg), 0, "%s", what);
+    int rc = apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out);
+    cr_assert_eq(rc, 0, "%s: %s", what, upd_errname(rc));
+    cr_assert(out.n == IMG && memcmp(out.p, new_img, IMG) == 0, "%s: not exact", what);
+    buf_free(&pkg);
+    buf_free(&out);
+}
+
 /* A DIFF of 100 bytes at 0 with these records; the last TAILS of its
  * diff bytes are tails (FORMAT.md 6.5). */
 static int sparse_split(const uint8_t *runs, size_t nr, const uint8_t *bytes, size_t nb,
@@ -564,14 +577,9 @@ Test(hostile, sparse_records, .init = init_imgs,
     static const uint8_t past[] = { 101 }, overlong[] = { 0xe4, 0x00 }, cut[] = { 0xe4 };
     static const uint8_t extra_run[] = { 10, 89, 0 }, no_end[] = { 10 }, all_zero[] = { 100 };
     new_img[10] = (uint8_t)(new_img[10] + 5);   /* what OK spells: the one valid form */
-    buf_t pkg, out;
     craft_seg good = { .ops = { OP(UPD_OP_DIFF, 0, 0, 100) }, .nops = 1, .diff = ok,
                        .diff_len = 2, .dbytes = b5, .dbyte_len = 1 };
-    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &good, 1, &pkg), 0);
-    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), 0);
-    cr_assert(out.n == IMG && memcmp(out.p, new_img, IMG) == 0);
-    buf_free(&pkg);
-    buf_free(&out);
+    applies_exactly(&good, "the valid form");
 
     cr_assert_eq(sparse_diff(past, 1, NULL, 0), UPD_E_OP_DECODE, "a run past the op's end");
     cr_assert_eq(sparse_diff(ok, 2, b0, 1), UPD_E_OP_DECODE, "a zero 'non-zero' byte");
@@ -608,12 +616,7 @@ Test(hostile, split_diff_bytes_valid, .init = init_imgs,
         /* heads 5, tails 6 7: the diff 5 6 7; in record order the same */
         craft_seg s = { .ops = { OP(UPD_OP_DIFF, 0, 0, 100) }, .nops = 1, .diff = runs,
                         .diff_len = 4, .dbytes = split, .dbyte_len = 3, .dtail_len = tails };
-        buf_t pkg, out;
-        cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &s, 1, &pkg), 0);
-        cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), 0, "tails %zu", tails);
-        cr_assert(out.n == IMG && !memcmp(out.p, new_img, IMG), "tails %zu", tails);
-        buf_free(&pkg);
-        buf_free(&out);
+        applies_exactly(&s, tails ? "heads then tails" : "record order");
     }
     /* all tails: records (0, 5) (0, 6) then the run of 98 */
     static const uint8_t runs0[] = { 0, 0, 98 }, tails2[] = { 5, 6 };
@@ -622,12 +625,7 @@ Test(hostile, split_diff_bytes_valid, .init = init_imgs,
     new_img[1] = (uint8_t)(new_img[1] + 6);
     craft_seg t = { .ops = { OP(UPD_OP_DIFF, 0, 0, 100) }, .nops = 1, .diff = runs0,
                     .diff_len = 3, .dbytes = tails2, .dbyte_len = 2, .dtail_len = 2 };
-    buf_t pkg, out;
-    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &t, 1, &pkg), 0);
-    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), 0);
-    cr_assert(out.n == IMG && !memcmp(out.p, new_img, IMG));
-    buf_free(&pkg);
-    buf_free(&out);
+    applies_exactly(&t, "tails alone");
 }
 
 Test(hostile, literal_left_over, .init = init_imgs, .description = "literal bytes no op consumes")
