@@ -208,6 +208,7 @@ build_target() { # cmake target of the repo, built in build/ (Release, no tests)
     pkg-config --exists libcrypto || pk+=(libssl-dev)
     pkg-config --exists libdivsufsort || pk+=(libdivsufsort-dev)
     pkg-config --exists libxxhash || pk+=(libxxhash-dev)
+    pkg-config --exists liblzma || pk+=(liblzma-dev)
     ((${#pk[@]} == 0)) || apt_install "${pk[@]}"
     if [[ ! -f $b/CMakeCache.txt ]]; then
         note "configuring $b (Release, no tests)"

@@ -7,9 +7,9 @@
 # LIB_FUZZING_ENGINE, OUT, WORK.  Locally the defaults below give an
 # ASan + UBSan libFuzzer build in fuzz/out/.
 #
-# Needs only OSS-Fuzz's base-builder and the apt packages libzstd-dev,
+# Needs only OSS-Fuzz's base-builder and the apt packages libzstd-dev, liblzma-dev,
 # libdivsufsort-dev, libssl-dev, libxxhash-dev.  The engine is compiled here
-# from source with $CFLAGS (no cmake); libzstd, libcrypto and libxxhash are
+# from source with $CFLAGS (no cmake); libzstd, libcrypto, libxxhash and liblzma are
 # linked statically, libdivsufsort (no static library in Debian/Ubuntu) is
 # copied into $OUT/lib and found through an $ORIGIN rpath, because the
 # runner image has none of these packages.
@@ -54,7 +54,8 @@ so=$($CC -print-file-name=libdivsufsort.so)
 cp -L "$(dirname "$so")"/libdivsufsort.so.[0-9]* "$OUT/lib/" 2>/dev/null || cp -L "$so" "$OUT/lib/"
 # libdivsufsort first: libzstd.a's dictionary builder defines a divsufsort()
 # of its own, with another signature
-LIBS="-ldivsufsort $(static_or_shared zstd) $(static_or_shared crypto) $(static_or_shared xxhash)"
+LIBS="-ldivsufsort $(static_or_shared zstd) $(static_or_shared crypto) $(static_or_shared xxhash)
+      $(static_or_shared lzma)"
 # libwbxml2 has no static library either; it needs libexpat.so.1 at run time
 for l in wbxml2 expat; do
     so=$($CC -print-file-name=lib$l.so)

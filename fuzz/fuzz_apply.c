@@ -6,11 +6,13 @@
  *        0x02  a caller-supplied stash handle, else the in-memory stash
  *        0x04  raw segments: after the auth block, each segment is given
  *              decoded (ctrl | diff runs | diff bytes | lit, as long as
- *              its manifest entry says) and the harness compresses it (zstd
- *              level 1; the literals as a frame of their own when the entry
- *              has a literal frame), setting its csize (and lit_csize) and,
- *              if needed, the header's seg_cmax; mutations then land on op
- *              bytes instead of on a zstd frame
+ *              its manifest entry says; ctrl | dense diff | lit for an
+ *              entry with dense_len) and the harness compresses it (zstd
+ *              level 1, the literals as a frame of their own when the entry
+ *              has a literal frame; LZMA2 at xz's preset 0 for dense_len),
+ *              setting its csize (and lit_csize) and, if needed, the
+ *              header's seg_cmax; mutations then land on op bytes instead
+ *              of on a compressed frame
  *        0x08  keep the digests as given (no reseal)
  *        0x10  UPD_APPLY_ALLOW_DOWNGRADE (else the header's versions must
  *              go up, as the update policy wants)

@@ -10,7 +10,7 @@
 /* Header offsets (FORMAT.md 2). */
 enum { H_HSIZE = 10, H_SEGS = 20, H_SEGCMAX = 28, H_OLDSHA = 64 };
 /* Manifest entry offsets (FORMAT.md 3). */
-enum { M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_DBYTE = 20, M_LCSIZE = 24, M_SHA = 44 };
+enum { M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_DBYTE = 20, M_LCSIZE = 24, M_DENSE = 44, M_SHA = 52 };
 
 void fuzz_fail(const char *file, int line, const char *what)
 {
@@ -183,8 +183,9 @@ static int prefix_of(const uint8_t *pkg, size_t len, size_t *hsize, uint32_t *ns
 }
 
 /* Raw mode: copy the prefix, compress each segment's decoded bytes into a
- * zstd frame and point its manifest entry at it; bytes past the last
- * segment stay as trailing data. */
+ * zstd frame (LZMA2 for an entry with dense_len: its control region, dense
+ * diff and literals) and point its manifest entry at it; bytes past the
+ * last segment stay as trailing data. */
 void fuzz_frame_segments(const uint8_t *in, size_t len, buf_t *out)
 {
     static ZSTD_CCtx *cctx;
@@ -203,9 +204,19 @@ void fuzz_frame_segments(const uint8_t *in, size_t len, buf_t *out)
     FUZZ_ASSERT(frame != NULL);
     for (uint32_t i = 0; i < nseg && off < len; i++) {
         const uint8_t *e = in + hsize + (size_t)i * UPD_SEG_ENTRY_SIZE;
-        uint64_t usize = (uint64_t)fuzz_rd32(e + M_CTRL) + fuzz_rd32(e + M_DIFF)
-                       + fuzz_rd32(e + M_LIT) + fuzz_rd32(e + M_DBYTE);
+        uint64_t dense = fuzz_rd64(e + M_DENSE);
+        uint64_t usize = (uint64_t)fuzz_rd32(e + M_CTRL) + fuzz_rd32(e + M_LIT)
+                         + (dense ? dense : (uint64_t)fuzz_rd32(e + M_DIFF) + fuzz_rd32(e + M_DBYTE));
         size_t n = usize < len - off ? (size_t)usize : len - off;
+        if (dense) {
+            size_t cs = lzma2_raw(in + off, n, frame, room);
+            FUZZ_ASSERT(cs > 0);
+            fuzz_wr32(out->p + (e - in), (uint32_t)cs);
+            cmax = cs > cmax ? (uint32_t)cs : cmax;
+            FUZZ_ASSERT(buf_sink(out, frame, cs) == 0);
+            off += n;
+            continue;
+        }
         /* an entry with a literal frame gets the literals as a second
          * frame (referring to nothing of its dictionary) */
         size_t lits = fuzz_rd32(e + M_LCSIZE) && n == usize ? fuzz_rd32(e + M_LIT) : 0;

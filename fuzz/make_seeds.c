@@ -16,12 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <lzma.h>
 #include <sys/stat.h>
 #include <zstd.h>
 
 /* fuzz_apply.c and fuzz_roundtrip.c mode bits used here */
 enum { A_OUT_OF_PLACE = 0x01, A_STASH_IO = 0x02, A_RAW = 0x04, A_KEEP = 0x08,
-       A_DOWNGRADE = 0x10 };
+       A_DOWNGRADE = 0x10, A_BIG_WINDOW = 0x80 };
 enum { R_EDIT = 0x04, R_STASH_IO = 0x08, R_TRIALS = 0x40 };
 
 #define PAIR_SIZE 1024
@@ -64,6 +65,16 @@ static void start_input(buf_t *b, uint8_t mode, uint8_t seed, const uint8_t *old
 
 /* PKG with every segment decoded: the raw form fuzz_apply reads in mode
  * 0x04.  Returns the length of the first control stream in *CTRL0. */
+/* Whether the raw LZMA2 stream IN[0..N) decodes to exactly CAP bytes. */
+static int lzma2_decode(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
+{
+    lzma_options_lzma opt = { .dict_size = UPD_LZMA_DICT };
+    const lzma_filter chain[] = { { LZMA_FILTER_LZMA2, &opt }, { LZMA_VLI_UNKNOWN, NULL } };
+    size_t ip = 0, op = 0;
+    return lzma_raw_buffer_decode(chain, NULL, in, &ip, n, out, &op, cap) == LZMA_OK
+           && ip == n && op == cap;
+}
+
 static void raw_form(const buf_t *pkg, buf_t *raw, size_t *ctrl0_at, size_t *ctrl0_len)
 {
     upd_header h;
@@ -77,9 +88,13 @@ static void raw_form(const buf_t *pkg, buf_t *raw, size_t *ctrl0_at, size_t *ctr
         if (upd_seg_entry_decode(pkg->p + h.header_size + (size_t)i * UPD_SEG_ENTRY_SIZE,
                                  &h, &e))
             die("generator manifest does not decode");
-        size_t usize = (size_t)upd_seg_entry_usize(&e);
+        /* an LZMA2 segment's raw form is what its stream holds: the
+         * control region, the dense diff, the literals */
+        size_t usize = e.dense_len ? e.ctrl_len + (size_t)e.dense_len + e.lit_len
+                                   : (size_t)upd_seg_entry_usize(&e);
         uint8_t *d = malloc(usize);
-        if (!d || ZSTD_decompress(d, usize, pkg->p + off, e.csize) != usize)
+        if (!d || (e.dense_len ? !lzma2_decode(pkg->p + off, e.csize, d, usize)
+                               : ZSTD_decompress(d, usize, pkg->p + off, e.csize) != usize))
             die("generator segment does not decode");
         if (!i) {
             *ctrl0_at = raw->n;
@@ -124,18 +139,40 @@ static void pair_seeds(const char *kind, unsigned idx)
     save("fuzz_apply", name, in.p, in.n);
 
     /* the raw form needs every frame decodable alone: a literal frame
-     * needs the image its dictionary is read from */
-    buf_t one = { 0 };
+     * needs the image its dictionary is read from; in zstd segments, and
+     * in LZMA2 ones where the pair has DIFF ops */
+    size_t ctrl_at = 0, ctrl_len = 0;
     dp.dict_max = 0;
-    if (upd_diff(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &dp, buf_sink, &one, NULL))
-        die("upd_diff failed");
-    size_t ctrl_at, ctrl_len;
-    raw_form(&one, &raw, &ctrl_at, &ctrl_len);
-    buf_free(&one);
-    start_input(&in, mode | A_RAW, (uint8_t)idx, sp.old_img, sp.old_len);
-    put(&in, raw.p, raw.n);
-    snprintf(name, sizeof name, "%s.raw", kind);
-    save("fuzz_apply", name, in.p, in.n);
+    static const struct { unsigned lzma; const char *suffix; } forms[] = {
+        { UPD_LZMA_NEVER, "raw" }, { UPD_LZMA_ALWAYS, "lzma.raw" }
+    };
+    for (size_t f = 0; f < sizeof forms / sizeof *forms; f++) {
+        buf_t one = { 0 }, r = { 0 };
+        size_t at, len;
+        dp.lzma = forms[f].lzma;
+        if (upd_diff(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &dp, buf_sink, &one, NULL))
+            die("upd_diff failed");
+        raw_form(&one, &r, &at, &len);
+        upd_header oh;
+        if (upd_header_decode(one.p, one.n, &oh))
+            die("generator package does not decode");
+        if (!f) {
+            raw = r;
+            ctrl_at = at;
+            ctrl_len = len;
+        }
+        if (!f || (oh.flags & UPD_PKG_LZMA)) {
+            /* the LZMA2 decoder does not fit the 1 MiB window */
+            start_input(&in, (uint8_t)(mode | A_RAW | (f ? A_BIG_WINDOW : 0)), (uint8_t)idx,
+                        sp.old_img, sp.old_len);
+            put(&in, r.p, r.n);
+            snprintf(name, sizeof name, "%s.%s", kind, forms[f].suffix);
+            save("fuzz_apply", name, in.p, in.n);
+        }
+        if (f)
+            buf_free(&r);
+        buf_free(&one);
+    }
 
     upd_header h;
     if (upd_header_decode(pkg.p, pkg.n, &h))
@@ -174,6 +211,9 @@ static const uint8_t zero_runs[65];   /* a DIFF of non-zero bytes: a 0 run befor
  * then the op's last run of 0: 40 bytes, 8 heads and 24 tails */
 static const uint8_t split_runs[33] = { 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0,
                                         1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0 };
+/* the dense diff of a DIFF of 40 bytes: records (3, 7) (0, 9) (15, 1) and
+ * the op's last run of 19, so 4 run bytes and 3 diff bytes */
+static const uint8_t dense40[40] = { [3] = 7, [4] = 9, [20] = 1 };
 
 #define COPY(d, s, l)   { .kind = UPD_OP_COPY, .dst = (d), .src = (s), .len = (l) }
 #define DIFF(d, s, l)   { .kind = UPD_OP_DIFF, .dst = (d), .src = (s), .len = (l) }
@@ -193,6 +233,12 @@ static const uint8_t split_runs[33] = { 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0
     { .ops = { __VA_ARGS__ }, .nops = (nops_), .diff = split_runs, \
       .diff_len = (ndiff) + 1, .dbytes = payload, .dbyte_len = (ndiff), .dtail_len = (ntail), \
       .lit = payload, .lit_len = (nlit) }
+
+/* an LZMA2 segment (FORMAT.md 5.2) of ops OPS: the dense diff DENSE40, the
+ * manifest claiming NRUN run bytes and NBYTE diff bytes */
+#define SEGD(nrun, nbyte, nops_, ...) \
+    { .ops = { __VA_ARGS__ }, .nops = (nops_), .diff_len = (nrun), .dbyte_len = (nbyte), \
+      .dense = dense40, .dense_len = sizeof dense40 }
 
 static const craft_spec crafted[] = {
     { "grow-fill-lit-diff", 0, 1024, 1536, 0, NULL, NULL, 0, 0,
@@ -242,6 +288,13 @@ static const craft_spec crafted[] = {
     { "digests-kept", A_KEEP, 512, 512, 0, NULL, NULL, 0, 0,
       { SEG(0, 0, 1, FILL(0, 64, 1)) }, 1 },
     { "no-segments", 0, 512, 512, 0, NULL, NULL, 0, 0, { SEG(0, 0, 0, RESIZE(0)) }, 0 },
+    /* (the LZMA2 decoder needs the 4 MiB window) */
+    { "dense-diff", A_BIG_WINDOW, 1024, 1024, 0, NULL, NULL, 0, 0,
+      { SEGD(4, 3, 1, DIFF(100, 60, 40)) }, 1 },
+    { "dense-diff-runs-long", A_OUT_OF_PLACE | A_BIG_WINDOW, 1024, 1024, 0, NULL, NULL, 0, 0,
+      { SEGD(5, 3, 1, DIFF(100, 60, 40)) }, 1 },
+    { "dense-diff-then-zstd", 0x40 | A_BIG_WINDOW, 1024, 1024, 0, NULL, NULL, 0, 0,
+      { SEGD(4, 3, 1, DIFF(100, 60, 40)), SEG(5, 8, 2, DIFF(0, 0, 10), LIT(10, 8)) }, 2 },
 };
 
 static void old_pattern(uint8_t *p, size_t n)
@@ -259,7 +312,8 @@ static void craft_package(const craft_spec *s, const uint8_t *old_img, buf_t *pk
     if (!guess || craft_pkg(old_img, s->old_len, guess, s->new_size, s->stash_size, s->seg,
                             s->nseg, pkg))
         die(s->name);
-    fuzz_apply_cfg cfg = { .flags = UPD_APPLY_ALLOW_DOWNGRADE, .cap = 2 * FUZZ_IMAGE_MAX };
+    fuzz_apply_cfg cfg = { .flags = UPD_APPLY_ALLOW_DOWNGRADE, .cap = 2 * FUZZ_IMAGE_MAX,
+                           .window = s->mode & A_BIG_WINDOW ? 4u << 20 : 0 };
     if (fuzz_apply_mem(&cfg, old_img, s->old_len, pkg->p, pkg->n, &got) == UPD_E_RESULT_HASH) {
         buf_free(pkg);
         if (craft_pkg(old_img, s->old_len, got.p, got.n, s->stash_size, s->seg, s->nseg, pkg))

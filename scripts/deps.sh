@@ -3,7 +3,7 @@
 # Idempotent; runs apt-get update once when something is missing.
 set -eu
 PKGS="build-essential cmake pkg-config libzstd-dev libxxhash-dev liburing-dev libcriterion-dev
-      libdivsufsort-dev libssl-dev zstd time ca-certificates clang
+      libdivsufsort-dev liblzma-dev libssl-dev zstd time ca-certificates clang
       libexpat1-dev libwbxml2-dev libwbxml2-utils libxml2-utils libcurl4-openssl-dev nginx openssl
       python3 libmicrohttpd-dev libsqlite3-dev curl fio gnuplot-nox sqlite3 jq iproute2 strace"
 [ "$#" -gt 0 ] && PKGS="$PKGS $*"

@@ -48,12 +48,27 @@ check "inspect text names the io backend" grep -q '^io ' "$T/inspect.txt"
 check "inspect text counts split segments" grep -q "diff bytes split in [0-9]* of $(sed -n 's/.*"segments":\([0-9]*\).*/\1/p' "$T/inspect.json") segments" "$T/inspect.txt"
 # a pair whose one segment gets its diff bytes split into heads and tails
 # (test_roundtrip's diff_bytes_split_where_smaller says when)
-"$SYNTH" mixed 1 1M "$T/eo" "$T/en" && "$UPD" diff "$T/eo" "$T/en" -o "$T/ep" -q
+"$SYNTH" mixed 1 1M "$T/eo" "$T/en" && "$UPD" diff "$T/eo" "$T/en" -o "$T/ep" -q --lzma never
 "$UPD" inspect "$T/ep" --json > "$T/ep.json"
 check "inspect --json counts split segments" grep -q '"split_segments":1,' "$T/ep.json"
 cp "$T/eo" "$T/et"
 "$UPD" apply --insecure --in-place "$T/et" "$T/ep" -q
 check "  ... and that package applies exactly" cmp -s "$T/et" "$T/en"
+# the same pair in LZMA2 segments
+"$UPD" diff "$T/eo" "$T/en" -o "$T/el" -q --lzma always --json > "$T/el.json"
+"$UPD" inspect "$T/el" --json > "$T/el.i.json"
+check "diff --lzma always: LZMA2 segments, counted by diff and inspect" python3 -c '
+import json, sys
+d, i = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert d["lzma_segments"] == i["lzma_segments"] == i["segments"] >= 1 and i["split_segments"] == 0
+' "$T/el.json" "$T/el.i.json"
+cp "$T/eo" "$T/et"
+"$UPD" apply --insecure --in-place "$T/et" "$T/el" -q
+check "  ... and that package applies exactly in place" cmp -s "$T/et" "$T/en"
+"$UPD" apply --insecure "$T/eo" "$T/el" -o "$T/eout" -q
+check "  ... and out of place" cmp -s "$T/eout" "$T/en"
+"$UPD" diff "$T/eo" "$T/en" -o "$T/x" --lzma sometimes -q 2>/dev/null
+check "diff --lzma sometimes: usage, exit 2" test $? -eq 2
 
 "$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkg" > "$T/again" 2>&1
 check "re-applying a finished update is a no-op (exit 0)" test $? -eq 0
@@ -70,7 +85,7 @@ hsize=$(sed -n 's/.*"header_size":\([0-9]*\).*/\1/p' "$T/inspect.json")
 prefix=$(sed -n 's/.*"prefix_size":\([0-9]*\).*/\1/p' "$T/inspect.json")
 check "inspect --json: a 160-byte header" test "$hsize" = 160
 nseg=$(sed -n 's/.*"segments":\([0-9]*\).*/\1/p' "$T/inspect.json")
-check "inspect --json: prefix = header + 76 per segment + 105" test "$prefix" = $((160 + 76 * nseg + 105))
+check "inspect --json: prefix = header + 84 per segment + 105" test "$prefix" = $((160 + 84 * nseg + 105))
 
 # refusals: the target stays byte-identical
 size=$(stat -c %s "$T/pkg")
@@ -124,14 +139,21 @@ check "diff with a bad level: exit 1" test $? -eq 1
 check "diff --trials x: usage, exit 2" test $? -eq 2
 "$UPD" diff --sign "$T/v.key" "$T/old" "$T/new" -o "$T/x" --trials 5 -q 2>/dev/null
 check "diff --trials 5 (more than UPD_MAX_TRIALS): exit 1" test $? -eq 1
-"$UPD" diff --sign "$T/v.key" "$T/old" "$T/new" -o "$T/x" --trials 2 --json > "$T/t.json"
+"$UPD" diff --sign "$T/v.key" "$T/old" "$T/new" -o "$T/x" --trials 2 --lzma never --json > "$T/t.json"
 check "diff --trials 2 --json: two trial sizes, the kept one the package's" python3 -c '
 import json, os, sys
 j = json.load(open(sys.argv[1]))
 s = j["trial_sizes"]
 assert j["trials"] == 2 and len(s) == 2 and s[j["best_trial"]] == j["pkg_size"] == os.path.getsize(sys.argv[2])
-assert j["pkg_size"] == min(x for x in s if x)
+assert j["pkg_size"] == min(x for x in s if x) and j["lzma_segments"] == 0
 ' "$T/t.json" "$T/x"
+"$UPD" diff --sign "$T/v.key" "$T/old" "$T/new" -o "$T/x" --trials 2 --json > "$T/t2.json"
+check "  ... with LZMA2 allowed: the same trials, a package no larger" python3 -c '
+import json, os, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert a["trial_sizes"] == b["trial_sizes"] and b["pkg_size"] <= a["pkg_size"]
+assert b["pkg_size"] == os.path.getsize(sys.argv[3])
+' "$T/t.json" "$T/t2.json" "$T/x"
 "$UPD" nosuch 2>/dev/null
 check "unknown command: exit 2" test $? -eq 2
 

@@ -7,6 +7,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <lzma.h>
 #include <openssl/sha.h>
 #include <stddef.h>
 #include <sys/prctl.h>
@@ -280,6 +281,17 @@ int dry_run(const uint8_t *pkg, size_t pkg_len)
     return rc;
 }
 
+size_t lzma2_raw(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
+{
+    lzma_options_lzma opt;
+    if (lzma_lzma_preset(&opt, 0))
+        return 0;
+    opt.dict_size = UPD_LZMA_DICT;
+    const lzma_filter chain[] = { { LZMA_FILTER_LZMA2, &opt }, { LZMA_VLI_UNKNOWN, NULL } };
+    size_t pos = 0;
+    return lzma_raw_buffer_encode(chain, NULL, in, n, out, &pos, cap) == LZMA_OK ? pos : 0;
+}
+
 int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
               uint64_t stash_size, const craft_seg *segs, size_t nsegs, buf_t *pkg)
 {
@@ -304,21 +316,26 @@ int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
                 return rc;
         }
         size_t usize = cl + segs[s].diff_len + segs[s].dbyte_len + segs[s].lit_len;
-        raw[s] = malloc(usize + 1);
+        size_t wire = segs[s].dense ? cl + segs[s].dense_len + segs[s].lit_len : usize;
+        raw[s] = malloc((usize > wire ? usize : wire) + 1);
         memcpy(raw[s], ctrl, cl);
-        if (segs[s].diff_len)
+        if (segs[s].dense)
+            memcpy(raw[s] + cl, segs[s].dense, segs[s].dense_len);
+        if (segs[s].diff_len && !segs[s].dense)
             memcpy(raw[s] + cl, segs[s].diff, segs[s].diff_len);
-        if (segs[s].dbyte_len)
+        if (segs[s].dbyte_len && !segs[s].dense)
             memcpy(raw[s] + cl + segs[s].diff_len, segs[s].dbytes, segs[s].dbyte_len);
         if (segs[s].lit_len)
-            memcpy(raw[s] + cl + segs[s].diff_len + segs[s].dbyte_len, segs[s].lit,
-                   segs[s].lit_len);
+            memcpy(raw[s] + wire - segs[s].lit_len, segs[s].lit, segs[s].lit_len);
         size_t pad = segs[s].lit_frame_pad, lits = segs[s].lit_len + pad;
-        size_t bound = ZSTD_compressBound(usize) + ZSTD_compressBound(lits)
+        size_t bound = ZSTD_compressBound(usize > wire ? usize : wire) + ZSTD_compressBound(lits)
                        + segs[s].raw_frame_len;
         comp[s] = malloc(bound);
         size_t cs, lcs = 0;
-        if (segs[s].dict_len) {
+        if (segs[s].dense) {
+            cs = lzma2_raw(raw[s], wire, comp[s], bound);
+            h.flags |= UPD_PKG_LZMA;
+        } else if (segs[s].dict_len) {
             /* the literals in a frame of their own (needing nothing of its
              * dictionary, so any dictionary decodes it) */
             uint8_t *l = malloc(lits + 1);
@@ -345,7 +362,9 @@ int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, si
                                   .dtail_len = (uint32_t)segs[s].dtail_len,
                                   .lit_len = (uint32_t)segs[s].lit_len, .op_count = nops,
                                   .lit_csize = (uint32_t)lcs, .dict_len = segs[s].dict_len,
-                                  .dict_off = segs[s].dict_off };
+                                  .dict_off = segs[s].dict_off,
+                                  .dense_len = segs[s].dense_claim ? segs[s].dense_claim
+                                                                   : segs[s].dense_len };
         SHA256(comp[s], cs, ent[s].sha256);
         if (segs[s].dict_len > h.dict_max)
             h.dict_max = segs[s].dict_len;
@@ -563,14 +582,21 @@ int pkg_segment(const buf_t *pkg, uint32_t i, upd_seg_entry *e, size_t *at)
     return *at + e->csize <= pkg->n ? 0 : -1;
 }
 
-int pkg_dict_segments(const buf_t *pkg)
+/* PKG's manifest entries for which IS holds (-1: bad package). */
+static int count_entries(const buf_t *pkg, int (*is)(const upd_seg_entry *))
 {
     upd_seg_entry e[256];
     int n = pkg_manifest(pkg, e, 256), d = 0;
     for (int i = 0; i < n; i++)
-        d += e[i].dict_len != 0;
+        d += is(&e[i]);
     return n < 0 ? -1 : d;
 }
+
+static int has_dict(const upd_seg_entry *e) { return e->dict_len != 0; }
+static int is_lzma(const upd_seg_entry *e) { return e->dense_len != 0; }
+
+int pkg_dict_segments(const buf_t *pkg) { return count_entries(pkg, has_dict); }
+int pkg_lzma_segments(const buf_t *pkg) { return count_entries(pkg, is_lzma); }
 
 /* A line of pieces of the NL bytes of text before it: PIECES pieces of
  * PIECE bytes, NL / PIECES apart, into OUT.  A piece is longer than the

@@ -56,6 +56,8 @@ int apply_io_seeking(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_l
 int resegment(const buf_t *in, unsigned k, buf_t *out);
 /* Segments of PKG whose literals use a dictionary (-1: bad package). */
 int pkg_dict_segments(const buf_t *pkg);
+/* LZMA2 segments of PKG (-1: bad package). */
+int pkg_lzma_segments(const buf_t *pkg);
 /* Segments of PKG (-1: bad package). */
 int pkg_segments(const buf_t *pkg);
 /* Manifest entry I of PKG into *E, the offset of its bytes in *AT: 0, or
@@ -124,10 +126,20 @@ typedef struct {
                                                       their frame (it then decodes too long) */
     int      lit_frame_checksum;                   /* the literal frame carries a zstd
                                                       content checksum */
+    const uint8_t *dense; size_t dense_len;        /* set: an LZMA2 segment of the control
+                                                      region, this dense diff and the
+                                                      literals (DIFF, DBYTES: only the
+                                                      lengths the manifest claims) */
+    uint64_t dense_claim;                          /* the manifest's dense_len, when not
+                                                      DENSE_LEN (0: DENSE_LEN) */
 } craft_seg;
 
 int craft_pkg(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, size_t new_len,
               uint64_t stash_size, const craft_seg *segs, size_t nsegs, buf_t *pkg);
+
+/* IN[0..N) as the raw LZMA2 stream of an LZMA2 segment (FORMAT.md 5.2),
+ * at xz's preset 0, into OUT[0..CAP); its length, 0 if it does not fit. */
+size_t lzma2_raw(const uint8_t *in, size_t n, uint8_t *out, size_t cap);
 
 /* The diff bytes BYTES[0..NB) of the records RUNS[0..NR) of one DIFF op of
  * LEN bytes, rewritten in place as heads then tails (upd_sparse_cursor);

@@ -4,6 +4,7 @@
  * the dry run that the tool runs first refuses it (checks that need the
  * whole package). */
 #include <criterion/criterion.h>
+#include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -626,6 +627,129 @@ Test(hostile, split_diff_bytes_valid, .init = init_imgs,
     craft_seg t = { .ops = { OP(UPD_OP_DIFF, 0, 0, 100) }, .nops = 1, .diff = runs0,
                     .diff_len = 3, .dbytes = tails2, .dbyte_len = 2, .dtail_len = 2 };
     applies_exactly(&t, "tails alone");
+}
+
+/* An LZMA2 segment (FORMAT.md 5.2): one DIFF of 100 bytes at 0 with the
+ * dense diff DENSE (the first DENSE_LEN of its bytes in the stream), the
+ * manifest claiming RUNS run bytes, NB diff bytes and CLAIM dense bytes
+ * (0: DENSE_LEN); RAW, when set, is the segment's bytes instead. */
+static craft_seg dense_seg(const uint8_t *dense, size_t dense_len, size_t runs, size_t nb,
+                           uint64_t claim)
+{
+    return (craft_seg){ .ops = { OP(UPD_OP_DIFF, 0, 0, 100) }, .nops = 1, .diff_len = runs,
+                        .dbyte_len = nb, .dense = dense, .dense_len = dense_len,
+                        .dense_claim = claim };
+}
+
+Test(hostile, lzma_segments, .init = init_imgs,
+     .description = "LZMA2 segments: the dense diff that spells the op applies; one that is short, "
+                    "long, or spells other stream lengths, a cut, padded or garbage stream, and a "
+                    "header without the flag are refused before anything is written")
+{
+    static uint8_t d[200];
+    d[10] = 5;
+    d[11] = 6;
+    new_img[10] = (uint8_t)(new_img[10] + 5);
+    new_img[11] = (uint8_t)(new_img[11] + 6);
+    /* records (10, 5) (0, 6) (88): runs 10 0 88, bytes 5 6 */
+    craft_seg good = dense_seg(d, 100, 3, 2, 0);
+    applies_exactly(&good, "the dense diff of the op");
+    craft_seg s = dense_seg(d, 99, 3, 2, 0);
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_STREAM, "a dense diff a byte short");
+    s = dense_seg(d, 101, 3, 2, 0);
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_STREAM, "a dense byte left over");
+    s = dense_seg(d, 99, 3, 2, 100);
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_SEG_DECODE, "the stream ends before the dense diff does");
+    s = dense_seg(d, 100, 4, 2, 0);
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_STREAM, "a run byte claimed and not spelled");
+    s = dense_seg(d, 100, 2, 2, 0);
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_STREAM, "runs past the claimed length");
+    s = dense_seg(d, 100, 3, 1, 0);
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_STREAM, "diff bytes past the claimed length");
+    /* the stream itself: cut, with a byte after its end, or not LZMA2 */
+    uint8_t wire[256], lz[512], bad[512];
+    size_t ctrl_len;
+    cr_assert_eq(upd_ctrl_encode(good.ops, 1, wire, sizeof wire, &ctrl_len), 0);
+    memcpy(wire + ctrl_len, d, 100);
+    size_t n = lzma2_raw(wire, ctrl_len + 100, lz, sizeof lz);
+    cr_assert_gt(n, 4);
+    for (size_t cut = 1; cut < n; cut += (n - 1) / 4 ? (n - 1) / 4 : 1) {
+        s = dense_seg(d, 100, 3, 2, 0);
+        s.raw_frame = lz;
+        s.raw_frame_len = n - cut;
+        cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_SEG_DECODE, "the stream cut %zu short", cut);
+    }
+    memcpy(bad, lz, n);
+    bad[n] = 0;
+    s.raw_frame = bad;
+    s.raw_frame_len = n + 1;
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_SEG_DECODE, "a byte after the stream's end");
+    static const uint8_t junk[] = "definitely not an LZMA2 stream";
+    s.raw_frame = junk;
+    s.raw_frame_len = sizeof junk;
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_SEG_DECODE, "garbage");
+    /* the entry is refused under a header without UPD_PKG_LZMA */
+    buf_t pkg, out;
+    cr_assert_eq(craft_pkg(old_img, IMG, new_img, IMG, 0, &good, 1, &pkg), 0);
+    pkg.p[12] = 0;
+    cr_assert_eq(reseal(pkg.p, pkg.n), 0);
+    cr_assert_eq(apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out), UPD_E_PKG_MANIFEST);
+    cr_assert(out.n == IMG && !memcmp(out.p, old_img, IMG));
+    buf_free(&out);
+    buf_free(&pkg);
+}
+
+Test(hostile, lzma_reach_past_dictionary, .timeout = 60,
+     .description = "an LZMA2 stream whose matches reach back past the format's 1 MiB dictionary "
+                    "is refused untouched; the same diff with the format's dictionary applies")
+{
+    /* new = R S R over zeros (R again 1.6 MiB after its start), then L
+     * zero bytes of literals: they compress to nothing and raise the
+     * decoded size, which bounds the stream's (the header's rule) */
+    enum { R = 1200u << 10, S = 400u << 10, N = 2 * R + S, L = 64u << 10, M = N + L };
+    uint8_t *o = calloc(M, 1), *w = calloc(M, 1), *lit = calloc(L, 1);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < R + S; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        w[i] = (x >> 56) ? 0 : (uint8_t)(x >> 40 | 1);   /* a byte in 256 changes */
+    }
+    memcpy(w + R + S, w, R);
+    size_t nr, nb;
+    upd_sparse_encode(o, w, N, NULL, &nr, NULL, &nb);
+    craft_seg seg = { .ops = { OP(UPD_OP_DIFF, 0, 0, N), OP(UPD_OP_LIT, N, 0, L) }, .nops = 2,
+                      .diff_len = nr, .dbyte_len = nb, .dense = w, .dense_len = N, .lit = lit,
+                      .lit_len = L };
+    buf_t pkg, out;
+    cr_assert_eq(craft_pkg(o, M, w, M, 0, &seg, 1, &pkg), 0);
+    cr_assert_eq(apply_mem(pkg.p, pkg.n, o, M, 1, 0, 0, &out), 0, "with the format's dictionary");
+    cr_assert(out.n == M && !memcmp(out.p, w, M));
+    buf_free(&out);
+    buf_free(&pkg);
+    /* the same bytes with an 8 MiB dictionary: R's repeat is one match */
+    uint8_t ctrl[128];
+    size_t cl;
+    cr_assert_eq(upd_ctrl_encode(seg.ops, 2, ctrl, sizeof ctrl, &cl), 0);
+    uint8_t *in = malloc(cl + M), *lz = malloc(M);
+    memcpy(in, ctrl, cl);
+    memcpy(in + cl, w, M);   /* the dense diff, then the literals (zeros) */
+    lzma_options_lzma opt;
+    cr_assert_eq(lzma_lzma_preset(&opt, 6), 0);
+    opt.dict_size = 8u << 20;
+    const lzma_filter chain[] = { { LZMA_FILTER_LZMA2, &opt }, { LZMA_VLI_UNKNOWN, NULL } };
+    size_t n = 0;
+    cr_assert_eq(lzma_raw_buffer_encode(chain, NULL, in, cl + M, lz, &n, M), LZMA_OK);
+    seg.raw_frame = lz;
+    seg.raw_frame_len = n;
+    cr_assert_eq(craft_pkg(o, M, w, M, 0, &seg, 1, &pkg), 0);
+    cr_assert_eq(apply_mem(pkg.p, pkg.n, o, M, 1, 0, 0, &out), UPD_E_SEG_DECODE);
+    cr_assert(out.n == M && !memcmp(out.p, o, M), "image touched");
+    buf_free(&out);
+    buf_free(&pkg);
+    free(in);
+    free(lz);
+    free(o);
+    free(w);
+    free(lit);
 }
 
 Test(hostile, literal_left_over, .init = init_imgs, .description = "literal bytes no op consumes")

@@ -226,8 +226,19 @@ static void nested(crash_case *c, const buf_t *t, const buf_t *j, uint64_t first
     }
 }
 
+/* make_pkg's defaults (one thread, level 3) with zstd segments only. */
+static upd_diff_params zstd_params(void)
+{
+    upd_diff_params dp;
+    upd_diff_params_default(&dp);
+    dp.threads = 1;
+    dp.level = 3;
+    dp.lzma = UPD_LZMA_NEVER;
+    return dp;
+}
+
 static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t sector,
-                       unsigned segs)
+                       unsigned segs, unsigned lzma)
 {
     /* the save areas' worker thread on even seeds, none on odd ones: the
      * write sequence is the same, the code that makes it is not */
@@ -236,12 +247,10 @@ static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t se
     int text = !strcmp(kind, "text-edits");
     cr_assert_eq(text ? text_dict_pair(seed, size, 8, &c.sp) : synth_make(kind, seed, size, &c.sp),
                  0);
-    upd_diff_params dp;
-    upd_diff_params_default(&dp);
-    dp.threads = 1;
-    dp.level = 3;
-    /* resegment() cuts one-frame segments only: no literal dictionary */
+    upd_diff_params dp = zstd_params();
+    /* resegment() cuts one-frame zstd segments only: no literal dictionary */
     dp.dict_max = segs > 1 ? 0 : dp.dict_max;
+    dp.lzma = lzma;
     int own_cut = segs == 0;
     if (own_cut) {
         /* segments cut by the generator, with DROPs: a resumed run rebuilds
@@ -257,6 +266,9 @@ static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t se
     /* text: the literals' dictionary is read again by every resumed run */
     if (text)
         cr_assert_gt(pkg_dict_segments(&c.pkg), 0, "text-edits: no literal dictionary");
+    /* LZMA2: every resumed run decodes its segment again */
+    if (lzma == UPD_LZMA_ALWAYS)
+        cr_assert_gt(pkg_lzma_segments(&c.pkg), 0, "%s: no LZMA2 segment", kind);
     if (segs > 1 && !own_cut) {
         buf_t one = c.pkg;
         cr_assert_eq(resegment(&one, segs, &c.pkg), 0, "%s: cannot cut into %u segments", kind, segs);
@@ -311,13 +323,18 @@ static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t se
     buf_free(&c.pkg);
 }
 
-/* Fourteen pairs: cycles (transpose, rotate, reverse-blocks), shifts
- * (insert-delete, exe-like, mixed), grow and shrink, same-offset edits,
- * unrelated data, zeros, data to empty, text whose literals use a
- * dictionary, and small swapped blocks whose saved ranges are dropped
- * (SEGS 0: the generator's own segments). */
+/* Fourteen pairs in zstd segments: cycles (transpose, rotate,
+ * reverse-blocks), shifts (insert-delete, exe-like, mixed), grow and
+ * shrink, same-offset edits, unrelated data, zeros, data to empty, text
+ * whose literals use a dictionary, and small swapped blocks whose saved
+ * ranges are dropped (SEGS 0: the generator's own segments); and two in
+ * LZMA2 segments. */
 #define CRASH_TEST(name, kind, seed, size, sector, segs) \
-    Test(crash, name, .timeout = 1800) { crash_pair(kind, seed, size, sector, segs); }
+    Test(crash, name, .timeout = 1800) \
+    { crash_pair(kind, seed, size, sector, segs, UPD_LZMA_NEVER); }
+#define CRASH_TEST_LZMA(name, kind, seed, size, sector) \
+    Test(crash, name, .timeout = 1800) \
+    { crash_pair(kind, seed, size, sector, 1, UPD_LZMA_ALWAYS); }
 
 CRASH_TEST(transpose, "transpose", 1, 96 << 10, 512, 4)
 CRASH_TEST(rotate, "rotate", 2, 64 << 10, 4096, 1)
@@ -335,6 +352,8 @@ CRASH_TEST(data_to_empty, "data-to-empty", 12, 64 << 10, 4096, 1)
  * the package has one */
 CRASH_TEST(text_edits, "text-edits", 14, 96 << 10, 512, 1)
 CRASH_TEST(swap_small_drops, "swap-small", 15, 128 << 10, 4096, 0)
+CRASH_TEST_LZMA(exe_like_lzma, "exe-like", 16, 128 << 10, 512)
+CRASH_TEST_LZMA(mixed_lzma, "mixed", 17, 96 << 10, 4096)
 
 /* A recovery that passes over the newer slot (its save area did not check
  * out) re-runs the older slot's unit with the same salt, and so writes the
@@ -351,10 +370,7 @@ static void passed_over(const char *kind, uint64_t seed, size_t size, unsigned s
 {
     crash_case c = { .sector = 512 };
     cr_assert_eq(synth_make(kind, seed, size, &c.sp), 0);
-    upd_diff_params dp;
-    upd_diff_params_default(&dp);
-    dp.threads = 1;
-    dp.level = 3;
+    upd_diff_params dp = zstd_params();   /* resegment() cuts one-frame zstd segments */
     dp.dict_max = 0;
     cr_assert_eq(make_pkg(c.sp.old_img, c.sp.old_len, c.sp.new_img, c.sp.new_len, &dp, &c.pkg), 0);
     buf_t one = c.pkg;
@@ -428,10 +444,13 @@ Test(crash, worker_and_inline_write_alike, .timeout = 300)
     crash_case c[2] = { { .sector = 512 }, { .sector = 512, .flags = UPD_APPLY_JOURNAL_INLINE } };
     uint64_t bounds[2], jbytes[2], units[2];
     buf_t jr[2];
+    /* (an LZMA2 decoder would not leave a 512 KiB image's segment room in
+     * the rig's 4 MiB window) */
+    upd_diff_params dp = zstd_params();
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(synth_make("exe-like", 31, 512 << 10, &c[i].sp), 0);
         cr_assert_eq(make_pkg(c[i].sp.old_img, c[i].sp.old_len, c[i].sp.new_img, c[i].sp.new_len,
-                              NULL, &c[i].pkg), 0);
+                              &dp, &c[i].pkg), 0);
         rig r;
         rig_open(&r, &c[i], c[i].sp.old_img, c[i].sp.old_len, NULL, 0);
         upd_apply_stats st;
@@ -764,7 +783,8 @@ Test(crash, resume_skips_done_segments, .timeout = 300)
     buf_t one;
     upd_diff_params dp;
     upd_diff_params_default(&dp);
-    dp.dict_max = 0;   /* resegment() cuts one-frame segments */
+    dp.dict_max = 0;   /* resegment() cuts one-frame zstd segments */
+    dp.lzma = UPD_LZMA_NEVER;
     cr_assert_eq(make_pkg(c.sp.old_img, c.sp.old_len, c.sp.new_img, c.sp.new_len, &dp, &one), 0);
     cr_assert_eq(resegment(&one, 6, &c.pkg), 0);
     buf_free(&one);
@@ -858,7 +878,10 @@ static void mf_open(mf_state *m)
     crash_case *c = &m->c;
     *m = (mf_state){ .c = { .sector = 512 } };
     cr_assert_eq(synth_make("exe-like", 51, 1u << 20, &c->sp), 0);
-    cr_assert_eq(make_pkg(c->sp.old_img, c->sp.old_len, c->sp.new_img, c->sp.new_len, NULL,
+    /* the schedule these crash states were found on: zstd, literals last
+     * against a dictionary */
+    upd_diff_params dp = zstd_params();
+    cr_assert_eq(make_pkg(c->sp.old_img, c->sp.old_len, c->sp.new_img, c->sp.new_len, &dp,
                           &c->pkg), 0);
     cr_assert_eq(upd_header_decode(c->pkg.p, c->pkg.n, &m->h), 0);
     for (uint64_t k = 0;; k++) {

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -677,6 +678,47 @@ Test(zjob, context_within_budget,
     free(out);
 }
 
+Test(xz, decoder_within_budget,
+     .description = "liblzma's LZMA2 decoder for the format's dictionary fits UPD_LZMA_DEC_MEM, and "
+                    "an LZMA2 package applies with a window of exactly its need, not a byte less")
+{
+    lzma_options_lzma opt = { .dict_size = UPD_LZMA_DICT };
+    const lzma_filter chain[] = { { LZMA_FILTER_LZMA2, &opt }, { LZMA_VLI_UNKNOWN, NULL } };
+    uint64_t use = lzma_raw_decoder_memusage(chain);
+    cr_assert(use != UINT64_MAX && use <= UPD_LZMA_DEC_MEM, "liblzma asks for %llu bytes",
+              (unsigned long long)use);
+    synth_pair sp;
+    cr_assert_eq(synth_make("exe-like", 3, 1u << 20, &sp), 0);
+    upd_diff_params p;
+    upd_diff_params_default(&p);
+    p.level = 3;
+    p.lzma = UPD_LZMA_ALWAYS;
+    buf_t pkg, out;
+    cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &pkg), 0);
+    cr_assert_gt(pkg_lzma_segments(&pkg), 0);
+    upd_header h;
+    cr_assert_eq(upd_header_decode(pkg.p, pkg.n, &h), 0);
+    cr_assert(h.flags & UPD_PKG_LZMA);
+    /* the I/O buffer is an eighth of the window: find the window whose
+     * need it is */
+    size_t w = 1u << 20;
+    while (upd_applier_mem_need(&h, w) > w)
+        w++;
+    upd_apply_stats st;
+    upd_apply_params ap = { .window = w, .flags = UPD_APPLY_INSECURE };
+    cr_assert_eq(apply_mem_with(pkg.p, pkg.n, sp.old_img, sp.old_len, 0, 0, &ap, &out, &st), 0,
+                 "window %zu", w);
+    cr_assert(out.n == sp.new_len && !memcmp(out.p, sp.new_img, sp.new_len));
+    cr_assert_leq(st.mem_peak, w, "held %zu of a %zu-byte window", st.mem_peak, w);
+    buf_free(&out);
+    ap.window = w - 1;
+    cr_assert_eq(apply_mem_with(pkg.p, pkg.n, sp.old_img, sp.old_len, 0, 0, &ap, &out, NULL),
+                 UPD_E_LIMIT);
+    buf_free(&out);
+    buf_free(&pkg);
+    synth_free(&sp);
+}
+
 /* ---- covers after the scan (engine/diff/cover.c) ------------------------- */
 
 #define CV_LEN 4096
@@ -844,7 +886,7 @@ Test(emit, drop_only_first_in_segment,
         upd_diff_params_default(&p);
         buf_t pkg = { 0 };
         upd_diff_stats st = { 0 };
-        int rc = upd_emit(&sched, NULL, &cuts, img, sizeof img, img, sizeof img, &info, 0, &p,
+        int rc = upd_emit(&sched, NULL, &cuts, img, sizeof img, img, sizeof img, &info, 0, 0, &p,
                           buf_sink, &pkg, &st);
         cr_assert_eq(rc, cases[c].rc, "case %zu: %s", c, upd_errname(rc));
         if (!rc) {
@@ -886,7 +928,7 @@ Test(emit, refuses_a_package_its_applier_would,
         buf_t pkg = { 0 };
         upd_diff_stats st = { 0 };
         int rc = upd_emit(&sched, NULL, &cuts, old_img, sizeof old_img, new_img, sizeof new_img,
-                          &info, 0, &p, buf_sink, &pkg, &st);
+                          &info, 0, 0, &p, buf_sink, &pkg, &st);
         if (ranges == 1) {
             cr_assert_eq(rc, UPD_E_INTERNAL, "%s", upd_errname(rc));
         } else {

@@ -51,7 +51,7 @@ Test(format, header_roundtrip, .description = "encode then decode gives the same
     cr_assert_eq(upd_header_decode(buf, SAMPLE_HSIZE, &back), 0);
     h.header_size = SAMPLE_HSIZE;
     cr_assert_eq(memcmp(&h, &back, sizeof h), 0);
-    cr_assert_eq(upd_pkg_prefix_size(&back), SAMPLE_HSIZE + 3 * 76 + 105);
+    cr_assert_eq(upd_pkg_prefix_size(&back), SAMPLE_HSIZE + 3 * 84 + 105);
     cr_assert_eq(memcmp(buf, UPD_MAGIC, 8), 0);
     for (size_t i = 0; i < sizeof header_layout / sizeof *header_layout; i++)
         cr_assert_eq(rd(buf + header_layout[i].off, header_layout[i].width), header_layout[i].v,
@@ -82,13 +82,16 @@ Test(format, memory_window_example, .description = "FORMAT.md §9's worked need 
     upd_header h = { .version = UPD_FORMAT_VERSION, .block_size = 4096, .seg_count = 1,
                      .seg_max = 23, .seg_cmax = 32, .old_size = 8192, .new_size = 8192,
                      .op_count = 1, .write_ranges = 1 };
-    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212655);
+    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212663);
     h.write_ranges = 2;
-    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212655 + 24);
+    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212663 + 24);
     h.stash_ranges = 1;
-    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212655 + 24 + 32);
+    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212663 + 24 + 32);
     h.frozen_ranges = 1;
-    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212655 + 24 + 32 + 24);
+    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212663 + 24 + 32 + 24);
+    /* the LZMA2 decoder and its piece buffer */
+    h.flags = UPD_PKG_LZMA;
+    cr_assert_eq(upd_applier_mem_need(&h, 0), 1212663 + 24 + 32 + 24 + 1245184);
 }
 
 Test(format, header_truncated, .description = "every cut of the header is UPD_E_PKG_TRUNCATED")
@@ -142,13 +145,15 @@ Test(format, header_rejects, .description = "each out-of-range field has its own
         { 8, 2, 3, UPD_E_PKG_VERSION },                        /* one interleaved control stream */
         { 8, 2, 4, UPD_E_PKG_VERSION },                        /* no DROP */
         { 8, 2, 5, UPD_E_PKG_VERSION },                        /* diff bytes in one order */
-        { 8, 2, 7, UPD_E_PKG_VERSION },
+        { 8, 2, 6, UPD_E_PKG_VERSION },                        /* zstd segments only */
+        { 8, 2, 8, UPD_E_PKG_VERSION },
         { 10, 2, UPD_HEADER_MIN - 1, UPD_E_PKG_HEADER },       /* header_size range */
         { 10, 2, UPD_HEADER_MAX + 1, UPD_E_PKG_HEADER },
         { 10, 2, 256, UPD_E_PKG_HEADER },                      /* not what the strings take */
         { 10, 2, SAMPLE_HSIZE + 1, UPD_E_PKG_HEADER },
         { 10, 2, SAMPLE_HSIZE - 1, UPD_E_PKG_HEADER },
-        { 12, 4, 1, UPD_E_PKG_HEADER },                        /* unknown flag */
+        { 12, 4, 2, UPD_E_PKG_HEADER },                        /* unknown flag */
+        { 12, 4, UPD_PKG_LZMA | 4, UPD_E_PKG_HEADER },
         { 12, 4, 0x80000000u, UPD_E_PKG_HEADER },
         { 16, 4, 12288, UPD_E_PKG_HEADER },                    /* not a power of two */
         { 16, 4, 256, UPD_E_PKG_HEADER },
@@ -238,7 +243,7 @@ Test(format, manifest_entry_roundtrip, .description = "entries round trip, at th
     static const struct { size_t off; int width; uint64_t v; } layout[] = {
         { 0, 4, 100 }, { 4, 4, 13 }, { 8, 4, 300 }, { 12, 4, 487 }, { 16, 4, 5 },
         { 20, 4, 200 }, { 24, 4, 40 }, { 28, 4, 700 }, { 32, 8, 654321 - 700 },
-        { 40, 4, 77 }, { 44, 1, 0x33 }, { 75, 1, 0x44 },
+        { 40, 4, 77 }, { 44, 8, 0 }, { 52, 1, 0x33 }, { 83, 1, 0x44 },
     };
     for (size_t i = 0; i < sizeof layout / sizeof *layout; i++)
         cr_assert_eq(rd(buf + layout[i].off, layout[i].width), layout[i].v, "field at %zu",
@@ -314,6 +319,51 @@ Test(format, manifest_entry_rules, .description = "each out-of-range entry field
     e.dtail_len = e.dbyte_len;
     upd_seg_entry_encode(&e, buf);
     cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), 0);
+}
+
+/* An LZMA2 segment's entry: no tails, no literal frame. */
+static const upd_seg_entry dense_entry = {
+    .csize = 100, .ctrl_len = 13, .diff_len = 300, .dbyte_len = 200, .lit_len = 487,
+    .op_count = 5, .dense_len = 5000, .sha256 = { 0x33, [31] = 0x44 }
+};
+
+Test(format, manifest_entry_dense, .description = "an LZMA2 segment's dense_len: its offset and rules")
+{
+    upd_header h = sample_header(), nolzma = sample_header();
+    h.flags = UPD_PKG_LZMA;
+    upd_seg_entry e = dense_entry, back;
+    uint8_t buf[UPD_SEG_ENTRY_SIZE];
+    memset(&back, 0, sizeof back);
+    upd_seg_entry_encode(&e, buf);
+    cr_assert_eq(rd(buf + 44, 8), 5000);
+    cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), 0);
+    cr_assert_eq(back.dense_len, 5000);
+    cr_assert_eq(upd_seg_entry_decode(buf, &nolzma, &back), UPD_E_PKG_MANIFEST,
+                 "a header without UPD_PKG_LZMA");
+    /* as few dense bytes as diff bytes, and up to the larger image */
+    e.dense_len = e.dbyte_len;
+    upd_seg_entry_encode(&e, buf);
+    cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), 0);
+    e.dense_len = h.new_size;
+    upd_seg_entry_encode(&e, buf);
+    cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), 0);
+    static const struct { size_t off; int width; uint64_t v; } cases[] = {
+        { 44, 8, 199 },                      /* fewer dense bytes than diff bytes */
+        { 44, 8, 654322 },                   /* past the larger image */
+        { 44, 8, 1ull << 63 },
+        { 40, 4, 1 },                        /* tails: the dense diff is in record order */
+        { 24, 4, 40 },                       /* a literal frame */
+        { 8, 4, 0 },                         /* no diff runs: no DIFF op */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        upd_seg_entry_encode(&dense_entry, buf);
+        wr(buf + cases[i].off, cases[i].width, cases[i].v);
+        if (cases[i].off == 24)
+            wr(buf + 28, 4, 700);            /* with its dictionary, as the rules want */
+        if (cases[i].off == 8)
+            wr(buf + 20, 4, 0);              /* and no diff bytes either */
+        cr_assert_eq(upd_seg_entry_decode(buf, &h, &back), UPD_E_PKG_MANIFEST, "case %zu", i);
+    }
 }
 
 Test(format, auth_rules, .description = "auth block: layout, unknown algorithm and stray bytes refused")
@@ -467,6 +517,67 @@ Test(format, sparse_split_records, .description = "split diff bytes: heads for r
         for (size_t i = 0; i < len; i++)
             cr_assert_eq((uint8_t)(old_img[i] + out[i]), new_img[i], "round %d byte %zu", round, i);
     }
+}
+
+Test(format, sparse_writer, .description = "dense diffs written in pieces of any size give upd_sparse_encode's streams; a full stream is UPD_E_LIMIT")
+{
+    static uint8_t old_img[40000], new_img[40000], d[40000], r1[40010], b1[40000], r2[40010],
+        b2[40000];
+    uint64_t seed = 11;
+    for (int round = 0; round < 60; round++) {
+        /* two ops per round, so the writer's state crosses an op's end */
+        size_t len = 1 + (size_t)(rnd(&seed) % 20000), len2 = 1 + (size_t)(rnd(&seed) % 20000);
+        unsigned density = (unsigned)(rnd(&seed) % 4);   /* none, sparse, dense, all */
+        for (size_t i = 0; i < len + len2; i++) {
+            old_img[i] = (uint8_t)rnd(&seed);
+            int change = density == 3 || (density && rnd(&seed) % (density == 1 ? 97 : 3) == 0);
+            new_img[i] = (uint8_t)(old_img[i] + (change ? 1 + rnd(&seed) % 255 : 0));
+            d[i] = (uint8_t)(new_img[i] - old_img[i]);
+        }
+        size_t nr = 0, nb = 0, k, l;
+        upd_sparse_encode(old_img, new_img, len, r1, &k, b1, &l);
+        nr += k, nb += l;
+        upd_sparse_encode(old_img + len, new_img + len, len2, r1 + nr, &k, b1 + nb, &l);
+        nr += k, nb += l;
+        upd_sparse_writer w;
+        upd_sparse_writer_init(&w, r2, nr, b2, nb);
+        size_t op_len[2] = { len, len2 }, at = 0;
+        for (int op = 0; op < 2; op++) {
+            for (size_t x = 0; x < op_len[op];) {
+                size_t piece = 1 + (size_t)(rnd(&seed) % 3000);
+                piece = piece < op_len[op] - x ? piece : op_len[op] - x;
+                cr_assert_eq(upd_sparse_write(&w, d + at + x, piece), 0, "round %d", round);
+                x += piece;
+            }
+            at += op_len[op];
+            cr_assert_eq(upd_sparse_write_end(&w), 0, "round %d", round);
+        }
+        cr_assert(w.run == r2 + nr && w.byte == b2 + nb, "round %d: streams filled exactly", round);
+        cr_assert_eq(memcmp(r1, r2, nr), 0, "round %d: runs", round);
+        cr_assert_eq(memcmp(b1, b2, nb), 0, "round %d: bytes", round);
+        /* one byte less room in either stream: refused */
+        int limited = 0;
+        for (int which = 0; which < 2; which++) {
+            if ((which ? nb : nr) == 0)
+                continue;
+            upd_sparse_writer_init(&w, r2, nr - !which, b2, nb - which);
+            int rc = upd_sparse_write(&w, d, len);
+            rc = rc ? rc : upd_sparse_write_end(&w);
+            rc = rc ? rc : upd_sparse_write(&w, d + len, len2);
+            rc = rc ? rc : upd_sparse_write_end(&w);
+            cr_assert_eq(rc, UPD_E_LIMIT, "round %d, %s one short", round, which ? "bytes" : "runs");
+            limited++;
+        }
+        cr_assert_geq(limited, 1);
+    }
+    /* a run that needs a long varint: 2^21 zeros */
+    static uint8_t zeros[1u << 21];
+    uint8_t run[4], byte[1];
+    upd_sparse_writer w;
+    upd_sparse_writer_init(&w, run, sizeof run, byte, 0);
+    cr_assert_eq(upd_sparse_write(&w, zeros, sizeof zeros), 0);
+    cr_assert_eq(upd_sparse_write_end(&w), 0);
+    cr_assert(w.run == run + 4 && run[0] == 0x80 && run[1] == 0x80 && run[2] == 0x80 && run[3] == 0x01);
 }
 
 Test(format, op_roundtrip_random, .description = "100k random ops encode and decode exactly")

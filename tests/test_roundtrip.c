@@ -161,9 +161,9 @@ Test(roundtrip, smallest_segments, .description = "2 MiB segments force many seg
 }
 
 Test(roundtrip, any_thread_count_same_package, .timeout = 300,
-     .description = "an 8 MiB image, and a 24 MiB text whose segments use literal dictionaries, "
-                    "in 2 MiB segments, matched and compressed on 1 and on 3 threads: the same "
-                    "package")
+     .description = "an 8 MiB image in LZMA2 segments, and a 24 MiB text whose zstd segments use "
+                    "literal dictionaries, in 2 MiB segments, matched and compressed on 1 and on 3 "
+                    "threads: the same package")
 {
     for (int text = 0; text < 2; text++) {
         synth_pair sp;
@@ -173,6 +173,8 @@ Test(roundtrip, any_thread_count_same_package, .timeout = 300,
         upd_diff_params_default(&p);
         p.level = 1;
         p.segment_size = 2u << 20;
+        /* an encoder reused from segment to segment carries nothing over either */
+        p.lzma = text ? UPD_LZMA_NEVER : UPD_LZMA_ALWAYS;
         buf_t pkg[2];
         for (int i = 0; i < 2; i++) {
             p.threads = i ? 3 : 1;
@@ -184,6 +186,9 @@ Test(roundtrip, any_thread_count_same_package, .timeout = 300,
         if (text)
             cr_assert(pkg_dict_segments(&pkg[0]) > 0 && pkg_segments(&pkg[0]) > 2, "%d of %d",
                       pkg_dict_segments(&pkg[0]), pkg_segments(&pkg[0]));
+        else
+            cr_assert(pkg_lzma_segments(&pkg[0]) >= 2, "%d LZMA2 segments",
+                      pkg_lzma_segments(&pkg[0]));
         cr_assert(pkg[0].n == pkg[1].n && !memcmp(pkg[0].p, pkg[1].p, pkg[0].n),
                   "text %d, 1 thread: %zu bytes, 3 threads: %zu bytes, or other bytes", text,
                   pkg[0].n, pkg[1].n);
@@ -1000,7 +1005,8 @@ Test(roundtrip, streams_get_blocks_of_their_own, .timeout = 120,
         upd_diff_params p;
         upd_diff_params_default(&p);
         p.threads = 1;
-        p.dict_max = 0;      /* one frame per segment */
+        p.dict_max = 0;      /* one frame per segment ... */
+        p.lzma = UPD_LZMA_NEVER;   /* ... of zstd */
         buf_t pkg;
         cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &pkg), 0);
         upd_seg_entry e;
@@ -1050,14 +1056,22 @@ static void diff_with(const synth_pair *sp, const upd_diff_params *p, buf_t *pkg
     cr_assert_eq(rc, 0, "diff: %s", upd_strerror(rc));
 }
 
-Test(roundtrip, trials_keep_the_smallest, .timeout = 300,
-     .description = "every kind, every trial count: the smallest trial is emitted, trial 1 is "
-                    "the one-trial package (its size, and its bytes where kept), and the result applies exactly")
+/* The defaults at level 3 on two threads, with LZMA2 segments as LZMA says. */
+static upd_diff_params fast_params(unsigned lzma)
 {
     upd_diff_params p;
     upd_diff_params_default(&p);
     p.threads = 2;
     p.level = 3;
+    p.lzma = lzma;
+    return p;
+}
+
+Test(roundtrip, trials_keep_the_smallest, .timeout = 300,
+     .description = "every kind, every trial count: the smallest trial is emitted, trial 1 is "
+                    "the one-trial package (its size, and its bytes where kept), and the result applies exactly")
+{
+    upd_diff_params p = fast_params(UPD_LZMA_NEVER);   /* trials_then_lzma has the rest */
     int varied = 0;
     for (const char *const *k = synth_kinds(); *k; k++) {
         synth_pair sp;
@@ -1091,6 +1105,65 @@ Test(roundtrip, trials_keep_the_smallest, .timeout = 300,
         synth_free(&sp);
     }
     cr_assert(varied, "no kind gave two trials different packages: the margins do nothing");
+}
+
+Test(roundtrip, trials_then_lzma, .timeout = 300,
+     .description = "with LZMA2 allowed the trials rank zstd packages and the kept one is made "
+                    "again with LZMA2 segments, kept only when smaller; it applies exactly")
+{
+    upd_diff_params p = fast_params(UPD_LZMA_AUTO);
+    p.trials = 3;
+    int chose = 0;
+    for (const char *const *k = synth_kinds(); *k; k++) {
+        synth_pair sp;
+        cr_assert_eq(synth_make(*k, 7, 512 << 10, &sp), 0, "synth %s", *k);
+        buf_t zstd, pkg, out;
+        upd_diff_stats stz, st;
+        p.lzma = UPD_LZMA_NEVER;
+        diff_with(&sp, &p, &zstd, &stz);
+        cr_assert_eq(pkg_lzma_segments(&zstd), 0, "%s", *k);
+        p.lzma = UPD_LZMA_AUTO;
+        diff_with(&sp, &p, &pkg, &st);
+        /* the same trials, the same ranking */
+        cr_assert(st.best_trial == stz.best_trial
+                  && !memcmp(st.trial_size, stz.trial_size, sizeof st.trial_size), "%s", *k);
+        cr_assert_leq(pkg.n, zstd.n, "%s: LZMA2 kept although larger", *k);
+        cr_assert_eq(st.lzma_segments, (uint32_t)pkg_lzma_segments(&pkg), "%s", *k);
+        if (!st.lzma_segments)
+            cr_assert(pkg.n == zstd.n && !memcmp(pkg.p, zstd.p, zstd.n), "%s", *k);
+        chose += st.lzma_segments > 0;
+        for (int in_place = 0; in_place < 2; in_place++) {
+            cr_assert_eq(apply_mem(pkg.p, pkg.n, sp.old_img, sp.old_len, in_place, 0, 0, &out), 0,
+                         "%s", *k);
+            check_out(&out, &sp, "mem", *k, in_place);
+            buf_free(&out);
+        }
+        buf_free(&zstd);
+        buf_free(&pkg);
+        synth_free(&sp);
+    }
+    cr_assert_gt(chose, 0, "no kind got an LZMA2 segment");
+}
+
+Test(roundtrip, every_kind_lzma, .timeout = 300,
+     .description = "every kind at 256 KiB and 2 MiB in LZMA2 segments (UPD_LZMA_ALWAYS), in "
+                    "memory and files, in place journaled and out of place, pushed whole and in "
+                    "4093-byte pieces")
+{
+    upd_diff_params p = fast_params(UPD_LZMA_ALWAYS);
+    for (const char *const *k = synth_kinds(); *k; k++) {
+        roundtrip(*k, 5, 256 << 10, &p, 0);
+        roundtrip(*k, 6, 2 << 20, &p, 4093);
+    }
+    /* and they are LZMA2 segments */
+    synth_pair sp;
+    cr_assert_eq(synth_make("exe-like", 5, 2 << 20, &sp), 0);
+    buf_t pkg;
+    cr_assert_eq(make_pkg(sp.old_img, sp.old_len, sp.new_img, sp.new_len, &p, &pkg), 0);
+    cr_assert(pkg_lzma_segments(&pkg) > 0 && pkg_lzma_segments(&pkg) == pkg_segments(&pkg),
+              "%d of %d segments", pkg_lzma_segments(&pkg), pkg_segments(&pkg));
+    buf_free(&pkg);
+    synth_free(&sp);
 }
 
 Test(roundtrip, trials_zero_is_default_and_too_many_refused)
@@ -1192,6 +1265,7 @@ Test(roundtrip, trials_over_several_chunks, .timeout = 300,
     upd_diff_params_default(&p);
     p.level = 1;
     p.trials = 1;
+    p.lzma = UPD_LZMA_NEVER;
     buf_t one, two, out;
     upd_diff_stats st;
     diff_with(&sp, &p, &one, &st);

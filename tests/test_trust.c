@@ -547,7 +547,7 @@ Test(tamper, manifest_and_swapped_segments, .timeout = 300, .init = multi_segmen
 
     /* an edited manifest with a recomputed digest: the signature catches it */
     memcpy(t, pkg, f->pkg.n);
-    t[m0 + 44] ^= 1;   /* first entry's segment SHA-256 */
+    t[m0 + 52] ^= 1;   /* first entry's segment SHA-256 */
     cr_assert_eq(reseal(t, f->pkg.n), 0);
     cr_assert_eq(apply_checked(f, t, f->pkg.n, &C.p), UPD_E_PKG_SIGNATURE);
 

@@ -26,7 +26,8 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
                "\"ops\":{\"copy\":%llu,\"diff\":%llu,\"lit\":%llu,\"fill\":%llu,\"stash\":%llu,"
                "\"resize\":%llu,\"drop\":%llu},\"copy_bytes\":%llu,\"diff_bytes\":%llu,\"lit_bytes\":%llu,"
                "\"fill_bytes\":%llu,\"unchanged_bytes\":%llu,\"stash_size\":%llu,"
-               "\"cycle_lit_bytes\":%llu,\"dict_segments\":%u,\"t_index\":%.3f,\"t_match\":%.3f,"
+               "\"cycle_lit_bytes\":%llu,\"dict_segments\":%u,\"lzma_segments\":%u,"
+               "\"t_index\":%.3f,\"t_match\":%.3f,"
                "\"t_plan\":%.3f,\"t_emit\":%.3f,\"trials\":%u,\"best_trial\":%u,\"trial_sizes\":[",
                (unsigned long long)st->pkg_size, new_len, st->segments,
                (unsigned long long)st->ops[UPD_OP_COPY], (unsigned long long)st->ops[UPD_OP_DIFF],
@@ -35,7 +36,7 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
                (unsigned long long)st->ops[UPD_OP_DROP], (unsigned long long)st->copy_bytes, (unsigned long long)st->diff_bytes,
                (unsigned long long)st->lit_bytes, (unsigned long long)st->fill_bytes,
                (unsigned long long)st->unchanged_bytes, (unsigned long long)st->stash_size,
-               (unsigned long long)st->cycle_lit_bytes, st->dict_segments,
+               (unsigned long long)st->cycle_lit_bytes, st->dict_segments, st->lzma_segments,
                st->t_index, st->t_match, st->t_plan, st->t_emit, st->trials, st->best_trial);
         for (unsigned t = 0; t < st->trials; t++)
             printf("%s%llu", t ? "," : "", (unsigned long long)st->trial_size[t]);
@@ -66,7 +67,9 @@ static void print_summary(const upd_diff_stats *st, size_t new_len, const cli_op
                (unsigned long long)st->lit_raw);
         printf("literals  %u of %u segments compressed against a dictionary\n", st->dict_segments,
                st->segments);
-        printf("trials    %u, kept #%u:", st->trials, st->best_trial + 1);
+        printf("lzma2     %u of %u segments\n", st->lzma_segments, st->segments);
+        /* with LZMA2 allowed the kept trial is made again with it */
+        printf("trials    %u, kept #%u (zstd):", st->trials, st->best_trial + 1);
         for (unsigned t = 0; t < st->trials; t++)
             printf(" %s", st->trial_size[t] ? cli_num(st->trial_size[t], a) : "(did not fit)");
         printf(" bytes\n");
@@ -84,7 +87,7 @@ int cmd_diff(int argc, char **argv)
         { "verbose", no_argument, 0, 'v' }, { "json", no_argument, 0, 'j' },
         { "sign", required_argument, 0, 'K' }, { "dict-max", required_argument, 0, 'D' },
         { "window", required_argument, 0, 'W' }, { "trials", required_argument, 0, 'R' },
-        { 0, 0, 0, 0 }
+        { "lzma", required_argument, 0, 'L' }, { 0, 0, 0, 0 }
     };
     const char *sign_key = NULL;
     upd_diff_params p;
@@ -105,6 +108,12 @@ int cmd_diff(int argc, char **argv)
         case 'W': if (cli_parse_size(optarg, &v) || v > SIZE_MAX) goto bad; p.window = (size_t)v; break;
         case 't': if (cli_parse_size(optarg, &v) || v > UINT_MAX) goto bad; p.threads = (unsigned)v; break;
         case 'R': if (cli_parse_size(optarg, &v) || v > UINT_MAX) goto bad; p.trials = (unsigned)v; break;
+        case 'L':
+            if (!strcmp(optarg, "auto")) p.lzma = UPD_LZMA_AUTO;
+            else if (!strcmp(optarg, "never")) p.lzma = UPD_LZMA_NEVER;
+            else if (!strcmp(optarg, "always")) p.lzma = UPD_LZMA_ALWAYS;
+            else goto bad;
+            break;
         case 'P': p.package_id = optarg; break;
         case 'F': p.from_version = optarg; break;
         case 'T': p.to_version = optarg; break;

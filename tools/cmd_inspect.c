@@ -90,19 +90,24 @@ int cmd_inspect(int argc, char **argv)
      * figure an embedder sizes its memory by */
     uint64_t need = upd_applier_mem_need(h, 0);
     /* segments whose diff bytes are split into heads and tails (FORMAT.md
-     * 6.5); -1 when a manifest entry cannot be read (the verdict says why) */
-    long split = 0;
+     * 6.5), and LZMA2 ones (5.2); -1 when a manifest entry cannot be read
+     * (the verdict says why) */
+    long split = 0, lzma = 0;
     for (uint32_t i = 0; split >= 0 && i < h->seg_count; i++) {
         size_t at = h->header_size + (size_t)i * UPD_SEG_ENTRY_SIZE;
         upd_seg_entry e;
-        if (at + UPD_SEG_ENTRY_SIZE > len || upd_seg_entry_decode(pkg + at, h, &e) < 0)
-            split = -1;
-        else
+        if (at + UPD_SEG_ENTRY_SIZE > len || upd_seg_entry_decode(pkg + at, h, &e) < 0) {
+            split = lzma = -1;
+        } else {
             split += e.dtail_len > 0;
+            lzma += e.dense_len > 0;
+        }
     }
-    char nsplit[24] = "?";
-    if (split >= 0)
+    char nsplit[24] = "?", nlzma[24] = "?";
+    if (split >= 0) {
         snprintf(nsplit, sizeof nsplit, "%ld", split);
+        snprintf(nlzma, sizeof nlzma, "%ld", lzma);
+    }
     char jid[2 * UPD_ID_MAX + 1], jfrom[2 * UPD_ID_MAX + 1], jto[2 * UPD_ID_MAX + 1];
     if (o.json) {
         printf("{\"format\":%u,\"package_id\":\"%s\",\"from\":\"%s\",\"to\":\"%s\","
@@ -110,7 +115,8 @@ int cmd_inspect(int argc, char **argv)
                "\"header_size\":%u,\"prefix_size\":%llu,"
                "\"block_size\":%u,\"segments\":%u,\"seg_max\":%u,\"seg_cmax\":%u,"
                "\"dict_max\":%u,\"frozen_ranges\":%u,\"stash_size\":%llu,"
-               "\"write_ranges\":%u,\"stash_ranges\":%u,\"split_segments\":%s,\"mem_need\":%llu,"
+               "\"write_ranges\":%u,\"stash_ranges\":%u,\"split_segments\":%s,"
+               "\"lzma_segments\":%s,\"mem_need\":%llu,"
                "\"mem_need_journaled\":%llu,"
                "\"ops\":{\"copy\":%llu,\"diff\":%llu,\"lit\":%llu,"
                "\"fill\":%llu,\"stash\":%llu,\"resize\":%llu,\"drop\":%llu},\"package_size\":%zu,"
@@ -123,6 +129,7 @@ int cmd_inspect(int argc, char **argv)
                h->block_size, h->seg_count, h->seg_max, h->seg_cmax, h->dict_max,
                h->frozen_ranges, (unsigned long long)h->stash_size,
                h->write_ranges, h->stash_ranges, split >= 0 ? nsplit : "null",
+               lzma >= 0 ? nlzma : "null",
                (unsigned long long)need,
                (unsigned long long)(need + UPD_JOURNAL_MEM),
                (unsigned long long)st.ops[UPD_OP_COPY],
@@ -149,7 +156,8 @@ int cmd_inspect(int argc, char **argv)
                    h->frozen_ranges);
         else
             printf(", no dictionaries");
-        printf(", diff bytes split in %s of %u segments\n", nsplit, h->seg_count);
+        printf(", diff bytes split in %s of %u segments, LZMA2 in %s\n", nsplit, h->seg_count,
+               nlzma);
         printf("memory      needs %s bytes of applier window (%s in place, journaled); "
                "at most %u ranges written, %u saved\n",
                cli_num(need, a1), cli_num(need + UPD_JOURNAL_MEM, a2), h->write_ranges,

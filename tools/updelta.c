@@ -14,7 +14,8 @@ static int usage(FILE *f)
     fprintf(f,
         "usage: updelta COMMAND ...\n"
         "  diff OLD NEW -o PKG [--level N] [--segment-size N] [--stash-max N]\n"
-        "       [--block-size N] [--threads N] [--trials N] [--dict-max N] [--window N] [--package-id ID]\n"
+        "       [--block-size N] [--threads N] [--trials N] [--dict-max N] [--window N]\n"
+        "       [--lzma auto|never|always] [--package-id ID]\n"
         "       [--from V] [--to V] [--sign PRIVATE.key]\n"
         "  apply OLD PKG -o NEW [TRUST] [POLICY] [--window N] [IO]  out of place\n"
         "  apply --in-place TARGET PKG [TRUST] [POLICY] [--window N]\n"

@@ -110,6 +110,9 @@ struct upd_applier {
     uint8_t  *iobuf;            /* source chunks, diff added in place */
     size_t    iobuf_size;
     ZSTD_DCtx *dctx;
+    void     *xz;               /* LZMA2 segments: the decoder (xz.c; NULL: none) */
+    uint8_t  *xz_piece;         /* ... a piece of a dense diff */
+    size_t    xz_mem;           /* ... the decoder's allocations */
 
     upd_io   *stash;            /* params' stash, or the in-memory one below */
     upd_io   *stash_mem;
@@ -169,6 +172,24 @@ int upd_ap_fills_gaps(const upd_applier *a);
  * hold old bytes in place but not yet in such a target, from the source.
  * Errors: UPD_E_IO_*. */
 int upd_ap_gaps_read(upd_applier *a, uint64_t lo, uint64_t hi, uint8_t *buf);
+
+/* xz.c: LZMA2 segments.  The decoder's allocations are held to
+ * UPD_LZMA_DEC_MEM (liblzma 5.4 estimates 1,114,168 bytes for the format's
+ * dictionary), and a dense diff is decoded UPD_LZMA_PIECE bytes at a time:
+ * UPD_LZMA_MEM in all, which upd_applier_mem_need counts when the header
+ * has UPD_PKG_LZMA. */
+#define UPD_LZMA_DEC_MEM (1152u << 10)
+#define UPD_LZMA_PIECE   (64u << 10)
+#define UPD_LZMA_MEM     (UPD_LZMA_DEC_MEM + UPD_LZMA_PIECE)
+/* Make the decoder (on a header with UPD_PKG_LZMA).  Errors: UPD_E_NOMEM. */
+int  upd_ap_xz_init(upd_applier *a);
+void upd_ap_xz_free(upd_applier *a);
+/* Decode E's segment (dense_len > 0) from cbuf into dbuf, its dense diff
+ * as the sparse streams.  Errors: UPD_E_SEG_DECODE (a malformed stream,
+ * one that ends early or goes on), UPD_E_OP_DECODE, UPD_E_OP_STREAM (the
+ * DIFF ops do not use up the dense diff exactly, or it spells other
+ * stream lengths than E's), UPD_E_NOMEM. */
+int  upd_ap_decode_xz(upd_applier *a, const upd_seg_entry *e);
 
 /* segment.c: validate every op of the decoded segment E. */
 int upd_ap_validate_segment(upd_applier *a, const upd_seg_entry *e);

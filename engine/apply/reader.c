@@ -64,7 +64,7 @@ uint64_t upd_applier_mem_need(const upd_header *h, size_t window)
     return iobuf_size(window) + DCTX_BOUND + (uint64_t)h->seg_cmax + h->seg_max + h->dict_max
          + (uint64_t)h->seg_count * sizeof(upd_seg_entry)
          + upd_rangeset_max_mem(h->write_ranges) + upd_rangemap_max_mem(h->stash_ranges)
-         + upd_rangeset_max_mem(h->frozen_ranges);
+         + upd_rangeset_max_mem(h->frozen_ranges) + (h->flags & UPD_PKG_LZMA ? UPD_LZMA_MEM : 0);
 }
 
 int upd_applier_create(upd_applier **out, const upd_apply_params *p)
@@ -104,6 +104,7 @@ void upd_applier_free(upd_applier *a)
         return;
     upd_sha256_free(a->hash);
     ZSTD_freeDCtx(a->dctx);
+    upd_ap_xz_free(a);
     upd_io_buf_free(a->p.target, a->iobuf, a->iobuf_size);
     upd_io_buf_free(a->p.target, a->cbuf, a->h.seg_cmax);
     upd_io_buf_free(a->p.target, a->dbuf, a->h.seg_max);
@@ -171,6 +172,8 @@ static int on_header(upd_applier *a)
     a->dict = h->dict_max ? ap_buf(a, h->dict_max) : NULL;
     if (!a->manifest || !a->cbuf || !a->dbuf || (h->dict_max && !a->dict))
         return UPD_E_NOMEM;
+    if (h->flags & UPD_PKG_LZMA)
+        UPD_CHECK(upd_ap_xz_init(a));
     if (mem_stash) {
         UPD_CHECK(upd_io_open_mem(&a->stash_mem, NULL, 0, (size_t)h->stash_size));
         UPD_CHECK(upd_io_resize(a->stash_mem, h->stash_size));

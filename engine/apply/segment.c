@@ -195,6 +195,8 @@ static int decode_lit_frame(upd_applier *a, const upd_seg_entry *e)
 
 int upd_ap_decode_segment(upd_applier *a, const upd_seg_entry *e)
 {
+    if (e->dense_len)
+        return upd_ap_decode_xz(a, e);
     size_t lits = e->lit_csize ? e->lit_len : 0;
     UPD_CHECK(decode_frame(a->dctx, a->dbuf, (size_t)upd_seg_entry_usize(e) - lits, a->cbuf,
                            e->csize - e->lit_csize));

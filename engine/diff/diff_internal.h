@@ -6,6 +6,7 @@
  *   drops.c   DROPs: saved ranges forgotten after their last reader
  *   lits.c    literals last in their segment, and their dictionary windows
  *   emit.c    segments, compression, package bytes
+ *   xz.c      LZMA2 segments
  *   diff.c    upd_diff(): the pipeline */
 #ifndef UPD_DIFF_INTERNAL_H
 #define UPD_DIFF_INTERNAL_H
@@ -152,16 +153,34 @@ int upd_dict_windows(const upd_gops *sched, const upd_cuts *cuts, uint32_t max, 
  * Errors: UPD_E_NOMEM. */
 int upd_dict_frozen_peak(const upd_window *w, size_t n, uint32_t *peak);
 
+/* An LZMA2 encoder (xz.c), reused from segment to segment: its tables
+ * are about 13 MiB. */
+typedef struct upd_xz upd_xz;
+int  upd_xz_create(upd_xz **out);
+void upd_xz_free(upd_xz *x);
+/* The LZMA2 form of the segment of OPS[0..N) (FORMAT.md 5.2): its control
+ * region CTRL[0..CTRL_LEN), the DIFF ops' diffs whole, the LIT ops'
+ * bytes, at a preset that follows zstd's LEVEL, into OUT[0..CAP), its
+ * length in *OUT_LEN and the DIFF ops' bytes in *DENSE.  Returns 0, or 1
+ * when it does not fit CAP (the caller's limit: the zstd form's size).
+ * Errors: UPD_E_NOMEM, UPD_E_COMPRESS. */
+int  upd_xz_segment(upd_xz *x, int level, const uint8_t *ctrl, size_t ctrl_len,
+                    const upd_gop *ops, size_t n, const uint8_t *old_img,
+                    const uint8_t *new_img, uint8_t *out, size_t cap, size_t *out_len,
+                    uint64_t *dense);
+
 /* Pack the schedule into the segments CUTS gives, compress (literals
  * against a window of at most DICT_BUDGET bytes where that pays: such a
  * segment's ops are encoded in LITS_LAST's order, SCHED with each segment's
- * LITs last; NULL: no dictionaries), and write the package.  A DROP after
- * another kind of op in its segment is UPD_E_PLAN (the applier's rule). */
+ * LITs last; NULL: no dictionaries; segments with DIFF ops as LZMA2 where
+ * XZ allows it and that is smaller by UPD_XZ_GAIN), and write the package.
+ * A DROP after another kind of op in its segment is UPD_E_PLAN (the
+ * applier's rule). */
 int upd_emit(const upd_gops *sched, const upd_gops *lits_last, const upd_cuts *cuts,
              const uint8_t *old_img, size_t old_len,
              const uint8_t *new_img, size_t new_len, const upd_plan_info *info,
-             uint32_t dict_budget, const upd_diff_params *p, upd_write_fn out, void *out_user,
-             upd_diff_stats *st);
+             uint32_t dict_budget, int xz, const upd_diff_params *p, upd_write_fn out,
+             void *out_user, upd_diff_stats *st);
 
 #define UPD_PIECE (1u << 20)   /* largest op before scheduling */
 

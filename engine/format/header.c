@@ -14,13 +14,13 @@ enum {  /* header offsets; the three strings follow at H_STR */
 };
 enum {  /* manifest entry offsets */
     M_CSIZE = 0, M_CTRL = 4, M_DIFF = 8, M_LIT = 12, M_OPS = 16, M_DBYTE = 20, M_LITC = 24,
-    M_DICTLEN = 28, M_DICTOFF = 32, M_DTAIL = 40, M_SHA = 44
+    M_DICTLEN = 28, M_DICTOFF = 32, M_DTAIL = 40, M_DENSE = 44, M_SHA = 52
 };
 enum {  /* auth block offsets */
     A_DIGEST = 0, A_ALG = 32, A_KEYID = 33, A_SIG = 41
 };
 
-#define KNOWN_FLAGS 0u   /* no header flags are defined (version 6) */
+#define KNOWN_FLAGS UPD_PKG_LZMA
 
 static int all_zero(const uint8_t *p, size_t n)
 {
@@ -201,6 +201,7 @@ int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e)
     e->dict_len = upd_rd32(p + M_DICTLEN);
     e->dict_off = upd_rd64(p + M_DICTOFF);
     e->dtail_len = upd_rd32(p + M_DTAIL);
+    e->dense_len = upd_rd64(p + M_DENSE);
     memcpy(e->sha256, p + M_SHA, 32);
     /* every diff byte follows a run varint of at least one byte */
     if (e->csize == 0 || e->csize > h->seg_cmax || upd_seg_entry_usize(e) > h->seg_max
@@ -213,6 +214,11 @@ int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e)
     if (e->lit_csize >= e->csize || (e->lit_csize == 0) != (e->dict_len == 0)
         || (e->lit_csize && !e->lit_len) || e->dict_len > h->dict_max
         || (!e->dict_len && e->dict_off) || upd_range_exceeds(e->dict_off, e->dict_len, image))
+        return UPD_E_PKG_MANIFEST;
+    /* an LZMA2 segment's dense diff holds every diff byte (in record
+     * order), and its ops lie in the images */
+    if (e->dense_len && (!(h->flags & UPD_PKG_LZMA) || e->dtail_len || e->lit_csize
+                         || !e->diff_len || e->dense_len < e->dbyte_len || e->dense_len > image))
         return UPD_E_PKG_MANIFEST;
     return 0;
 }
@@ -230,6 +236,7 @@ void upd_seg_entry_encode(const upd_seg_entry *e, void *out)
     upd_wr32(p + M_DICTLEN, e->dict_len);
     upd_wr64(p + M_DICTOFF, e->dict_off);
     upd_wr32(p + M_DTAIL, e->dtail_len);
+    upd_wr64(p + M_DENSE, e->dense_len);
     memcpy(p + M_SHA, e->sha256, 32);
 }
 

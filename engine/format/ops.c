@@ -14,6 +14,7 @@
  * the previous COPY or DIFF's shift: consecutive covers of one alignment,
  * or across an edit that keeps the length, code 0. */
 #include "updelta/format.h"
+#include "../common/check.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -400,6 +401,49 @@ int upd_sparse_split_op(upd_sparse_cursor *c, uint64_t len, uint8_t *heads, size
         pos += z + 1;
     }
     return rc;
+}
+
+void upd_sparse_writer_init(upd_sparse_writer *w, void *runs, size_t runs_cap, void *bytes,
+                            size_t bytes_cap)
+{
+    w->run = runs;
+    w->run_end = w->run + runs_cap;
+    w->byte = bytes;
+    w->byte_end = w->byte + bytes_cap;
+    w->zeros = 0;
+}
+
+static int put_run(upd_sparse_writer *w)
+{
+    uint8_t v[10];
+    size_t n = (size_t)put_var(v, w->zeros);
+    if ((size_t)(w->run_end - w->run) < n)
+        return UPD_E_LIMIT;
+    memcpy(w->run, v, n);
+    w->run += n;
+    w->zeros = 0;
+    return 0;
+}
+
+int upd_sparse_write(upd_sparse_writer *w, const uint8_t *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t z = upd_zero_prefix(d + i, n - i);   /* a dense diff is mostly zeros */
+        w->zeros += z;
+        i += z;
+        if (i == n)
+            break;
+        if (w->byte == w->byte_end)
+            return UPD_E_LIMIT;
+        UPD_CHECK(put_run(w));
+        *w->byte++ = d[i];
+    }
+    return 0;
+}
+
+int upd_sparse_write_end(upd_sparse_writer *w)
+{
+    return put_run(w);
 }
 
 void upd_sparse_encode(const uint8_t *old_img, const uint8_t *new_img, size_t len, uint8_t *runs,

@@ -62,6 +62,14 @@
 #define UPD_DEFAULT_TRIALS     3u
 #define UPD_MAX_TRIALS         4u
 #define UPD_MAX_THREADS        64u   /* upd_diff_params.threads at most */
+/* upd_diff_params.lzma: where segments may be LZMA2 (FORMAT.md 5.2), whose
+ * applier holds an LZMA2 decoder (about 1.2 MiB more memory) and decodes
+ * them at a fraction of zstd's speed. */
+#define UPD_LZMA_AUTO          0u    /* a segment with DIFF ops whose LZMA2 form is
+                                        smaller by a 32nd, when the window has room */
+#define UPD_LZMA_NEVER         1u    /* zstd only */
+#define UPD_LZMA_ALWAYS        2u    /* every segment with DIFF ops (when the window
+                                        has room and the form fits a segment's bound) */
 
 typedef struct {
     int      level;           /* zstd level, 1..22 */
@@ -81,6 +89,7 @@ typedef struct {
     unsigned trials;          /* match trials, 1..UPD_MAX_TRIALS (1: bsdiff's scan
                                  alone, fastest; 0: UPD_DEFAULT_TRIALS); the
                                  smallest package is kept */
+    unsigned lzma;            /* UPD_LZMA_* (0: AUTO) */
     const char *package_id;   /* ROM package id, at most UPD_ID_MAX bytes ("" if NULL) */
     const char *from_version; /* at most UPD_VERSION_MAX bytes */
     const char *to_version;
@@ -98,9 +107,12 @@ typedef struct {
     uint64_t ctrl_raw, diff_raw, lit_raw;   /* stream bytes before compression */
     uint32_t segments;
     uint32_t dict_segments;           /* segments whose literals use a dictionary */
+    uint32_t lzma_segments;           /* LZMA2 segments */
     unsigned trials, best_trial;      /* trials asked for; the one emitted (0-based) */
     uint64_t trial_size[UPD_MAX_TRIALS];   /* each trial's package bytes (0: none,
-                                              it did not fit the window) */
+                                              it did not fit the window); with
+                                              LZMA2 allowed and several trials,
+                                              its zstd package's (upd_diff) */
     /* The other counts are the emitted package's; the times add up every
      * trial's (each scan, refine, plan and emit). */
     double   t_index, t_match, t_plan, t_emit;   /* seconds */
@@ -125,7 +137,10 @@ typedef int (*upd_write_fn)(void *user, const void *data, size_t len);
  * time, each as large as a package) and only one reaches OUT, in one call:
  * the smallest of those that fit the aim, else the smallest that fits the
  * window; a trial that fits no window is passed over (UPD_E_LIMIT when
- * none fits).  The same inputs and parameters give the same bytes,
+ * none fits).  Where P->lzma allows LZMA2 segments the trials are ranked
+ * on zstd packages, and the kept trial is then made again with LZMA2
+ * segments where they are smaller, which is emitted when it beats the
+ * zstd one.  The same inputs and parameters give the same bytes,
  * whatever P->threads.
  * Every package is checked as it goes out by a dry-run applier with
  * P->window (digests, ops, header counts, memory), so OUT never gets one an

@@ -8,7 +8,8 @@
  *   manifest  seg_count entries of UPD_SEG_ENTRY_SIZE bytes
  *   auth      UPD_AUTH_SIZE bytes: SHA-256 of header||manifest and a
  *             signature slot over the same bytes
- *   segments  seg_count independent zstd frames
+ *   segments  seg_count independent frames: zstd, or where the header's
+ *             UPD_PKG_LZMA allows it, raw LZMA2 with the diff stored dense
  *
  * Each segment decodes to four parts laid end to end: the control region
  * (the operations, itself four streams of their fields), diff runs and diff bytes (the DIFF ops' sparse payload, see
@@ -30,17 +31,18 @@
 #include "common.h"
 
 #define UPD_MAGIC            "\x89UPDLTA\n"   /* 8 bytes */
-#define UPD_FORMAT_VERSION   6   /* 2: sparse DIFF payload; 3: variable-length header,
+#define UPD_FORMAT_VERSION   7   /* 2: sparse DIFF payload; 3: variable-length header,
                                     literal-frame dictionaries; 4: the control stream
                                     split by field, sources coded by shift; 5: DROP;
-                                    6: diff bytes split into heads and tails */
+                                    6: diff bytes split into heads and tails; 7: LZMA2
+                                    segments with a dense diff */
 #define UPD_ID_MAX           48    /* package id string, bytes */
 #define UPD_VERSION_MAX      32    /* from/to version strings, bytes */
 #define UPD_HEADER_PREAMBLE  12    /* magic, version, header_size: what sizes the rest */
 #define UPD_HEADER_FIXED     144   /* the preamble and every fixed-width field */
 #define UPD_HEADER_MIN       (UPD_HEADER_FIXED + 3)   /* three empty strings */
 #define UPD_HEADER_MAX       (UPD_HEADER_MIN + UPD_ID_MAX + 2 * UPD_VERSION_MAX)
-#define UPD_SEG_ENTRY_SIZE   76
+#define UPD_SEG_ENTRY_SIZE   84
 #define UPD_AUTH_SIZE        105
 #define UPD_AUTH_SIGNED      41    /* auth bytes the signature covers: digest, alg, key id */
 
@@ -50,6 +52,13 @@
 #define UPD_MAX_SEG_SIZE     (64u << 20)      /* decoded segment, bytes */
 #define UPD_MIN_BLOCK        512u
 #define UPD_MAX_BLOCK        (1u << 20)
+
+/* Header flags. */
+#define UPD_PKG_LZMA         1u    /* segments may be LZMA2 (upd_seg_entry.dense_len): the
+                                      applier then holds an LZMA2 decoder */
+/* An LZMA2 segment's matches reach back at most this far: the decoder's
+ * dictionary, whatever the segment's size. */
+#define UPD_LZMA_DICT        (1u << 20)
 
 /* Signature algorithms in the auth block. */
 #define UPD_SIG_NONE         0
@@ -90,6 +99,12 @@ typedef struct {
                                   segment is one frame of all four streams) */
     uint32_t dict_len;         /* the literal frame's dictionary: image bytes */
     uint64_t dict_off;         /* [dict_off, dict_off + dict_len) (0, 0: none) */
+    uint64_t dense_len;        /* > 0: the segment is one raw LZMA2 stream of the
+                                  control region, then the DIFF ops' diffs whole
+                                  (dense_len bytes: every op's len, zeros included),
+                                  then the literals; the applier turns the dense
+                                  diff into the sparse streams above as it decodes
+                                  (upd_sparse_writer).  0: zstd */
     uint8_t  sha256[32];       /* of the compressed frame */
 } upd_seg_entry;
 
@@ -125,7 +140,8 @@ UPD_API int upd_header_encode(const upd_header *h, void *out, size_t cap);
  * against H.  Errors: UPD_E_PKG_MANIFEST (a field out of range, more diff
  * bytes than diff-run bytes, more tails than diff bytes, a literal frame
  * or dictionary that does not fit its segment, H's dict_max or the
- * images). */
+ * images; an LZMA2 segment without H's UPD_PKG_LZMA, with tails, a
+ * literal frame, no diff runs, or fewer dense bytes than diff bytes). */
 UPD_API int upd_seg_entry_decode(const void *buf, const upd_header *h, upd_seg_entry *e);
 UPD_API void upd_seg_entry_encode(const upd_seg_entry *e, void *out);
 
@@ -271,6 +287,24 @@ UPD_API int upd_sparse_skip(upd_sparse_cursor *c, uint64_t len);
  * count advanced).  Returns 0 at the op's end, or upd_sparse_next's error. */
 UPD_API int upd_sparse_split_op(upd_sparse_cursor *c, uint64_t len, uint8_t *heads, size_t *nh,
                                 uint8_t *tails, size_t *nt);
+
+/* Writes a DIFF payload from dense diffs in record order, as an LZMA2
+ * segment's decoder does: the diff of each DIFF op in pieces of any size,
+ * then the op's end. */
+typedef struct {
+    uint8_t *run, *run_end;           /* next free byte of diff-runs, and its end */
+    uint8_t *byte, *byte_end;         /* the same for diff-bytes */
+    uint64_t zeros;                   /* the zero run so far */
+} upd_sparse_writer;
+
+/* W writing at RUNS[0..RUNS_CAP) and BYTES[0..BYTES_CAP). */
+UPD_API void upd_sparse_writer_init(upd_sparse_writer *w, void *runs, size_t runs_cap,
+                                    void *bytes, size_t bytes_cap);
+/* The next N diff bytes D of the current op.  Errors: UPD_E_LIMIT (a
+ * stream is full; W is then unusable). */
+UPD_API int upd_sparse_write(upd_sparse_writer *w, const uint8_t *d, size_t n);
+/* The current op ends (its last record).  Errors: UPD_E_LIMIT. */
+UPD_API int upd_sparse_write_end(upd_sparse_writer *w);
 
 /* The records of NEW[i] - OLD[i] (mod 256), i < LEN, appended at RUNS
  * (at most LEN + 10 bytes) and BYTES (at most LEN bytes); *RUNS_LEN and
