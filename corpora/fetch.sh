@@ -15,7 +15,8 @@
 #
 # Exit status: 0 ok, 1 fetch/verify failure, 2 usage error.
 # Meant for a fresh Debian 12 as root: installs npm and ca-certificates with
-# apt-get when they are missing.
+# apt-get when they are missing, and adds a pair's foreign architecture
+# (PKG:arm64) to dpkg, with an apt-get update, when it is not there.
 
 set -euo pipefail
 
@@ -112,8 +113,28 @@ fetch_npm() {
     echo "$tgz"
 }
 
+# A foreign architecture's package (arm64 pairs: the firmware case) needs
+# that architecture in dpkg's list and its index: added once, as root.
+# The native one is asked for without its qualifier, as before.
+apt_name() {
+    local arch=${1#*:}
+    [[ $1 == *:* && $arch != "$(dpkg --print-architecture)" ]] && echo "$1" || echo "${1%%:*}"
+}
+
+ensure_arch() {
+    local arch=${1#*:}
+    [[ $1 == *:* && $arch != "$(dpkg --print-architecture)" ]] || return 0
+    dpkg --print-foreign-architectures | grep -qx "$arch" && return 0
+    is_root || die "$1: needs the $arch architecture added to dpkg (root)"
+    note "dpkg --add-architecture $arch"
+    dpkg --add-architecture "$arch"
+    apt_updated=0
+    apt_update_once
+}
+
 apt_has_version() {
-    local pkg=${1%%:*} ver=$2
+    local pkg ver=$2
+    pkg=$(apt_name "$1")
     apt-cache madison "$pkg" 2>/dev/null | awk -F'|' -v v="$ver" \
         '{ gsub(/ /, "", $2); if ($2 == v) found = 1 } END { exit !found }'
 }
@@ -121,6 +142,7 @@ apt_has_version() {
 # Runs in the main shell (not inside $(...)) so apt_update_once's flag sticks.
 ensure_deb_version() {
     local pkg=$1 ver=$2
+    ensure_arch "$pkg"
     apt_has_version "$pkg" "$ver" && return 0
     apt_update_once
     apt_has_version "$pkg" "$ver" ||
