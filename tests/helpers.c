@@ -594,9 +594,11 @@ static int count_entries(const buf_t *pkg, int (*is)(const upd_seg_entry *))
 
 static int has_dict(const upd_seg_entry *e) { return e->dict_len != 0; }
 static int is_lzma(const upd_seg_entry *e) { return e->dense_len != 0; }
+static int has_diff(const upd_seg_entry *e) { return e->diff_len != 0; }
 
 int pkg_dict_segments(const buf_t *pkg) { return count_entries(pkg, has_dict); }
 int pkg_lzma_segments(const buf_t *pkg) { return count_entries(pkg, is_lzma); }
+int pkg_diff_segments(const buf_t *pkg) { return count_entries(pkg, has_diff); }
 
 /* A line of pieces of the NL bytes of text before it: PIECES pieces of
  * PIECE bytes, NL / PIECES apart, into OUT.  A piece is longer than the

@@ -56,8 +56,9 @@ int apply_io_seeking(const upd_apply_params *p, const uint8_t *pkg, size_t pkg_l
 int resegment(const buf_t *in, unsigned k, buf_t *out);
 /* Segments of PKG whose literals use a dictionary (-1: bad package). */
 int pkg_dict_segments(const buf_t *pkg);
-/* LZMA2 segments of PKG (-1: bad package). */
+/* LZMA2 segments of PKG, and segments with DIFF ops (-1: bad package). */
 int pkg_lzma_segments(const buf_t *pkg);
+int pkg_diff_segments(const buf_t *pkg);
 /* Segments of PKG (-1: bad package). */
 int pkg_segments(const buf_t *pkg);
 /* Manifest entry I of PKG into *E, the offset of its bytes in *AT: 0, or

@@ -56,13 +56,16 @@ typedef struct {
 int upd_ap_xz_init(upd_applier *a)
 {
     xz_state *x = malloc(sizeof *x);
-    a->xz = x;
-    a->xz_piece = malloc(UPD_LZMA_PIECE);
-    if (!x || !a->xz_piece)
+    if (!x)
         return UPD_E_NOMEM;
-    a->mem += UPD_LZMA_PIECE;
+    /* ready for upd_ap_xz_free before anything else can fail */
     *x = (xz_state){ .s = LZMA_STREAM_INIT, .al = { xz_alloc, xz_free, a } };
     x->s.allocator = &x->al;
+    a->xz = x;
+    a->xz_piece = malloc(UPD_LZMA_PIECE);
+    if (!a->xz_piece)
+        return UPD_E_NOMEM;
+    a->mem += UPD_LZMA_PIECE;
     return 0;
 }
 

@@ -336,16 +336,17 @@ static void trial_progress_cb(void *user, int phase, uint64_t done, uint64_t tot
 }
 
 /* Trial T's package from covers CV: to OUT when it is the only trial, else
- * into *PKG; *AIMED as make_package says. */
+ * into *PKG; *AIMED as make_package says.  Its progress is the T-th of
+ * SLOTS parts of the bar. */
 static int run_trial(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
-                     size_t new_len, upd_covers *cv, unsigned t, const upd_diff_params *p,
-                     upd_bytes *pkg, upd_diff_stats *st, upd_write_fn out, void *out_user,
-                     int *aimed)
+                     size_t new_len, upd_covers *cv, unsigned t, unsigned slots,
+                     const upd_diff_params *p, upd_bytes *pkg, upd_diff_stats *st,
+                     upd_write_fn out, void *out_user, int *aimed)
 {
     if (p->trials == 1)
         return make_package(old_img, old_len, new_img, new_len, cv, p, out, out_user, st, aimed);
     upd_diff_params tp = *p;
-    trial_progress prog = { p, t, p->trials };
+    trial_progress prog = { p, t, slots };
     if (p->progress) {
         tp.progress = trial_progress_cb;
         tp.progress_user = &prog;
@@ -410,10 +411,12 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
     double t_refine = 0, t_plan = 0, t_emit = 0;
     int best_t = -1, best_aimed = 0, aimed = 0;
     /* Trials compare zstd packages, and the best one's covers are made
-     * again with LZMA2 segments: encoding them costs about a second per
-     * 3 MB of DIFF ops (esbuild's diff took 13.9 s with every trial's,
-     * 2.5 s with none), and the trials rank alike either way. */
-    int xz_after = n > 1 && p->lzma != UPD_LZMA_NEVER;
+     * again with LZMA2 segments where smaller: encoding them costs about a
+     * second per 3 MB of DIFF ops (esbuild's diff took 13.9 s with every
+     * trial's, 6.7 s this way, 2.5 s with none).  (UPD_LZMA_ALWAYS runs
+     * every trial with them: it promises them.) */
+    int xz_after = n > 1 && p->lzma == UPD_LZMA_AUTO;
+    unsigned slots = n + (unsigned)xz_after;
     upd_diff_params zp = *p;
     zp.lzma = xz_after ? UPD_LZMA_NEVER : p->lzma;
     upd_covers best_cv = { 0 };
@@ -428,8 +431,8 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
             rc = covers_copy(&cv[t], &found);
         ts = *st;
         if (!rc)
-            rc = run_trial(old_img, old_len, new_img, new_len, &cv[t], t, &zp, &pkg, &ts, out,
-                           out_user, &aimed);
+            rc = run_trial(old_img, old_len, new_img, new_len, &cv[t], t, slots, &zp, &pkg, &ts,
+                           out, out_user, &aimed);
         free(cv[t].v);   /* the duplicates were found before any trial */
         cv[t] = (upd_covers){ 0 };
         t_refine += ts.t_match - st->t_match;
@@ -457,14 +460,16 @@ int upd_diff(const uint8_t *old_img, size_t old_len, const uint8_t *new_img, siz
         free(found.v);
     }
     if (!rc && best_t >= 0 && xz_after) {
-        /* kept only when it beats the zstd package */
+        /* kept only when it beats the zstd package, which stands when this
+         * one cannot be made (no room, no memory); a package the dry run
+         * refuses (UPD_E_INTERNAL) is a bug to report, not to hide */
         ts = *st;
-        rc = run_trial(old_img, old_len, new_img, new_len, &best_cv, (unsigned)best_t, p, &pkg,
-                       &ts, out, out_user, &aimed);
+        rc = run_trial(old_img, old_len, new_img, new_len, &best_cv, n, slots, p, &pkg, &ts, out,
+                       out_user, &aimed);
         t_refine += ts.t_match - st->t_match;
         t_plan += ts.t_plan;
         t_emit += ts.t_emit;
-        if (rc == UPD_E_LIMIT)
+        if (rc == UPD_E_LIMIT || rc == UPD_E_NOMEM || rc == UPD_E_COMPRESS)
             rc = 0;
         else if (!rc && upd_trial_beats(aimed, ts.pkg_size, best_aimed, best_st.pkg_size)) {
             upd_bytes swap = best;

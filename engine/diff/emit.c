@@ -189,9 +189,8 @@ static int add_op(seg_builder *sb, const upd_gop *g, const uint8_t *old, const u
  * applier's read of the window) only when the trial saves at least this
  * many bytes with it. */
 #define DICT_GAIN_MIN    32
-/* An LZMA2 segment decodes at a fraction of zstd's speed (arm64
- * libsystemd-shared's: 5 ms for 3.4 MB of dense diff, against 1 ms): it
- * replaces the zstd form only when at least this fraction smaller. */
+/* An LZMA2 segment decodes at a fraction of zstd's speed: it replaces the
+ * zstd form only when more than this fraction smaller. */
 #define UPD_XZ_GAIN      32
 
 typedef struct {
@@ -442,32 +441,40 @@ static int try_split(const zjob *j, segment *s, ZSTD_CCtx *cc)
     return rc;
 }
 
-/* The LZMA2 form of S instead of its zstd frame (CSIZE bytes in s->comp)
- * when it is smaller by UPD_XZ_GAIN (with UPD_LZMA_ALWAYS: when it fits
- * the format's bound of a segment). */
+/* The LZMA2 form of S instead of its zstd form (s->csize bytes in s->comp,
+ * one frame or two) when it is more than a UPD_XZ_GAIN-th smaller (with
+ * UPD_LZMA_ALWAYS: when it fits the format's bound of a segment). */
 static int try_xz(zjob *j, segment *s, unsigned thread)
 {
-    size_t bound = ZSTD_compressBound(seg_usize(s)), len = 0;
-    size_t cap = j->p->lzma == UPD_LZMA_ALWAYS ? bound : s->csize - s->csize / UPD_XZ_GAIN;
-    if (!cap)
-        return 0;
-    uint8_t *out = malloc(cap), *ctrl = malloc(upd_ctrl_bound(s->end - s->first));
-    size_t ctrl_len = 0;
+    uint8_t *ctrl = malloc(upd_ctrl_bound(s->end - s->first)), *out = NULL;
+    size_t ctrl_len = 0, len = 0;
     uint64_t dense = 0;
-    int rc = out && ctrl ? 0 : UPD_E_NOMEM;
+    int rc = ctrl ? 0 : UPD_E_NOMEM;
     if (!rc && !j->xz[thread])
         rc = upd_xz_create(&j->xz[thread]);
-    /* the control region in schedule order (try_split left s->raw's) */
+    /* the control region in schedule order (try_dict may have left the
+     * literals-last one): the length compress_one sized s->comp by */
     if (!rc)
         rc = ctrl_of(j->sched, s->first, s->end, ctrl, &ctrl_len);
-    if (!rc)
-        rc = upd_xz_segment(j->xz[thread], j->level, ctrl, ctrl_len, j->sched->v + s->first,
-                            s->end - s->first, j->old, j->nw, out, cap, &len, &dense);
-    if (!rc && (j->p->lzma == UPD_LZMA_ALWAYS || len < cap)) {
+    size_t bound = ZSTD_compressBound(ctrl_len + s->runs + s->dbytes + s->lit);
+    size_t cap = j->p->lzma == UPD_LZMA_ALWAYS ? bound : s->csize - s->csize / UPD_XZ_GAIN;
+    if (!rc && cap) {
+        out = malloc(cap);
+        rc = out ? upd_xz_segment(j->xz[thread], j->level, ctrl, ctrl_len,
+                                  j->sched->v + s->first, s->end - s->first, j->old, j->nw,
+                                  out, cap, &len, &dense)
+                 : UPD_E_NOMEM;
+    }
+    /* (rc 1: it did not fit CAP) */
+    if (!rc && cap && (j->p->lzma == UPD_LZMA_ALWAYS || len < cap)) {
         memcpy(s->comp, out, len);
         s->csize = len;
         s->dense = dense;
         s->dtail = 0;   /* the dense diff decodes to record order */
+        /* one stream, the ops in schedule order: no literal frame */
+        s->ctrl = ctrl_len;
+        s->lcsize = 0;
+        s->win = (upd_window){ 0, 0 };
     }
     free(ctrl);
     free(out);
@@ -492,12 +499,12 @@ static int compress_one(void *ctx, size_t i, unsigned thread)
     s->csize = zcompress_streams(cc, j->level, s->raw, part, 5, s->comp, cap);
     if (!s->csize)
         return UPD_E_COMPRESS;
-    if (j->try_xz && s->runs)
-        UPD_CHECK(try_xz(j, s, thread));
-    if (s->win.len && s->lit && !s->dense)
+    if (s->win.len && s->lit)
         UPD_CHECK(try_dict(j, s, cc));
     else
         s->win = (upd_window){ 0, 0 };
+    if (j->try_xz && s->runs)
+        UPD_CHECK(try_xz(j, s, thread));
     free(s->raw);
     s->raw = NULL;
     size_t done = atomic_fetch_add(&j->done, 1) + 1;

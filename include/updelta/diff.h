@@ -66,10 +66,12 @@
  * applier holds an LZMA2 decoder (about 1.2 MiB more memory) and decodes
  * them at a fraction of zstd's speed. */
 #define UPD_LZMA_AUTO          0u    /* a segment with DIFF ops whose LZMA2 form is
-                                        smaller by a 32nd, when the window has room */
+                                        more than a 32nd smaller, when the memory the
+                                        package may need has room for the decoder */
 #define UPD_LZMA_NEVER         1u    /* zstd only */
-#define UPD_LZMA_ALWAYS        2u    /* every segment with DIFF ops (when the window
-                                        has room and the form fits a segment's bound) */
+#define UPD_LZMA_ALWAYS        2u    /* every segment with DIFF ops, in every trial
+                                        (when there is room, and where the form fits
+                                        the header's bound of a segment) */
 
 typedef struct {
     int      level;           /* zstd level, 1..22 */
