@@ -2,8 +2,10 @@
  * region, the DIFF ops' diffs whole (zeros included) and the literals.
  * On a same-length rebuild of machine code the changed bytes sit in
  * aligned instruction words, which LZMA2's position and literal contexts
- * model and zstd's do not: arm64 libsystemd-shared 252.38 -> 252.39 is
- * 61,973 bytes so, 79,597 in zstd segments (bsdiff: 64,831).  The dense
+ * model and zstd's do not: arm64 libsystemd-shared 252.38 -> 252.39 takes
+ * 61,973 bytes this way, 79,597 in zstd segments (bsdiff: 64,831).  The
+ * decode work is the dense length, at most max(old_size, new_size) per
+ * segment, where the zstd form's is its records.  The dense
  * diff is turned into the sparse streams of the zstd form as it decodes,
  * in pieces of UPD_LZMA_PIECE bytes, so everything after the decode
  * (validation, execution, the journal) sees one form, and memory does not

@@ -113,7 +113,7 @@ typedef struct {
     unsigned trials, best_trial;      /* trials asked for; the one emitted (0-based) */
     uint64_t trial_size[UPD_MAX_TRIALS];   /* each trial's package bytes (0: none,
                                               it did not fit the window); with
-                                              LZMA2 allowed and several trials,
+                                              UPD_LZMA_AUTO and several trials,
                                               its zstd package's (upd_diff) */
     /* The other counts are the emitted package's; the times add up every
      * trial's (each scan, refine, plan and emit). */
@@ -139,10 +139,10 @@ typedef int (*upd_write_fn)(void *user, const void *data, size_t len);
  * time, each as large as a package) and only one reaches OUT, in one call:
  * the smallest of those that fit the aim, else the smallest that fits the
  * window; a trial that fits no window is passed over (UPD_E_LIMIT when
- * none fits).  Where P->lzma allows LZMA2 segments the trials are ranked
- * on zstd packages, and the kept trial is then made again with LZMA2
- * segments where they are smaller, which is emitted when it beats the
- * zstd one.  The same inputs and parameters give the same bytes,
+ * none fits).  With UPD_LZMA_AUTO the trials are ranked on zstd
+ * packages, and the kept trial is then made again with LZMA2 segments
+ * where they are smaller, which is emitted when it beats the zstd one
+ * (the zstd one stands when the remake runs out of room or memory).  The same inputs and parameters give the same bytes,
  * whatever P->threads.
  * Every package is checked as it goes out by a dry-run applier with
  * P->window (digests, ops, header counts, memory), so OUT never gets one an
