@@ -632,7 +632,7 @@ Test(hostile, split_diff_bytes_valid, .init = init_imgs,
 /* An LZMA2 segment (FORMAT.md 5.2): one DIFF of 100 bytes at 0 with the
  * dense diff DENSE (the first DENSE_LEN of its bytes in the stream), the
  * manifest claiming RUNS run bytes, NB diff bytes and CLAIM dense bytes
- * (0: DENSE_LEN); RAW, when set, is the segment's bytes instead. */
+ * (0: DENSE_LEN). */
 static craft_seg dense_seg(const uint8_t *dense, size_t dense_len, size_t runs, size_t nb,
                            uint64_t claim)
 {
