@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -35,6 +36,32 @@ int sync_file_range(int fd, off64_t off, off64_t len, unsigned int flags)
     if (!real)
         real = (int (*)(int, off64_t, off64_t, unsigned int))dlsym(RTLD_NEXT, "sync_file_range");
     return real(fd, off, len, flags);
+}
+
+unsigned vec_calls[2];
+
+/* Vectored transfers, counted (vec_calls) and passed on to libc's
+ * (test_io_uring.c interposes preadv2 its own way). */
+typedef ssize_t (*vec_fn)(int, const struct iovec *, int, off_t);
+
+static ssize_t vec_call(unsigned which, const char *name, int fd, const struct iovec *iov,
+                        int n, off_t off)
+{
+    static vec_fn real[2];
+    vec_calls[which]++;
+    if (!real[which])
+        real[which] = (vec_fn)dlsym(RTLD_NEXT, name);
+    return real[which](fd, iov, n, off);
+}
+
+ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
+{
+    return vec_call(0, "preadv", fd, iov, n, off);
+}
+
+ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+    return vec_call(1, "pwritev", fd, iov, n, off);
 }
 
 void buf_free(buf_t *b)

@@ -106,6 +106,10 @@ extern wb_call wb_log[WB_LOG_MAX];
 extern unsigned wb_calls;        /* calls so far (may exceed WB_LOG_MAX) */
 extern int wb_fail;              /* non-zero: the calls fail with this errno */
 
+/* Calls of preadv [0] and pwritev [1] (the file backends' vectored
+ * transfers) this test binary made: they are interposed and counted. */
+extern unsigned vec_calls[2];
+
 /* Dry-run only: every check, no image. */
 int dry_run(const uint8_t *pkg, size_t pkg_len);
 

@@ -18,6 +18,7 @@
 #include "../engine/common/rangeset.h"
 #include "../engine/apply/applier.h"
 #include "../engine/diff/diff_internal.h"
+#include "../engine/io/io_internal.h"
 
 #define SPACE 5000
 
@@ -335,6 +336,128 @@ Test(io, posix_batch_vectored, .description = "posix: contiguous requests of a b
     cr_assert_eq(waitpid(pid, &ws, 0), pid);
     cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "child status %d",
               WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+    unlink(path);
+}
+
+/* The run upd_io_gather makes of REQS[0..N): how many requests it takes,
+ * and its iovecs are [off, off+total) in file order, holes into SINK. */
+static unsigned gather_checked(const upd_io_req *reqs, unsigned n, uint8_t *sink)
+{
+    upd_io_span s;
+    unsigned k = upd_io_gather(reqs, n, sink, &s);
+    uint64_t at = s.off;
+    size_t sum = 0;
+    for (unsigned i = 0; i < s.niov; i++) {
+        unsigned j = 0;
+        while (j < k && !(reqs[j].off == at && reqs[j].buf == s.iov[i].iov_base
+                          && reqs[j].len == s.iov[i].iov_len))
+            j++;
+        cr_assert(j < k || (s.iov[i].iov_base == sink && s.iov[i].iov_len <= UPD_IO_HOLE
+                            && reqs[0].op == UPD_IO_READ),
+                  "iovec %u at %llu is neither a request of the run nor a read's hole", i,
+                  (unsigned long long)at);
+        at += s.iov[i].iov_len;
+        sum += s.iov[i].iov_len;
+    }
+    cr_assert_eq(sum, s.total);
+    cr_assert_leq(s.niov, UPD_IO_IOV);
+    return k;
+}
+
+Test(io, gather_runs, .description = "upd_io_gather: neighbours up or down the file in one run, read holes up to UPD_IO_HOLE bridged, writes never; a turn, an overlap or a change of direction ends a run")
+{
+    static uint8_t b[200][16];
+    uint8_t sink[UPD_IO_HOLE];
+    upd_io_req r[200];
+    /* writes: down the file, next to each other */
+    for (unsigned i = 0; i < 3; i++)
+        r[i] = (upd_io_req){ b[i], 300 - 10 * i, 10, UPD_IO_WRITE };
+    cr_assert_eq(gather_checked(r, 3, sink), 3);
+    upd_io_span s;
+    upd_io_gather(r, 3, sink, &s);
+    cr_assert(s.off == 280 && s.total == 30 && s.niov == 3 && s.iov[0].iov_base == b[2]);
+    r[1].off = 289;
+    r[1].len = 9;
+    cr_assert_eq(gather_checked(r, 3, sink), 1, "a one-byte hole between writes ends the run");
+    r[1] = (upd_io_req){ b[1], 310, 10, UPD_IO_WRITE };
+    cr_assert_eq(gather_checked(r, 3, sink), 2, "up, then down: the turn ends the run");
+    r[1] = (upd_io_req){ b[1], 305, 10, UPD_IO_WRITE };
+    cr_assert_eq(gather_checked(r, 3, sink), 1, "an overlap ends it");
+    r[1] = (upd_io_req){ b[1], 310, 10, UPD_IO_READ };
+    cr_assert_eq(gather_checked(r, 3, sink), 1, "so does a read after a write");
+    /* reads: holes of UPD_IO_HOLE bytes at most, either way */
+    r[0] = (upd_io_req){ b[0], 1000, 16, UPD_IO_READ };
+    r[1] = (upd_io_req){ b[1], 1016 + UPD_IO_HOLE, 16, UPD_IO_READ };
+    r[2] = (upd_io_req){ b[2], 1032 + 2 * UPD_IO_HOLE + 1, 16, UPD_IO_READ };
+    cr_assert_eq(gather_checked(r, 3, sink), 2);
+    upd_io_gather(r, 3, sink, &s);
+    cr_assert(s.niov == 3 && s.iov[1].iov_base == sink && s.iov[1].iov_len == UPD_IO_HOLE);
+    r[0].off = 5000 + UPD_IO_HOLE;
+    r[1].off = r[0].off + 8;
+    cr_assert_eq(gather_checked(r, 2, sink), 1, "overlapping reads");
+    r[1].off = r[0].off - 16 - 7;
+    r[2].off = r[1].off - 16 - UPD_IO_HOLE;
+    cr_assert_eq(gather_checked(r, 3, sink), 3, "down, with holes of 7 bytes and of %u", UPD_IO_HOLE);
+    /* a run spans at most UPD_IO_MAX_REQ bytes (gather touches no buffer) */
+    const uint32_t half = UPD_IO_MAX_REQ / 2;
+    r[0] = (upd_io_req){ b[0], 0, half, UPD_IO_WRITE };
+    r[1] = (upd_io_req){ b[1], half, half, UPD_IO_WRITE };
+    r[2] = (upd_io_req){ b[2], 2ull * half, 1, UPD_IO_WRITE };
+    cr_assert_eq(gather_checked(r, 3, sink), 2);
+    /* a run is at most UPD_IO_IOV iovecs */
+    for (unsigned i = 0; i < 200; i++)
+        r[i] = (upd_io_req){ b[i], 16 * i, 16, UPD_IO_READ };
+    cr_assert_eq(gather_checked(r, 200, sink), UPD_IO_IOV);
+    for (unsigned i = 0; i < 200; i++)
+        r[i].off = 17 * i;
+    cr_assert_eq(gather_checked(r, 200, sink), (UPD_IO_IOV + 1) / 2, "a read and a hole each");
+}
+
+Test(io, posix_runs, .description = "posix: writes down the file in one call, reads with holes up or down in one call a run; a read run after a write run sees its bytes; a run cut short by the end of the file names it")
+{
+    char path[] = "/tmp/upd-io-XXXXXX";
+    tmp_file(path);
+    upd_io *io;
+    cr_assert_eq(upd_io_open_posix(&io, path, 0), 0);
+    enum { N = 40, LEN = 100 };
+    static uint8_t src[N][LEN], got[N][LEN];
+    upd_io_req w[N], rd[N];
+    for (unsigned i = 0; i < N; i++) {
+        for (unsigned j = 0; j < LEN; j++)
+            src[i][j] = (uint8_t)(i * 31 + j);
+        /* down the file, each write ending where the one before began:
+         * block B of the file gets src[N-1-B] */
+        w[i] = (upd_io_req){ src[i], (uint64_t)(N - 1 - i) * LEN, LEN, UPD_IO_WRITE };
+    }
+    unsigned v = vec_calls[1];
+    cr_assert_eq(upd_io_run(io, w, N), 0);
+    cr_assert_eq(vec_calls[1], v + 1, "one pwritev for %d writes down the file", N);
+    for (int down = 0; down < 2; down++) {
+        /* the first half of each block: N reads, N-1 holes, so two runs */
+        memset(got, 0, sizeof got);
+        for (unsigned i = 0; i < N; i++) {
+            unsigned b = down ? N - 1 - i : i;
+            rd[i] = (upd_io_req){ got[b], (uint64_t)b * LEN, LEN / 2, UPD_IO_READ };
+        }
+        v = vec_calls[0];
+        cr_assert_eq(upd_io_run(io, rd, N), 0);
+        cr_assert_eq(vec_calls[0], v + 2, "down %d", down);
+        for (unsigned b = 0; b < N; b++) {
+            cr_assert(memcmp(got[b], src[N - 1 - b], LEN / 2) == 0, "block %u down %d", b, down);
+            cr_assert_eq(got[b][LEN / 2], 0, "no byte past the read (block %u)", b);
+        }
+    }
+    /* one batch: a run of writes, then reads over the same bytes */
+    upd_io_req mix[4] = { { src[0], 0, LEN, UPD_IO_WRITE }, { src[1], LEN, LEN, UPD_IO_WRITE },
+                          { got[0], 10, 20, UPD_IO_READ }, { got[1], LEN + 10, 20, UPD_IO_READ } };
+    cr_assert_eq(upd_io_run(io, mix, 4), 0);
+    cr_assert(memcmp(got[0], src[0] + 10, 20) == 0 && memcmp(got[1], src[1] + 10, 20) == 0);
+    upd_io_req cut[2] = { { got[0], (N - 1) * LEN, 50, UPD_IO_READ },
+                          { got[1], N * LEN - 20, 40, UPD_IO_READ } };
+    cr_assert_eq(upd_io_run(io, cut, 2), UPD_E_IO_READ);
+    cr_assert_eq(upd_io_last_errno(io), ENODATA);
+    cr_assert(memcmp(got[0], src[0], 50) == 0, "the run's first read still done");
+    upd_io_close(io);
     unlink(path);
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "../engine/io/io_internal.h"
 
 static char dir[] = "/tmp/upd-uring-XXXXXX";
 static char path[64];
@@ -392,16 +393,40 @@ Test(io_uring, run_lone_and_batched_reads, .description = "upd_io_run: a lone re
     cr_assert(memcmp(one, img + 100, 4000) == 0);
     cr_assert_eq(upd_io_run(io, &lone, 1), 0);
     cr_assert_eq(preadv2_calls, c0 + 3, "a longer one (5000 bytes, 4096-byte blocks) tries the cache");
-    /* every attempt refused (bytes not cached): 100 reads, more than the
-     * ring holds, all through the ring in one submission */
-    refuse_nowait = 1;
+    /* reads near each other, up or down the file: one attempt a run */
     upd_io_req many[100];
+    const unsigned per_run = (UPD_IO_IOV + 1) / 2;    /* a read and a hole each */
+    for (int down = 0; down < 2; down++) {
+        memset(got, 0, n);
+        for (unsigned i = 0; i < 100; i++) {
+            unsigned at = down ? 99 - i : i;
+            many[i] = (upd_io_req){ got + at * 2000, (uint64_t)at * 2600, 2000, UPD_IO_READ };
+        }
+        c0 = preadv2_calls;
+        cr_assert_eq(upd_io_run(io, many, 100), 0);
+        cr_assert_eq(preadv2_calls, c0 + (100 + per_run - 1) / per_run, "down %d", down);
+        for (unsigned i = 0; i < 100; i++)
+            cr_assert(memcmp(got + i * 2000, img + i * 2600, 2000) == 0, "read %u", i);
+    }
+    /* a run cut short by the end of the file: its first read stands, the
+     * second is tried alone, then fails through the ring */
+    upd_io_req cut[2] = { { got, n - 300, 100, UPD_IO_READ }, { one, n - 150, 200, UPD_IO_READ } };
+    memset(got, 0, 100);
+    c0 = preadv2_calls;
+    cr_assert_eq(upd_io_run(io, cut, 2), UPD_E_IO_READ);
+    cr_assert_eq(upd_io_last_errno(io), ENODATA);
+    cr_assert_eq(preadv2_calls, c0 + 3, "the run, the second read's cached part, its end");
+    cr_assert(memcmp(got, img + n - 300, 100) == 0);
+    /* every attempt refused (bytes not cached): 100 reads, more than the
+     * ring holds, all through the ring in one submission, each run tried
+     * once */
+    refuse_nowait = 1;
     memset(got, 0, n);
     for (unsigned i = 0; i < 100; i++)
         many[i] = (upd_io_req){ got + i * 2000, (uint64_t)i * 2600, 2000, UPD_IO_READ };
     c0 = preadv2_calls;
     cr_assert_eq(upd_io_run(io, many, 100), 0);
-    cr_assert_eq(preadv2_calls, c0 + 100);
+    cr_assert_eq(preadv2_calls, c0 + (100 + per_run - 1) / per_run);
     for (unsigned i = 0; i < 100; i++)
         cr_assert(memcmp(got + i * 2000, img + i * 2600, 2000) == 0, "read %u", i);
     upd_io_req far = { one, n - 100, 200, UPD_IO_READ };

@@ -4,6 +4,8 @@
 
 #include "updelta/io.h"
 
+#include <sys/uio.h>
+
 /* The backend context of IO when its methods are M, else NULL. */
 void *upd_io_backend_ctx(const upd_io *io, const upd_io_methods *m);
 
@@ -17,8 +19,28 @@ int upd_io_open_fd(const char *path, unsigned flags, int *fd, uint64_t *capacity
 int upd_io_fd_size(int fd, uint64_t capacity, uint64_t *size);
 int upd_io_fd_resize(int fd, int rdonly, uint64_t capacity, uint64_t size);
 
-/* Run REQS[0..N) on FD synchronously, in order (pread/pwrite; requests
- * that continue each other in one preadv/pwritev).  0 or a negative errno
+/* One system call's worth of REQS: see upd_io_gather. */
+#define UPD_IO_IOV  64          /* iovecs per call */
+#define UPD_IO_HOLE 4096u       /* the widest hole a read run bridges */
+typedef struct {
+    struct iovec iov[UPD_IO_IOV];
+    unsigned niov;
+    uint64_t off;               /* where iov[0] starts on the file */
+    size_t   total;             /* bytes of all the iovecs, holes included */
+} upd_io_span;
+
+/* The run of REQS[0..N) (N >= 1) that starts at REQS[0], as iovecs in file
+ * order in *S: the requests after it that move the same way (all reads or
+ * all writes) and each lie next to the one before, all upward or all
+ * downward on the file, spanning at most UPD_IO_MAX_REQ bytes; between
+ * reads, holes of at most UPD_IO_HOLE bytes are read into SINK
+ * (UPD_IO_HOLE bytes, contents undefined after).
+ * Returns how many requests the run takes (at least 1). */
+unsigned upd_io_gather(const upd_io_req *reqs, unsigned n, uint8_t *sink, upd_io_span *s);
+
+/* Run REQS[0..N) on FD synchronously: each run (upd_io_gather) in one
+ * preadv/pwritev, a lone request in pread/pwrite; the requests of a run
+ * that comes up short are finished one by one.  0 or a negative errno
  * (-ENODATA: a read met end of file; -EIO: a write moved nothing). */
 int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n);
 

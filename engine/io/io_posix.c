@@ -43,40 +43,67 @@ static int px_xfer(int fd, const upd_io_req *r)
     return 0;
 }
 
-/* Requests that continue each other on the file (same direction) go in one
- * preadv/pwritev; a short or failed one is finished request by request,
- * which names the cause. */
-#define PX_IOV 64
+/* A run of requests for one system call: all reads or all writes, each
+ * next to the one before on the file, upward or downward (in-place
+ * schedules often write down the image).  Reads may leave holes of at most
+ * UPD_IO_HOLE bytes between them, read into SINK: a system call costs more
+ * than copying that much more from the page cache (docs/ARCHITECTURE.md,
+ * "Requests per system call").  The iovecs are in file order. */
+unsigned upd_io_gather(const upd_io_req *reqs, unsigned n, uint8_t *sink, upd_io_span *s)
+{
+    const uint64_t hole_max = reqs[0].op == UPD_IO_READ ? UPD_IO_HOLE : 0;
+    uint64_t lo = reqs[0].off, hi = lo + reqs[0].len;
+    unsigned k = 1, niov = 1;
+    int dir = 0;
+    for (; k < n && reqs[k].op == reqs[0].op; k++) {
+        uint64_t off = reqs[k].off, end = off + reqs[k].len, gap;
+        int d = dir >= 0 && off >= hi ? 1 : dir <= 0 && end <= lo ? -1 : 0;
+        if (!d)
+            break;
+        gap = d > 0 ? off - hi : lo - end;
+        /* (a run stays within one request's limit: the kernel moves at
+         * most about 2 GiB a call) */
+        if (gap > hole_max || niov + 1 + (gap > 0) > UPD_IO_IOV
+            || (d > 0 ? end - lo : hi - off) > UPD_IO_MAX_REQ)
+            break;
+        niov += 1 + (gap > 0);
+        dir = d;
+        if (d > 0)
+            hi = end;
+        else
+            lo = off;
+    }
+    s->off = lo;
+    s->total = (size_t)(hi - lo);
+    s->niov = 0;
+    uint64_t at = lo;
+    for (unsigned i = 0; i < k; i++) {
+        const upd_io_req *r = &reqs[dir < 0 ? k - 1 - i : i];
+        if (r->off > at)
+            s->iov[s->niov++] = (struct iovec){ sink, (size_t)(r->off - at) };
+        s->iov[s->niov++] = (struct iovec){ r->buf, r->len };
+        at = r->off + r->len;
+    }
+    return k;
+}
 
 int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n)
 {
+    uint8_t sink[UPD_IO_HOLE];
     for (unsigned i = 0; i < n;) {
-        struct iovec iov[PX_IOV];
-        size_t total = reqs[i].len;
-        unsigned k = 1;
-        iov[0] = (struct iovec){ reqs[i].buf, reqs[i].len };
-        while (i + k < n && k < PX_IOV && reqs[i + k].op == reqs[i].op
-               && reqs[i + k].off == reqs[i + k - 1].off + reqs[i + k - 1].len) {
-            iov[k] = (struct iovec){ reqs[i + k].buf, reqs[i + k].len };
-            total += reqs[i + k++].len;
-        }
+        upd_io_span s;
+        unsigned k = upd_io_gather(reqs + i, n - i, sink, &s);
         ssize_t got = 0;
-        if (k > 1)
-            got = reqs[i].op == UPD_IO_READ ? preadv(fd, iov, (int)k, (off_t)reqs[i].off)
-                                            : pwritev(fd, iov, (int)k, (off_t)reqs[i].off);
-        if (got < 0 || (size_t)got < total) {
-            size_t done = got > 0 ? (size_t)got : 0;
-            for (unsigned j = 0; j < k; j++) {
-                upd_io_req r = reqs[i + j];
-                size_t skip = done < r.len ? done : r.len;
-                done -= skip;
-                r.buf = (uint8_t *)r.buf + skip;
-                r.off += skip;
-                r.len -= (uint32_t)skip;
-                int rc = px_xfer(fd, &r);
-                if (rc < 0)
-                    return rc;
-            }
+        if (s.niov > 1)
+            got = reqs[i].op == UPD_IO_READ ? preadv(fd, s.iov, (int)s.niov, (off_t)s.off)
+                                            : pwritev(fd, s.iov, (int)s.niov, (off_t)s.off);
+        /* a lone request, or a short or failed run: request by request,
+         * which finishes them (bytes moved again are the same bytes) and
+         * names the cause */
+        for (unsigned j = i; j < i + k && (got < 0 || (size_t)got < s.total); j++) {
+            int rc = px_xfer(fd, &reqs[j]);
+            if (rc < 0)
+                return rc;
         }
         i += k;
     }

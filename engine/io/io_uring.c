@@ -307,11 +307,29 @@ static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
     return ur_kick(u);
 }
 
+/* Read R from the page cache (preadv2 RWF_NOWAIT) as far as it goes,
+ * and queue the rest for the ring. */
+static int ur_nowait_or_queue(uring_io *u, upd_io_req r)
+{
+    while (r.len) {
+        struct iovec v = { r.buf, r.len };
+        ssize_t got = preadv2(u->fd, &v, 1, (off_t)r.off, RWF_NOWAIT);
+        if (got <= 0)
+            break;
+        r.buf = (uint8_t *)r.buf + got;
+        r.off += (uint64_t)got;
+        r.len -= (uint32_t)got;
+    }
+    return r.len ? ur_queue(u, &r) : 0;
+}
+
 /* A batch of reads the caller reaps at once, with nothing in flight: a
  * lone read of at most one block runs on this thread (upd_io_fd_xfer, as
  * the POSIX backend does); every other read first tries
- * preadv2(RWF_NOWAIT), which copies from the page cache
- * or refuses (EAGAIN) for one system call.  Only what that leaves (bytes
+ * preadv2(RWF_NOWAIT), which copies from the page cache or refuses
+ * (EAGAIN) for one system call: a run of reads at a time (upd_io_gather);
+ * a run refused at its start goes to the ring whole, the rest of one cut
+ * short is tried read by read.  Only what that leaves (bytes
  * not cached, end of file, an error) is queued for the ring, all of it in
  * one submission, concurrently, where a failure is named as usual.  A
  * ring round trip costs more than a pread for the same page-cache copy,
@@ -328,19 +346,19 @@ static int ur_run(void *ctx, const upd_io_req *reqs, unsigned n)
         return ur_submit(ctx, reqs, n);
     if (n == 1 && reqs[0].len <= u->block)
         return upd_io_fd_xfer(u->fd, reqs, 1);
-    for (unsigned i = 0; i < n; i++) {
-        upd_io_req r = reqs[i];
-        while (r.len) {
-            struct iovec v = { r.buf, r.len };
-            ssize_t got = preadv2(u->fd, &v, 1, (off_t)r.off, RWF_NOWAIT);
-            if (got <= 0)
-                break;
-            r.buf = (uint8_t *)r.buf + got;
-            r.off += (uint64_t)got;
-            r.len -= (uint32_t)got;
-        }
-        if (r.len) {
-            int rc = ur_queue(u, &r);
+    uint8_t sink[UPD_IO_HOLE];
+    for (unsigned i = 0, k; i < n; i += k) {
+        upd_io_span s;
+        k = upd_io_gather(reqs + i, n - i, sink, &s);
+        ssize_t got = s.niov > 1 ? preadv2(u->fd, s.iov, (int)s.niov, (off_t)s.off, RWF_NOWAIT)
+                                 : 0;
+        for (unsigned j = i; j < i + k; j++) {
+            if (got > 0 && reqs[j].off + reqs[j].len <= s.off + (uint64_t)got)
+                continue;       /* read by the run */
+            /* a lone read tries the cache itself; a run refused at its
+             * start goes to the ring whole */
+            int rc = s.niov > 1 && got <= 0 ? ur_queue(u, &reqs[j])
+                                            : ur_nowait_or_queue(u, reqs[j]);
             if (rc < 0)
                 return rc;
         }
