@@ -40,7 +40,8 @@ unsigned upd_io_gather(const upd_io_req *reqs, unsigned n, uint8_t *sink, upd_io
 
 /* Run REQS[0..N) on FD synchronously: each run (upd_io_gather) in one
  * preadv/pwritev, a lone request in pread/pwrite; the requests of a run
- * that comes up short are finished one by one.  0 or a negative errno
+ * that comes up short are redone one by one (bytes already moved are moved
+ * again).  0 or a negative errno
  * (-ENODATA: a read met end of file; -EIO: a write moved nothing). */
 int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n);
 
