@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "helpers.h"
 #include "../engine/common/rangeset.h"
@@ -976,6 +977,73 @@ Test(cover, stays_inside_both_images,
 }
 
 /* ---- emit: the applier's op-order rule kept by the generator ---------------- */
+
+/* N bytes as one frame at LEVEL, no size pledged (as emit.c does: a
+ * continue before the end), against the prefix DICT[0..DLEN) when DLEN,
+ * the chain table capped or not. */
+static size_t frame_of(ZSTD_CCtx *cc, int level, const uint8_t *dict, size_t dlen,
+                       const uint8_t *src, size_t n, int cap, uint8_t *out, size_t outcap)
+{
+    ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
+    if (dlen) {
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, 23);
+        ZSTD_CCtx_refPrefix(cc, dict, dlen);
+    }
+    if (cap)
+        upd_zstd_cap_chain(cc, level, dlen + n);
+    ZSTD_outBuffer o = { out, outcap, 0 };
+    ZSTD_inBuffer in = { src, n, 0 };
+    size_t r = ZSTD_compressStream2(cc, &o, &in, ZSTD_e_continue);
+    while (!ZSTD_isError(r) && (r = ZSTD_compressStream2(cc, &o, &in, ZSTD_e_end)) != 0)
+        ;
+    cr_assert(!ZSTD_isError(r), "%s", ZSTD_getErrorName(r));
+    return o.pos;
+}
+
+Test(emit, chain_cap_keeps_the_frame, .timeout = 300,
+     .description = "a chain table capped to the input gives the same frame at every level and size, with a prefix dictionary or without; at level 19 the context is at least a quarter smaller")
+{
+    enum { MAX = 3 << 20 };
+    uint8_t *src = malloc(MAX), *a = malloc(MAX + MAX / 8), *b = malloc(MAX + MAX / 8);
+    cr_assert(src && a && b);
+    /* words from a small vocabulary: matches near and far */
+    uint32_t x = 12345;
+    for (size_t i = 0; i < MAX; i += 4) {
+        x = x * 1103515245u + 12345u;
+        uint32_t w = (x >> 16) % 97 * 2654435761u;
+        memcpy(src + i, &w, 4);
+    }
+    ZSTD_CCtx *c0 = ZSTD_createCCtx(), *c1 = ZSTD_createCCtx();
+    cr_assert(c0 && c1);
+    static const int levels[] = { 1, 3, 5, 9, 13, 16, 19, 22 };
+    static const size_t sizes[] = { 1000, 70000, 300000, 2000000 };
+    for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+            if (levels[l] == 22 && sizes[k] == 2000000)
+                continue;       /* (seconds, and nothing new) */
+            for (int d = 0; d < 2; d++) {
+                /* with a dictionary: the first half of the bytes, the
+                 * second half compressed against it */
+                size_t dlen = d ? sizes[k] / 2 : 0, n = sizes[k] - dlen;
+                size_t na = frame_of(c0, levels[l], src, dlen, src + dlen, n, 0, a, MAX + MAX / 8);
+                size_t nb = frame_of(c1, levels[l], src, dlen, src + dlen, n, 1, b, MAX + MAX / 8);
+                cr_assert(na == nb && !memcmp(a, b, na),
+                          "level %d, %zu bytes, dictionary %d: %zu vs %zu bytes", levels[l],
+                          sizes[k], d, na, nb);
+                if (levels[l] == 19)
+                    cr_assert_lt(ZSTD_sizeof_CCtx(c1), ZSTD_sizeof_CCtx(c0) / 4 * 3,
+                                 "%zu bytes: the capped context is %zu bytes, the level's %zu",
+                                 sizes[k], ZSTD_sizeof_CCtx(c1), ZSTD_sizeof_CCtx(c0));
+            }
+        }
+    }
+    ZSTD_freeCCtx(c0);
+    ZSTD_freeCCtx(c1);
+    free(src);
+    free(a);
+    free(b);
+}
 
 Test(emit, drop_only_first_in_segment,
      .description = "upd_emit refuses a DROP after another kind of op of its segment (the applier's UPD_E_OP_DROP); DROPs at a segment's start, or a run of them there, are emitted and apply")

@@ -169,6 +169,13 @@ int  upd_xz_segment(upd_xz *x, int level, const uint8_t *ctrl, size_t ctrl_len,
                     const uint8_t *new_img, uint8_t *out, size_t cap, size_t *out_len,
                     uint64_t *dense);
 
+/* Before a zstd frame at LEVEL of N bytes (a prefix dictionary's
+ * included) with no size pledged, on CC after its reset: the level's
+ * parameters, but a chain table only as large as N needs where that keeps
+ * the frame the same, so that zstd clears far less memory (emit.c). */
+struct ZSTD_CCtx_s;
+void upd_zstd_cap_chain(struct ZSTD_CCtx_s *cc, int level, uint64_t n);
+
 /* Pack the schedule into the segments CUTS gives, compress (literals
  * against a window of at most DICT_BUDGET bytes where that pays: such a
  * segment's ops are encoded in LITS_LAST's order, SCHED with each segment's

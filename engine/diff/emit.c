@@ -16,6 +16,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+/* for ZSTD_getCParams alone (upd_zstd_cap_chain); zstd has kept it, and its
+ * struct, since 1.0 */
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 typedef struct {
@@ -219,6 +222,27 @@ static size_t parts_len(const size_t *part, unsigned npart)
     return n;
 }
 
+/* diff_internal.h.  With no size pledged zstd takes the level's tables as
+ * they are, and clears them at every frame: level 19's chain table has
+ * 2^24 entries (64 MiB), which a 2 MiB segment never fills (lodash's
+ * diff: 85,200 page faults, then 17,900).  For the optimal parsers (btopt
+ * and up: levels 16-22) the chain table holds a binary tree of
+ * 2^(chainLog-1) positions, so at chainLog = ceil(log2 N) + 1 none falls
+ * out and the frame is the same,
+ * with a prefix dictionary or without (emit/chain_cap_keeps_the_frame).
+ * The faster strategies keep their tables: dfast's "chain" is a hash
+ * table, and btlazy2's frames against a dictionary came out different. */
+void upd_zstd_cap_chain(ZSTD_CCtx *cc, int level, uint64_t n)
+{
+    ZSTD_compressionParameters cp = ZSTD_getCParams(level, 0, 0);
+    unsigned need = 1;
+    while ((1ull << need) < n)
+        need++;
+    need++;
+    if (cp.strategy >= ZSTD_btopt && cp.chainLog > need && need >= ZSTD_CHAINLOG_MIN)
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_chainLog, (int)need);
+}
+
 /* The streams PART[0..NPART) (their lengths; laid end to end from SRC) as
  * one zstd frame in OUT (CAP bytes, at least the bound of their sum),
  * against the raw-content prefix DICT[0..DLEN) when DICT is set.  The
@@ -238,6 +262,7 @@ static size_t zcompress(ZSTD_CCtx *cc, int level, const uint8_t *dict, size_t dl
         ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, wlog);
         ZSTD_CCtx_refPrefix(cc, dict, dlen);
     }
+    upd_zstd_cap_chain(cc, level, (uint64_t)dlen + parts_len(part, npart));
     /* streamed with no size pledged: zstd then keeps the level's full
      * parameters instead of scaling them down for a small segment (a 36 KB
      * segment compressed 2% smaller), at the price of the frame's optional
