@@ -16,6 +16,7 @@
 #include <zstd.h>
 
 #include "helpers.h"
+#include "io_model.h"
 #include "../engine/common/rangeset.h"
 #include "../engine/apply/applier.h"
 #include "../engine/diff/diff_internal.h"
@@ -454,6 +455,20 @@ Test(io, posix_runs, .description = "posix: writes down the file in one call, re
     cr_assert_eq(upd_io_last_errno(io), ENODATA);
     cr_assert(memcmp(got[0], src[0], 50) == 0, "the run's first read still done");
     upd_io_close(io);
+    unlink(path);
+}
+
+static int open_posix(upd_io **io, const char *path)
+{
+    return upd_io_open_posix(io, path, 0);
+}
+
+Test(io, posix_batches_match_a_model, .timeout = 120,
+     .description = "posix: 300 rounds of random write and read batches (runs up and down, holes, empty requests, reads past the end) agree with a model of the file")
+{
+    char path[] = "/tmp/upd-io-XXXXXX", why[160];
+    tmp_file(path);
+    cr_assert_eq(io_model_rounds(open_posix, path, 300, 0x5eed, why, sizeof why), 0, "%s", why);
     unlink(path);
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "io_model.h"
 #include "../engine/io/io_internal.h"
 
 static char dir[] = "/tmp/upd-uring-XXXXXX";
@@ -450,6 +451,20 @@ Test(io_uring, run_lone_and_batched_reads, .description = "upd_io_run: a lone re
     free(img);
     free(got);
     upd_io_close(io);
+}
+
+static int open_small_ring(upd_io **io, const char *p)
+{
+    upd_io_params prm = { UPD_IO_URING, 4, 4096 };
+    return upd_io_open_uring(io, p, 0, &prm);
+}
+
+Test(io_uring, batches_match_a_model, .timeout = 120,
+     .description = "300 rounds of random write and read batches (runs up and down, holes, empty requests, reads past the end) through a 4-entry ring with 4 KiB blocks agree with a model of the file")
+{
+    char why[160];
+    cr_assert_eq(io_model_rounds(open_small_ring, path, 300, 0xfeed, why, sizeof why), 0, "%s",
+                 why);
 }
 
 Test(io_uring, early_writeback_buffered_only, .description = "buffered handle, once flushed: 256 KiB of writes start their writeback, a flush restarts the count, upd_io_writeback starts it all; an O_DIRECT handle never")
