@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "../engine/crypto/digest.h"
 
 typedef struct {
     synth_pair sp;
@@ -209,6 +210,63 @@ Test(bad_input, wrong_base, .description = "a base image one byte off, or one by
     f.sp.old_img = longer;
     f.sp.old_len++;
     cr_assert_eq(refused_untouched(&f, f.pkg.p, f.pkg.n, 0), UPD_E_BASE_SIZE);
+    free_fixture(&f);
+}
+
+/* Apply PKG in place with FLAGS (and INSECURE): the error, the image
+ * asserted untouched. */
+static int refused_with(const fixture *f, const uint8_t *pkg, size_t len, unsigned flags)
+{
+    upd_apply_params p = { .flags = UPD_APPLY_INSECURE | flags };
+    buf_t out;
+    int rc = apply_mem_with(pkg, len, f->sp.old_img, f->sp.old_len, 1, 0, &p, &out, NULL);
+    cr_assert_lt(rc, 0, "a bad package was accepted");
+    cr_assert(out.n == f->sp.old_len && memcmp(out.p, f->sp.old_img, out.n) == 0,
+              "image changed (%s)", upd_errname(rc));
+    buf_free(&out);
+    return rc;
+}
+
+Test(bad_input, base_check_beside_first_decode, .timeout = 120,
+     .description = "the base check beside the first segment's decoding, and with UPD_APPLY_ONE_THREAD after it: exact when both pass; a wrong base is reported first, whatever the segment holds; a segment that cannot decode is reported, the image untouched")
+{
+    fixture f;
+    make_fixture(&f, "exe-like", 2 << 20, 0);
+    upd_seg_entry e;
+    size_t at;
+    cr_assert_eq(pkg_segment(&f.pkg, 0, &e, &at), 0);
+    cr_assert_geq(e.csize, 16u << 10, "too small to get a thread of its own");
+    /* a byte flipped: the digest fails; the stream's first byte made
+     * invalid (neither zstd's magic nor an LZMA2 control byte) under a
+     * recomputed digest: the decoding fails */
+    uint8_t *flipped = malloc(f.pkg.n), *garbled = malloc(f.pkg.n);
+    cr_assert(flipped && garbled);
+    memcpy(flipped, f.pkg.p, f.pkg.n);
+    flipped[at + e.csize / 2] ^= 0x5a;
+    memcpy(garbled, f.pkg.p, f.pkg.n);
+    garbled[at] = 0x05;
+    upd_header h;
+    cr_assert_eq(upd_header_decode(garbled, f.pkg.n, &h), 0);
+    cr_assert_eq(upd_sha256(garbled + at, e.csize, garbled + h.header_size + 52), 0);
+    cr_assert_eq(reseal(garbled, f.pkg.n), 0);
+    for (int one = 0; one < 2; one++) {
+        unsigned flags = one ? UPD_APPLY_ONE_THREAD : 0;
+        upd_apply_params p = { .flags = UPD_APPLY_INSECURE | flags };
+        buf_t out;
+        cr_assert_eq(apply_mem_with(f.pkg.p, f.pkg.n, f.sp.old_img, f.sp.old_len, 1, 0, &p, &out,
+                                    NULL), 0);
+        cr_assert(out.n == f.sp.new_len && !memcmp(out.p, f.sp.new_img, out.n));
+        buf_free(&out);
+        cr_assert_eq(refused_with(&f, garbled, f.pkg.n, flags), UPD_E_SEG_DECODE, "one %d", one);
+        cr_assert_eq(refused_with(&f, flipped, f.pkg.n, flags), UPD_E_SEG_DIGEST, "one %d", one);
+        f.sp.old_img[f.sp.old_len / 3] ^= 1;
+        cr_assert_eq(refused_with(&f, f.pkg.p, f.pkg.n, flags), UPD_E_BASE_HASH, "one %d", one);
+        cr_assert_eq(refused_with(&f, garbled, f.pkg.n, flags), UPD_E_BASE_HASH, "one %d", one);
+        cr_assert_eq(refused_with(&f, flipped, f.pkg.n, flags), UPD_E_BASE_HASH, "one %d", one);
+        f.sp.old_img[f.sp.old_len / 3] ^= 1;
+    }
+    free(flipped);
+    free(garbled);
     free_fixture(&f);
 }
 

@@ -18,7 +18,8 @@
 static int zj_get(upd_applier *a)
 {
     /* a worker only when it can run beside this thread */
-    int threads = !(a->p.flags & UPD_APPLY_JOURNAL_INLINE) && sysconf(_SC_NPROCESSORS_ONLN) > 1;
+    int threads = !(a->p.flags & (UPD_APPLY_JOURNAL_INLINE | UPD_APPLY_ONE_THREAD))
+                  && sysconf(_SC_NPROCESSORS_ONLN) > 1;
     return a->zj ? 0 : upd_zj_create(&a->zj, threads, UPD_JR_ZSTD_LEVEL);
 }
 

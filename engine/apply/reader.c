@@ -14,9 +14,11 @@
 #include "applier.h"
 #include "../common/check.h"
 
+#include <pthread.h>
 #include <stdlib.h>
-#include <xxhash.h>
 #include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
 
 /* fix stages the header, then manifest entries, then digest and auth block */
 _Static_assert(UPD_HEADER_MAX >= UPD_SEG_ENTRY_SIZE && UPD_HEADER_MAX >= 32 + UPD_AUTH_SIZE,
@@ -70,7 +72,7 @@ uint64_t upd_applier_mem_need(const upd_header *h, size_t window)
 int upd_applier_create(upd_applier **out, const upd_apply_params *p)
 {
     const unsigned known = UPD_APPLY_DRY_RUN | UPD_APPLY_INSECURE | UPD_APPLY_ALLOW_DOWNGRADE
-                           | UPD_APPLY_JOURNAL_INLINE;
+                           | UPD_APPLY_JOURNAL_INLINE | UPD_APPLY_ONE_THREAD;
     if (!out || !p || (!p->target && !(p->flags & UPD_APPLY_DRY_RUN))
         || (p->window && p->window < (1u << 20)) || (p->flags & ~known)
         || (p->source && p->source == p->target))
@@ -249,6 +251,73 @@ static int jump_to_resume(upd_applier *a)
     return 0;
 }
 
+/* The journal's stash, and its length (on resume too: a crash may have
+ * lost the resize, never the data written after it, which a flush made
+ * durable together with it). */
+static int open_stash(upd_applier *a)
+{
+    if (a->p.journal && !a->p.stash)
+        UPD_CHECK(upd_jr_open_stash(a));
+    if (a->stash && a->stash != a->stash_mem && a->h.stash_size)
+        UPD_CHECK(upd_io_resize(a->stash, a->h.stash_size));
+    return 0;
+}
+
+/* After the base check gave RC: the run begins (journal, stash), unless
+ * the image already is the new one, whose segments are still checked, as
+ * a dry run would. */
+static int base_checked(upd_applier *a, int rc)
+{
+    UPD_CHECK(rc);
+    a->st.already_applied = rc == 1;
+    if (a->st.already_applied)
+        return 0;
+    if (a->p.journal)
+        UPD_CHECK(upd_jr_begin(a));
+    return open_stash(a);
+}
+
+/* The base check reads and hashes the image; decoding the first segment
+ * touches only memory (its buffers, decoder, and the memory count the
+ * check leaves alone).  With more than one CPU online they run side by
+ * side: the check on the caller's thread (an io_uring handle belongs to
+ * it, progress is reported there), the decoding on a thread of its own,
+ * unless the segment is under SIDE_MIN bytes, whose decoding costs less
+ * than starting the thread (lodash: 3.27 ms a run, 3.34 with the thread;
+ * esbuild 58.2 -> 52.4 ms, mariadbd 169.5 -> 156.5, out of place).  The
+ * check's verdict comes first, as if it had run first.  Returns the
+ * check's result, the decoding's in *DECODED. */
+#define SIDE_MIN (16u << 10)
+
+typedef struct {
+    upd_applier *a;
+    const upd_seg_entry *e;
+    int rc;
+} first_decode;
+
+static void *decode_first(void *arg)
+{
+    first_decode *f = arg;
+    f->rc = upd_ap_decode_segment(f->a, f->e);
+    return NULL;
+}
+
+static int check_base_beside_decode(upd_applier *a, const upd_seg_entry *e, int *decoded)
+{
+    first_decode f = { a, e, 0 };
+    pthread_t t;
+    int side = !(a->p.flags & UPD_APPLY_ONE_THREAD) && e->csize >= SIDE_MIN
+               && sysconf(_SC_NPROCESSORS_ONLN) > 1
+               && pthread_create(&t, NULL, decode_first, &f) == 0;
+    int rc = upd_ap_check_base(a);
+    if (side)
+        pthread_join(t, NULL);
+    else if (rc >= 0)
+        decode_first(&f);
+    *decoded = f.rc;
+    return rc;
+}
+
 static int on_auth(upd_applier *a, const uint8_t *blk)
 {
     upd_auth au;
@@ -277,24 +346,17 @@ static int on_auth(upd_applier *a, const uint8_t *blk)
         return 0;
     if (a->p.journal)
         UPD_CHECK(upd_jr_load(a));
-    if (!a->resume) {
-        int rc = upd_ap_check_base(a);
-        UPD_CHECK(rc);
-        a->st.already_applied = rc == 1;
-        if (a->st.already_applied)
-            return 0;   /* the segments are still checked, as a dry run would */
-        if (a->p.journal)
-            UPD_CHECK(upd_jr_begin(a));
-    } else {
+    if (a->resume) {
         UPD_CHECK(jump_to_resume(a));
+        return open_stash(a);
     }
-    if (a->p.journal && !a->p.stash)
-        UPD_CHECK(upd_jr_open_stash(a));
-    /* (on resume too: a crash may have lost the resize, never the data
-     * written after it, which a flush made durable together with it) */
-    if (a->stash && a->stash != a->stash_mem && a->h.stash_size)
-        UPD_CHECK(upd_io_resize(a->stash, a->h.stash_size));
-    return 0;
+    /* the base check waits for the first segment, to run beside its
+     * decoding (check_base_beside_decode); nothing is written before */
+    if (a->h.seg_count) {
+        a->base_pending = 1;
+        return 0;
+    }
+    return base_checked(a, upd_ap_check_base(a));
 }
 
 /* Whether segment a->seg runs (not in a dry run, not when the image
@@ -311,9 +373,21 @@ static int on_segment(upd_applier *a)
     uint64_t ops_before[UPD_OP_KINDS];
     memcpy(ops_before, a->st.ops, sizeof ops_before);
     upd_sha256_final(a->hash, got);
-    if (memcmp(got, e->sha256, 32))
+    int digest_ok = !memcmp(got, e->sha256, 32);
+    if (a->base_pending) {
+        int decoded = 0;
+        a->base_pending = 0;
+        if (!digest_ok)
+            UPD_CHECK(upd_ap_check_base(a));     /* its verdict first, as ever */
+        else
+            UPD_CHECK(base_checked(a, check_base_beside_decode(a, e, &decoded)));
+        if (digest_ok)
+            UPD_CHECK(decoded);
+    }
+    else if (digest_ok)
+        UPD_CHECK(upd_ap_decode_segment(a, e));
+    if (!digest_ok)
         return UPD_E_SEG_DIGEST;
-    UPD_CHECK(upd_ap_decode_segment(a, e));
     UPD_CHECK(upd_ap_validate_segment(a, e));
     if (segment_runs(a)) {
         double t0 = upd_now();
