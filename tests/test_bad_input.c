@@ -7,6 +7,7 @@
 #include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "../engine/crypto/digest.h"
@@ -228,7 +229,7 @@ static int refused_with(const fixture *f, const uint8_t *pkg, size_t len, unsign
 }
 
 Test(bad_input, base_check_beside_first_decode, .timeout = 120,
-     .description = "the base check beside the first segment's decoding, and with UPD_APPLY_ONE_THREAD after it: exact when both pass; a wrong base is reported first, whatever the segment holds; a segment that cannot decode is reported, the image untouched")
+     .description = "the base check beside the first segment's decoding, and with UPD_APPLY_ONE_THREAD after it, in place and out of place: exact when both pass; a wrong base is reported first, whatever the segment holds, and at finish when the package is cut inside it; a segment that cannot decode is reported, the image untouched")
 {
     fixture f;
     make_fixture(&f, "exe-like", 2 << 20, 0);
@@ -259,12 +260,30 @@ Test(bad_input, base_check_beside_first_decode, .timeout = 120,
         buf_free(&out);
         cr_assert_eq(refused_with(&f, garbled, f.pkg.n, flags), UPD_E_SEG_DECODE, "one %d", one);
         cr_assert_eq(refused_with(&f, flipped, f.pkg.n, flags), UPD_E_SEG_DIGEST, "one %d", one);
+        /* cut inside the first segment: the base verdict at finish */
+        size_t cut = at + e.csize / 2;
+        cr_assert_eq(refused_with(&f, f.pkg.p, cut, flags), UPD_E_PKG_TRUNCATED, "one %d", one);
+        /* out of place: the same verdicts, the target empty on a wrong base */
+        cr_assert_eq(apply_mem_with(f.pkg.p, f.pkg.n, f.sp.old_img, f.sp.old_len, 0, 0, &p, &out,
+                                    NULL), 0);
+        cr_assert(out.n == f.sp.new_len && !memcmp(out.p, f.sp.new_img, out.n));
+        buf_free(&out);
+        cr_assert_eq(apply_mem_with(garbled, f.pkg.n, f.sp.old_img, f.sp.old_len, 0, 0, &p, &out,
+                                    NULL), UPD_E_SEG_DECODE);
+        buf_free(&out);
         f.sp.old_img[f.sp.old_len / 3] ^= 1;
         cr_assert_eq(refused_with(&f, f.pkg.p, f.pkg.n, flags), UPD_E_BASE_HASH, "one %d", one);
         cr_assert_eq(refused_with(&f, garbled, f.pkg.n, flags), UPD_E_BASE_HASH, "one %d", one);
         cr_assert_eq(refused_with(&f, flipped, f.pkg.n, flags), UPD_E_BASE_HASH, "one %d", one);
+        cr_assert_eq(refused_with(&f, f.pkg.p, cut, flags), UPD_E_BASE_HASH, "one %d", one);
+        cr_assert_eq(apply_mem_with(garbled, f.pkg.n, f.sp.old_img, f.sp.old_len, 0, 0, &p, &out,
+                                    NULL), UPD_E_BASE_HASH);
+        cr_assert_eq(out.n, 0, "out of place: the target was touched before the base check");
+        buf_free(&out);
         f.sp.old_img[f.sp.old_len / 3] ^= 1;
     }
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        cr_log_warn("one CPU online: the first segment was decoded after the check, never beside it");
     free(flipped);
     free(garbled);
     free_fixture(&f);

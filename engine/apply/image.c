@@ -13,8 +13,8 @@
  * Read-ahead: the buffer's two halves alternate, the next chunk's read is
  * submitted before this chunk is hashed, so an asynchronous backend
  * (io_uring) reads while the CPU hashes. */
-static int stream_image(upd_applier *a, upd_io *io, uint64_t len, upd_io *copy_to,
-                        int phase, uint8_t *out)
+static int stream_image_run(upd_applier *a, upd_io *io, uint64_t len, upd_io *copy_to,
+                            int phase, uint8_t *out)
 {
     const size_t half = a->iobuf_size / 2;
     uint8_t *buf[2] = { a->iobuf, a->iobuf + half };
@@ -42,6 +42,19 @@ static int stream_image(upd_applier *a, upd_io *io, uint64_t len, upd_io *copy_t
     if (out)
         upd_sha256_final(a->hash, out);
     return 0;
+}
+
+/* stream_image_run, and on failure a->hash left fresh for the next use
+ * (a failed check may be followed by others: is_new_image) */
+static int stream_image(upd_applier *a, upd_io *io, uint64_t len, upd_io *copy_to, int phase,
+                        uint8_t *out)
+{
+    int rc = stream_image_run(a, io, len, copy_to, phase, out);
+    if (rc < 0 && out) {
+        uint8_t junk[32];
+        upd_sha256_final(a->hash, junk);
+    }
+    return rc;
 }
 
 /* ---- out of place: the old bytes no op writes ------------------------------ */

@@ -287,7 +287,8 @@ static int base_checked(upd_applier *a, int rc)
  * esbuild 58.2 -> 52.4 ms, mariadbd 169.5 -> 156.5, out of place).  The
  * check's verdict comes first, as if it had run first.  Returns the
  * check's result, the decoding's in *DECODED. */
-#define SIDE_MIN (16u << 10)
+#define SIDE_MIN   (16u << 10)
+#define SIDE_STACK (512u << 10)
 
 typedef struct {
     upd_applier *a;
@@ -306,9 +307,15 @@ static int check_base_beside_decode(upd_applier *a, const upd_seg_entry *e, int 
 {
     first_decode f = { a, e, 0 };
     pthread_t t;
+    pthread_attr_t at;
     int side = !(a->p.flags & UPD_APPLY_ONE_THREAD) && e->csize >= SIDE_MIN
-               && sysconf(_SC_NPROCESSORS_ONLN) > 1
-               && pthread_create(&t, NULL, decode_first, &f) == 0;
+               && sysconf(_SC_NPROCESSORS_ONLN) > 1 && pthread_attr_init(&at) == 0;
+    if (side) {
+        /* the decoders need little stack; a device may not overcommit 8 MiB */
+        pthread_attr_setstacksize(&at, SIDE_STACK);
+        side = pthread_create(&t, &at, decode_first, &f) == 0;
+        pthread_attr_destroy(&at);
+    }
     int rc = upd_ap_check_base(a);
     if (side)
         pthread_join(t, NULL);
@@ -538,13 +545,20 @@ int upd_applier_finish(upd_applier *a)
         return UPD_E_INVAL;
     if (a->err)
         return a->err;
+    /* cut before the first segment ended: the base verdict first (the
+     * hash, holding part of that segment, starts afresh for it) */
     int rc = 0;
-    if (a->state != ST_DONE)
-        rc = UPD_E_PKG_TRUNCATED;
-    else if (a->cur_size != a->h.new_size)
-        rc = UPD_E_RESULT_SIZE;
-    else if (!(a->p.flags & UPD_APPLY_DRY_RUN))
-        rc = finish_image(a);
+    if (a->base_pending) {
+        uint8_t part[32];
+        upd_sha256_final(a->hash, part);
+        rc = upd_ap_check_base(a);
+        a->base_pending = 0;
+    }
+    if (rc >= 0)
+        rc = a->state != ST_DONE                  ? UPD_E_PKG_TRUNCATED
+             : a->cur_size != a->h.new_size       ? UPD_E_RESULT_SIZE
+             : a->p.flags & UPD_APPLY_DRY_RUN     ? 0
+                                                  : finish_image(a);
     if (rc < 0)
         a->err = rc;
     return rc;

@@ -16,8 +16,9 @@
  *     the size and SHA-256 the package names.  Wrong base, wrong key,
  *     corrupt or truncated header: a clear error and an untouched target.
  *     The base image is checked once the first segment's bytes are in
- *     (beside its decoding: UPD_APPLY_ONE_THREAD); its verdict comes before
- *     that segment's.
+ *     (beside its decoding, unless UPD_APPLY_ONE_THREAD), or at finish
+ *     when the package ends before; its verdict comes before that
+ *     segment's.
  *   - Each segment is checked against its manifest SHA-256 before any of its
  *     operations runs, then decoded and fully validated (bounds, stale
  *     reads of bytes an earlier op overwrote and no STASH saved, stash rules, stream
@@ -67,8 +68,9 @@
 #define UPD_APPLY_ONE_THREAD     16u /* no thread but the caller's: implies JOURNAL_INLINE,
                                         and the first segment is decoded after the base
                                         check; by default, when more than one CPU is
-                                        online, a thread decodes it while the caller's
-                                        checks the base image (the result is the same) */
+                                        online and that segment has 16 KiB or more, a
+                                        thread decodes it while the caller's checks the
+                                        base image (the result is the same) */
 
 typedef struct {
     upd_io  *target;          /* required unless DRY_RUN; not owned; kept open until
