@@ -382,17 +382,16 @@ static int on_segment(upd_applier *a)
     upd_sha256_final(a->hash, got);
     int digest_ok = !memcmp(got, e->sha256, 32);
     if (a->base_pending) {
+        /* the base verdict first, as ever; the decoding beside it only
+         * when the bytes are the signed ones */
         int decoded = 0;
         a->base_pending = 0;
-        if (!digest_ok)
-            UPD_CHECK(upd_ap_check_base(a));     /* its verdict first, as ever */
-        else
-            UPD_CHECK(base_checked(a, check_base_beside_decode(a, e, &decoded)));
-        if (digest_ok)
-            UPD_CHECK(decoded);
-    }
-    else if (digest_ok)
+        UPD_CHECK(digest_ok ? base_checked(a, check_base_beside_decode(a, e, &decoded))
+                            : upd_ap_check_base(a));
+        UPD_CHECK(decoded);
+    } else if (digest_ok) {
         UPD_CHECK(upd_ap_decode_segment(a, e));
+    }
     if (!digest_ok)
         return UPD_E_SEG_DIGEST;
     UPD_CHECK(upd_ap_validate_segment(a, e));

@@ -228,10 +228,10 @@ static size_t parts_len(const size_t *part, unsigned npart)
  * diff: 85,200 page faults, then 17,900).  For the optimal parsers (btopt
  * and up: levels 16-22) the chain table holds a binary tree of
  * 2^(chainLog-1) positions, so at chainLog = ceil(log2 N) + 1 none falls
- * out and the frame is the same,
- * with a prefix dictionary or without (emit/chain_cap_keeps_the_frame).
- * The faster strategies keep their tables: dfast's "chain" is a hash
- * table, and btlazy2's frames against a dictionary came out different. */
+ * out and the frame is the same, with a prefix dictionary or without
+ * (emit/chain_cap_keeps_the_frame).  The faster strategies keep their
+ * tables: dfast's "chain" is a hash table, and btlazy2's frames against a
+ * dictionary came out different. */
 void upd_zstd_cap_chain(ZSTD_CCtx *cc, int level, uint64_t n)
 {
     ZSTD_compressionParameters cp = ZSTD_getCParams(level, 0, 0);
