@@ -4,6 +4,7 @@
 #include "io_model.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,9 +66,13 @@ static unsigned make_batch(model_t *m, int op)
     return n;
 }
 
-static int fail(char *why, size_t cap, const char *fmt, unsigned round, unsigned i, int x)
+__attribute__((format(printf, 3, 4)))
+static int fail(char *why, size_t cap, const char *fmt, ...)
 {
-    snprintf(why, cap, fmt, round, i, x);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
@@ -76,7 +81,7 @@ int io_model_rounds(io_model_open open_fn, const char *path, unsigned rounds, ui
 {
     model_t *m = malloc(sizeof *m);
     if (!m)
-        return fail(why, why_cap, "round %u: no memory (%u %d)", 0, 0, 0);
+        return fail(why, why_cap, "no memory");
     m->s = seed | 1;
     int rc = 0;
     for (unsigned round = 0; round < rounds && !rc; round++) {
@@ -84,13 +89,14 @@ int io_model_rounds(io_model_open open_fn, const char *path, unsigned rounds, ui
         for (size_t i = 0; i < m->size; i++)
             m->model[i] = (uint8_t)rnd(m);
         FILE *f = fopen(path, "wb");
-        if (!f || fwrite(m->model, 1, m->size, f) != m->size || fclose(f)) {
-            rc = fail(why, why_cap, "round %u: cannot write the file (%u %d)", round, 0, errno);
+        int wrote = f && fwrite(m->model, 1, m->size, f) == m->size;
+        if (!f || fclose(f) || !wrote) {
+            rc = fail(why, why_cap, "round %u: cannot write the file (errno %d)", round, errno);
             break;
         }
         upd_io *io;
         if (open_fn(&io, path)) {
-            rc = fail(why, why_cap, "round %u: open failed (%u %d)", round, 0, errno);
+            rc = fail(why, why_cap, "round %u: open failed (errno %d)", round, errno);
             break;
         }
         /* writes: past the end they extend the file, zeros between */
@@ -121,9 +127,9 @@ int io_model_rounds(io_model_open open_fn, const char *path, unsigned rounds, ui
         for (unsigned i = 0; !rc && i < n; i++) {
             const upd_io_req *q = &m->r[i];
             if (m->buf[i][q->len] != GUARD)
-                rc = fail(why, why_cap, "round %u: read %u wrote past its buffer (%d)", round, i, 0);
+                rc = fail(why, why_cap, "round %u: read %u wrote past its buffer", round, i);
             else if (!past && memcmp(q->buf, m->model + q->off, q->len))
-                rc = fail(why, why_cap, "round %u: read %u got other bytes (%d)", round, i, 0);
+                rc = fail(why, why_cap, "round %u: read %u got other bytes", round, i);
         }
         upd_io_close(io);
         /* the file is the model */
@@ -133,8 +139,8 @@ int io_model_rounds(io_model_open open_fn, const char *path, unsigned rounds, ui
             size_t k = fread(back, 1, sizeof back, f);
             fclose(f);
             if (k != m->size || memcmp(back, m->model, k))
-                rc = fail(why, why_cap, "round %u: the file differs from the model (%u, %d)",
-                          round, (unsigned)k, (int)m->size);
+                rc = fail(why, why_cap, "round %u: the file (%zu bytes) differs from the model (%zu)",
+                          round, k, m->size);
         }
     }
     free(m);

@@ -142,8 +142,8 @@ typedef int (*upd_write_fn)(void *user, const void *data, size_t len);
  * none fits).  With UPD_LZMA_AUTO the trials are ranked on zstd
  * packages, and the kept trial is then made again with LZMA2 segments
  * where they are smaller, which is emitted when it beats the zstd one
- * (the zstd one stands when the remake runs out of room or memory).  The same inputs and parameters give the same bytes,
- * whatever P->threads.
+ * (the zstd one stands when the remake runs out of room or memory).  The
+ * same inputs and parameters give the same bytes, whatever P->threads.
  * Every package is checked as it goes out by a dry-run applier with
  * P->window (digests, ops, header counts, memory), so OUT never gets one an
  * applier refuses.
