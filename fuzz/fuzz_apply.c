@@ -30,7 +30,10 @@
  * before the header, manifest, auth block and base image are accepted; the
  * source is never written; memory stays within the window (fuzz_common.c);
  * and the real run fails exactly as the dry run does, except with errors
- * only a real run can meet (base image, I/O, in-memory stash, result hash). */
+ * only a real run can meet (base image, I/O, in-memory stash, result hash);
+ * and when upd_pkg_one_pass_safe() lets the tools skip the dry run, a
+ * failed in-place run leaves the image as it was, unless only the result
+ * hash failed (every write done). */
 #include "fuzz_common.h"
 
 enum {
@@ -85,8 +88,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_note("fuzz_apply: mode 0x%02x, %zu package bytes: dry run %s", mode, pkg.n,
               upd_errname(rc_dry));
     if (ops <= REAL_RUN_MAX_OPS) {
-        const int rc = fuzz_apply_mem(&cfg, old_img, old_len, pkg.p, pkg.n, NULL);
-        fuzz_note(", real run %s", upd_errname(rc));
+        const int one_pass = upd_pkg_one_pass_safe(pkg.p, pkg.n, pkg.n);
+        buf_t out = { 0 };
+        const int rc = fuzz_apply_mem(&cfg, old_img, old_len, pkg.p, pkg.n, &out);
+        fuzz_note(", real run %s%s", upd_errname(rc), one_pass ? " (one pass)" : "");
+        if (one_pass && !cfg.out_of_place && rc < 0 && rc != UPD_E_RESULT_HASH)
+            FUZZ_ASSERT(out.n == old_len && (!old_len || !memcmp(out.p, old_img, old_len)));
+        buf_free(&out);
         if (!real_run_only(rc))
             FUZZ_ASSERT(rc == rc_dry);
         if (rc == 0 || rc == UPD_E_RESULT_HASH)

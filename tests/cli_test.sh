@@ -106,6 +106,32 @@ for off in 10 40 100 200 300 500 1000 $((size - 10)); do
     check "corrupt byte $off: exit 1" test $? -eq 1
     check "corrupt byte $off: target intact" cmp -s "$T/tgt" "$T/old"
 done
+# which checks ran: this package is one segment of the file's length, so
+# the real run alone refused the corrupt bytes above (-v says so)
+cp "$T/old" "$T/tgt"
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkg" -v > "$T/out.v"
+check "one segment: no dry run" grep -q '^checks .*one segment.*no dry run' "$T/out.v"
+check "one segment: applied" cmp -s "$T/tgt" "$T/new"
+{ cat "$T/pkg"; printf 'x'; } > "$T/trail"
+cp "$T/old" "$T/tgt"
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/trail" -q 2>"$T/err"
+check "a byte after the package: refused (dry run)" grep -q UPD_E_PKG_TRAILING "$T/err"
+check "a byte after the package: target intact" cmp -s "$T/tgt" "$T/old"
+# several segments (5 MB of new data, 2 MiB segments): a corrupt last one
+# must not follow the first ones' writes
+"$SYNTH" unrelated 5 5M "$T/mo" "$T/mn"
+"$UPD" diff --sign "$T/v.key" "$T/mo" "$T/mn" -o "$T/pkgm" -q --level 1
+cp "$T/mo" "$T/tgt"
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkgm" -v > "$T/out.v"
+check "several segments: a dry run first" grep -q '^checks .*a dry run' "$T/out.v"
+check "several segments: applied" cmp -s "$T/tgt" "$T/mn"
+msize=$(stat -c %s "$T/pkgm")
+printf '\377' | dd of="$T/pkgm" bs=1 seek=$((msize - 5)) conv=notrunc 2>/dev/null
+cp "$T/mo" "$T/tgt"
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkgm" -q 2>"$T/err"
+check "several segments, the last corrupt: refused" grep -q UPD_E_SEG_DIGEST "$T/err"
+check "several segments, the last corrupt: target intact" cmp -s "$T/tgt" "$T/mo"
+rm -f "$T/mo" "$T/mn" "$T/pkgm"
 "$UPD" apply --pubkey "$T/v.pub" "$T/old" "$T/corrupt" -o "$T/out3" -q 2>/dev/null
 check "failed out-of-place apply leaves no output" test ! -e "$T/out3" -a ! -e "$T/out3.part"
 printf 'mine' > "$T/out4"; printf 'mine too' > "$T/out4.part"

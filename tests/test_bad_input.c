@@ -173,10 +173,14 @@ Test(bad_input, corrupt_segment_bytes, .description = "flipped segment bytes: SE
 {
     fixture f;
     make_fixture(&f, "exe-like", 512 << 10, 0);
+    /* one segment of the file's length: the tools skip the dry run, so the
+     * real run alone must refuse untouched */
+    cr_assert_eq(f.segs, 1);
     uint8_t *p = malloc(f.pkg.n);
     for (size_t i = f.prefix; i < f.pkg.n; i += (f.pkg.n - f.prefix) / 200 + 1) {
         memcpy(p, f.pkg.p, f.pkg.n);
         p[i] ^= 0x5a;
+        cr_assert_eq(upd_pkg_one_pass_safe(p, f.pkg.n, f.pkg.n), 1);
         cr_assert_eq(refused_untouched(&f, p, f.pkg.n, 0), UPD_E_SEG_DIGEST, "offset %zu", i);
         cr_assert_eq(dry_run(p, f.pkg.n), UPD_E_SEG_DIGEST);
     }
@@ -190,6 +194,51 @@ Test(bad_input, trailing_bytes, .description = "bytes after the last segment are
     make_fixture(&f, "same-offset-edits", 64 << 10, 0);
     buf_sink(&f.pkg, "x", 1);
     cr_assert_eq(dry_run(f.pkg.p, f.pkg.n), UPD_E_PKG_TRAILING);
+    /* the real run would write before it sees the byte: a dry run it is */
+    cr_assert_eq(upd_pkg_one_pass_safe(f.pkg.p, f.pkg.n, f.pkg.n), 0);
+    free_fixture(&f);
+}
+
+Test(bad_input, one_pass_safe, .description = "upd_pkg_one_pass_safe: yes only for one segment of exactly the file's length, and then every cut and flip is refused with the image untouched")
+{
+    fixture f, multi;
+    make_fixture(&f, "insert-delete", 256 << 10, 0);
+    cr_assert_eq(f.segs, 1);
+    upd_header h;
+    cr_assert_eq(upd_header_decode(f.pkg.p, f.pkg.n, &h), 0);
+    size_t need = h.header_size + UPD_SEG_ENTRY_SIZE, n = f.pkg.n;
+    cr_assert_leq(need, UPD_PKG_PROBE_SIZE);
+    cr_assert_eq(upd_pkg_one_pass_safe(f.pkg.p, n, n), 1);
+    cr_assert_eq(upd_pkg_one_pass_safe(f.pkg.p, UPD_PKG_PROBE_SIZE, n), 1);
+    cr_assert_eq(upd_pkg_one_pass_safe(f.pkg.p, need, n), 1);
+    cr_assert_eq(upd_pkg_one_pass_safe(f.pkg.p, need - 1, n), 0, "entry cut");
+    cr_assert_eq(upd_pkg_one_pass_safe(f.pkg.p, n, n - 1), 0, "file one byte short");
+    cr_assert_eq(upd_pkg_one_pass_safe(f.pkg.p, n, n + 1), 0, "a byte after the package");
+    cr_assert_eq(upd_pkg_one_pass_safe(NULL, 0, n), 0);
+    uint8_t *p = malloc(n);
+    memcpy(p, f.pkg.p, n);
+    p[0] ^= 1;
+    cr_assert_eq(upd_pkg_one_pass_safe(p, n, n), 0, "bad magic: the dry run names it");
+    /* every cut is a file of another length: the dry run refuses it */
+    for (size_t len = 0; len < n; len += len < f.prefix + 64 ? 1 : n / 200 + 1) {
+        cr_assert_eq(upd_pkg_one_pass_safe(f.pkg.p, len, len), 0, "cut at %zu", len);
+        cr_assert_eq(dry_run(f.pkg.p, len), UPD_E_PKG_TRUNCATED, "cut at %zu", len);
+    }
+    /* a flip anywhere that leaves it one segment of that length: the real
+     * run alone refuses it, untouched */
+    for (size_t i = 0; i < n; i += i < f.prefix ? 3 : (n - f.prefix) / 100 + 1) {
+        memcpy(p, f.pkg.p, n);
+        p[i] ^= 0x24;
+        if (upd_pkg_one_pass_safe(p, n, n))
+            refused_untouched(&f, p, n, 0);
+        else
+            cr_assert_lt(dry_run(p, n), 0, "byte %zu", i);
+    }
+    free(p);
+    make_fixture(&multi, "unrelated", 5 << 20, 2u << 20);
+    cr_assert_geq(multi.segs, 2);
+    cr_assert_eq(upd_pkg_one_pass_safe(multi.pkg.p, multi.pkg.n, multi.pkg.n), 0);
+    free_fixture(&multi);
     free_fixture(&f);
 }
 
@@ -361,7 +410,12 @@ static int hostile(const craft_seg *segs, size_t n, uint64_t stash, uint64_t new
 {
     buf_t pkg, out;
     cr_assert_eq(craft_pkg(old_img, IMG, new_img, new_len, stash, segs, n, &pkg), 0);
+    /* with one segment the tools run no dry run (unless its entry fails
+     * to decode): the apply below is theirs */
+    int one = upd_pkg_one_pass_safe(pkg.p, pkg.n, pkg.n);
     int dry = dry_run(pkg.p, pkg.n);
+    cr_assert(one == (n <= 1) || (n <= 1 && dry == UPD_E_PKG_MANIFEST),
+              "one pass %d, %zu segments, dry run %s", one, n, upd_errname(dry));
     int rc = apply_mem(pkg.p, pkg.n, old_img, IMG, 1, 0, 0, &out);
     cr_assert_eq(dry, rc, "dry run %s vs apply %s", upd_errname(dry), upd_errname(rc));
     cr_assert_lt(rc, 0, "hostile package accepted");
@@ -380,6 +434,17 @@ Test(hostile, stale_read_same_segment, .init = init_imgs,
     craft_seg s = { .ops = { OP(UPD_OP_LIT, 0, 0, 100), OP(UPD_OP_COPY, 200, 50, 100) },
                     .nops = 2, .lit = payload, .lit_len = 100 };
     cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_OP_STALE);
+}
+
+Test(hostile, wrong_final_size, .init = init_imgs,
+     .description = "ops that end at a length other than the header's new size: RESULT_SIZE before the last segment writes")
+{
+    craft_seg s = { .ops = { OP(UPD_OP_LIT, 0, 0, 100), OP(UPD_OP_RESIZE, 0, 0, 3000) },
+                    .nops = 2, .lit = payload, .lit_len = 100 };
+    cr_assert_eq(hostile(&s, 1, 0, IMG), UPD_E_RESULT_SIZE, "shrunk, new size not");
+    craft_seg g = { .ops = { OP(UPD_OP_LIT, 0, 0, 100) }, .nops = 1, .lit = payload,
+                    .lit_len = 100 };
+    cr_assert_eq(hostile(&g, 1, 0, 3000), UPD_E_RESULT_SIZE, "new size smaller, no RESIZE");
 }
 
 Test(hostile, stale_read_later_segment, .init = init_imgs,

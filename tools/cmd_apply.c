@@ -2,11 +2,14 @@
  *
  * In place, a package in a regular file is first run through a dry-run
  * applier (every digest, every op validated, no image I/O), so a corrupt or
- * truncated file never touches the target; a streamed package (PKG = -) is
- * applied in one pass, each segment verified before it runs.  Out of place
- * the new image goes to NEW.part, renamed over NEW only when its hash has
- * checked (and flushed), so the package is read once; the directory is then
- * flushed too, so that the new name survives a power cut. */
+ * truncated file never touches the target, unless it has one segment and
+ * is exactly the file's length: the real run then makes every check
+ * before its first write (upd_pkg_one_pass_safe).  A streamed package
+ * (PKG = -) is applied in one pass, each segment verified before it runs.
+ * Out of place the new image goes to NEW.part, renamed over NEW only when
+ * its hash has checked (and flushed), so the package is read once; the
+ * directory is then flushed too, so that the new name survives a power
+ * cut. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
@@ -25,6 +28,8 @@ typedef struct {
     const char *old, *pkg, *target, *stash_path;
     const char *package_id, *installed_version, *journal_path;
     int in_place, allow_downgrade, no_journal, journal_inline;
+    int checks;                       /* in place: 0 streamed (each segment checked before
+                                         it runs), 1 a dry run first, 2 one segment */
     uint32_t journal_unit;
     size_t window;
     cli_trust trust;
@@ -137,9 +142,18 @@ static int open_pkg(const char *path, int *regular)
     return fd;
 }
 
-/* Dry run over a package file: everything but image I/O. */
-static int precheck(const apply_args *args, int fd, uint8_t *buf, upd_header *h)
+/* Dry run over a package file: everything but image I/O; skipped (the
+ * header only decoded) when the real run checks everything before its
+ * first write anyway: a one-segment package of exactly the file's size. */
+static int precheck(apply_args *args, int fd, uint8_t *buf, upd_header *h)
 {
+    struct stat st;
+    ssize_t got = fstat(fd, &st) == 0 ? pread(fd, buf, UPD_PKG_PROBE_SIZE, 0) : -1;
+    if (got > 0 && upd_pkg_one_pass_safe(buf, (size_t)got, (uint64_t)st.st_size)) {
+        args->checks = 2;
+        return upd_header_decode(buf, (size_t)got, h);
+    }
+    args->checks = 1;
     upd_apply_params p = base_params(args, UPD_APPLY_DRY_RUN);
     upd_applier *a;
     int rc = upd_applier_create(&a, &p);
@@ -198,6 +212,10 @@ static void print_summary(const apply_args *args, const upd_applier *ap, upd_io 
     char says[512];
     cli_io_says(&args->io, target, says, sizeof says);
     printf("io        %s\n", says);
+    if (args->in_place)
+        printf("checks    %s\n", args->checks == 1 ? "a dry run over the whole package first"
+                                : args->checks == 2 ? "one segment: all before the first write, no dry run"
+                                : "streamed: each segment before it runs");
     printf("engine    window %zu KiB, peak memory %zu KiB, %u segments, %llu units\n",
                (args->window ? args->window : UPD_DEFAULT_WINDOW) >> 10,
                st.mem_peak >> 10, st.segments_done, (unsigned long long)st.units);

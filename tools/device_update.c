@@ -7,10 +7,12 @@
 #include "updelta/download.h"
 #include "updelta/fumo_result.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A crash point part-way through a long step: the download at 3/4 (past
@@ -166,9 +168,23 @@ static int apply_file(device *d, dev_rom *r, const char *pkg, unsigned flags, ha
     return rc;
 }
 
+/* Whether the package file PKG needs its dry run (upd_pkg_one_pass_safe):
+ * when in doubt, it does. */
+static int needs_dry_run(const char *pkg)
+{
+    uint8_t probe[UPD_PKG_PROBE_SIZE];
+    struct stat st;
+    int fd = open(pkg, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 && fstat(fd, &st) == 0 ? pread(fd, probe, sizeof probe, 0) : -1;
+    if (fd >= 0)
+        close(fd);
+    return got <= 0 || !upd_pkg_one_pass_safe(probe, (size_t)got, (uint64_t)st.st_size);
+}
+
 /* State 60: apply the staged package in place (resuming from the journal),
- * after a dry run over the whole package: a corrupt or truncated one is
- * refused before the image is touched, as the CLI does. */
+ * after a dry run over the whole package unless the real run checks it
+ * all before its first write: a corrupt or truncated one is refused
+ * before the image is touched, as the CLI does. */
 static void install(device *d, dev_rom *r)
 {
     char pkg[4096];
@@ -176,8 +192,13 @@ static void install(device *d, dev_rom *r)
     half_way check = { d, "verify", 0, r->id }, h = { d, "install", 0, r->id };
     upd_header hd;
     upd_apply_stats st;
-    dev_log("%s: verifying %s", r->id, pkg);
-    int rc = apply_file(d, r, pkg, UPD_APPLY_DRY_RUN, &check, &hd, &st);
+    int rc = 0;
+    if (needs_dry_run(pkg)) {
+        dev_log("%s: verifying %s", r->id, pkg);
+        rc = apply_file(d, r, pkg, UPD_APPLY_DRY_RUN, &check, &hd, &st);
+    } else {
+        dev_log("%s: %s has one segment: the install checks it before writing", r->id, pkg);
+    }
     if (rc == 0) {
         dev_log("%s: installing into %s", r->id, r->image);
         rc = apply_file(d, r, pkg, 0, &h, &hd, &st);

@@ -69,6 +69,20 @@ uint64_t upd_applier_mem_need(const upd_header *h, size_t window)
          + upd_rangeset_max_mem(h->frozen_ranges) + (h->flags & UPD_PKG_LZMA ? UPD_LZMA_MEM : 0);
 }
 
+int upd_pkg_one_pass_safe(const void *buf, size_t len, uint64_t size)
+{
+    upd_header h;
+    upd_seg_entry e = { .csize = 0 };
+    if (!buf || upd_header_decode(buf, len, &h) < 0 || h.seg_count > 1)
+        return 0;
+    if (h.seg_count) {
+        if (len - h.header_size < UPD_SEG_ENTRY_SIZE
+            || upd_seg_entry_decode((const uint8_t *)buf + h.header_size, &h, &e) < 0)
+            return 0;
+    }
+    return size == upd_pkg_prefix_size(&h) + e.csize;
+}
+
 int upd_applier_create(upd_applier **out, const upd_apply_params *p)
 {
     const unsigned known = UPD_APPLY_DRY_RUN | UPD_APPLY_INSECURE | UPD_APPLY_ALLOW_DOWNGRADE
@@ -395,6 +409,11 @@ static int on_segment(upd_applier *a)
     if (!digest_ok)
         return UPD_E_SEG_DIGEST;
     UPD_CHECK(upd_ap_validate_segment(a, e));
+    /* the final length is known once the last segment validated: a wrong
+     * one is refused before that segment writes (a one-pass run counts on
+     * it, upd_pkg_one_pass_safe) */
+    if (a->seg + 1 == a->h.seg_count && a->cur_size != a->h.new_size)
+        return UPD_E_RESULT_SIZE;
     if (segment_runs(a)) {
         double t0 = upd_now();
         UPD_CHECK(upd_ap_execute_segment(a, e));

@@ -28,11 +28,12 @@
  * A failure after the first write leaves segments already applied in place:
  * to keep a target untouched by a corrupt or truncated package that is not
  * streamed, first run the whole package through an applier made with
- * UPD_APPLY_DRY_RUN (no image I/O at all); the command-line tool does this
- * for every regular-file package it applies in place (out of place it
- * writes a temporary file, removed on failure).  Power-fail safety is the journal's job
- * (journal.h): with a journal, a crash at any instant is repaired by
- * running the same apply again.  In place, an image that already is the
+ * UPD_APPLY_DRY_RUN (no image I/O at all), unless upd_pkg_one_pass_safe()
+ * says the real run's own checks all come first; the command-line tool and
+ * the device do this for every package file they apply in place (out of
+ * place the tool writes a temporary file, removed on failure).
+ * Power-fail safety is the journal's job (journal.h): with a journal, a
+ * crash at any instant is repaired by running the same apply again.  In place, an image that already is the
  * new one is reported as done (already_applied) instead of as a wrong base.
  *
  * Memory is bounded by the window (default 16 MiB), whatever the image
@@ -132,6 +133,23 @@ typedef struct upd_applier upd_applier;
  * figure plus UPD_JOURNAL_MEM (upd_diff_params.window), so its packages
  * apply journaled. */
 UPD_API uint64_t upd_applier_mem_need(const upd_header *h, size_t window);
+
+/* Bytes of a package's start that upd_pkg_one_pass_safe() needs at most:
+ * the longest header and one manifest entry. */
+#define UPD_PKG_PROBE_SIZE  (UPD_HEADER_MAX + UPD_SEG_ENTRY_SIZE)
+
+/* Whether a package file of SIZE bytes, whose first LEN bytes are BUF, can
+ * be applied in place with no dry run first and still leave the target
+ * untouched whenever it is refused: 1 when its header decodes, it has at
+ * most one segment, and SIZE is exactly the length that header and
+ * manifest entry give.  A real run then checks everything a dry run would
+ * before its first write (the only segment is verified, decoded and
+ * validated whole before any of its operations runs), and no byte can
+ * follow the package.  0 otherwise: more segments, another length, a
+ * header that does not decode (the dry run then names the error), or LEN
+ * too short to tell (pass min(SIZE, UPD_PKG_PROBE_SIZE) bytes).  Skipping
+ * the dry run saves decoding the segment twice. */
+UPD_API int upd_pkg_one_pass_safe(const void *buf, size_t len, uint64_t size);
 
 /* Make an applier.  Errors: UPD_E_INVAL (no target without DRY_RUN, window
  * smaller than 1 MiB, unknown flags), UPD_E_SIG_MISSING (no keyring and not
