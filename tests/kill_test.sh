@@ -12,9 +12,10 @@ T=$(mktemp -d /tmp/upd-kill-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 "$UPD" keygen "$T/v" >/dev/null || exit 1
 # KILL_LZMA (auto, never, always; default never): the package's LZMA2
-# segments.  An LZMA2 package's slower decode doubles the share of the dry
-# run (which the CLI runs before it touches the target, and where a kill
-# leaves no update behind) in the kill window, and once the window has
+# segments.  An LZMA2 package's slower decode doubles the share of the
+# time before the first write (the CLI's dry run of a package of several
+# segments, the first segment's decoding otherwise), where a kill leaves
+# no update behind, in the kill window, and once the window has
 # shrunk (below) too few kills land in the journaled run: esbuild's LZMA2
 # package left an update in 87 of 249 kills in one CI run, 12 of 254 in
 # the next.  test_crash's *_lzma cases cut LZMA2 packages at every

@@ -773,6 +773,66 @@ Test(crash, foreign_journal_ignored, .timeout = 300)
     buf_free(&b.pkg);
 }
 
+/* A package refused before its first segment checked out whole leaves
+ * another update's pending journal (and the target) byte for byte as they
+ * were, so that update still resumes.  Only a full image (no base to
+ * match) gets that far on a half-written target; the tools run no dry run
+ * before a package of one segment (upd_pkg_one_pass_safe), so the real
+ * run's order is what protects the journal. */
+Test(crash, refused_package_keeps_pending_journal, .timeout = 300)
+{
+    crash_case a = { .sector = 512 };
+    setup_case(&a, "transpose", 41, 64 << 10);
+    buf_t t, j;
+    uint64_t k = 0;
+    for (;; k++) {             /* the first crash that leaves A running */
+        journal_at(&a, k, &t, &j, UPD_SIM_KEEP_ALL);
+        if (status_of(&j).state == UPD_JOURNAL_RUNNING
+            && !same(t.p, t.n, a.sp.old_img, a.sp.old_len))
+            break;
+        buf_free(&t);
+        buf_free(&j);
+        cr_assert_lt(k, 500u, "A never left a half-written target");
+    }
+    static uint8_t img[8192];
+    for (size_t i = 0; i < sizeof img; i++)
+        img[i] = (uint8_t)(i * 13 + 1);
+    buf_t bad[3];
+    /* a full image whose header claims one byte more than its ops make */
+    cr_assert_eq(make_pkg(img, 0, img, sizeof img, NULL, &bad[0]), 0);
+    cr_assert_eq(upd_pkg_one_pass_safe(bad[0].p, bad[0].n, bad[0].n), 1);
+    for (int b = 0; b < 8; b++)     /* new_size, FORMAT.md 2 */
+        bad[0].p[40 + b] = (uint8_t)((sizeof img + 1) >> (8 * b));
+    cr_assert_eq(reseal(bad[0].p, bad[0].n), 0);
+    /* a full image whose one segment writes past its length */
+    craft_seg s = { .ops = { { .kind = UPD_OP_LIT, .dst = 0, .len = 200 } }, .nops = 1,
+                    .lit = img, .lit_len = 200 };
+    cr_assert_eq(craft_pkg(img, 0, img, 100, 0, &s, 1, &bad[1]), 0);
+    /* a full image of no segment, new size 1 */
+    cr_assert_eq(craft_pkg(img, 0, img, 1, 0, NULL, 0, &bad[2]), 0);
+    static const int want[3] = { UPD_E_RESULT_SIZE, UPD_E_OP_BOUNDS, UPD_E_RESULT_SIZE };
+    for (int i = 0; i < 3; i++) {
+        upd_io *mt, *mj;
+        cr_assert_eq(upd_io_open_mem(&mt, t.p, t.n, CAP), 0);
+        cr_assert_eq(upd_io_open_mem(&mj, j.p, j.n, CAP), 0);
+        upd_apply_params p = { .target = mt, .journal = mj, .journal_unit = UNIT,
+                               .window = 4u << 20, .flags = UPD_APPLY_INSECURE };
+        int rc = apply_io(&p, bad[i].p, bad[i].n, 4096, NULL);
+        cr_assert_eq(rc, want[i], "package %d: %s", i, upd_errname(rc));
+        expect_bytes(mt, t.p, t.n, "target after the refused package");
+        expect_bytes(mj, j.p, j.n, "journal after the refused package");
+        upd_io_close(mt);
+        upd_io_close(mj);
+        buf_free(&bad[i]);
+    }
+    recover(&a, &t, &j, "A after the refused packages");
+    cr_assert_eq(a.resumed, 1u, "A did not resume");
+    buf_free(&t);
+    buf_free(&j);
+    synth_free(&a.sp);
+    buf_free(&a.pkg);
+}
+
 /* The validation log stands in for the segments a resumed run skips: the
  * bytes of those segments are never read (garbage there changes nothing),
  * and a damaged log entry is refused with UPD_E_JOURNAL, never trusted. */

@@ -28,13 +28,14 @@ void cli_progress_download(void *user, uint64_t done, uint64_t total, double rat
 int cli_parse_size(const char *s, uint64_t *out);
 /* Read a whole file into memory (malloc'd); 0 or -1 with errno. */
 int cli_read_file(const char *path, uint8_t **data, size_t *len);
-/* Push everything readable from FD into A through BUF (CLI_CHUNK bytes),
- * then finish A.  0 or an upd_err (UPD_E_IO_READ when a read fails).
+/* Push everything readable from FD, but at most MAX bytes, into A through
+ * BUF (CLI_CHUNK bytes), then finish A.  0 or an upd_err (UPD_E_IO_READ
+ * when a read fails).
  * 64 KiB: the applier buffers a segment whole anyway, so a bigger read
  * buys only fewer system calls, and its pages count in the apply's RSS
  * (256 KiB put a 1 GiB in-place apply at the 16 MiB limit). */
 #define CLI_CHUNK (64u << 10)
-int cli_feed_fd(upd_applier *a, int fd, uint8_t *buf);
+int cli_feed_fd(upd_applier *a, int fd, uint8_t *buf, uint64_t max);
 /* Report a library error on stderr: "updelta: CONTEXT: text (NAME)". */
 int cli_fail(const char *context, int code);
 /* "1,234,567" */

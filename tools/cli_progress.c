@@ -112,10 +112,10 @@ int cli_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
-int cli_feed_fd(upd_applier *a, int fd, uint8_t *buf)
+int cli_feed_fd(upd_applier *a, int fd, uint8_t *buf, uint64_t max)
 {
     for (;;) {
-        ssize_t n = read(fd, buf, CLI_CHUNK);
+        ssize_t n = max ? read(fd, buf, max < CLI_CHUNK ? (size_t)max : CLI_CHUNK) : 0;
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -125,6 +125,7 @@ int cli_feed_fd(upd_applier *a, int fd, uint8_t *buf)
         int rc = upd_applier_push(a, buf, (size_t)n);
         if (rc < 0)
             return rc;
+        max -= (uint64_t)n;
     }
 }
 

@@ -142,23 +142,31 @@ static int open_pkg(const char *path, int *regular)
     return fd;
 }
 
-/* Dry run over a package file: everything but image I/O; skipped (the
- * header only decoded) when the real run checks everything before its
- * first write anyway: a one-segment package of exactly the file's size. */
-static int precheck(apply_args *args, int fd, uint8_t *buf, upd_header *h)
+/* Dry run over a package file: everything but image I/O, before any file
+ * is opened.  For a one-segment package of exactly the file's length (*LEN)
+ * only its prefix (header, manifest, signature, policy): the real run
+ * checks the segment whole before its first write anyway. */
+static int precheck(apply_args *args, int fd, uint8_t *buf, upd_header *h, uint64_t *len)
 {
     struct stat st;
-    ssize_t got = fstat(fd, &st) == 0 ? pread(fd, buf, UPD_PKG_PROBE_SIZE, 0) : -1;
-    if (got > 0 && upd_pkg_one_pass_safe(buf, (size_t)got, (uint64_t)st.st_size)) {
-        args->checks = 2;
-        return upd_header_decode(buf, (size_t)got, h);
-    }
-    args->checks = 1;
+    ssize_t got = fstat(fd, &st) == 0 ? pread(fd, buf, CLI_CHUNK, 0) : -1;
+    /* the prefix of a one-segment package is at most UPD_HEADER_MAX +
+     * UPD_SEG_ENTRY_SIZE + UPD_AUTH_SIZE bytes: all in BUF */
+    int one = got > 0 && upd_pkg_one_pass_safe(buf, (size_t)got, (uint64_t)st.st_size)
+           && upd_header_decode(buf, (size_t)got, h) == 0
+           && upd_pkg_prefix_size(h) <= (uint64_t)got;
+    args->checks = one ? 2 : 1;
     upd_apply_params p = base_params(args, UPD_APPLY_DRY_RUN);
     upd_applier *a;
     int rc = upd_applier_create(&a, &p);
-    if (!rc)
-        rc = cli_feed_fd(a, fd, buf);
+    if (!rc && one) {
+        *len = (uint64_t)st.st_size;
+        rc = upd_applier_push(a, buf, (size_t)upd_pkg_prefix_size(h));
+        if (!rc && !upd_applier_header(a))
+            rc = UPD_E_PKG_TRUNCATED;
+    } else if (!rc) {
+        rc = cli_feed_fd(a, fd, buf, UINT64_MAX);
+    }
     if (!rc)
         *h = *upd_applier_header(a);
     upd_applier_free(a);
@@ -213,9 +221,10 @@ static void print_summary(const apply_args *args, const upd_applier *ap, upd_io 
     cli_io_says(&args->io, target, says, sizeof says);
     printf("io        %s\n", says);
     if (args->in_place)
-        printf("checks    %s\n", args->checks == 1 ? "a dry run over the whole package first"
-                                : args->checks == 2 ? "one segment: all before the first write, no dry run"
-                                : "streamed: each segment before it runs");
+        printf("checks    %s\n",
+               args->checks == 1   ? "a dry run over the whole package first"
+               : args->checks == 2 ? "one segment: all before the first write, no dry run"
+                                   : "streamed: each segment before it runs");
     printf("engine    window %zu KiB, peak memory %zu KiB, %u segments, %llu units\n",
                (args->window ? args->window : UPD_DEFAULT_WINDOW) >> 10,
                st.mem_peak >> 10, st.segments_done, (unsigned long long)st.units);
@@ -325,11 +334,13 @@ int cli_apply(int argc, char **argv, const cli_feeder *src)
     if (!buf)
         rc = UPD_E_NOMEM;
     /* In place, a package that fails half-way would leave the target half
-     * updated: a regular file is checked whole first.  Out of place the
+     * updated: a regular file is checked whole first (only its prefix when
+     * the run checks its one segment whole before writing).  Out of place the
      * output is a temporary file, removed on failure, so the run itself
      * checks each segment before it writes, and nothing is read twice. */
+    uint64_t pkg_len = UINT64_MAX;   /* a one-pass package: exactly the checked length */
     if (!rc && regular && args.in_place) {
-        rc = precheck(&args, fd, buf, &h);
+        rc = precheck(&args, fd, buf, &h, &pkg_len);
         have_header = !rc;
     }
     apply_files f = { 0 };
@@ -351,7 +362,7 @@ int cli_apply(int argc, char **argv, const cli_feeder *src)
     if (!rc)
         rc = upd_applier_create(&ap, &p);
     if (!rc)
-        rc = src ? src->feed(src->user, ap) : cli_feed_fd(ap, fd, buf);
+        rc = src ? src->feed(src->user, ap) : cli_feed_fd(ap, fd, buf, pkg_len);
     cli_progress_end(&pr);
     if (!rc && f.tmp[0] && rename(f.tmp, args.target) != 0) {
         open_errno = errno;

@@ -116,7 +116,7 @@ int cmd_verify(int argc, char **argv)
     if (!rc)
         rc = upd_applier_create(&a, &p);
     if (!rc)
-        rc = cli_feed_fd(a, fd, buf);
+        rc = cli_feed_fd(a, fd, buf, UINT64_MAX);
     if (!rc && !quiet) {
         /* the key the applier checked, not a second read of the file */
         upd_apply_stats st;

@@ -98,6 +98,8 @@ struct upd_applier {
     uint64_t  pos;              /* package offset of the next byte pushed */
     uint64_t  skip_to;          /* bytes below this offset are not needed (resume) */
     int       base_pending;     /* the base check waits for the first segment */
+    int       begin_pending;    /* the base matched; the journal and stash wait
+                                   until the first segment checked out whole */
 
     uint8_t   fix[UPD_HEADER_MAX];    /* staging: the header, a manifest entry, or the
                                        digest and the auth block */

@@ -277,18 +277,35 @@ static int open_stash(upd_applier *a)
     return 0;
 }
 
-/* After the base check gave RC: the run begins (journal, stash), unless
- * the image already is the new one, whose segments are still checked, as
- * a dry run would. */
+/* After the base check gave RC: the run is to begin, unless the image
+ * already is the new one, whose segments are still checked, as a dry run
+ * would. */
 static int base_checked(upd_applier *a, int rc)
 {
     UPD_CHECK(rc);
     a->st.already_applied = rc == 1;
-    if (a->st.already_applied)
+    a->begin_pending = !a->st.already_applied;
+    return 0;
+}
+
+/* The run begins (journal, stash) only once the first segment checked out
+ * whole, or the package has none: a refused package leaves a pending
+ * journal of another update, and a stash, as they were. */
+static int begin_run(upd_applier *a)
+{
+    if (!a->begin_pending)
         return 0;
+    a->begin_pending = 0;
     if (a->p.journal)
         UPD_CHECK(upd_jr_begin(a));
     return open_stash(a);
+}
+
+/* The final length is known once the last segment validated (or at the
+ * header, with no segment): a wrong one is refused before the run writes. */
+static int check_final_size(const upd_applier *a)
+{
+    return a->seg + 1 >= a->h.seg_count && a->cur_size != a->h.new_size ? UPD_E_RESULT_SIZE : 0;
 }
 
 /* The base check reads and hashes the image; decoding the first segment
@@ -377,7 +394,9 @@ static int on_auth(upd_applier *a, const uint8_t *blk)
         a->base_pending = 1;
         return 0;
     }
-    return base_checked(a, upd_ap_check_base(a));
+    UPD_CHECK(base_checked(a, upd_ap_check_base(a)));
+    UPD_CHECK(check_final_size(a));
+    return begin_run(a);
 }
 
 /* Whether segment a->seg runs (not in a dry run, not when the image
@@ -409,11 +428,8 @@ static int on_segment(upd_applier *a)
     if (!digest_ok)
         return UPD_E_SEG_DIGEST;
     UPD_CHECK(upd_ap_validate_segment(a, e));
-    /* the final length is known once the last segment validated: a wrong
-     * one is refused before that segment writes (a one-pass run counts on
-     * it, upd_pkg_one_pass_safe) */
-    if (a->seg + 1 == a->h.seg_count && a->cur_size != a->h.new_size)
-        return UPD_E_RESULT_SIZE;
+    UPD_CHECK(check_final_size(a));
+    UPD_CHECK(begin_run(a));
     if (segment_runs(a)) {
         double t0 = upd_now();
         UPD_CHECK(upd_ap_execute_segment(a, e));

@@ -21,8 +21,11 @@
  *     segment's.
  *   - Each segment is checked against its manifest SHA-256 before any of its
  *     operations runs, then decoded and fully validated (bounds, stale
- *     reads of bytes an earlier op overwrote and no STASH saved, stash rules, stream
- *     lengths) before its first write.
+ *     reads of bytes an earlier op overwrote and no STASH saved, stash
+ *     rules, stream lengths; after the last one, the final length) before
+ *     its first write.  The journal and a stash handle are first written
+ *     once segment 0 passed: a package refused before leaves another
+ *     update's pending journal as it was.
  *   - After the last segment the image has the new size and is re-read and
  *     hashed; UPD_E_RESULT_HASH if it differs.
  * A failure after the first write leaves segments already applied in place:
@@ -33,8 +36,9 @@
  * the device do this for every package file they apply in place (out of
  * place the tool writes a temporary file, removed on failure).
  * Power-fail safety is the journal's job (journal.h): with a journal, a
- * crash at any instant is repaired by running the same apply again.  In place, an image that already is the
- * new one is reported as done (already_applied) instead of as a wrong base.
+ * crash at any instant is repaired by running the same apply again.  In
+ * place, an image that already is the new one is reported as done
+ * (already_applied) instead of as a wrong base.
  *
  * Memory is bounded by the window (default 16 MiB), whatever the image
  * size: a package whose segment buffers, manifest, range sets (sized by the
