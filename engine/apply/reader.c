@@ -380,8 +380,10 @@ static int on_auth(upd_applier *a, const uint8_t *blk)
     a->state = a->h.seg_count ? ST_SEGMENT : ST_DONE;
     memcpy(a->pkg_digest, a->fix, 32);
     a->chunk = a->iobuf_size;
+    /* with no segment the final length is known now: a dry run says so
+     * where a real run does, after its base check */
     if (a->p.flags & UPD_APPLY_DRY_RUN)
-        return 0;
+        return a->h.seg_count ? 0 : check_final_size(a);
     if (a->p.journal)
         UPD_CHECK(upd_jr_load(a));
     if (a->resume) {
