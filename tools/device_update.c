@@ -138,10 +138,11 @@ static void close_all(upd_applier *a, upd_io *img, upd_io *jrn, upd_keyring *kr)
     upd_keyring_free(kr);
 }
 
-/* Run the package file PKG through a new applier (FLAGS) and finish it;
- * on success *HD gets its header and *ST the counters. */
-static int apply_file(device *d, dev_rom *r, const char *pkg, unsigned flags, half_way *h,
-                      upd_header *hd, upd_apply_stats *st)
+/* Run the package file PKG, at most MAX bytes of it, through a new applier
+ * (FLAGS) and finish it; on success *HD gets its header and *ST the
+ * counters. */
+static int apply_file(device *d, dev_rom *r, const char *pkg, uint64_t max, unsigned flags,
+                      half_way *h, upd_header *hd, upd_apply_stats *st)
 {
     upd_io *img = NULL, *jrn = NULL;
     upd_keyring *kr = NULL;
@@ -152,8 +153,13 @@ static int apply_file(device *d, dev_rom *r, const char *pkg, unsigned flags, ha
         rc = UPD_E_IO_OPEN;
     static uint8_t buf[1 << 20];
     size_t n;
-    while (rc == 0 && (n = fread(buf, 1, sizeof buf, fp)) > 0)
+    while (rc == 0 && max) {
+        n = fread(buf, 1, max < sizeof buf ? (size_t)max : sizeof buf, fp);
+        if (n == 0)
+            break;
         rc = upd_applier_push(a, buf, n);
+        max -= n;
+    }
     if (rc == 0 && ferror(fp))
         rc = UPD_E_IO_READ;
     if (fp)
@@ -169,8 +175,9 @@ static int apply_file(device *d, dev_rom *r, const char *pkg, unsigned flags, ha
 }
 
 /* Whether the package file PKG needs its dry run (upd_pkg_one_pass_safe):
- * when in doubt, it does. */
-static int needs_dry_run(const char *pkg)
+ * when in doubt, it does.  When not, *LEN is the length checked, all the
+ * install may read. */
+static int needs_dry_run(const char *pkg, uint64_t *len)
 {
     uint8_t probe[UPD_PKG_PROBE_SIZE];
     struct stat st;
@@ -178,7 +185,10 @@ static int needs_dry_run(const char *pkg)
     ssize_t got = fd >= 0 && fstat(fd, &st) == 0 ? pread(fd, probe, sizeof probe, 0) : -1;
     if (fd >= 0)
         close(fd);
-    return got <= 0 || !upd_pkg_one_pass_safe(probe, (size_t)got, (uint64_t)st.st_size);
+    if (got <= 0 || !upd_pkg_one_pass_safe(probe, (size_t)got, (uint64_t)st.st_size))
+        return 1;
+    *len = (uint64_t)st.st_size;
+    return 0;
 }
 
 /* State 60: apply the staged package in place (resuming from the journal),
@@ -193,15 +203,16 @@ static void install(device *d, dev_rom *r)
     upd_header hd;
     upd_apply_stats st;
     int rc = 0;
-    if (needs_dry_run(pkg)) {
+    uint64_t len = UINT64_MAX;
+    if (needs_dry_run(pkg, &len)) {
         dev_log("%s: verifying %s", r->id, pkg);
-        rc = apply_file(d, r, pkg, UPD_APPLY_DRY_RUN, &check, &hd, &st);
+        rc = apply_file(d, r, pkg, UINT64_MAX, UPD_APPLY_DRY_RUN, &check, &hd, &st);
     } else {
         dev_log("%s: %s has one segment: the install checks it before writing", r->id, pkg);
     }
     if (rc == 0) {
         dev_log("%s: installing into %s", r->id, r->image);
-        rc = apply_file(d, r, pkg, 0, &h, &hd, &st);
+        rc = apply_file(d, r, pkg, len, 0, &h, &hd, &st);
     }
     if (rc < 0) {
         dev_log("%s: install failed: %s (%s)", r->id, upd_strerror(rc), upd_errname(rc));
