@@ -109,13 +109,16 @@ static int mem_equals(const upd_io *io, const uint8_t *want, size_t want_len)
 
 /* The applier's promises before the first write (apply.h): a package whose
  * header, manifest, auth block or base image is refused leaves the target
- * and the stash as they were; the source is never written at all. */
+ * and the stash as they were, and so does any failure when C->refused
+ * says the package is one the run must refuse before writing; the source
+ * is never written at all. */
 static void check_untouched(const upd_applier *a, int rc, const fuzz_apply_cfg *c,
                             const upd_io *target, const upd_io *source, const upd_io *stash,
                             const uint8_t *old_img, size_t old_len)
 {
     FUZZ_ASSERT(mem_equals(source, old_img, old_len));
-    if (upd_applier_header(a) && rc != UPD_E_BASE_SIZE && rc != UPD_E_BASE_HASH)
+    if (upd_applier_header(a) && rc != UPD_E_BASE_SIZE && rc != UPD_E_BASE_HASH
+        && !(c->refused && rc < 0))
         return;
     FUZZ_ASSERT(c->out_of_place ? mem_equals(target, NULL, 0)
                                 : mem_equals(target, old_img, old_len));

@@ -52,6 +52,9 @@ typedef struct {
     size_t   cap;            /* largest length the target may reach */
     unsigned chunk_shape;    /* 0: one push; 1..3: pieces of 1..7, 1..300, 1..5000 bytes */
     uint32_t chunk_seed;     /* piece sizes are a function of this seed */
+    int      refused;        /* a failure must leave the target and the stash as they
+                                were, wherever it comes (a dry run refused the package
+                                and the tools would skip it: upd_pkg_one_pass_safe) */
 } fuzz_apply_cfg;
 
 /* Apply PKG to a memory image holding OLD as CFG says: push in pieces,

@@ -126,12 +126,45 @@ cp "$T/mo" "$T/tgt"
 check "several segments: a dry run first" grep -q '^checks .*a dry run' "$T/out.v"
 check "several segments: applied" cmp -s "$T/tgt" "$T/mn"
 msize=$(stat -c %s "$T/pkgm")
+cp "$T/pkgm" "$T/pkgm.good"
 printf '\377' | dd of="$T/pkgm" bs=1 seek=$((msize - 5)) conv=notrunc 2>/dev/null
 cp "$T/mo" "$T/tgt"
 "$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkgm" -q 2>"$T/err"
 check "several segments, the last corrupt: refused" grep -q UPD_E_SEG_DIGEST "$T/err"
 check "several segments, the last corrupt: target intact" cmp -s "$T/tgt" "$T/mo"
-rm -f "$T/mo" "$T/mn" "$T/pkgm"
+# streamed (a pipe: a file on stdin gets the dry run too), the same
+# package leaves its progress in the journal; a signed
+# one-segment full image that is refused after its segment validated (its
+# header claims a byte more than its ops make) must leave that journal
+# and the target as they were, and say whose progress the journal holds
+cat "$T/pkgm" | "$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" - -q 2>/dev/null
+check "streamed, the last segment corrupt: progress kept" test -s "$T/tgt.upd-journal"
+cp "$T/tgt.upd-journal" "$T/j.before"
+cp "$T/tgt" "$T/t.before"
+: > "$T/empty"
+head -c 100000 "$T/new" > "$T/small"
+"$UPD" diff --sign "$T/v.key" "$T/empty" "$T/small" -o "$T/full" -q
+printf '\241\206\001' | dd of="$T/full" bs=1 seek=40 conv=notrunc 2>/dev/null  # new_size 100001
+# the header||manifest digest starts the auth block (FORMAT.md 4), then sign
+at=$(( $(od -An -tu2 -j10 -N2 "$T/full" | tr -d ' ') + 84 ))
+head -c "$at" "$T/full" | openssl dgst -sha256 -binary |
+    dd of="$T/full" bs=1 seek="$at" conv=notrunc 2>/dev/null
+"$UPD" sign "$T/full" --key "$T/v.key" >/dev/null
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/full" -v > "$T/out.v" 2>"$T/err"
+check "a refused full image: UPD_E_RESULT_SIZE" grep -q UPD_E_RESULT_SIZE "$T/err"
+check "a refused full image: the journal named as another update's" \
+    grep -q "another update's progress" "$T/err"
+check "a refused full image: the pending journal untouched" cmp -s "$T/tgt.upd-journal" "$T/j.before"
+check "a refused full image: the target untouched" cmp -s "$T/tgt" "$T/t.before"
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkgm.good" -q
+check "the interrupted update then resumes to the end" cmp -s "$T/tgt" "$T/mn"
+check "and its journal is gone" test ! -e "$T/tgt.upd-journal"
+rm -f "$T/mo" "$T/mn" "$T/pkgm" "$T/pkgm.good" "$T/t.before" "$T/j.before"
+# nothing is opened before the package's prefix checks out: a key we do
+# not trust is named even where the target's directory does not exist
+"$UPD" keygen "$T/w" >/dev/null
+"$UPD" apply --pubkey "$T/w.pub" --in-place "$T/no-such-dir/tgt" "$T/pkg" -q 2>"$T/err"
+check "an untrusted key is refused before any file is opened" grep -q UPD_E_SIG_KEY_UNKNOWN "$T/err"
 "$UPD" apply --pubkey "$T/v.pub" "$T/old" "$T/corrupt" -o "$T/out3" -q 2>/dev/null
 check "failed out-of-place apply leaves no output" test ! -e "$T/out3" -a ! -e "$T/out3.part"
 printf 'mine' > "$T/out4"; printf 'mine too' > "$T/out4.part"

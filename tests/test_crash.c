@@ -775,60 +775,115 @@ Test(crash, foreign_journal_ignored, .timeout = 300)
 
 /* A package refused before its first segment checked out whole leaves
  * another update's pending journal (and the target) byte for byte as they
- * were, so that update still resumes.  Only a full image (no base to
- * match) gets that far on a half-written target; the tools run no dry run
- * before a package of one segment (upd_pkg_one_pass_safe), so the real
- * run's order is what protects the journal. */
+ * were, so that update still resumes.  The tools run no dry run before a
+ * package of one segment (upd_pkg_one_pass_safe), so the real run's order
+ * is what protects the journal: it begins, and sizes the stash, only after
+ * segment 0 passed.  Two crash states of update A: the journal running
+ * with the target still A's old image (any package from that image passes
+ * the base check), and with the target half written (only a full image,
+ * which has no base to match, gets that far). */
+#define REFUSED 7
+
+/* New image with REFUSED refused packages: deltas from A's old image and
+ * full images, one of each with a segment big enough to be decoded on the
+ * side thread beside the base check. */
+static void refused_packages(const crash_case *a, buf_t bad[REFUSED], int want[REFUSED])
+{
+    static uint8_t img[64 << 10];
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (size_t i = 0; i < sizeof img; i++) {   /* incompressible: a 64 KiB segment */
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        img[i] = (uint8_t)x;
+    }
+    upd_diff_params dp = zstd_params();
+    /* 0, 1: a full image, then a delta, whose header claims one byte more
+     * than its ops make: RESULT_SIZE once the segment validated */
+    cr_assert_eq(make_pkg(img, 0, img, sizeof img, &dp, &bad[0]), 0);
+    cr_assert_eq(make_pkg(a->sp.old_img, a->sp.old_len, img, sizeof img, &dp, &bad[1]), 0);
+    for (int i = 0; i < 2; i++) {
+        upd_seg_entry e;
+        size_t at;
+        cr_assert_eq(pkg_segments(&bad[i]), 1);
+        cr_assert_eq(pkg_segment(&bad[i], 0, &e, &at), 0);
+        cr_assert_geq(e.csize, 16u << 10, "package %d: too small for the side thread", i);
+        for (int b = 0; b < 8; b++)     /* new_size, FORMAT.md 2 */
+            bad[i].p[40 + b] = (uint8_t)((sizeof img + 1) >> (8 * b));
+        cr_assert_eq(reseal(bad[i].p, bad[i].n), 0);
+        want[i] = UPD_E_RESULT_SIZE;
+    }
+    /* 2, 3: the same claim, small segments */
+    cr_assert_eq(make_pkg(img, 0, img, 8192, &dp, &bad[2]), 0);
+    for (int b = 0; b < 8; b++)
+        bad[2].p[40 + b] = (uint8_t)((8192 + 1) >> (8 * b));
+    cr_assert_eq(reseal(bad[2].p, bad[2].n), 0);
+    want[2] = UPD_E_RESULT_SIZE;
+    /* 3: a full image whose one segment writes past its length */
+    craft_seg s = { .ops = { { .kind = UPD_OP_LIT, .dst = 0, .len = 200 } }, .nops = 1,
+                    .lit = img, .lit_len = 200 };
+    cr_assert_eq(craft_pkg(img, 0, img, 100, 0, &s, 1, &bad[3]), 0);
+    want[3] = UPD_E_OP_BOUNDS;
+    /* 4: a full image of no segment, new size 1 */
+    cr_assert_eq(craft_pkg(img, 0, img, 1, 0, NULL, 0, &bad[4]), 0);
+    want[4] = UPD_E_RESULT_SIZE;
+    /* 5: a delta that stashes (stash_size > 0), then writes past the end */
+    craft_seg st = { .ops = { { .kind = UPD_OP_STASH, .src = 0, .len = 100 },
+                              { .kind = UPD_OP_LIT, .dst = a->sp.old_len, .len = 10 } },
+                     .nops = 2, .lit = img, .lit_len = 10 };
+    cr_assert_eq(craft_pkg(a->sp.old_img, a->sp.old_len, img, a->sp.old_len, 100, &st, 1,
+                           &bad[5]), 0);
+    want[5] = UPD_E_OP_BOUNDS;
+    /* 6: a delta whose segment does not decode (digest recomputed) */
+    static const uint8_t junk[] = "not a zstd frame, though its digest is right";
+    craft_seg g = { .ops = { { .kind = UPD_OP_LIT, .dst = 0, .len = 10 } }, .nops = 1,
+                    .lit = img, .lit_len = 10, .raw_frame = junk, .raw_frame_len = sizeof junk };
+    cr_assert_eq(craft_pkg(a->sp.old_img, a->sp.old_len, img, a->sp.old_len, 0, &g, 1,
+                           &bad[6]), 0);
+    want[6] = UPD_E_SEG_DECODE;
+    for (int i = 0; i < REFUSED; i++)
+        cr_assert_eq(upd_pkg_one_pass_safe(bad[i].p, bad[i].n, bad[i].n), 1, "package %d", i);
+}
+
 Test(crash, refused_package_keeps_pending_journal, .timeout = 300)
 {
     crash_case a = { .sector = 512 };
     setup_case(&a, "transpose", 41, 64 << 10);
-    buf_t t, j;
-    uint64_t k = 0;
-    for (;; k++) {             /* the first crash that leaves A running */
+    buf_t bad[REFUSED];
+    int want[REFUSED];
+    refused_packages(&a, bad, want);
+    int done[2] = { 0, 0 };    /* states tried: target still old, half written */
+    for (uint64_t k = 0; !(done[0] && done[1]); k++) {
+        cr_assert_lt(k, 2000u, "no crash left A running with the target %s",
+                     done[0] ? "half written" : "still old");
+        buf_t t, j;
         journal_at(&a, k, &t, &j, UPD_SIM_KEEP_ALL);
-        if (status_of(&j).state == UPD_JOURNAL_RUNNING
-            && !same(t.p, t.n, a.sp.old_img, a.sp.old_len))
-            break;
+        int old = same(t.p, t.n, a.sp.old_img, a.sp.old_len);
+        if (status_of(&j).state == UPD_JOURNAL_RUNNING && !done[!old]) {
+            done[!old] = 1;
+            for (int i = 0; i < REFUSED; i++) {
+                upd_io *mt, *mj;
+                cr_assert_eq(upd_io_open_mem(&mt, t.p, t.n, CAP), 0);
+                cr_assert_eq(upd_io_open_mem(&mj, j.p, j.n, CAP), 0);
+                upd_apply_params p = { .target = mt, .journal = mj, .journal_unit = UNIT,
+                                       .window = 4u << 20, .flags = UPD_APPLY_INSECURE };
+                int rc = apply_io(&p, bad[i].p, bad[i].n, 4096, NULL);
+                /* a delta meets a half-written target at its base check */
+                int expect = !old && (i == 1 || i >= 5) ? UPD_E_BASE_HASH : want[i];
+                cr_assert_eq(rc, expect, "package %d, target %s: %s", i, old ? "old" : "written",
+                             upd_errname(rc));
+                expect_bytes(mt, t.p, t.n, "target after the refused package");
+                expect_bytes(mj, j.p, j.n, "journal after the refused package");
+                upd_io_close(mt);
+                upd_io_close(mj);
+            }
+            uint64_t resumed = a.resumed;
+            recover(&a, &t, &j, "A after the refused packages");
+            cr_assert_eq(a.resumed, resumed + 1, "A did not resume");
+        }
         buf_free(&t);
         buf_free(&j);
-        cr_assert_lt(k, 500u, "A never left a half-written target");
     }
-    static uint8_t img[8192];
-    for (size_t i = 0; i < sizeof img; i++)
-        img[i] = (uint8_t)(i * 13 + 1);
-    buf_t bad[3];
-    /* a full image whose header claims one byte more than its ops make */
-    cr_assert_eq(make_pkg(img, 0, img, sizeof img, NULL, &bad[0]), 0);
-    cr_assert_eq(upd_pkg_one_pass_safe(bad[0].p, bad[0].n, bad[0].n), 1);
-    for (int b = 0; b < 8; b++)     /* new_size, FORMAT.md 2 */
-        bad[0].p[40 + b] = (uint8_t)((sizeof img + 1) >> (8 * b));
-    cr_assert_eq(reseal(bad[0].p, bad[0].n), 0);
-    /* a full image whose one segment writes past its length */
-    craft_seg s = { .ops = { { .kind = UPD_OP_LIT, .dst = 0, .len = 200 } }, .nops = 1,
-                    .lit = img, .lit_len = 200 };
-    cr_assert_eq(craft_pkg(img, 0, img, 100, 0, &s, 1, &bad[1]), 0);
-    /* a full image of no segment, new size 1 */
-    cr_assert_eq(craft_pkg(img, 0, img, 1, 0, NULL, 0, &bad[2]), 0);
-    static const int want[3] = { UPD_E_RESULT_SIZE, UPD_E_OP_BOUNDS, UPD_E_RESULT_SIZE };
-    for (int i = 0; i < 3; i++) {
-        upd_io *mt, *mj;
-        cr_assert_eq(upd_io_open_mem(&mt, t.p, t.n, CAP), 0);
-        cr_assert_eq(upd_io_open_mem(&mj, j.p, j.n, CAP), 0);
-        upd_apply_params p = { .target = mt, .journal = mj, .journal_unit = UNIT,
-                               .window = 4u << 20, .flags = UPD_APPLY_INSECURE };
-        int rc = apply_io(&p, bad[i].p, bad[i].n, 4096, NULL);
-        cr_assert_eq(rc, want[i], "package %d: %s", i, upd_errname(rc));
-        expect_bytes(mt, t.p, t.n, "target after the refused package");
-        expect_bytes(mj, j.p, j.n, "journal after the refused package");
-        upd_io_close(mt);
-        upd_io_close(mj);
+    for (int i = 0; i < REFUSED; i++)
         buf_free(&bad[i]);
-    }
-    recover(&a, &t, &j, "A after the refused packages");
-    cr_assert_eq(a.resumed, 1u, "A did not resume");
-    buf_free(&t);
-    buf_free(&j);
     synth_free(&a.sp);
     buf_free(&a.pkg);
 }

@@ -275,8 +275,9 @@ static int open_files(const apply_args *args, const upd_header *h, apply_files *
     return rc;
 }
 
-/* Close everything; remove what a finished (or never started) run leaves. */
-static void close_files(apply_files *f, int rc)
+/* Close everything; remove what a finished (or never started) run leaves.
+ * PKG: this package's digest, when its header was verified. */
+static void close_files(apply_files *f, int rc, const uint8_t *pkg)
 {
     upd_journal_status js = { .state = UPD_JOURNAL_EMPTY };
     if (f->journal && rc)
@@ -286,6 +287,10 @@ static void close_files(apply_files *f, int rc)
         fprintf(stderr, "updelta: the journal %s holds an update this run cannot resume (another "
                         "journal version or a damaged save area); it is kept as it is\n",
                 f->journal_path);
+    else if (resumable && pkg && memcmp(js.package, pkg, sizeof js.package))
+        fprintf(stderr, "updelta: the journal %s holds another update's progress (package "
+                        "%02x%02x%02x%02x...), untouched: apply that package again to resume it\n",
+                f->journal_path, js.package[0], js.package[1], js.package[2], js.package[3]);
     else if (resumable)
         fprintf(stderr, "updelta: the journal %s holds the update's progress: run the same "
                         "command again to resume it\n", f->journal_path);
@@ -379,9 +384,13 @@ int cli_apply(int argc, char **argv, const cli_feeder *src)
     } else {
         print_summary(&args, ap, f.target);
     }
+    uint8_t digest[32];
+    const uint8_t *mine = upd_applier_package(ap);
+    if (mine)
+        memcpy(digest, mine, sizeof digest);
     upd_applier_free(ap);
     upd_keyring_free(args.keys);
-    close_files(&f, rc);
+    close_files(&f, rc, mine ? digest : NULL);
     if (fd >= 0 && fd != STDIN_FILENO)
         close(fd);
     free(buf);

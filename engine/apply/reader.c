@@ -145,6 +145,11 @@ const upd_header *upd_applier_header(const upd_applier *a)
     return a && a->header_ok ? &a->h : NULL;
 }
 
+const uint8_t *upd_applier_package(const upd_applier *a)
+{
+    return a && a->header_ok ? a->pkg_digest : NULL;
+}
+
 void upd_applier_stats(const upd_applier *a, upd_apply_stats *st)
 {
     if (!a || !st)

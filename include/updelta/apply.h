@@ -23,9 +23,11 @@
  *     operations runs, then decoded and fully validated (bounds, stale
  *     reads of bytes an earlier op overwrote and no STASH saved, stash
  *     rules, stream lengths; after the last one, the final length) before
- *     its first write.  The journal and a stash handle are first written
- *     once segment 0 passed: a package refused before leaves another
- *     update's pending journal as it was.
+ *     its first write.  A fresh run first writes the journal and a stash
+ *     handle once segment 0 passed (with no segment, once the final length
+ *     checked): a package refused before leaves another update's pending
+ *     journal as it was.  A resumed run, whose journal is this package's,
+ *     opens them at the auth block.
  *   - After the last segment the image has the new size and is re-read and
  *     hashed; UPD_E_RESULT_HASH if it differs.
  * A failure after the first write leaves segments already applied in place:
@@ -193,6 +195,12 @@ UPD_API int upd_applier_finish(upd_applier *a);
 /* The decoded header once the header and manifest digest were verified,
  * else NULL.  Valid until upd_applier_free(). */
 UPD_API const upd_header *upd_applier_header(const upd_applier *a);
+
+/* The package's digest, SHA-256(header || manifest), once the header and
+ * manifest were verified (as upd_applier_header), else NULL: what a
+ * journal's upd_journal_status.package names when this package wrote it.
+ * 32 bytes, valid until upd_applier_free(). */
+UPD_API const uint8_t *upd_applier_package(const upd_applier *a);
 
 /* Copy counters into *ST (any time). */
 UPD_API void upd_applier_stats(const upd_applier *a, upd_apply_stats *st);
