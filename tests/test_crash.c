@@ -784,6 +784,14 @@ Test(crash, foreign_journal_ignored, .timeout = 300)
  * which has no base to match, gets that far). */
 #define REFUSED 7
 
+/* PKG's header claims the new size N (FORMAT.md 2, offset 40); resealed. */
+static void claim_new_size(buf_t *pkg, uint64_t n)
+{
+    for (int b = 0; b < 8; b++)
+        pkg->p[40 + b] = (uint8_t)(n >> (8 * b));
+    cr_assert_eq(reseal(pkg->p, pkg->n), 0);
+}
+
 /* New image with REFUSED refused packages: deltas from A's old image and
  * full images, one of each with a segment big enough to be decoded on the
  * side thread beside the base check. */
@@ -806,16 +814,12 @@ static void refused_packages(const crash_case *a, buf_t bad[REFUSED], int want[R
         cr_assert_eq(pkg_segments(&bad[i]), 1);
         cr_assert_eq(pkg_segment(&bad[i], 0, &e, &at), 0);
         cr_assert_geq(e.csize, 16u << 10, "package %d: too small for the side thread", i);
-        for (int b = 0; b < 8; b++)     /* new_size, FORMAT.md 2 */
-            bad[i].p[40 + b] = (uint8_t)((sizeof img + 1) >> (8 * b));
-        cr_assert_eq(reseal(bad[i].p, bad[i].n), 0);
+        claim_new_size(&bad[i], sizeof img + 1);
         want[i] = UPD_E_RESULT_SIZE;
     }
-    /* 2, 3: the same claim, small segments */
+    /* 2: the same claim, a full image of a small segment */
     cr_assert_eq(make_pkg(img, 0, img, 8192, &dp, &bad[2]), 0);
-    for (int b = 0; b < 8; b++)
-        bad[2].p[40 + b] = (uint8_t)((8192 + 1) >> (8 * b));
-    cr_assert_eq(reseal(bad[2].p, bad[2].n), 0);
+    claim_new_size(&bad[2], 8192 + 1);
     want[2] = UPD_E_RESULT_SIZE;
     /* 3: a full image whose one segment writes past its length */
     craft_seg s = { .ops = { { .kind = UPD_OP_LIT, .dst = 0, .len = 200 } }, .nops = 1,
