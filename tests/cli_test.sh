@@ -1,10 +1,11 @@
 #!/bin/sh
 # End-to-end checks of the updelta command-line tool: round trips (file and
 # streamed from stdin), inspect, and every refusal leaving the target
-# byte-identical.  Usage: cli_test.sh UPDELTA UPDELTA_SYNTH
+# byte-identical.  Usage: cli_test.sh UPDELTA UPDELTA_SYNTH SWAP_FILE_SO
 set -u
 UPD=$1
 SYNTH=$2
+SWAP=$3
 T=$(mktemp -d /tmp/upd-cli-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 "$UPD" keygen "$T/v" >/dev/null || { echo "keygen failed"; exit 1; }
@@ -125,6 +126,28 @@ cp "$T/mo" "$T/tgt"
 "$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/pkgm" -v > "$T/out.v"
 check "several segments: a dry run first" grep -q '^checks .*a dry run' "$T/out.v"
 check "several segments: applied" cmp -s "$T/tgt" "$T/mn"
+# the package file rewritten between the dry run and the real run (the
+# shim swaps it in at the CLI's rewind): the real run applies only the
+# package the dry run passed, here another valid one for the same base
+"$UPD" diff --sign "$T/v.key" "$T/mo" "$T/mn" -o "$T/pkgm3" -q --level 3
+race() {   # race PKG OTHER BASE: apply PKG in place, OTHER swapped in
+    cp "$1" "$T/race"
+    cp "$3" "$T/tgt"
+    UPD_SWAP_PATH="$T/race" UPD_SWAP_FROM="$2" LD_PRELOAD="$SWAP" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+        "$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/race" -q 2>"$T/err"
+}
+race "$T/pkgm" "$T/pkgm3" "$T/mo"
+check "rewritten after the dry run: refused as another package" grep -q UPD_E_PKG_CHANGED "$T/err"
+check "  ... target intact" cmp -s "$T/tgt" "$T/mo"
+check "  ... the file did change" cmp -s "$T/race" "$T/pkgm3"
+"$UPD" apply --pubkey "$T/v.pub" --in-place "$T/tgt" "$T/race" -q
+check "  ... and what it now holds applies when checked itself" cmp -s "$T/tgt" "$T/mn"
+"$UPD" diff --sign "$T/v.key" "$T/old" "$T/new" -o "$T/pkg3" -q --level 3 \
+    --package-id rom.sys --from 1.0 --to 1.1
+race "$T/pkg" "$T/pkg3" "$T/old"
+check "one segment, rewritten after its prefix checked: refused" grep -q UPD_E_PKG_CHANGED "$T/err"
+check "  ... target intact" cmp -s "$T/tgt" "$T/old"
 msize=$(stat -c %s "$T/pkgm")
 cp "$T/pkgm" "$T/pkgm.good"
 printf '\377' | dd of="$T/pkgm" bs=1 seek=$((msize - 5)) conv=notrunc 2>/dev/null

@@ -85,9 +85,10 @@ rom.modem.version = 2.0
 {extra}""")
         self.proc = None
         self.starts = 0
+        self.env = {}     # more environment for the daemon
 
     def start(self, crash_at=None):
-        env = dict(os.environ)
+        env = dict(os.environ, **self.env)
         env.pop("UPD_DEVICE_CRASH_AT", None)
         if crash_at:
             env["UPD_DEVICE_CRASH_AT"] = crash_at
@@ -338,9 +339,10 @@ def scenario_external_kill(base):
         w.stop()
 
 
-def scenario_failure(base, name, url_name, result, final_state):
+def scenario_failure(base, name, url_name, result, final_state, env=None, logged=None):
     # retries only after a minute: the failure must be reported at once
     w = World(base, name, retry_ms=60000)
+    w.env = env or {}
     try:
         w.start()
         w.peer.jobs = [("os", f"http://127.0.0.1:{w.peer.port}/pkg/{url_name}", f"c-{name}")]
@@ -353,8 +355,18 @@ def scenario_failure(base, name, url_name, result, final_state):
         check(w.settle(final_state, restart=False), f"{name}: State ends {final_state}")
         check(w.same(f"{w.dir}/os.img", f"{base}/os.old"), f"{name}: image unchanged")
         check(w.peer.versions.get("os") == "1.0", f"{name}: version still 1.0")
+        for line in logged or []:
+            check(w.log_count(line) >= 1, f"{name}: the log says '{line}'")
     finally:
         w.stop()
+
+
+def swap_env(base, name, at_open, swap_in):
+    """The daemon's environment to have the staged package rewritten with
+    SWAP_IN just before its AT_OPEN-th fopen (tests/swap_file.c)."""
+    return {"LD_PRELOAD": os.environ["UPD_SWAP_SO"], "UPD_SWAP_AT_OPEN": str(at_open),
+            "UPD_SWAP_PATH": f"{base}/{name}/state/os.pkg", "UPD_SWAP_FROM": f"{base}/{swap_in}",
+            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
 
 
 def scenario_bad_notifications(base):
@@ -445,6 +457,12 @@ def main():
         data[-100] ^= 0xFF      # in the last segment: found only after earlier segments
         with open(f"{base}/pkg/corrupt.upd", "wb") as f:
             f.write(data)
+        run(UPD, "diff", "--sign", f"{base}/vendor.key", f"{base}/os.old", f"{base}/os.new", "-o",
+            f"{base}/os-level3.upd", "-q", "--package-id", "os", "--from", "1.0", "--to", "1.1",
+            "--segment-size", "2M", "--level", "3")
+        run(UPD, "diff", "--sign", f"{base}/vendor.key", f"{base}/os.old", f"{base}/os.new", "-o",
+            f"{base}/pkg/os-one.upd", "-q", "--package-id", "os", "--from", "1.0", "--to", "1.1",
+            "--segment-size", "6M")
         run(UPD, "diff", "--sign", f"{base}/rogue.key", f"{base}/os.old", f"{base}/os.new", "-o",
             f"{base}/pkg/rogue.upd", "-q", "--package-id", "os", "--from", "1.0", "--to", "1.1")
         run(UPD, "diff", "--sign", f"{base}/vendor.key", f"{base}/modem.img", f"{base}/modem.new", "-o",
@@ -456,6 +474,18 @@ def main():
             "bad-signature": lambda: scenario_failure(base, "bad-signature", "rogue.upd", 404, 80),
             "wrong-base": lambda: scenario_failure(base, "wrong-base", "wrongbase.upd", 403, 80),
             "corrupt": lambda: scenario_failure(base, "corrupt", "corrupt.upd", 402, 80),
+            # the staged file rewritten, between the dry run and the install,
+            # with another valid package for the same base: only the package
+            # the dry run passed may be installed
+            "rewritten": lambda: scenario_failure(
+                base, "rewritten", "os.upd", 402, 80, env=swap_env(base, "rewritten", 2, "os-level3.upd"),
+                logged=["os: verifying", "UPD_E_PKG_CHANGED"]),
+            # ... and a one-segment package (no dry run: its prefix checked),
+            # rewritten before the install with one of several segments
+            "rewritten-one": lambda: scenario_failure(
+                base, "rewritten-one", "os-one.upd", 402, 80,
+                env=swap_env(base, "rewritten-one", 1, "pkg/os.upd"),
+                logged=["os.pkg has one segment", "UPD_E_PKG_CHANGED"]),
             "alert-retry": lambda: scenario_alert_retry(base),
             "bad-config": lambda: scenario_bad_config(base),
             "external-kill": lambda: scenario_external_kill(base),

@@ -271,6 +271,57 @@ Test(bad_input, wrong_base, .description = "a base image one byte off, or one by
     free_fixture(&f);
 }
 
+/* The digest a dry run gives PKG (upd_applier_package). */
+static void package_digest(const buf_t *pkg, uint8_t out[32])
+{
+    upd_apply_params p = { .flags = UPD_APPLY_INSECURE | UPD_APPLY_DRY_RUN };
+    upd_applier *a;
+    cr_assert_eq(upd_applier_create(&a, &p), 0);
+    cr_assert_eq(upd_applier_push(a, pkg->p, pkg->n), 0);
+    cr_assert_eq(upd_applier_finish(a), 0);
+    cr_assert_not_null(upd_applier_package(a));
+    memcpy(out, upd_applier_package(a), 32);
+    upd_applier_free(a);
+}
+
+Test(bad_input, pinned_package, .description = "expect_package: another valid package for the same base (as a file rewritten between the dry run and the real run) is refused with UPD_E_PKG_CHANGED, in place and out of place, nothing written; the pinned one applies")
+{
+    fixture f;
+    make_fixture(&f, "insert-delete", 128 << 10, 0);
+    upd_diff_params dp;
+    upd_diff_params_default(&dp);
+    dp.level = 5;   /* other segment bytes: another digest, the same result */
+    buf_t other;
+    cr_assert_eq(make_pkg(f.sp.old_img, f.sp.old_len, f.sp.new_img, f.sp.new_len, &dp, &other), 0);
+    uint8_t pin[32], pin_other[32];
+    package_digest(&f.pkg, pin);
+    package_digest(&other, pin_other);
+    cr_assert_neq(memcmp(pin, pin_other, 32), 0);
+    upd_apply_params p = { .flags = UPD_APPLY_INSECURE, .expect_package = pin };
+    for (int in_place = 1; in_place >= 0; in_place--) {
+        buf_t out;
+        cr_assert_eq(apply_mem_with(other.p, other.n, f.sp.old_img, f.sp.old_len, in_place, 0,
+                                    &p, &out, NULL), UPD_E_PKG_CHANGED, "in place %d", in_place);
+        if (in_place)
+            cr_assert(out.n == f.sp.old_len && !memcmp(out.p, f.sp.old_img, out.n));
+        else
+            cr_assert_eq(out.n, 0);
+        buf_free(&out);
+        cr_assert_eq(apply_mem_with(f.pkg.p, f.pkg.n, f.sp.old_img, f.sp.old_len, in_place, 0,
+                                    &p, &out, NULL), 0, "in place %d", in_place);
+        cr_assert(out.n == f.sp.new_len && !memcmp(out.p, f.sp.new_img, out.n));
+        buf_free(&out);
+    }
+    /* the other package applies without the pin: only the pin refused it */
+    p.expect_package = NULL;
+    buf_t out;
+    cr_assert_eq(apply_mem_with(other.p, other.n, f.sp.old_img, f.sp.old_len, 1, 0, &p, &out,
+                                NULL), 0);
+    buf_free(&out);
+    buf_free(&other);
+    free_fixture(&f);
+}
+
 /* Apply PKG in place with FLAGS (and INSECURE): the error, the image
  * asserted untouched. */
 static int refused_with(const fixture *f, const uint8_t *pkg, size_t len, unsigned flags)

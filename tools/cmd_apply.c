@@ -145,8 +145,11 @@ static int open_pkg(const char *path, int *regular)
 /* Dry run over a package file: everything but image I/O, before any file
  * is opened.  For a one-segment package of exactly the file's length (*LEN)
  * only its prefix (header, manifest, signature, policy): the real run
- * checks the segment whole before its first write anyway. */
-static int precheck(apply_args *args, int fd, uint8_t *buf, upd_header *h, uint64_t *len)
+ * checks the segment whole before its first write anyway.  DIGEST gets the
+ * package's, which the real run is pinned to (expect_package): the file is
+ * read again, and may have changed in between. */
+static int precheck(apply_args *args, int fd, uint8_t *buf, upd_header *h, uint64_t *len,
+                    uint8_t digest[32])
 {
     struct stat st;
     ssize_t got = fstat(fd, &st) == 0 ? pread(fd, buf, CLI_CHUNK, 0) : -1;
@@ -167,8 +170,10 @@ static int precheck(apply_args *args, int fd, uint8_t *buf, upd_header *h, uint6
     } else if (!rc) {
         rc = cli_feed_fd(a, fd, buf, UINT64_MAX);
     }
-    if (!rc)
+    if (!rc) {
         *h = *upd_applier_header(a);
+        memcpy(digest, upd_applier_package(a), 32);
+    }
     upd_applier_free(a);
     if (!rc && lseek(fd, 0, SEEK_SET) != 0)
         rc = UPD_E_IO_READ;
@@ -344,8 +349,9 @@ int cli_apply(int argc, char **argv, const cli_feeder *src)
      * output is a temporary file, removed on failure, so the run itself
      * checks each segment before it writes, and nothing is read twice. */
     uint64_t pkg_len = UINT64_MAX;   /* a one-pass package: exactly the checked length */
+    uint8_t checked[32];             /* the package the precheck passed */
     if (!rc && regular && args.in_place) {
-        rc = precheck(&args, fd, buf, &h, &pkg_len);
+        rc = precheck(&args, fd, buf, &h, &pkg_len, checked);
         have_header = !rc;
     }
     apply_files f = { 0 };
@@ -361,6 +367,7 @@ int cli_apply(int argc, char **argv, const cli_feeder *src)
     p.stash = f.stash;
     p.journal = f.journal;
     p.journal_unit = args.journal_unit;
+    p.expect_package = have_header ? checked : NULL;
     p.progress = cli_progress_cb;
     p.progress_user = &pr;
     upd_applier *ap = NULL;

@@ -86,8 +86,9 @@ static void dl_params(upd_dl_params *p, const char *url, half_way *h)
 
 /* An applier for R's image with its journal and the trusted keys; with
  * DRY_RUN only the keys (no image I/O). */
-static int make_applier(device *d, dev_rom *r, unsigned flags, upd_io **img, upd_io **jrn,
-                        upd_keyring **kr, half_way *h, upd_applier **a)
+static int make_applier(device *d, dev_rom *r, unsigned flags, const uint8_t *expect,
+                        upd_io **img, upd_io **jrn, upd_keyring **kr, half_way *h,
+                        upd_applier **a)
 {
     char jpath[4096];
     side_path(jpath, sizeof jpath, d, r, "journal");
@@ -107,7 +108,8 @@ static int make_applier(device *d, dev_rom *r, unsigned flags, upd_io **img, upd
     upd_apply_params ap = { .target = *img, .journal = *jrn, .keys = *kr,
                             .flags = flags | (d->insecure ? UPD_APPLY_INSECURE : 0),
                             .package_id = r->id, .installed_version = r->version,
-                            .progress = on_apply_progress, .progress_user = h };
+                            .expect_package = expect, .progress = on_apply_progress,
+                            .progress_user = h };
     return upd_applier_create(a, &ap);
 }
 
@@ -139,15 +141,17 @@ static void close_all(upd_applier *a, upd_io *img, upd_io *jrn, upd_keyring *kr)
 }
 
 /* Run the package file PKG, at most MAX bytes of it, through a new applier
- * (FLAGS) and finish it; on success *HD gets its header and *ST the
- * counters. */
+ * (FLAGS; refusing any package but the one with digest EXPECT, unless NULL)
+ * and finish it; on success *HD gets its header, DIGEST (unless NULL) its
+ * digest and *ST the counters. */
 static int apply_file(device *d, dev_rom *r, const char *pkg, uint64_t max, unsigned flags,
-                      half_way *h, upd_header *hd, upd_apply_stats *st)
+                      const uint8_t *expect, half_way *h, upd_header *hd, uint8_t digest[32],
+                      upd_apply_stats *st)
 {
     upd_io *img = NULL, *jrn = NULL;
     upd_keyring *kr = NULL;
     upd_applier *a = NULL;
-    int rc = make_applier(d, r, flags, &img, &jrn, &kr, h, &a);
+    int rc = make_applier(d, r, flags, expect, &img, &jrn, &kr, h, &a);
     FILE *fp = rc == 0 ? fopen(pkg, "rb") : NULL;
     if (rc == 0 && !fp)
         rc = UPD_E_IO_OPEN;
@@ -168,6 +172,8 @@ static int apply_file(device *d, dev_rom *r, const char *pkg, uint64_t max, unsi
         rc = upd_applier_finish(a);
     if (rc == 0) {
         *hd = *upd_applier_header(a);
+        if (digest)
+            memcpy(digest, upd_applier_package(a), 32);
         upd_applier_stats(a, st);
     }
     close_all(a, img, jrn, kr);
@@ -176,19 +182,36 @@ static int apply_file(device *d, dev_rom *r, const char *pkg, uint64_t max, unsi
 
 /* Whether the package file PKG needs its dry run (upd_pkg_one_pass_safe):
  * when in doubt, it does.  When not, *LEN is the length checked, all the
- * install may read. */
-static int needs_dry_run(const char *pkg, uint64_t *len)
+ * install may read, and DIGEST names the package whose prefix (header,
+ * manifest, signature, policy) a dry run over the probed bytes passed: the
+ * install is pinned to it, as the file is read again. */
+static int needs_dry_run(device *d, dev_rom *r, const char *pkg, uint64_t *len,
+                         uint8_t digest[32])
 {
-    uint8_t probe[UPD_PKG_PROBE_SIZE];
+    uint8_t probe[UPD_PKG_PROBE_SIZE + UPD_AUTH_SIZE];
     struct stat st;
+    upd_header h;
     int fd = open(pkg, O_RDONLY | O_CLOEXEC);
     ssize_t got = fd >= 0 && fstat(fd, &st) == 0 ? pread(fd, probe, sizeof probe, 0) : -1;
     if (fd >= 0)
         close(fd);
-    if (got <= 0 || !upd_pkg_one_pass_safe(probe, (size_t)got, (uint64_t)st.st_size))
+    if (got <= 0 || !upd_pkg_one_pass_safe(probe, (size_t)got, (uint64_t)st.st_size)
+        || upd_header_decode(probe, (size_t)got, &h) || upd_pkg_prefix_size(&h) > (uint64_t)got)
         return 1;
-    *len = (uint64_t)st.st_size;
-    return 0;
+    upd_io *img = NULL, *jrn = NULL;
+    upd_keyring *kr = NULL;
+    upd_applier *a = NULL;
+    half_way check = { d, "verify", 0, r->id };
+    int rc = make_applier(d, r, UPD_APPLY_DRY_RUN, NULL, &img, &jrn, &kr, &check, &a);
+    if (rc == 0)
+        rc = upd_applier_push(a, probe, (size_t)upd_pkg_prefix_size(&h));
+    const uint8_t *named = rc == 0 ? upd_applier_package(a) : NULL;
+    if (named) {
+        memcpy(digest, named, 32);
+        *len = (uint64_t)st.st_size;
+    }
+    close_all(a, img, jrn, kr);
+    return !named;   /* refused: the whole dry run names why */
 }
 
 /* State 60: apply the staged package in place (resuming from the journal),
@@ -204,15 +227,17 @@ static void install(device *d, dev_rom *r)
     upd_apply_stats st;
     int rc = 0;
     uint64_t len = UINT64_MAX;
-    if (needs_dry_run(pkg, &len)) {
+    uint8_t checked[32];   /* the install applies only the package checked */
+    if (needs_dry_run(d, r, pkg, &len, checked)) {
         dev_log("%s: verifying %s", r->id, pkg);
-        rc = apply_file(d, r, pkg, UINT64_MAX, UPD_APPLY_DRY_RUN, &check, &hd, &st);
+        rc = apply_file(d, r, pkg, UINT64_MAX, UPD_APPLY_DRY_RUN, NULL, &check, &hd, checked,
+                        &st);
     } else {
         dev_log("%s: %s has one segment: the install checks it before writing", r->id, pkg);
     }
     if (rc == 0) {
         dev_log("%s: installing into %s", r->id, r->image);
-        rc = apply_file(d, r, pkg, len, 0, &h, &hd, &st);
+        rc = apply_file(d, r, pkg, len, 0, checked, &h, &hd, NULL, &st);
     }
     if (rc < 0) {
         dev_log("%s: install failed: %s (%s)", r->id, upd_strerror(rc), upd_errname(rc));
@@ -235,7 +260,7 @@ static void stream(device *d, dev_rom *r, const char *url)
     upd_dl_params p;
     dl_params(&p, url, &h);
     dev_log("%s: streaming %s into %s (install while downloading)", r->id, url, r->image);
-    int rc = make_applier(d, r, 0, &img, &jrn, &kr, &h, &a);
+    int rc = make_applier(d, r, 0, NULL, &img, &jrn, &kr, &h, &a);
     upd_dl_stats st = { 0 };
     if (rc == 0)
         rc = upd_download_stream(&p, a, &st);

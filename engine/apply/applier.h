@@ -134,6 +134,7 @@ struct upd_applier {
     size_t    mem;              /* bytes held now */
 
     uint8_t   pkg_digest[32];   /* SHA-256(header||manifest): names the package */
+    uint8_t   expect_pkg[32];   /* the caller's p.expect_package, which points here */
     uint64_t  chunk;            /* bytes per execution step */
     uint64_t  exec_size;        /* image length as the executed ops left it */
     /* journal (exec.c, journal.c) */

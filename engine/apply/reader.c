@@ -99,6 +99,8 @@ int upd_applier_create(upd_applier **out, const upd_apply_params *p)
     if (!a)
         return UPD_E_NOMEM;
     a->p = *p;
+    if (p->expect_package)
+        a->p.expect_package = memcpy(a->expect_pkg, p->expect_package, 32);
     if (!a->p.window)
         a->p.window = UPD_DEFAULT_WINDOW;
     a->hash = upd_sha256_new();
@@ -367,6 +369,8 @@ static int on_auth(upd_applier *a, const uint8_t *blk)
     UPD_CHECK(upd_auth_decode(blk, &au));
     if (memcmp(au.digest, a->fix, 32))
         return UPD_E_PKG_DIGEST;
+    if (a->p.expect_package && memcmp(a->fix, a->p.expect_package, 32))
+        return UPD_E_PKG_CHANGED;
     /* INSECURE admits unsigned packages only: a signature that is present
      * is always checked, and without a keyring its key is unknown */
     if (au.sig_alg != UPD_SIG_NONE || !(a->p.flags & UPD_APPLY_INSECURE)) {

@@ -49,6 +49,7 @@ static const err_row err_table[] = {
     ROW(UPD_E_PKG_WRONG_ID,   "package is for another ROM package id (device mismatch)"),
     ROW(UPD_E_PKG_WRONG_FROM, "package is for another installed version"),
     ROW(UPD_E_PKG_ROLLBACK,   "package version is not newer than the installed one (rollback refused)"),
+    ROW(UPD_E_PKG_CHANGED,    "package is not the one checked before (the file changed in between)"),
     ROW(UPD_E_JOURNAL,        "the journal cannot serve this run (made with other settings, or damaged)"),
     ROW(UPD_E_NET_URL,        "malformed URL or unsupported scheme"),
     ROW(UPD_E_NET_CONNECT,    "download server unreachable"),

@@ -95,6 +95,13 @@ typedef struct {
     size_t   window;          /* memory budget in bytes; 0 = UPD_DEFAULT_WINDOW */
     unsigned flags;
     const upd_keyring *keys;  /* trusted keys; required unless INSECURE; not owned */
+    const uint8_t *expect_package; /* or NULL: the digest (upd_applier_package, 32 bytes,
+                                 copied) of the package an earlier check passed; a
+                                 package with another digest is refused with
+                                 UPD_E_PKG_CHANGED before its signature is checked or
+                                 any file is written.  Pins what a dry run checked to
+                                 the real run, should the file change in between (the
+                                 digest covers the manifest, so every segment's) */
     /* Update policy, checked after the signature and before any write.
      * package_id: the ROM package this image is (NULL: not checked); the
      * package's id must equal it.  installed_version: the version installed
@@ -164,7 +171,8 @@ UPD_API int upd_applier_create(upd_applier **out, const upd_apply_params *p);
 
 /* Feed the next LEN package bytes.  Returns 0 when all were consumed.  On
  * failure returns the error and stays failed (every later call returns the
- * same error).  Errors: every UPD_E_PKG_*, UPD_E_SEG_*, UPD_E_OP_*,
+ * same error).  Errors: every UPD_E_PKG_* (UPD_E_PKG_CHANGED: not the
+ * expect_package), UPD_E_SEG_*, UPD_E_OP_*,
  * UPD_E_SIG_*, UPD_E_BASE_*, UPD_E_IO_*, UPD_E_LIMIT, UPD_E_NOMEM. */
 UPD_API int upd_applier_push(upd_applier *a, const void *data, size_t len);
 

@@ -73,6 +73,8 @@ typedef enum {
     UPD_E_PKG_WRONG_ID   = -64,  /* package is for another ROM package id */
     UPD_E_PKG_WRONG_FROM = -65,  /* package is for another installed (from) version */
     UPD_E_PKG_ROLLBACK   = -66,  /* package's to-version is not newer than the installed one */
+    UPD_E_PKG_CHANGED    = -67,  /* not the package the caller checked before (expect_package):
+                                    the file changed in between */
     /* journal */
     UPD_E_JOURNAL        = -70,  /* the journal cannot serve this run (other chunk size, damaged
                                     save area of the unit to resume) */

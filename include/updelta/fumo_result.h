@@ -19,7 +19,8 @@
  *   - UPD_E_PKG_MAGIC and the other container, segment and op errors -> 402
  *     "Corrupted firmware update package": the bytes delivered are not the
  *     package the signed manifest describes (an HTML error page served in
- *     its place is the common case of a bad magic).
+ *     its place is the common case of a bad magic), or, UPD_E_PKG_CHANGED,
+ *     not the package a check before passed.
  *   - UPD_E_PKG_VERSION and UPD_E_PKG_ROLLBACK -> 405 "Package not
  *     acceptable": intact, but a format or a version this device refuses.
  *   - UPD_E_PKG_SIGNATURE and UPD_E_SIG_* -> 404 "Failed package validation".
