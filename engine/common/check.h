@@ -26,8 +26,15 @@ static inline size_t upd_zero_prefix(const uint8_t *p, size_t max)
     for (; i + 8 <= max; i += 8) {
         uint64_t v;
         memcpy(&v, p + i, 8);
-        if (v)
-            break;
+        if (!v)
+            continue;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* the word's first byte is its low one: no byte loop (a dense
+         * diff of rebuilt code has short runs, mostly) */
+        return i + (size_t)__builtin_ctzll(v) / 8;
+#else
+        break;
+#endif
     }
     while (i < max && !p[i])
         i++;
