@@ -250,6 +250,129 @@ Test(bad_input, one_pass_safe, .description = "upd_pkg_one_pass_safe: yes only f
     free_fixture(&f);
 }
 
+/* Progress reports, in order (the first 64). */
+typedef struct {
+    unsigned n;
+    uint64_t ev[64][3];
+} progress_log;
+
+static void log_progress(void *user, int phase, uint64_t done, uint64_t total)
+{
+    progress_log *l = user;
+    if (l->n < 64)
+        memcpy(l->ev[l->n], (uint64_t[3]){ (uint64_t)phase, done, total }, sizeof l->ev[0]);
+    l->n++;
+}
+
+/* A dry run of PKG with FLAGS (and INSECURE) and WINDOW (0: default):
+ * its error, *ST its counters, *LOG (unless NULL) its progress. */
+static int dry_stats(const uint8_t *pkg, size_t len, unsigned flags, size_t window,
+                     upd_apply_stats *st, progress_log *log)
+{
+    upd_apply_params p = { .flags = UPD_APPLY_DRY_RUN | UPD_APPLY_INSECURE | flags,
+                           .window = window, .progress = log ? log_progress : NULL,
+                           .progress_user = log };
+    upd_applier *a;
+    int rc = upd_applier_create(&a, &p);
+    cr_assert_eq(rc, 0);
+    rc = upd_applier_push(a, pkg, len);
+    if (!rc)
+        rc = upd_applier_finish(a);
+    upd_applier_stats(a, st);
+    upd_applier_free(a);
+    return rc;
+}
+
+/* The dry run that decodes two segments at once and the serial one
+ * (ONE_THREAD) agree on PKG: the same verdict, after the same segments,
+ * ops and progress reports.  Returns the verdict; *AHEAD gets the
+ * segments decoded ahead. */
+static int dry_agree(const uint8_t *pkg, size_t len, const char *what, unsigned *ahead)
+{
+    upd_apply_stats two, one;
+    progress_log l2 = { 0 }, l1 = { 0 };
+    int rc = dry_stats(pkg, len, 0, 0, &two, &l2);
+    int serial = dry_stats(pkg, len, UPD_APPLY_ONE_THREAD, 0, &one, &l1);
+    cr_assert_eq(serial, rc, "%s: %s two at once, %s serially", what, upd_errname(rc),
+                 upd_errname(serial));
+    cr_assert(l2.n == l1.n && !memcmp(l2.ev, l1.ev, sizeof l1.ev), "%s: progress differs", what);
+    cr_assert_eq(two.segments_done, one.segments_done, "%s", what);
+    cr_assert_eq(memcmp(two.ops, one.ops, sizeof one.ops), 0, "%s: ops", what);
+    cr_assert_eq(one.segments_ahead, 0, "%s", what);
+    *ahead += two.segments_ahead;
+    return rc;
+}
+
+Test(bad_input, dry_run_two_at_once, .timeout = 300, .description = "a dry run decoding two segments at once gives the serial dry run's verdict, after as many segments and ops, for every cut, for flips its digests let through (zstd and LZMA2 segments), and for a bad segment followed by a corrupt one; without the room for a second decoder it runs serially")
+{
+    static const struct { const char *kind; size_t size; } pairs[] = {
+        { "unrelated", 4u << 20 }, { "exe-like", 12u << 20 },   /* zstd, LZMA2 segments */
+    };
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+        fixture f;
+        make_fixture(&f, pairs[k].kind, pairs[k].size, 0);
+        cr_assert_geq(f.segs, 2, "%s", pairs[k].kind);
+        size_t n = f.pkg.n;
+        upd_header h;
+        cr_assert_eq(upd_header_decode(f.pkg.p, n, &h), 0);
+        unsigned ahead = 0;
+        upd_apply_stats st;
+        cr_assert_eq(dry_agree(f.pkg.p, n, "whole", &ahead), 0);
+        cr_assert_geq(ahead, 1, "%s: no segment was decoded ahead", pairs[k].kind);
+        /* left with a segment still decoding ahead: freed without a finish */
+        upd_seg_entry e1;
+        size_t off1;
+        cr_assert_eq(pkg_segment(&f.pkg, 1, &e1, &off1), 0);
+        upd_apply_params dp = { .flags = UPD_APPLY_DRY_RUN | UPD_APPLY_INSECURE };
+        upd_applier *a;
+        cr_assert_eq(upd_applier_create(&a, &dp), 0);
+        cr_assert_eq(upd_applier_push(a, f.pkg.p, off1 + 1), 0);
+        upd_applier_stats(a, &st);
+        cr_assert_eq(st.segments_ahead, 1);
+        upd_applier_free(a);
+        /* no room for the second decoder: serial */
+        size_t tight = (size_t)upd_applier_mem_need(&h, 0) + UPD_PROCESS_RESERVE;
+        cr_assert_eq(dry_stats(f.pkg.p, n, 0, tight, &st, NULL), 0);
+        cr_assert_eq(st.segments_ahead, 0, "%s: a twin beyond the window's aim", pairs[k].kind);
+        /* cuts: at, and around, every segment's end, and between */
+        size_t at = f.prefix;
+        for (uint32_t i = 0; i < f.segs; i++) {
+            upd_seg_entry e;
+            size_t off;
+            cr_assert_eq(pkg_segment(&f.pkg, i, &e, &off), 0);
+            at = off + e.csize;
+            for (size_t cut = off + 1; cut < at; cut += e.csize / 7 + 1)
+                dry_agree(f.pkg.p, cut, "cut", &ahead);
+            for (size_t d = 0; d < 3 && at - 1 + d < n; d++)
+                dry_agree(f.pkg.p, at - 1 + d, "cut at a segment's end", &ahead);
+        }
+        /* flips the segment digest lets through, in every segment; then
+         * the same with the next segment's bytes corrupt too */
+        uint8_t *p = malloc(n);
+        unsigned refused = 0;
+        for (uint32_t i = 0; i < f.segs; i++) {
+            upd_seg_entry e;
+            size_t off;
+            cr_assert_eq(pkg_segment(&f.pkg, i, &e, &off), 0);
+            for (size_t j = 0; j < e.csize; j += e.csize / 11 + 1) {
+                for (int next_bad = 0; next_bad < 2; next_bad++) {
+                    memcpy(p, f.pkg.p, n);
+                    p[off + j] ^= 0x41;
+                    cr_assert_eq(upd_sha256(p + off, e.csize,
+                                            p + h.header_size + i * UPD_SEG_ENTRY_SIZE + 52), 0);
+                    if (next_bad && i + 1 < f.segs)
+                        p[off + e.csize] ^= 1;
+                    cr_assert_eq(reseal(p, n), 0);
+                    refused += dry_agree(p, n, "flip", &ahead) < 0;
+                }
+            }
+        }
+        cr_assert_geq(refused, 20, "%s: only %u flips refused", pairs[k].kind, refused);
+        free(p);
+        free_fixture(&f);
+    }
+}
+
 Test(bad_input, wrong_base, .description = "a base image one byte off, or one byte longer: refused, untouched")
 {
     fixture f;

@@ -30,6 +30,7 @@ typedef struct {
     int in_place, allow_downgrade, no_journal, journal_inline;
     int checks;                       /* in place: 0 streamed (each segment checked before
                                          it runs), 1 a dry run first, 2 one segment */
+    uint32_t dry_ahead;               /* segments the dry run decoded beside the next */
     uint32_t journal_unit;
     size_t window;
     cli_trust trust;
@@ -171,6 +172,9 @@ static int precheck(apply_args *args, int fd, uint8_t *buf, upd_header *h, uint6
         rc = cli_feed_fd(a, fd, buf, UINT64_MAX);
     }
     if (!rc) {
+        upd_apply_stats ds;
+        upd_applier_stats(a, &ds);
+        args->dry_ahead = ds.segments_ahead;
         *h = *upd_applier_header(a);
         memcpy(digest, upd_applier_package(a), 32);
     }
@@ -225,11 +229,13 @@ static void print_summary(const apply_args *args, const upd_applier *ap, upd_io 
     char says[512];
     cli_io_says(&args->io, target, says, sizeof says);
     printf("io        %s\n", says);
-    if (args->in_place)
-        printf("checks    %s\n",
-               args->checks == 1   ? "a dry run over the whole package first"
-               : args->checks == 2 ? "one segment: all before the first write, no dry run"
-                                   : "streamed: each segment before it runs");
+    if (args->in_place && args->checks == 1)
+        printf("checks    a dry run over the whole package first (%u of %u segments decoded "
+               "beside the next)\n", args->dry_ahead, upd_applier_header(ap)->seg_count);
+    else if (args->in_place)
+        printf("checks    %s\n", args->checks == 2
+                                    ? "one segment: all before the first write, no dry run"
+                                    : "streamed: each segment before it runs");
     printf("engine    window %zu KiB, peak memory %zu KiB, %u segments, %llu units\n",
                (args->window ? args->window : UPD_DEFAULT_WINDOW) >> 10,
                st.mem_peak >> 10, st.segments_done, (unsigned long long)st.units);

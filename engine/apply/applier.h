@@ -14,6 +14,7 @@
 #include "../common/rangeset.h"
 #include "../crypto/digest.h"
 
+#include <pthread.h>
 #include <zstd.h>
 
 enum { ST_HEADER, ST_MANIFEST, ST_AUTH, ST_SEGMENT, ST_DONE };
@@ -160,6 +161,12 @@ struct upd_applier {
     size_t    wq_used;
     size_t    wq_hold;          /* iobuf [0, wq_hold) holds a group's rooms */
     uint64_t  wq_lo, wq_hi;     /* the queued writes' hull */
+    /* dry run: two segments decoded at once (reader.c, "twin") */
+    struct upd_applier *twin;   /* holds the second decoder's state only, or NULL */
+    const upd_seg_entry *ahead; /* the segment (a->seg - 1) the twin decodes, or NULL */
+    int       ahead_rc;         /* (in the twin) that decode's verdict */
+    int       ahead_thread;     /* a thread decodes it: join before reading */
+    pthread_t ahead_tid;
 };
 
 /* The image old bytes are read from: the source out of place, else the target. */

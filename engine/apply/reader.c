@@ -120,6 +120,9 @@ void upd_applier_free(upd_applier *a)
 {
     if (!a)
         return;
+    if (a->ahead_thread)
+        pthread_join(a->ahead_tid, NULL);
+    upd_applier_free(a->twin);
     upd_sha256_free(a->hash);
     ZSTD_freeDCtx(a->dctx);
     upd_ap_xz_free(a);
@@ -175,6 +178,8 @@ void upd_applier_stats(const upd_applier *a, upd_apply_stats *st)
  * window is refused before the first write, and a dry run reaches the same
  * verdict as the real run (except for the in-memory stash, which only the
  * real run holds). */
+static void twin_create(upd_applier *a);
+
 static int on_header(upd_applier *a)
 {
     UPD_CHECK(upd_header_decode(a->fix, a->h.header_size, &a->h));
@@ -197,6 +202,7 @@ static int on_header(upd_applier *a)
         return UPD_E_NOMEM;
     if (h->flags & UPD_PKG_LZMA)
         UPD_CHECK(upd_ap_xz_init(a));
+    twin_create(a);
     if (mem_stash) {
         UPD_CHECK(upd_io_open_mem(&a->stash_mem, NULL, 0, (size_t)h->stash_size));
         UPD_CHECK(upd_io_resize(a->stash_mem, h->stash_size));
@@ -417,14 +423,151 @@ static int segment_runs(const upd_applier *a)
     return !(a->p.flags & UPD_APPLY_DRY_RUN) && !a->st.already_applied;
 }
 
+/* Segment a->seg (entry E), decoded: validate it, then, unless a dry run,
+ * run it. */
+static int segment_decoded(upd_applier *a, const upd_seg_entry *e)
+{
+    uint64_t ops_before[UPD_OP_KINDS];
+    memcpy(ops_before, a->st.ops, sizeof ops_before);
+    UPD_CHECK(upd_ap_validate_segment(a, e));
+    UPD_CHECK(check_final_size(a));
+    UPD_CHECK(begin_run(a));
+    if (segment_runs(a)) {
+        double t0 = upd_now();
+        UPD_CHECK(upd_ap_execute_segment(a, e));
+        if (a->p.journal)
+            UPD_CHECK(upd_jr_vlog_append(a, e, ops_before));
+        a->st.t_apply += upd_now() - t0;
+    }
+    /* the range sets grow inside their own allocations: count them too */
+    size_t now = a->mem + (a->twin ? a->twin->mem : 0) + upd_rangeset_mem(&a->written)
+               + upd_rangeset_mem(&a->saved);
+    if (now > a->st.mem_peak)
+        a->st.mem_peak = now;
+    a->cbuf_have = 0;
+    a->st.segments_done++;
+    if (++a->seg == a->h.seg_count)
+        a->state = ST_DONE;
+    upd_ap_progress(a, UPD_PHASE_APPLY, a->pos, a->pkg_total);
+    return 0;
+}
+
+/* A dry run decodes two segments at once: segment k, once its bytes are
+ * in and their digest holds, goes to a twin applier that holds only
+ * decoding state (buffers, decoders) and decodes it on a thread of its
+ * own, while segment k+1's bytes arrive and the caller's thread decodes
+ * them; then k is validated, then k+1, so each verdict is the one, and
+ * comes where, the serial run gives it.  Decoding is nine tenths of a
+ * dry run, and validation needs the segments before (range sets), so
+ * this is the part that runs side by side.  Only with more than one CPU,
+ * several segments, and room for the twin in the window with
+ * UPD_PROCESS_RESERVE to spare (the share of it the generator leaves to
+ * the process), so that the tool's peak RSS stays where the generator
+ * aimed it; otherwise, or when the twin or its thread cannot be had, the
+ * dry run is serial. */
+static void twin_create(upd_applier *a)
+{
+    const upd_header *h = &a->h;
+    uint64_t extra = DCTX_BOUND + (uint64_t)h->seg_cmax + h->seg_max + h->dict_max
+                   + (h->flags & UPD_PKG_LZMA ? UPD_LZMA_MEM : 0);
+    if (!(a->p.flags & UPD_APPLY_DRY_RUN) || (a->p.flags & UPD_APPLY_ONE_THREAD)
+        || h->seg_count < 2 || a->p.window < UPD_PROCESS_RESERVE
+        || upd_applier_mem_need(h, a->p.window) + extra > a->p.window - UPD_PROCESS_RESERVE
+        || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return;
+    upd_applier *t = calloc(1, sizeof *t);
+    if (!t)
+        return;
+    t->p = a->p;
+    t->h = *h;
+    t->dctx = ZSTD_createDCtx();
+    t->cbuf = ap_buf(t, h->seg_cmax);
+    t->dbuf = ap_buf(t, h->seg_max);
+    t->dict = h->dict_max ? ap_buf(t, h->dict_max) : NULL;
+    if (!t->dctx || !t->cbuf || !t->dbuf || (h->dict_max && !t->dict)
+        || ((h->flags & UPD_PKG_LZMA) && upd_ap_xz_init(t) < 0)) {
+        upd_applier_free(t);
+        return;
+    }
+    t->mem += ZSTD_sizeof_DCtx(t->dctx);
+    a->twin = t;
+}
+
+static void *twin_decode(void *arg)
+{
+    upd_applier *t = arg;
+    t->ahead_rc = upd_ap_decode_segment(t, t->ahead);
+    return NULL;
+}
+
+/* Hand segment a->seg (entry E, digest checked) to the twin, when there is
+ * one, a segment follows, and E is worth a thread (SIDE_MIN): 1 then. */
+static int go_ahead(upd_applier *a, const upd_seg_entry *e)
+{
+    upd_applier *t = a->twin;
+    if (!t || a->seg + 1 >= a->h.seg_count || e->csize < SIDE_MIN)
+        return 0;
+    uint8_t *c = a->cbuf;   /* the twin takes the bytes; its buffer takes the next */
+    a->cbuf = t->cbuf;
+    t->cbuf = c;
+    t->ahead = a->ahead = e;
+    t->pos = a->pos;        /* where its progress is reported */
+    pthread_attr_t at;
+    a->ahead_thread = pthread_attr_init(&at) == 0;
+    if (a->ahead_thread) {
+        pthread_attr_setstacksize(&at, SIDE_STACK);
+        a->ahead_thread = pthread_create(&a->ahead_tid, &at, twin_decode, t) == 0;
+        pthread_attr_destroy(&at);
+    }
+    if (!a->ahead_thread)
+        twin_decode(t);
+    a->st.segments_ahead += (uint32_t)a->ahead_thread;
+    a->seg++;
+    a->cbuf_have = 0;
+    return 1;
+}
+
+/* The twin's segment: wait for its decode, then validate it in the
+ * caller's state, with the twin's decoded buffer, as if the next one had
+ * not begun (its bytes so far, the package offset progress reports). */
+static int settle_ahead(upd_applier *a)
+{
+    upd_applier *t = a->twin;
+    const upd_seg_entry *e = a->ahead;
+    if (a->ahead_thread)
+        pthread_join(a->ahead_tid, NULL);
+    a->ahead_thread = 0;
+    a->ahead = NULL;
+    UPD_CHECK(t->ahead_rc);
+    size_t have = a->cbuf_have;
+    uint64_t pos = a->pos;
+    uint8_t *d = a->dbuf;
+    a->dbuf = t->dbuf;
+    a->pos = t->pos;
+    a->seg--;
+    int rc = segment_decoded(a, e);
+    t->dbuf = a->dbuf;
+    a->dbuf = d;
+    a->pos = pos;
+    a->cbuf_have = have;
+    return rc;
+}
+
 static int on_segment(upd_applier *a)
 {
     const upd_seg_entry *e = &a->manifest[a->seg];
     uint8_t got[32];
-    uint64_t ops_before[UPD_OP_KINDS];
-    memcpy(ops_before, a->st.ops, sizeof ops_before);
     upd_sha256_final(a->hash, got);
     int digest_ok = !memcmp(got, e->sha256, 32);
+    if (a->ahead) {
+        /* this one decodes while the twin's does; the twin's verdict first */
+        int rc = digest_ok ? upd_ap_decode_segment(a, e) : UPD_E_SEG_DIGEST;
+        UPD_CHECK(settle_ahead(a));
+        UPD_CHECK(rc);
+        return segment_decoded(a, e);
+    }
+    if (digest_ok && go_ahead(a, e))
+        return 0;
     if (a->base_pending) {
         /* the base verdict first, as ever; the decoding beside it only
          * when the bytes are the signed ones */
@@ -438,26 +581,7 @@ static int on_segment(upd_applier *a)
     }
     if (!digest_ok)
         return UPD_E_SEG_DIGEST;
-    UPD_CHECK(upd_ap_validate_segment(a, e));
-    UPD_CHECK(check_final_size(a));
-    UPD_CHECK(begin_run(a));
-    if (segment_runs(a)) {
-        double t0 = upd_now();
-        UPD_CHECK(upd_ap_execute_segment(a, e));
-        if (a->p.journal)
-            UPD_CHECK(upd_jr_vlog_append(a, e, ops_before));
-        a->st.t_apply += upd_now() - t0;
-    }
-    /* the range sets grow inside their own allocations: count them too */
-    size_t now = a->mem + upd_rangeset_mem(&a->written) + upd_rangeset_mem(&a->saved);
-    if (now > a->st.mem_peak)
-        a->st.mem_peak = now;
-    a->cbuf_have = 0;
-    a->st.segments_done++;
-    if (++a->seg == a->h.seg_count)
-        a->state = ST_DONE;
-    upd_ap_progress(a, UPD_PHASE_APPLY, a->pos, a->pkg_total);
-    return 0;
+    return segment_decoded(a, e);
 }
 
 /* Hash package bytes, timing it: the verification cost is reported. */
@@ -590,10 +714,11 @@ int upd_applier_finish(upd_applier *a)
         return UPD_E_INVAL;
     if (a->err)
         return a->err;
+    /* a dry run's segment still with the twin is judged before the cut */
+    int rc = a->ahead ? settle_ahead(a) : 0;
     /* cut before the first segment ended: the base verdict first (the
      * hash, holding part of that segment, starts afresh for it) */
-    int rc = 0;
-    if (a->base_pending) {
+    if (rc >= 0 && a->base_pending) {
         uint8_t part[32];
         upd_sha256_final(a->hash, part);
         rc = upd_ap_check_base(a);

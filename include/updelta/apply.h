@@ -36,7 +36,10 @@
  * UPD_APPLY_DRY_RUN (no image I/O at all), unless upd_pkg_one_pass_safe()
  * says the real run's own checks all come first; the command-line tool and
  * the device do this for every package file they apply in place (out of
- * place the tool writes a temporary file, removed on failure).
+ * place the tool writes a temporary file, removed on failure).  A dry run
+ * decodes two segments at once when more than one CPU is online (unless
+ * UPD_APPLY_ONE_THREAD) and a second decoder fits the window less
+ * UPD_PROCESS_RESERVE; its verdicts are the serial ones, in order.
  * Power-fail safety is the journal's job (journal.h): with a journal, a
  * crash at any instant is repaired by running the same apply again.  In
  * place, an image that already is the new one is reported as done
@@ -60,6 +63,12 @@
 #include "journal.h"
 
 #define UPD_DEFAULT_WINDOW  (16u << 20)
+/* What an applier process holds resident besides the engine's window
+ * (libraries, stack; measured in diff.h): the generator aims a package's
+ * need at the window less this (UPD_DIFF_PROCESS_RESERVE), and a dry run
+ * spends memory past a package's need only within that aim (a second
+ * decoder, upd_applier_create). */
+#define UPD_PROCESS_RESERVE (6u << 20)
 
 /* Flags for upd_apply_params.flags. */
 #define UPD_APPLY_DRY_RUN   1u   /* parse, verify and validate everything; no image I/O */
@@ -120,6 +129,8 @@ typedef struct {
 typedef struct {
     uint64_t pkg_bytes;               /* package bytes consumed */
     uint32_t segments_done;
+    uint32_t segments_ahead;          /* dry run: segments decoded on a second thread
+                                         while the next one arrived and decoded */
     uint64_t ops[UPD_OP_KINDS];       /* validated (and, unless DRY_RUN, run), by upd_op_kind */
     uint64_t bytes_written;           /* to the target */
     uint64_t bytes_read;              /* from source/target, including the hash passes */

@@ -53,7 +53,7 @@
  * engine's need + 4.8 MiB in all; the CLI as built by default (static
  * libcrypto and zstd) holds about 0.7 MiB less, a program linking the
  * shared libraries (updelta-device) does not. */
-#define UPD_DIFF_PROCESS_RESERVE (6u << 20)
+#define UPD_DIFF_PROCESS_RESERVE UPD_PROCESS_RESERVE   /* apply.h */
 /* Match trials: the scan runs with up to UPD_MAX_TRIALS resync margins
  * (8, the one bsdiff uses, then 4, 2, 16: how many bytes a new exact match
  * must beat the current alignment by) and the smallest package is kept.
