@@ -167,22 +167,32 @@ static int lit_frame_plain(const uint8_t *f, size_t n)
     return n > 4 && upd_rd32(f) == ZSTD_MAGICNUMBER && !(f[4] & 0x04);
 }
 
+/* A fresh decoder context for the next frame, each time: libzstd picks
+ * one of its two sequence decoders by state the frames before leave in
+ * the context (whether the dictionary is "cold", which only a compressed
+ * block clears, so a literal frame of raw blocks hands it on), and on a
+ * hostile frame the two decoders can disagree (found by fuzz_apply: the
+ * check against zeros passed, the real decode with the same buffer
+ * failed).  Every frame starting from the same state makes a verdict one
+ * whatever was decoded before, and on which context (a dry run decodes on
+ * two, reader.c). */
+static int renew_dctx(upd_applier *a)
+{
+    ZSTD_DCtx *fresh = ZSTD_createDCtx();
+    if (!fresh)
+        return UPD_E_NOMEM;
+    ZSTD_freeDCtx(a->dctx);
+    a->dctx = fresh;
+    return 0;
+}
+
 /* The literal frame against a->dict (its first dict_len bytes). */
 static int decode_lit_frame(upd_applier *a, const upd_seg_entry *e)
 {
     size_t frame_a = e->csize - e->lit_csize;
     size_t at = (size_t)upd_seg_entry_usize(e) - e->lit_len;
     int rc = UPD_E_SEG_DECODE;
-    /* A fresh context each time: libzstd picks its sequence decoder by
-     * whether the dictionary is the one its last frame used ("hot"), and
-     * on a hostile frame the two decoders can disagree (found by
-     * fuzz_apply: the check against zeros passed, the real decode with the
-     * same buffer failed).  The same state makes both verdicts one. */
-    ZSTD_DCtx *fresh = ZSTD_createDCtx();
-    if (!fresh)
-        return UPD_E_NOMEM;
-    ZSTD_freeDCtx(a->dctx);
-    a->dctx = fresh;
+    UPD_CHECK(renew_dctx(a));
     if (lit_frame_plain(a->cbuf + frame_a, e->lit_csize)
         && ZSTD_findFrameCompressedSize(a->cbuf + frame_a, e->lit_csize) == e->lit_csize
         && !ZSTD_isError(ZSTD_DCtx_refPrefix(a->dctx, a->dict, e->dict_len)))
@@ -198,6 +208,7 @@ int upd_ap_decode_segment(upd_applier *a, const upd_seg_entry *e)
     if (e->dense_len)
         return upd_ap_decode_xz(a, e);
     size_t lits = e->lit_csize ? e->lit_len : 0;
+    UPD_CHECK(renew_dctx(a));
     UPD_CHECK(decode_frame(a->dctx, a->dbuf, (size_t)upd_seg_entry_usize(e) - lits, a->cbuf,
                            e->csize - e->lit_csize));
     if (!e->lit_csize)

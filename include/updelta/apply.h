@@ -39,7 +39,9 @@
  * place the tool writes a temporary file, removed on failure).  A dry run
  * decodes two segments at once when more than one CPU is online (unless
  * UPD_APPLY_ONE_THREAD) and a second decoder fits the window less
- * UPD_PROCESS_RESERVE; its verdicts are the serial ones, in order.
+ * UPD_PROCESS_RESERVE; its verdicts are the serial ones, in order, but
+ * a segment's comes with the push that completes the next one (or at
+ * upd_applier_finish).
  * Power-fail safety is the journal's job (journal.h): with a journal, a
  * crash at any instant is repaired by running the same apply again.  In
  * place, an image that already is the new one is reported as done
@@ -67,7 +69,7 @@
  * (libraries, stack; measured in diff.h): the generator aims a package's
  * need at the window less this (UPD_DIFF_PROCESS_RESERVE), and a dry run
  * spends memory past a package's need only within that aim (a second
- * decoder, upd_applier_create). */
+ * decoder, made once the header is in). */
 #define UPD_PROCESS_RESERVE (6u << 20)
 
 /* Flags for upd_apply_params.flags. */
@@ -82,8 +84,9 @@
                                         while the unit before runs (the bytes written are
                                         the same) */
 #define UPD_APPLY_ONE_THREAD     16u /* no thread but the caller's: implies JOURNAL_INLINE,
-                                        and the first segment is decoded after the base
-                                        check; by default, when more than one CPU is
+                                        the first segment is decoded after the base
+                                        check, and a dry run decodes one segment at a
+                                        time; by default, when more than one CPU is
                                         online and that segment has 16 KiB or more, a
                                         thread decodes it while the caller's checks the
                                         base image (the result is the same) */
