@@ -163,7 +163,8 @@ struct upd_applier {
     uint64_t  wq_lo, wq_hi;     /* the queued writes' hull */
     /* dry run: two segments decoded at once (reader.c, "twin") */
     struct upd_applier *twin;   /* holds the second decoder's state only, or NULL */
-    const upd_seg_entry *ahead; /* the segment (a->seg - 1) the twin decodes, or NULL */
+    const upd_seg_entry *ahead; /* (in the twin) the segment it decodes, a->seg - 1,
+                                   or NULL */
     int       ahead_rc;         /* (in the twin) that decode's verdict */
     int       ahead_thread;     /* a thread decodes it: join before reading */
     pthread_t ahead_tid;

@@ -503,6 +503,12 @@ static void *twin_decode(void *arg)
     return NULL;
 }
 
+/* Whether the twin holds a segment not yet validated. */
+static int twin_busy(const upd_applier *a)
+{
+    return a->twin && a->twin->ahead;
+}
+
 /* Hand segment a->seg (entry E, digest checked) to the twin, when there is
  * one, a segment follows, and E is worth a thread (SIDE_MIN): 1 then. */
 static int go_ahead(upd_applier *a, const upd_seg_entry *e)
@@ -513,7 +519,7 @@ static int go_ahead(upd_applier *a, const upd_seg_entry *e)
     uint8_t *c = a->cbuf;   /* the twin takes the bytes; its buffer takes the next */
     a->cbuf = t->cbuf;
     t->cbuf = c;
-    t->ahead = a->ahead = e;
+    t->ahead = e;
     t->pos = a->pos;        /* where its progress is reported */
     pthread_attr_t at;
     a->ahead_thread = pthread_attr_init(&at) == 0;
@@ -536,11 +542,11 @@ static int go_ahead(upd_applier *a, const upd_seg_entry *e)
 static int settle_ahead(upd_applier *a)
 {
     upd_applier *t = a->twin;
-    const upd_seg_entry *e = a->ahead;
+    const upd_seg_entry *e = t->ahead;
     if (a->ahead_thread)
         pthread_join(a->ahead_tid, NULL);
     a->ahead_thread = 0;
-    a->ahead = NULL;
+    t->ahead = NULL;
     UPD_CHECK(t->ahead_rc);
     size_t have = a->cbuf_have;
     uint64_t pos = a->pos;
@@ -562,7 +568,7 @@ static int on_segment(upd_applier *a)
     uint8_t got[32];
     upd_sha256_final(a->hash, got);
     int digest_ok = !memcmp(got, e->sha256, 32);
-    if (a->ahead) {
+    if (twin_busy(a)) {
         /* this one decodes while the twin's does; the twin's verdict first */
         int rc = digest_ok ? upd_ap_decode_segment(a, e) : UPD_E_SEG_DIGEST;
         UPD_CHECK(settle_ahead(a));
@@ -718,7 +724,7 @@ int upd_applier_finish(upd_applier *a)
     if (a->err)
         return a->err;
     /* a dry run's segment still with the twin is judged before the cut */
-    int rc = a->ahead ? settle_ahead(a) : 0;
+    int rc = twin_busy(a) ? settle_ahead(a) : 0;
     /* cut before the first segment ended: the base verdict first (the
      * hash, holding part of that segment, starts afresh for it) */
     if (rc >= 0 && a->base_pending) {
