@@ -303,6 +303,31 @@ static int dry_agree(const uint8_t *pkg, size_t len, const char *what, unsigned 
     return rc;
 }
 
+/* The compressed length of F's segment I. */
+static size_t segment_csize(const fixture *f, uint32_t i)
+{
+    upd_seg_entry e;
+    size_t off;
+    cr_assert_eq(pkg_segment(&f->pkg, i, &e, &off), 0);
+    return e.csize;
+}
+
+/* F's package into P with byte J of segment I flipped and that segment's
+ * digest made to match (the header's digest still to be resealed);
+ * returns the offset after the segment. */
+static size_t flip_in_segment(const fixture *f, uint32_t i, size_t j, uint8_t *p)
+{
+    upd_header h;
+    upd_seg_entry e;
+    size_t off;
+    cr_assert_eq(upd_header_decode(f->pkg.p, f->pkg.n, &h), 0);
+    cr_assert_eq(pkg_segment(&f->pkg, i, &e, &off), 0);
+    memcpy(p, f->pkg.p, f->pkg.n);
+    p[off + j] ^= 0x41;
+    cr_assert_eq(upd_sha256(p + off, e.csize, p + h.header_size + i * UPD_SEG_ENTRY_SIZE + 52), 0);
+    return off + e.csize;
+}
+
 Test(bad_input, dry_run_two_at_once, .timeout = 300, .description = "a dry run decoding two segments at once gives the serial dry run's verdict, after as many segments and ops, for every cut, for flips its digests let through (zstd and LZMA2 segments), and for a bad segment followed by a corrupt one; without the room for a second decoder it runs serially")
 {
     static const struct { const char *kind; size_t size; } pairs[] = {
@@ -351,23 +376,152 @@ Test(bad_input, dry_run_two_at_once, .timeout = 300, .description = "a dry run d
         uint8_t *p = malloc(n);
         unsigned refused = 0;
         for (uint32_t i = 0; i < f.segs; i++) {
-            upd_seg_entry e;
-            size_t off;
-            cr_assert_eq(pkg_segment(&f.pkg, i, &e, &off), 0);
-            for (size_t j = 0; j < e.csize; j += e.csize / 11 + 1) {
+            size_t cs = segment_csize(&f, i);
+            for (size_t j = 0; j < cs; j += cs / 11 + 1) {
                 for (int next_bad = 0; next_bad < 2; next_bad++) {
-                    memcpy(p, f.pkg.p, n);
-                    p[off + j] ^= 0x41;
-                    cr_assert_eq(upd_sha256(p + off, e.csize,
-                                            p + h.header_size + i * UPD_SEG_ENTRY_SIZE + 52), 0);
+                    size_t end = flip_in_segment(&f, i, j, p);
                     if (next_bad && i + 1 < f.segs)
-                        p[off + e.csize] ^= 1;
+                        p[end] ^= 1;
                     cr_assert_eq(reseal(p, n), 0);
                     refused += dry_agree(p, n, "flip", &ahead) < 0;
                 }
             }
         }
         cr_assert_geq(refused, 20, "%s: only %u flips refused", pairs[k].kind, refused);
+        free(p);
+        free_fixture(&f);
+    }
+}
+
+/* A real run in place on memory handles: what it returned, the image and
+ * the journal's length it left, its counters and progress reports. */
+typedef struct {
+    int rc;
+    buf_t img;
+    upd_apply_stats st;
+    progress_log log;
+} real_result;
+
+/* Apply PKG (LEN bytes, pushed in CHUNK-byte pieces) in place on TARGET,
+ * with JOURNAL (or none) and FLAGS, into *R; a window with room for a
+ * second decoder. */
+static void real_run(upd_io *target, upd_io *journal, const uint8_t *pkg, size_t len,
+                     size_t chunk, unsigned flags, real_result *r)
+{
+    memset(r, 0, sizeof *r);
+    upd_apply_params p = { .target = target, .journal = journal, .window = 64u << 20,
+                           .flags = UPD_APPLY_INSECURE | flags, .progress = log_progress,
+                           .progress_user = &r->log };
+    r->rc = apply_io(&p, pkg, len, chunk, &r->st);
+    const uint8_t *d;
+    size_t n;
+    cr_assert_eq(upd_io_mem_view(target, &d, &n), 0);
+    buf_sink(&r->img, d, n);
+}
+
+/* The real run that decodes two segments at once and the serial one
+ * (ONE_THREAD) agree on PKG applied to F's old image: the same verdict,
+ * image, writes, journal bytes, flushes, ops and progress.  With
+ * JOURNALED, the whole package is then applied again on what each left,
+ * and both resume to the new image.  Returns the verdict; *AHEAD gets the
+ * segments decoded ahead. */
+static int real_agree(const fixture *f, const uint8_t *pkg, size_t len, size_t chunk,
+                      int journaled, const char *what, unsigned *ahead)
+{
+    real_result r[2];
+    upd_io *t[2], *j[2] = { NULL, NULL };
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(upd_io_open_mem(&t[k], f->sp.old_img, f->sp.old_len, 1u << 30), 0);
+        if (journaled)
+            cr_assert_eq(upd_io_open_mem(&j[k], NULL, 0, 1u << 30), 0);
+        real_run(t[k], j[k], pkg, len, chunk,
+                 UPD_APPLY_PKG_AT_HAND | (k ? UPD_APPLY_ONE_THREAD : 0), &r[k]);
+    }
+    const upd_apply_stats *two = &r[0].st, *one = &r[1].st;
+    cr_assert_eq(r[0].rc, r[1].rc, "%s: %s two at once, %s serially", what, upd_errname(r[0].rc),
+                 upd_errname(r[1].rc));
+    cr_assert(r[0].img.n == r[1].img.n && !memcmp(r[0].img.p, r[1].img.p, r[1].img.n),
+              "%s: the images differ", what);
+    cr_assert(r[0].log.n == r[1].log.n && !memcmp(r[0].log.ev, r[1].log.ev, sizeof r[1].log.ev),
+              "%s: progress differs", what);
+    cr_assert_eq(two->segments_done, one->segments_done, "%s", what);
+    cr_assert_eq(memcmp(two->ops, one->ops, sizeof one->ops), 0, "%s: ops", what);
+    cr_assert_eq(two->bytes_written, one->bytes_written, "%s", what);
+    cr_assert_eq(two->journal_bytes, one->journal_bytes, "%s", what);
+    cr_assert_eq(two->flushes, one->flushes, "%s", what);
+    cr_assert_eq(two->units, one->units, "%s", what);
+    cr_assert_eq(one->segments_ahead, 0, "%s", what);
+    *ahead += two->segments_ahead;
+    for (int k = 0; k < 2; k++) {
+        if (journaled && r[0].rc < 0) {
+            real_result again;
+            real_run(t[k], j[k], f->pkg.p, f->pkg.n, chunk,
+                     UPD_APPLY_PKG_AT_HAND | (k ? UPD_APPLY_ONE_THREAD : 0), &again);
+            cr_assert_eq(again.rc, 0, "%s: the rerun failed: %s", what, upd_errname(again.rc));
+            cr_assert(again.img.n == f->sp.new_len
+                      && !memcmp(again.img.p, f->sp.new_img, f->sp.new_len),
+                      "%s: the rerun did not end at the new image", what);
+            buf_free(&again.img);
+        }
+        buf_free(&r[k].img);
+        upd_io_close(t[k]);
+        upd_io_close(j[k]);
+    }
+    return r[0].rc;
+}
+
+Test(bad_input, real_run_two_at_once, .timeout = 600, .description = "a real run decoding two segments at once (the package at hand) leaves the serial run's image, writes, journal bytes, ops and progress, whole, cut anywhere (and then resumed from its journal), and for flips the digests let through (zstd and LZMA2 segments)")
+{
+    static const struct { const char *kind; size_t size; uint32_t seg; } pairs[] = {
+        { "unrelated", 4u << 20, 0 }, { "exe-like", 20u << 20, 2u << 20 },
+    };
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+        fixture f;
+        make_fixture(&f, pairs[k].kind, pairs[k].size, pairs[k].seg);
+        cr_assert_geq(f.segs, 3, "%s: %u segments", pairs[k].kind, f.segs);
+        cr_assert_eq(pkg_lzma_segments(&f.pkg), k ? (int)f.segs : 0, "%s", pairs[k].kind);
+        size_t n = f.pkg.n;
+        unsigned ahead = 0, whole = 0;
+        for (int journaled = 0; journaled < 2; journaled++)
+            cr_assert_eq(real_agree(&f, f.pkg.p, n, journaled ? 65537 : 0, journaled, "whole",
+                                    &whole), 0);
+        cr_assert_geq(whole, 2, "%s: no segment of a real run was decoded ahead", pairs[k].kind);
+        /* a stream that may break off: one segment at a time, none held */
+        upd_io *t;
+        real_result r;
+        cr_assert_eq(upd_io_open_mem(&t, f.sp.old_img, f.sp.old_len, 1u << 30), 0);
+        real_run(t, NULL, f.pkg.p, n, 0, 0, &r);
+        cr_assert(r.rc == 0 && r.img.n == f.sp.new_len
+                  && !memcmp(r.img.p, f.sp.new_img, f.sp.new_len), "%s", pairs[k].kind);
+        cr_assert_eq(r.st.segments_ahead, 0, "%s: a streamed run held a segment", pairs[k].kind);
+        buf_free(&r.img);
+        upd_io_close(t);
+        /* cuts inside every segment and around its end, journaled or not */
+        for (uint32_t i = 0; i < f.segs; i++) {
+            upd_seg_entry e;
+            size_t off;
+            cr_assert_eq(pkg_segment(&f.pkg, i, &e, &off), 0);
+            size_t end = off + e.csize;
+            int jr = (int)(i & 1);
+            for (size_t cut = off + e.csize / 3; cut < end; cut += e.csize / 3)
+                cr_assert_eq(real_agree(&f, f.pkg.p, cut, 0, jr ^ 1, "cut", &ahead),
+                             UPD_E_PKG_TRUNCATED);
+            for (size_t d = 0; d < 3 && end - 1 + d < n; d++)
+                real_agree(&f, f.pkg.p, end - 1 + d, 4096, jr, "cut at a segment's end", &ahead);
+        }
+        /* flips the segment digest lets through, in every segment */
+        uint8_t *p = malloc(n);
+        unsigned refused = 0;
+        for (uint32_t i = 0; i < f.segs; i++) {
+            size_t cs = segment_csize(&f, i);
+            for (size_t j = cs / 10; j < cs; j += cs / 5 + 1) {
+                flip_in_segment(&f, i, j, p);
+                cr_assert_eq(reseal(p, n), 0);
+                refused += real_agree(&f, p, n, 0, 0, "flip", &ahead) < 0;
+            }
+        }
+        cr_assert_geq(refused, 2 * f.segs, "%s: only %u flips refused", pairs[k].kind, refused);
+        cr_assert_geq(ahead, 1, "%s", pairs[k].kind);
         free(p);
         free_fixture(&f);
     }
@@ -684,6 +838,46 @@ Test(hostile, literal_dictionary_control, .init = init_imgs)
     cr_assert(out.n == IMG && !memcmp(out.p, new_img, IMG));
     buf_free(&out);
     buf_free(&pkg);
+}
+
+/* A literal frame with a dictionary decodes again from its segment's bytes
+ * when it runs: with segment 1 decoded ahead, those bytes are the twin's
+ * while segment 2's arrive (worth a thread: literals that do not
+ * compress). */
+Test(bad_input, real_run_dictionary_ahead)
+{
+    enum { L = 40000, N = 128 << 10 };
+    uint8_t *old = malloc(N), *new = malloc(N), *lit = malloc(2 * L);
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (size_t i = 0; i < N; i++)
+        old[i] = (uint8_t)(i * 7 + (i >> 9));
+    for (size_t i = 0; i < 2 * L; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        lit[i] = (uint8_t)x;
+    }
+    craft_seg s[3] = {
+        { .ops = { OP(UPD_OP_COPY, 0, 0, 100) }, .nops = 1 },
+        { .ops = { OP(UPD_OP_LIT, 1000, 0, L) }, .nops = 1, .lit = lit, .lit_len = L,
+          .dict_off = 50000, .dict_len = 1000 },
+        { .ops = { OP(UPD_OP_LIT, 60000, 0, L) }, .nops = 1, .lit = lit + L, .lit_len = L },
+    };
+    memcpy(new, old, N);
+    memcpy(new + 1000, lit, L);
+    memcpy(new + 60000, lit + L, L);
+    fixture f = { .sp = { old, N, new, N } };
+    cr_assert_eq(craft_pkg(old, N, new, N, 0, s, 3, &f.pkg), 0);
+    cr_assert_eq(pkg_dict_segments(&f.pkg), 1);
+    upd_seg_entry e;
+    size_t at;
+    cr_assert_eq(pkg_segment(&f.pkg, 1, &e, &at), 0);
+    cr_assert(e.dict_len && e.csize >= 16384, "segment 1: dictionary %u, %u bytes", e.dict_len,
+              (unsigned)e.csize);
+    unsigned ahead = 0;
+    for (int journaled = 0; journaled < 2; journaled++)
+        cr_assert_eq(real_agree(&f, f.pkg.p, f.pkg.n, 5000, journaled, "whole", &ahead), 0);
+    cr_assert_eq(ahead, 2, "segment 1 was not decoded ahead");
+    free_fixture(&f);
+    free(lit);
 }
 
 Test(hostile, literal_dictionary_past_image, .init = init_imgs,

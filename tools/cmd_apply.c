@@ -236,9 +236,9 @@ static void print_summary(const apply_args *args, const upd_applier *ap, upd_io 
         printf("checks    %s\n", args->checks == 2
                                     ? "one segment: all before the first write, no dry run"
                                     : "streamed: each segment before it runs");
-    printf("engine    window %zu KiB, peak memory %zu KiB, %u segments, %llu units\n",
-               (args->window ? args->window : UPD_DEFAULT_WINDOW) >> 10,
-               st.mem_peak >> 10, st.segments_done, (unsigned long long)st.units);
+    printf("engine    window %zu KiB, peak memory %zu KiB, %u segments (%u decoded beside the "
+           "next), %llu units\n", (args->window ? args->window : UPD_DEFAULT_WINDOW) >> 10,
+           st.mem_peak >> 10, st.segments_done, st.segments_ahead, (unsigned long long)st.units);
 }
 
 /* The files an apply works on, and their paths when the tool made them. */
@@ -367,7 +367,8 @@ int cli_apply(int argc, char **argv, const cli_feeder *src)
         open_errno = errno;
     cli_progress pr;
     cli_progress_init(&pr, &args.o);
-    upd_apply_params p = base_params(&args, 0);
+    /* a file is at hand: a segment may wait, decoded, for the next one */
+    upd_apply_params p = base_params(&args, regular ? UPD_APPLY_PKG_AT_HAND : 0);
     p.target = f.target;
     p.source = f.source;
     p.stash = f.stash;

@@ -237,7 +237,7 @@ static void install(device *d, dev_rom *r)
     }
     if (rc == 0) {
         dev_log("%s: installing into %s", r->id, r->image);
-        rc = apply_file(d, r, pkg, len, 0, checked, &h, &hd, NULL, &st);
+        rc = apply_file(d, r, pkg, len, UPD_APPLY_PKG_AT_HAND, checked, &h, &hd, NULL, &st);
     }
     if (rc < 0) {
         dev_log("%s: install failed: %s (%s)", r->id, upd_strerror(rc), upd_errname(rc));

@@ -161,7 +161,7 @@ struct upd_applier {
     size_t    wq_used;
     size_t    wq_hold;          /* iobuf [0, wq_hold) holds a group's rooms */
     uint64_t  wq_lo, wq_hi;     /* the queued writes' hull */
-    /* dry run: two segments decoded at once (reader.c, "twin") */
+    /* two segments decoded at once (reader.c, "twin") */
     struct upd_applier *twin;   /* holds the second decoder's state only, or NULL */
     const upd_seg_entry *ahead; /* (in the twin) the segment it decodes, a->seg - 1,
                                    or NULL */

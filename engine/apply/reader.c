@@ -86,7 +86,8 @@ int upd_pkg_one_pass_safe(const void *buf, size_t len, uint64_t size)
 int upd_applier_create(upd_applier **out, const upd_apply_params *p)
 {
     const unsigned known = UPD_APPLY_DRY_RUN | UPD_APPLY_INSECURE | UPD_APPLY_ALLOW_DOWNGRADE
-                           | UPD_APPLY_JOURNAL_INLINE | UPD_APPLY_ONE_THREAD;
+                           | UPD_APPLY_JOURNAL_INLINE | UPD_APPLY_ONE_THREAD
+                           | UPD_APPLY_PKG_AT_HAND;
     if (!out || !p || (!p->target && !(p->flags & UPD_APPLY_DRY_RUN))
         || (p->window && p->window < (1u << 20)) || (p->flags & ~known)
         || (p->source && p->source == p->target))
@@ -178,7 +179,7 @@ void upd_applier_stats(const upd_applier *a, upd_apply_stats *st)
  * window is refused before the first write, and a dry run reaches the same
  * verdict as the real run (except for the in-memory stash, which only the
  * real run holds). */
-static void twin_create(upd_applier *a);
+static void twin_create(upd_applier *a, uint64_t need);
 
 static int on_header(upd_applier *a)
 {
@@ -202,7 +203,7 @@ static int on_header(upd_applier *a)
         return UPD_E_NOMEM;
     if (h->flags & UPD_PKG_LZMA)
         UPD_CHECK(upd_ap_xz_init(a));
-    twin_create(a);
+    twin_create(a, need);
     if (mem_stash) {
         UPD_CHECK(upd_io_open_mem(&a->stash_mem, NULL, 0, (size_t)h->stash_size));
         UPD_CHECK(upd_io_resize(a->stash_mem, h->stash_size));
@@ -452,30 +453,36 @@ static int segment_decoded(upd_applier *a, const upd_seg_entry *e)
     return 0;
 }
 
-/* A dry run decodes two segments at once: segment k, once its bytes are
- * in and their digest holds, goes to a twin applier that holds only
- * decoding state (buffers, decoders) and decodes it on a thread of its
- * own, while segment k+1's bytes arrive and the caller's thread decodes
- * them; then k is validated, then k+1, so the verdicts, counts and
- * progress reports are the serial run's, in its order.  Only later: k's
- * verdict comes with the push that completes k+1 (or at finish), its
- * pkg_bytes then counting k+1's bytes too.  Decoding is four fifths of a
- * dry run (callgrind, mariadbd's package: LZMA2 67%, the sparse writer
- * 10%, copies 3%), and validation needs the segments before (range
- * sets), so this is the part that runs side by side.  Only with more than one CPU,
- * several segments, and room for the twin in the window with
+/* Two segments decode at once: segment k, once its bytes are in and their
+ * digest holds, goes to a twin applier that holds only decoding state
+ * (buffers, decoders) and decodes it on a thread of its own, while segment
+ * k+1's bytes arrive and the caller's thread decodes them; then k is
+ * validated (and run), then k+1, so the verdicts, counts, progress reports
+ * and every image, journal and stash request are the serial run's, in its
+ * order.  Only later: k's verdict (and a real run's writes of k) come with
+ * the push that completes k+1 (or at finish), its pkg_bytes then counting
+ * k+1's bytes too.  Decoding is four fifths of a dry run (callgrind,
+ * mariadbd's package: LZMA2 67%, the sparse writer 10%, copies 3%), and
+ * validation needs the segments before (range sets), and running them the
+ * image they left, so decoding is the part that runs side by side.  The
+ * first segment of a real run decodes beside the base check instead
+ * (check_base_beside_decode).  A real run holds segment k until k+1 is
+ * in, so only when the caller has the whole package
+ * (UPD_APPLY_PKG_AT_HAND): a stream cut before then would lose k's
+ * progress.  Only with more than one CPU, several segments, and room for
+ * the twin beside what the run needs (NEED) in the window with
  * UPD_PROCESS_RESERVE to spare (the share of it the generator leaves to
  * the process), so that the tool's peak RSS stays where the generator
- * aimed it; otherwise, or when the twin or its thread cannot be had, the
- * dry run is serial. */
-static void twin_create(upd_applier *a)
+ * aimed it; otherwise, or when the twin or its thread cannot be had,
+ * segments decode one after the other. */
+static void twin_create(upd_applier *a, uint64_t need)
 {
     const upd_header *h = &a->h;
     uint64_t extra = DCTX_BOUND + (uint64_t)h->seg_cmax + h->seg_max + h->dict_max
                    + (h->flags & UPD_PKG_LZMA ? UPD_LZMA_MEM : 0);
-    if (!(a->p.flags & UPD_APPLY_DRY_RUN) || (a->p.flags & UPD_APPLY_ONE_THREAD)
-        || h->seg_count < 2 || a->p.window < UPD_PROCESS_RESERVE
-        || upd_applier_mem_need(h, a->p.window) + extra > a->p.window - UPD_PROCESS_RESERVE
+    if ((a->p.flags & UPD_APPLY_ONE_THREAD) || h->seg_count < 2
+        || !(a->p.flags & (UPD_APPLY_DRY_RUN | UPD_APPLY_PKG_AT_HAND))
+        || a->p.window < UPD_PROCESS_RESERVE || need + extra > a->p.window - UPD_PROCESS_RESERVE
         || sysconf(_SC_NPROCESSORS_ONLN) < 2)
         return;
     upd_applier *t = calloc(1, sizeof *t);
@@ -510,11 +517,12 @@ static int twin_busy(const upd_applier *a)
 }
 
 /* Hand segment a->seg (entry E, digest checked) to the twin, when there is
- * one, a segment follows, and E is worth a thread (SIDE_MIN): 1 then. */
+ * one, a segment follows, E is worth a thread (SIDE_MIN), and it is not the
+ * first of a real run (which decodes beside the base check): 1 then. */
 static int go_ahead(upd_applier *a, const upd_seg_entry *e)
 {
     upd_applier *t = a->twin;
-    if (!t || a->seg + 1 >= a->h.seg_count || e->csize < SIDE_MIN)
+    if (!t || a->seg + 1 >= a->h.seg_count || e->csize < SIDE_MIN || a->base_pending)
         return 0;
     uint8_t *c = a->cbuf;   /* the twin takes the bytes; its buffer takes the next */
     a->cbuf = t->cbuf;
@@ -536,9 +544,21 @@ static int go_ahead(upd_applier *a, const upd_seg_entry *e)
     return 1;
 }
 
-/* The twin's segment: wait for its decode, then validate it in the
- * caller's state, with the twin's decoded buffer, as if the next one had
- * not begun (its bytes so far, the package offset progress reports). */
+/* The segment buffers of A and the twin T trade places. */
+static void swap_bufs(upd_applier *a, upd_applier *t)
+{
+    uint8_t *c = a->cbuf, *d = a->dbuf;
+    a->cbuf = t->cbuf;
+    a->dbuf = t->dbuf;
+    t->cbuf = c;
+    t->dbuf = d;
+}
+
+/* The twin's segment: wait for its decode, then validate (and run) it in
+ * the caller's state, with the twin's segment buffers (a literal frame
+ * with a dictionary decodes again from the compressed bytes when it runs),
+ * as if the next one had not begun (its bytes so far, the package offset
+ * progress reports). */
 static int settle_ahead(upd_applier *a)
 {
     upd_applier *t = a->twin;
@@ -550,13 +570,11 @@ static int settle_ahead(upd_applier *a)
     UPD_CHECK(t->ahead_rc);
     size_t have = a->cbuf_have;
     uint64_t pos = a->pos;
-    uint8_t *d = a->dbuf;
-    a->dbuf = t->dbuf;
+    swap_bufs(a, t);
     a->pos = t->pos;
     a->seg--;
     int rc = segment_decoded(a, e);
-    t->dbuf = a->dbuf;
-    a->dbuf = d;
+    swap_bufs(a, t);
     a->pos = pos;
     a->cbuf_have = have;
     return rc;
@@ -723,7 +741,7 @@ int upd_applier_finish(upd_applier *a)
         return UPD_E_INVAL;
     if (a->err)
         return a->err;
-    /* a dry run's segment still with the twin is judged before the cut */
+    /* a segment still with the twin is judged (and run) before the cut */
     int rc = twin_busy(a) ? settle_ahead(a) : 0;
     /* cut before the first segment ended: the base verdict first (the
      * hash, holding part of that segment, starts afresh for it) */

@@ -36,11 +36,12 @@
  * UPD_APPLY_DRY_RUN (no image I/O at all), unless upd_pkg_one_pass_safe()
  * says the real run's own checks all come first; the command-line tool and
  * the device do this for every package file they apply in place (out of
- * place the tool writes a temporary file, removed on failure).  A dry run
- * decodes two segments at once when more than one CPU is online (unless
- * UPD_APPLY_ONE_THREAD) and a second decoder fits the window less
- * UPD_PROCESS_RESERVE; its verdicts are the serial ones, in order, but
- * a segment's comes with the push that completes the next one (or at
+ * place the tool writes a temporary file, removed on failure).  A dry run,
+ * and a real run with UPD_APPLY_PKG_AT_HAND, decodes two segments at once
+ * when more than one CPU is online (unless UPD_APPLY_ONE_THREAD) and a
+ * second decoder fits the window less UPD_PROCESS_RESERVE beside what the
+ * run needs; its verdicts and writes are the serial ones, in order, but a
+ * segment's come with the push that completes the next one (or at
  * upd_applier_finish).
  * Power-fail safety is the journal's job (journal.h): with a journal, a
  * crash at any instant is repaired by running the same apply again.  In
@@ -85,11 +86,18 @@
                                         the same) */
 #define UPD_APPLY_ONE_THREAD     16u /* no thread but the caller's: implies JOURNAL_INLINE,
                                         the first segment is decoded after the base
-                                        check, and a dry run decodes one segment at a
+                                        check, and every run decodes one segment at a
                                         time; by default, when more than one CPU is
                                         online and that segment has 16 KiB or more, a
                                         thread decodes it while the caller's checks the
                                         base image (the result is the same) */
+#define UPD_APPLY_PKG_AT_HAND    32u /* the caller has the whole package (a file, not a
+                                        stream that may break off): a real run may then
+                                        decode two segments at once as a dry run does,
+                                        holding segment k, decoded, until k+1 is in; a
+                                        stream cut meanwhile would lose k's progress, so
+                                        without this flag a real run decodes one at a
+                                        time (the result is the same either way) */
 
 typedef struct {
     upd_io  *target;          /* required unless DRY_RUN; not owned; kept open until
@@ -132,8 +140,9 @@ typedef struct {
 typedef struct {
     uint64_t pkg_bytes;               /* package bytes consumed */
     uint32_t segments_done;
-    uint32_t segments_ahead;          /* dry run: segments decoded on a second thread
-                                         while the next one arrived and decoded */
+    uint32_t segments_ahead;          /* segments decoded on a second thread while the
+                                         next one arrived and decoded (a dry run, or
+                                         a real run with UPD_APPLY_PKG_AT_HAND) */
     uint64_t ops[UPD_OP_KINDS];       /* validated (and, unless DRY_RUN, run), by upd_op_kind */
     uint64_t bytes_written;           /* to the target */
     uint64_t bytes_read;              /* from source/target, including the hash passes */

@@ -130,8 +130,8 @@ enum {
 
 /* Library version as MAJOR*10000 + MINOR*100 + PATCH, and as a string
  * (CMake refuses to configure when they differ from project(VERSION)). */
-#define UPD_VERSION_NUMBER 500
-#define UPD_VERSION_STRING "0.5.0"
+#define UPD_VERSION_NUMBER 600
+#define UPD_VERSION_STRING "0.6.0"
 UPD_API unsigned upd_version_number(void);
 UPD_API const char *upd_version_string(void);
 
