@@ -5,8 +5,8 @@
 # (io_uring engine, same file system, same run).  See bench/README.md.
 #
 #   bench/io.sh [--quick] [--runs N] [--pairs a,b] [--synth-size SIZE]
-#               [--corpus DIR] [--updelta PATH] [--synth PATH] [--dir DIR]
-#               [--cache DIR] [--out DIR]
+#               [--window SIZE] [--corpus DIR] [--updelta PATH] [--synth PATH]
+#               [--dir DIR] [--cache DIR] [--out DIR]
 #
 # The synthetic pair is 256 MiB by default; the issue's 1 GiB image is
 # --synth-size 1G (its package takes minutes to make on two cores, and is
@@ -24,7 +24,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-QUICK=0 RUNS= PAIRS= SYNTH_SIZE=256M
+QUICK=0 RUNS= PAIRS= SYNTH_SIZE=256M WINDOW=
 CORPUS=/work/corpus-cache UPD=$ROOT/build/updelta SYNTH=$ROOT/build/updelta-synth
 DIR= OUT= CACHE=$ROOT/bench/.io-cache
 while [ $# -gt 0 ]; do
@@ -33,6 +33,7 @@ while [ $# -gt 0 ]; do
         --runs) RUNS=$2; shift ;;
         --pairs) PAIRS=$2; shift ;;
         --synth-size) SYNTH_SIZE=$2; shift ;;
+        --window) WINDOW=$2; shift ;;
         --corpus) CORPUS=$2; shift ;;
         --updelta) UPD=$2; shift ;;
         --synth) SYNTH=$2; shift ;;
@@ -40,7 +41,7 @@ while [ $# -gt 0 ]; do
         --out) OUT=$2; shift ;;
         --cache) CACHE=$2; shift ;;
         *) echo "usage: bench/io.sh [--quick] [--runs N] [--pairs a,b] [--synth-size SIZE]" \
-                "[--corpus DIR] [--updelta PATH] [--synth PATH] [--dir DIR] [--cache DIR] [--out DIR]" >&2
+                "[--window SIZE] [--corpus DIR] [--updelta PATH] [--synth PATH] [--dir DIR] [--cache DIR] [--out DIR]" >&2
            exit 2 ;;
     esac
     shift
@@ -86,7 +87,8 @@ apply_runs() {
         sync
         t0=$(date +%s%N)
         # shellcheck disable=SC2086
-        "$UPD" apply --insecure --in-place "$DIR/tgt" "$CACHE/$name.pkg" --json $opts > "$DIR/apply.json"
+        "$UPD" apply --insecure --in-place "$DIR/tgt" "$CACHE/$name.pkg" --json $opts \
+            ${WINDOW:+--window "$WINDOW"} > "$DIR/apply.json"
         t1=$(date +%s%N)
         cmp -s "$DIR/tgt" "$CACHE/$name.new" || { echo "io.sh: $name $opts: result differs" >&2; exit 1; }
         field t_apply < "$DIR/apply.json" >> "$DIR/t"
@@ -138,7 +140,7 @@ echo "# I/O backends: in-place apply vs the fio sequential-write ceiling"
 echo
 echo "$(date -u '+%F %H:%M UTC'), $(uname -r), $(nproc) cores, scratch on $FS;"
 echo "updelta $("$UPD" version 2>/dev/null | head -1), fio $(fio --version); runs: $RUNS (medians)."
-echo "Command: bench/io.sh $([ $QUICK = 1 ] && echo --quick) --runs $RUNS --pairs $PAIRS --synth-size $SYNTH_SIZE"
+echo "Command: bench/io.sh $([ $QUICK = 1 ] && echo --quick) --runs $RUNS --pairs $PAIRS --synth-size $SYNTH_SIZE${WINDOW:+ --window $WINDOW}"
 echo
 echo "apply s is the apply phase (t_apply): every segment executed and, with the journal, every unit's"
 echo "flushes; without it the image's one flush falls in the result check, outside this figure (fio's"

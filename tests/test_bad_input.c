@@ -402,14 +402,15 @@ typedef struct {
     progress_log log;
 } real_result;
 
+#define ROOMY (64u << 20)   /* a window with room for a second decoder */
+
 /* Apply PKG (LEN bytes, pushed in CHUNK-byte pieces) in place on TARGET,
- * with JOURNAL (or none) and FLAGS, into *R; a window with room for a
- * second decoder. */
+ * with JOURNAL (or none), FLAGS and WINDOW, into *R. */
 static void real_run(upd_io *target, upd_io *journal, const uint8_t *pkg, size_t len,
-                     size_t chunk, unsigned flags, real_result *r)
+                     size_t chunk, unsigned flags, size_t window, real_result *r)
 {
     memset(r, 0, sizeof *r);
-    upd_apply_params p = { .target = target, .journal = journal, .window = 64u << 20,
+    upd_apply_params p = { .target = target, .journal = journal, .window = window,
                            .flags = UPD_APPLY_INSECURE | flags, .progress = log_progress,
                            .progress_user = &r->log };
     r->rc = apply_io(&p, pkg, len, chunk, &r->st);
@@ -435,7 +436,7 @@ static int real_agree(const fixture *f, const uint8_t *pkg, size_t len, size_t c
         if (journaled)
             cr_assert_eq(upd_io_open_mem(&j[k], NULL, 0, 1u << 30), 0);
         real_run(t[k], j[k], pkg, len, chunk,
-                 UPD_APPLY_PKG_AT_HAND | (k ? UPD_APPLY_ONE_THREAD : 0), &r[k]);
+                 UPD_APPLY_PKG_AT_HAND | (k ? UPD_APPLY_ONE_THREAD : 0), ROOMY, &r[k]);
     }
     const upd_apply_stats *two = &r[0].st, *one = &r[1].st;
     cr_assert_eq(r[0].rc, r[1].rc, "%s: %s two at once, %s serially", what, upd_errname(r[0].rc),
@@ -456,7 +457,7 @@ static int real_agree(const fixture *f, const uint8_t *pkg, size_t len, size_t c
         if (journaled && r[0].rc < 0) {
             real_result again;
             real_run(t[k], j[k], f->pkg.p, f->pkg.n, chunk,
-                     UPD_APPLY_PKG_AT_HAND | (k ? UPD_APPLY_ONE_THREAD : 0), &again);
+                     UPD_APPLY_PKG_AT_HAND | (k ? UPD_APPLY_ONE_THREAD : 0), ROOMY, &again);
             cr_assert_eq(again.rc, 0, "%s: the rerun failed: %s", what, upd_errname(again.rc));
             cr_assert(again.img.n == f->sp.new_len
                       && !memcmp(again.img.p, f->sp.new_img, f->sp.new_len),
@@ -481,21 +482,47 @@ Test(bad_input, real_run_two_at_once, .timeout = 600, .description = "a real run
         cr_assert_geq(f.segs, 3, "%s: %u segments", pairs[k].kind, f.segs);
         cr_assert_eq(pkg_lzma_segments(&f.pkg), k ? (int)f.segs : 0, "%s", pairs[k].kind);
         size_t n = f.pkg.n;
-        unsigned ahead = 0, whole = 0;
-        for (int journaled = 0; journaled < 2; journaled++)
+        unsigned ahead = 0;
+        for (int journaled = 0; journaled < 2; journaled++) {
+            unsigned whole = 0;
             cr_assert_eq(real_agree(&f, f.pkg.p, n, journaled ? 65537 : 0, journaled, "whole",
                                     &whole), 0);
-        cr_assert_geq(whole, 2, "%s: no segment of a real run was decoded ahead", pairs[k].kind);
-        /* a stream that may break off: one segment at a time, none held */
-        upd_io *t;
-        real_result r;
-        cr_assert_eq(upd_io_open_mem(&t, f.sp.old_img, f.sp.old_len, 1u << 30), 0);
-        real_run(t, NULL, f.pkg.p, n, 0, 0, &r);
-        cr_assert(r.rc == 0 && r.img.n == f.sp.new_len
-                  && !memcmp(r.img.p, f.sp.new_img, f.sp.new_len), "%s", pairs[k].kind);
-        cr_assert_eq(r.st.segments_ahead, 0, "%s: a streamed run held a segment", pairs[k].kind);
-        buf_free(&r.img);
-        upd_io_close(t);
+            cr_assert_geq(whole, 1, "%s, journal %d: no segment decoded ahead", pairs[k].kind,
+                          journaled);
+        }
+        /* a stream that may break off (no PKG_AT_HAND): one segment at a
+         * time, none held.  The package at hand: the second decoder needs
+         * the journal's memory more room than a dry run's (the smallest
+         * window at which it decodes ahead, in 64 KiB steps); 64 KiB
+         * less, serial; and the peak stays within the window's aim */
+        size_t lo = 1u << 20, hi = ROOMY;
+        while (hi - lo > (64u << 10)) {
+            upd_apply_stats ds;
+            size_t mid = (lo + hi) / 2 / (64u << 10) * (64u << 10);
+            cr_assert_eq(dry_stats(f.pkg.p, n, 0, mid, &ds, NULL), 0);
+            *(ds.segments_ahead ? &hi : &lo) = mid;
+        }
+        size_t fits = hi + UPD_JOURNAL_MEM;
+        const struct { unsigned flags; size_t window; } serial[] = {
+            { 0, ROOMY }, { UPD_APPLY_PKG_AT_HAND, fits - (64u << 10) },
+            { UPD_APPLY_PKG_AT_HAND, fits },
+        };
+        for (int s = 0; s < 3; s++) {
+            upd_io *t, *jr;
+            real_result r;
+            cr_assert_eq(upd_io_open_mem(&t, f.sp.old_img, f.sp.old_len, 1u << 30), 0);
+            cr_assert_eq(upd_io_open_mem(&jr, NULL, 0, 1u << 30), 0);
+            real_run(t, jr, f.pkg.p, n, 0, serial[s].flags, serial[s].window, &r);
+            cr_assert(r.rc == 0 && r.img.n == f.sp.new_len
+                      && !memcmp(r.img.p, f.sp.new_img, f.sp.new_len), "%s %d", pairs[k].kind, s);
+            cr_assert_eq(r.st.segments_ahead > 0, s == 2, "%s %d: %u held", pairs[k].kind, s,
+                         r.st.segments_ahead);
+            cr_assert_leq(r.st.mem_peak, serial[s].window - UPD_PROCESS_RESERVE, "%s %d",
+                          pairs[k].kind, s);
+            buf_free(&r.img);
+            upd_io_close(t);
+            upd_io_close(jr);
+        }
         /* cuts inside every segment and around its end, journaled or not */
         for (uint32_t i = 0; i < f.segs; i++) {
             upd_seg_entry e;

@@ -34,6 +34,7 @@ typedef struct {
     uint64_t states, resumed, fresh;   /* counters for the report */
     uint64_t skipped;                  /* package bytes seeking recoveries never read */
     unsigned flags;                    /* UPD_APPLY_JOURNAL_INLINE for half the pairs */
+    size_t window;                     /* 0: 4 MiB */
 } crash_case;
 
 static int soak(void) { return getenv("UPD_CRASH_SOAK") != NULL; }
@@ -58,10 +59,12 @@ static int same(const uint8_t *p, size_t n, const uint8_t *q, size_t m)
 }
 
 /* Apply C's package in place on TARGET with JOURNAL; ST optional. */
+static size_t window_of(const crash_case *c) { return c->window ? c->window : 4u << 20; }
+
 static int run(const crash_case *c, upd_io *target, upd_io *journal, upd_apply_stats *st)
 {
     upd_apply_params p = { .target = target, .journal = journal, .journal_unit = UNIT,
-                           .window = 4u << 20, .flags = UPD_APPLY_INSECURE | c->flags };
+                           .window = window_of(c), .flags = UPD_APPLY_INSECURE | c->flags };
     return apply_io(&p, c->pkg.p, c->pkg.n, 4096, st);   /* in pieces, as a download */
 }
 
@@ -115,7 +118,7 @@ static void recover(crash_case *c, const buf_t *t, const buf_t *j, const char *w
     cr_assert_eq(upd_io_open_mem(&mj, j->p, j->n, CAP), 0);
     upd_apply_stats st;
     upd_apply_params p = { .target = mt, .journal = mj, .journal_unit = UNIT,
-                           .window = 4u << 20, .flags = UPD_APPLY_INSECURE | c->flags };
+                           .window = window_of(c), .flags = UPD_APPLY_INSECURE | c->flags };
     uint64_t skipped = 0;
     int rc = c->states % 4 ? apply_io_seeking(&p, c->pkg.p, c->pkg.n, 61, &st, &skipped)
                            : run(c, mt, mj, &st);
@@ -238,11 +241,13 @@ static upd_diff_params zstd_params(void)
 }
 
 static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t sector,
-                       unsigned segs, unsigned lzma)
+                       unsigned segs, unsigned lzma, unsigned flags)
 {
     /* the save areas' worker thread on even seeds, none on odd ones: the
-     * write sequence is the same, the code that makes it is not */
-    crash_case c = { .sector = sector, .flags = seed & 1 ? UPD_APPLY_JOURNAL_INLINE : 0 };
+     * write sequence is the same, the code that makes it is not; with
+     * UPD_APPLY_PKG_AT_HAND a window with room for a second decoder */
+    crash_case c = { .sector = sector, .flags = flags | (seed & 1 ? UPD_APPLY_JOURNAL_INLINE : 0),
+                     .window = flags & UPD_APPLY_PKG_AT_HAND ? 16u << 20 : 0 };
     /* text: lines whose literals a dictionary serves (text_dict_pair) */
     int text = !strcmp(kind, "text-edits");
     cr_assert_eq(text ? text_dict_pair(seed, size, 8, &c.sp) : synth_make(kind, seed, size, &c.sp),
@@ -273,6 +278,18 @@ static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t se
         buf_t one = c.pkg;
         cr_assert_eq(resegment(&one, segs, &c.pkg), 0, "%s: cannot cut into %u segments", kind, segs);
         buf_free(&one);
+    }
+
+    if (flags & UPD_APPLY_PKG_AT_HAND) {
+        /* a segment waits, decoded, for the next: crashes come while it does */
+        upd_io *mt, *mj;
+        upd_apply_stats st;
+        cr_assert_eq(upd_io_open_mem(&mt, c.sp.old_img, c.sp.old_len, CAP), 0);
+        cr_assert_eq(upd_io_open_mem(&mj, NULL, 0, CAP), 0);
+        cr_assert_eq(run(&c, mt, mj, &st), 0);
+        cr_assert_geq(st.segments_ahead, 1, "%s: no segment decoded ahead", kind);
+        upd_io_close(mt);
+        upd_io_close(mj);
     }
 
     /* pass 0: a clean run counts the boundaries */
@@ -327,14 +344,18 @@ static void crash_pair(const char *kind, uint64_t seed, size_t size, uint32_t se
  * reverse-blocks), shifts (insert-delete, exe-like, mixed), grow and
  * shrink, same-offset edits, unrelated data, zeros, data to empty, text
  * whose literals use a dictionary, and small swapped blocks whose saved
- * ranges are dropped (SEGS 0: the generator's own segments); and two in
- * LZMA2 segments. */
+ * ranges are dropped (SEGS 0: the generator's own segments); two in
+ * LZMA2 segments; and one whose segments decode two at once (the package
+ * at hand; segment 1 compresses to more than the 16 KiB worth a thread). */
 #define CRASH_TEST(name, kind, seed, size, sector, segs) \
     Test(crash, name, .timeout = 1800) \
-    { crash_pair(kind, seed, size, sector, segs, UPD_LZMA_NEVER); }
+    { crash_pair(kind, seed, size, sector, segs, UPD_LZMA_NEVER, 0); }
 #define CRASH_TEST_LZMA(name, kind, seed, size, sector) \
     Test(crash, name, .timeout = 1800) \
-    { crash_pair(kind, seed, size, sector, 1, UPD_LZMA_ALWAYS); }
+    { crash_pair(kind, seed, size, sector, 1, UPD_LZMA_ALWAYS, 0); }
+#define CRASH_TEST_AHEAD(name, kind, seed, size, sector, segs) \
+    Test(crash, name, .timeout = 1800) \
+    { crash_pair(kind, seed, size, sector, segs, UPD_LZMA_NEVER, UPD_APPLY_PKG_AT_HAND); }
 
 CRASH_TEST(transpose, "transpose", 1, 96 << 10, 512, 4)
 CRASH_TEST(rotate, "rotate", 2, 64 << 10, 4096, 1)
@@ -354,6 +375,7 @@ CRASH_TEST(text_edits, "text-edits", 14, 96 << 10, 512, 1)
 CRASH_TEST(swap_small_drops, "swap-small", 15, 128 << 10, 4096, 0)
 CRASH_TEST_LZMA(exe_like_lzma, "exe-like", 16, 128 << 10, 512)
 CRASH_TEST_LZMA(mixed_lzma, "mixed", 17, 96 << 10, 4096)
+CRASH_TEST_AHEAD(grow_ahead, "grow", 18, 256 << 10, 512, 4)
 
 /* A recovery that passes over the newer slot (its save area did not check
  * out) re-runs the older slot's unit with the same salt, and so writes the

@@ -174,8 +174,8 @@ static int lit_frame_plain(const uint8_t *f, size_t n)
  * hostile frame the two decoders can disagree (found by fuzz_apply: the
  * check against zeros passed, the real decode with the same buffer
  * failed).  Every frame starting from the same state makes a verdict one
- * whatever was decoded before, and on which context (a dry run decodes on
- * two, reader.c). */
+ * whatever was decoded before, and on which context (two segments may
+ * decode at once, on two, reader.c). */
 static int renew_dctx(upd_applier *a)
 {
     ZSTD_DCtx *fresh = ZSTD_createDCtx();

@@ -52,7 +52,8 @@
 
 #define UR_DEPTH 64u
 #define UR_BLOCK (256u << 10)
-#define UR_BUFS  16u           /* registered buffer slots (the applier uses 3) */
+#define UR_BUFS  16u           /* registered buffer slots (the applier uses up to 4, its
+                                  second decoder 3 more) */
 #define UR_FSYNC UINT64_MAX    /* user_data of the barrier */
 
 typedef struct {

@@ -68,9 +68,10 @@
 #define UPD_DEFAULT_WINDOW  (16u << 20)
 /* What an applier process holds resident besides the engine's window
  * (libraries, stack; measured in diff.h): the generator aims a package's
- * need at the window less this (UPD_DIFF_PROCESS_RESERVE), and a dry run
- * spends memory past a package's need only within that aim (a second
- * decoder, made once the header is in). */
+ * need at the window less this (UPD_DIFF_PROCESS_RESERVE), and a run (a
+ * dry one, or a real one with UPD_APPLY_PKG_AT_HAND) spends memory past
+ * what it needs only within that aim (a second decoder, made once the
+ * header is in). */
 #define UPD_PROCESS_RESERVE (6u << 20)
 
 /* Flags for upd_apply_params.flags. */
