@@ -503,7 +503,7 @@ Test(bad_input, real_run_two_at_once, .timeout = 600, .description = "a real run
             *(ds.segments_ahead ? &hi : &lo) = mid;
         }
         size_t fits = hi + UPD_JOURNAL_MEM;
-        const struct { unsigned flags; size_t window; } serial[] = {
+        const struct { unsigned flags; size_t window; } runs[] = {
             { 0, ROOMY }, { UPD_APPLY_PKG_AT_HAND, fits - (64u << 10) },
             { UPD_APPLY_PKG_AT_HAND, fits },
         };
@@ -512,12 +512,12 @@ Test(bad_input, real_run_two_at_once, .timeout = 600, .description = "a real run
             real_result r;
             cr_assert_eq(upd_io_open_mem(&t, f.sp.old_img, f.sp.old_len, 1u << 30), 0);
             cr_assert_eq(upd_io_open_mem(&jr, NULL, 0, 1u << 30), 0);
-            real_run(t, jr, f.pkg.p, n, 0, serial[s].flags, serial[s].window, &r);
+            real_run(t, jr, f.pkg.p, n, 0, runs[s].flags, runs[s].window, &r);
             cr_assert(r.rc == 0 && r.img.n == f.sp.new_len
                       && !memcmp(r.img.p, f.sp.new_img, f.sp.new_len), "%s %d", pairs[k].kind, s);
             cr_assert_eq(r.st.segments_ahead > 0, s == 2, "%s %d: %u held", pairs[k].kind, s,
                          r.st.segments_ahead);
-            cr_assert_leq(r.st.mem_peak, serial[s].window - UPD_PROCESS_RESERVE, "%s %d",
+            cr_assert_leq(r.st.mem_peak, runs[s].window - UPD_PROCESS_RESERVE, "%s %d",
                           pairs[k].kind, s);
             buf_free(&r.img);
             upd_io_close(t);

@@ -58,9 +58,9 @@ static int same(const uint8_t *p, size_t n, const uint8_t *q, size_t m)
     return n == m && (n == 0 || !memcmp(p, q, n));
 }
 
-/* Apply C's package in place on TARGET with JOURNAL; ST optional. */
 static size_t window_of(const crash_case *c) { return c->window ? c->window : 4u << 20; }
 
+/* Apply C's package in place on TARGET with JOURNAL; ST optional. */
 static int run(const crash_case *c, upd_io *target, upd_io *journal, upd_apply_stats *st)
 {
     upd_apply_params p = { .target = target, .journal = journal, .journal_unit = UNIT,
@@ -375,7 +375,7 @@ CRASH_TEST(text_edits, "text-edits", 14, 96 << 10, 512, 1)
 CRASH_TEST(swap_small_drops, "swap-small", 15, 128 << 10, 4096, 0)
 CRASH_TEST_LZMA(exe_like_lzma, "exe-like", 16, 128 << 10, 512)
 CRASH_TEST_LZMA(mixed_lzma, "mixed", 17, 96 << 10, 4096)
-CRASH_TEST_AHEAD(grow_ahead, "grow", 18, 256 << 10, 512, 4)
+CRASH_TEST_AHEAD(grow_ahead, "grow", 18, 128 << 10, 512, 4)
 
 /* A recovery that passes over the newer slot (its save area did not check
  * out) re-runs the older slot's unit with the same salt, and so writes the
