@@ -348,19 +348,26 @@ static void *decode_first(void *arg)
     return NULL;
 }
 
+/* Start FN(ARG) on a thread of its own into *T: 1, or 0 when none could
+ * be had.  The decoders need little stack; a device may not overcommit
+ * the default 8 MiB. */
+static int side_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t at;
+    if (pthread_attr_init(&at) != 0)
+        return 0;
+    pthread_attr_setstacksize(&at, SIDE_STACK);
+    int ok = pthread_create(t, &at, fn, arg) == 0;
+    pthread_attr_destroy(&at);
+    return ok;
+}
+
 static int check_base_beside_decode(upd_applier *a, const upd_seg_entry *e, int *decoded)
 {
     first_decode f = { a, e, 0 };
     pthread_t t;
-    pthread_attr_t at;
     int side = !(a->p.flags & UPD_APPLY_ONE_THREAD) && e->csize >= SIDE_MIN
-               && sysconf(_SC_NPROCESSORS_ONLN) > 1 && pthread_attr_init(&at) == 0;
-    if (side) {
-        /* the decoders need little stack; a device may not overcommit 8 MiB */
-        pthread_attr_setstacksize(&at, SIDE_STACK);
-        side = pthread_create(&t, &at, decode_first, &f) == 0;
-        pthread_attr_destroy(&at);
-    }
+               && sysconf(_SC_NPROCESSORS_ONLN) > 1 && side_thread(&t, decode_first, &f);
     int rc = upd_ap_check_base(a);
     if (side)
         pthread_join(t, NULL);
@@ -516,34 +523,6 @@ static int twin_busy(const upd_applier *a)
     return a->twin && a->twin->ahead;
 }
 
-/* Hand segment a->seg (entry E, digest checked) to the twin, when there is
- * one, a segment follows, E is worth a thread (SIDE_MIN), and it is not the
- * first of a real run (which decodes beside the base check): 1 then. */
-static int go_ahead(upd_applier *a, const upd_seg_entry *e)
-{
-    upd_applier *t = a->twin;
-    if (!t || a->seg + 1 >= a->h.seg_count || e->csize < SIDE_MIN || a->base_pending)
-        return 0;
-    uint8_t *c = a->cbuf;   /* the twin takes the bytes; its buffer takes the next */
-    a->cbuf = t->cbuf;
-    t->cbuf = c;
-    t->ahead = e;
-    t->pos = a->pos;        /* where its progress is reported */
-    pthread_attr_t at;
-    a->ahead_thread = pthread_attr_init(&at) == 0;
-    if (a->ahead_thread) {
-        pthread_attr_setstacksize(&at, SIDE_STACK);
-        a->ahead_thread = pthread_create(&a->ahead_tid, &at, twin_decode, t) == 0;
-        pthread_attr_destroy(&at);
-    }
-    if (!a->ahead_thread)
-        twin_decode(t);
-    a->st.segments_ahead += (uint32_t)a->ahead_thread;
-    a->seg++;
-    a->cbuf_have = 0;
-    return 1;
-}
-
 /* The segment buffers of A and the twin T trade places. */
 static void swap_bufs(upd_applier *a, upd_applier *t)
 {
@@ -552,6 +531,26 @@ static void swap_bufs(upd_applier *a, upd_applier *t)
     a->dbuf = t->dbuf;
     t->cbuf = c;
     t->dbuf = d;
+}
+
+/* Hand segment a->seg (entry E, digest checked) to the twin, when there is
+ * one, a segment follows, E is worth a thread (SIDE_MIN), and it is not the
+ * first of a real run (which decodes beside the base check): 1 then. */
+static int go_ahead(upd_applier *a, const upd_seg_entry *e)
+{
+    upd_applier *t = a->twin;
+    if (!t || a->seg + 1 >= a->h.seg_count || e->csize < SIDE_MIN || a->base_pending)
+        return 0;
+    swap_bufs(a, t);        /* the twin takes the bytes; its buffers take the next */
+    t->ahead = e;
+    t->pos = a->pos;        /* where its progress is reported */
+    a->ahead_thread = side_thread(&a->ahead_tid, twin_decode, t);
+    if (!a->ahead_thread)
+        twin_decode(t);
+    a->st.segments_ahead += (uint32_t)a->ahead_thread;
+    a->seg++;
+    a->cbuf_have = 0;
+    return 1;
 }
 
 /* The twin's segment: wait for its decode, then validate (and run) it in
