@@ -301,6 +301,12 @@ static int skips_zero_runs(const upd_applier *a, const step_t *s, uint64_t stash
 
 /* ---- queued target writes ------------------------------------------------ */
 
+static int cmp_req(const void *x, const void *y)
+{
+    const upd_io_req *p = x, *q = y;
+    return p->off < q->off ? -1 : p->off > q->off;
+}
+
 /* Steps do not write one by one: their writes are queued and submitted
  * together (a unit's end, a full queue or buffer, a resize, before the
  * dictionary window is read, and before any read or write of bytes a queued
@@ -308,7 +314,10 @@ static int skips_zero_runs(const upd_applier *a, const step_t *s, uint64_t stash
  * pwritev where they are contiguous, instead of a system call each.  A
  * step's bytes get a room in the I/O buffer after the queued ones (and
  * after a group's rooms, wq_hold); a write joins the one before it when
- * both are contiguous in the image and in memory. */
+ * both are contiguous in the image and in memory.  The queue goes in file
+ * order (a batch may run in any order, io.h), so that writes that meet in
+ * the image join into one system call (upd_io_gather) whatever the order
+ * of their steps. */
 static int wq_submit(upd_applier *a)
 {
     unsigned n = a->wq_n;
@@ -316,6 +325,7 @@ static int wq_submit(upd_applier *a)
     a->wq_used = a->wq_hold;
     if (!n)
         return 0;
+    qsort(a->wq, n, sizeof *a->wq, cmp_req);
     return upd_io_run(a->p.target, a->wq, n);
 }
 
@@ -439,13 +449,18 @@ static void add_records(const step_t *s, uint8_t *buf)
  * (literal runs of at most GRP_COPY_MAX bytes and fills are placed there)
  * and its image reads are listed; then the reads go to the backend as one
  * batch (one io_uring_enter for up to GRP_STEPS steps); then each step's
- * diff bytes are added and its writes queued, in step order.  Reading a
- * group's sources before its writes is what running the steps one by one
- * does too: no step reads image bytes an earlier one wrote (pass 1; the
- * stash serves those, read at once), and within an op the walk order
- * keeps a step's writes off the later steps' sources.  Short literal runs
- * are copied so that they join the writes around them: one request
- * instead of three costs less than the copy. */
+ * diff bytes are added and its writes queued, in step order, and the
+ * group's STASH bytes go to the stash as one batch.  Reading a group's
+ * sources before its writes is what running the steps one by one does
+ * too: no step reads image bytes an earlier one wrote (pass 1; the stash
+ * serves those, read in the same batch), and within an op the walk order
+ * keeps a step's writes off the later steps' sources.  A STASH reads bytes
+ * no step wrote yet, so a later step of its group reads them from the
+ * image too, in the same batch, rather than from the stash they have not
+ * reached (BASE: the stash bytes written before the group); the journal's
+ * plan has them among the unit's image reads, from the STASH.
+ * Short literal runs are copied so that they join the writes around
+ * them: one request instead of three costs less than the copy. */
 #define GRP_STEPS    64
 #define GRP_READS    128
 #define GRP_COPY_MAX 4096u
@@ -456,61 +471,95 @@ typedef struct {
                                    written from the decoded segment) */
     uint8_t  dirty[GRP_STEPS];  /* the step reads and writes its dirty parts only */
     unsigned n;
-    upd_io_req rq[GRP_READS];   /* image reads not yet submitted */
+    upd_io_req rq[GRP_READS];   /* image reads not yet submitted ... */
     unsigned nr;
+    upd_io_req sr[GRP_READS];   /* ... and stash reads */
+    unsigned nsr;
+    upd_io_req sw[GRP_STEPS];   /* its STASH steps' stash writes */
+    unsigned nsw;
+    uint64_t base;              /* stash bytes written before the group */
 } group_t;
 
-static int grp_read_flush(upd_applier *a, group_t *g)
+/* A list of reads in file order: steps that copy from two places in turn
+ * (an edit between moved blocks) read each place upward in small pieces,
+ * which then join into one system call per place (upd_io_gather) instead
+ * of one each.  A batch may run in any order (io.h). */
+static int run_sorted(upd_io *io, upd_io_req *rq, unsigned *n)
 {
-    if (!g->nr)
+    unsigned k = *n;
+    *n = 0;
+    if (!k)
         return 0;
-    upd_io *io = upd_ap_old(a);
-    unsigned n = g->nr;
-    g->nr = 0;
-    return upd_io_run(io, g->rq, n);
+    qsort(rq, k, sizeof *rq, cmp_req);
+    return upd_io_run(io, rq, k);
 }
 
-/* List the read of image bytes [x, x+n) into BUF. */
-static int grp_read(upd_applier *a, group_t *g, uint8_t *buf, uint64_t x, uint64_t n)
+/* The group's reads: from the image, and from the stash (bytes saved by
+ * the STASH steps of earlier groups, written before this one began). */
+static int grp_read_flush(upd_applier *a, group_t *g)
+{
+    UPD_CHECK(run_sorted(upd_ap_old(a), g->rq, &g->nr));
+    return run_sorted(a->stash, g->sr, &g->nsr);
+}
+
+/* List the read of image bytes [x, x+n) into BUF, or with STASH of stash
+ * bytes [x, x+n). */
+static int grp_read(upd_applier *a, group_t *g, int stash, uint8_t *buf, uint64_t x, uint64_t n)
 {
     a->st.bytes_read += n;
-    if (!a->p.source)
+    if (!a->p.source && !stash)
         UPD_CHECK(upd_ap_wq_guard(a, x, n));
-    if (g->nr == GRP_READS)
+    if (g->nr == GRP_READS || g->nsr == GRP_READS)
         UPD_CHECK(grp_read_flush(a, g));
-    g->rq[g->nr++] = (upd_io_req){ buf, x, (uint32_t)n, UPD_IO_READ };
+    upd_io_req r = { buf, x, (uint32_t)n, UPD_IO_READ };
+    if (stash)
+        g->sr[g->nsr++] = r;
+    else
+        g->rq[g->nr++] = r;
     return 0;
 }
 
 /* A COPY/DIFF step's old bytes into BUF: its DIRTY parts only; else every
- * byte, from the stash (at once) where a STASH that already ran saved it,
- * else from the image. */
+ * byte, from the stash where a STASH of an earlier group saved it, else
+ * from the image. */
 static int grp_reads(upd_applier *a, group_t *g, const step_t *s, uint8_t *buf, int dirty)
 {
     if (dirty) {
         dirty_iter d;
         uint64_t lo, hi;
         for (dirty_init(&d, s); dirty_next(&d, &lo, &hi);)
-            UPD_CHECK(grp_read(a, g, buf + (lo - s->off), s->src + (lo - s->off), hi - lo));
+            UPD_CHECK(grp_read(a, g, 0, buf + (lo - s->off), s->src + (lo - s->off), hi - lo));
         return 0;
     }
     for (uint64_t x = s->src, end = s->src + s->n; x < end;) {
         uint64_t soff, k;
-        if (upd_ap_old_part(a, x, end, a->stash_done, &soff, &k)) {
-            UPD_CHECK(upd_io_read(a->stash, buf, (size_t)k, soff));
-            a->st.bytes_read += k;
-        } else {
-            UPD_CHECK(grp_read(a, g, buf, x, k));
-        }
+        int stash = upd_ap_old_part(a, x, end, g->base, &soff, &k);
+        UPD_CHECK(grp_read(a, g, stash, buf, stash ? soff : x, k));
         buf += k;
         x += k;
     }
     return 0;
 }
 
+/* A STASH step in a group: its bytes are read into BUF with the group's
+ * and written to the stash after them (out of place nothing is read or
+ * written: its bytes stay readable in the source, upd_ap_old_part). */
+static int grp_stash(upd_applier *a, group_t *g, const step_t *s, uint8_t *buf)
+{
+    if (!a->p.source) {
+        UPD_CHECK(grp_read(a, g, 0, buf, s->src, s->n));
+        g->sw[g->nsw++] = (upd_io_req){ buf, a->stash_done, (uint32_t)s->n, UPD_IO_WRITE };
+        a->st.stash_bytes += s->n;
+    }
+    a->stash_done += s->n;
+    return 0;
+}
+
 /* A grouped step, its reads done: add the diff, queue the writes. */
 static int grp_finish(upd_applier *a, const step_t *s, const uint8_t *buf, int dirty)
 {
+    if (s->kind == UPD_OP_STASH)
+        return 0;
     if (s->kind == UPD_OP_DIFF)
         add_records(s, (uint8_t *)buf);
     if (dirty) {
@@ -523,40 +572,20 @@ static int grp_finish(upd_applier *a, const step_t *s, const uint8_t *buf, int d
     return wq_write(a, buf ? buf : s->payload, s->n, s->dst);
 }
 
-/* STASH and RESIZE run alone (G: an empty group, for the read).  Out of
- * place a STASH only advances the stash log: its bytes stay readable in the
- * source (upd_ap_old_part). */
-static int run_alone(upd_applier *a, group_t *g, const step_t *s)
-{
-    if (s->kind == UPD_OP_RESIZE) {
-        UPD_CHECK(wq_submit(a));
-        a->exec_size = s->size;
-        return upd_io_resize(a->p.target, s->size);
-    }
-    if (a->p.source) {
-        a->stash_done += s->n;
-        return 0;
-    }
-    uint8_t *buf;
-    UPD_CHECK(wq_room(a, s->src, s->n, 1, &buf));
-    UPD_CHECK(grp_read(a, g, buf, s->src, s->n));
-    UPD_CHECK(grp_read_flush(a, g));
-    UPD_CHECK(upd_io_write(a->stash, buf, (size_t)s->n, a->stash_done));
-    a->stash_done += s->n;
-    a->st.stash_bytes += s->n;
-    return 0;
-}
-
 /* Run the steps from IT, at most MAX (at least one) and while they can
- * share a group; returns how many ran, IT past them. */
+ * share a group; returns how many ran, IT past them.  A RESIZE runs
+ * alone. */
 static int64_t run_group(upd_applier *a, step_iter *it, int64_t max)
 {
     group_t g;
     step_t s;
-    g.n = g.nr = 0;
+    g.n = g.nr = g.nsr = g.nsw = 0;
+    g.base = a->stash_done;
     iter_get(a, it, &s);
-    if (s.kind == UPD_OP_STASH || s.kind == UPD_OP_RESIZE) {
-        UPD_CHECK(run_alone(a, &g, &s));
+    if (s.kind == UPD_OP_RESIZE) {
+        UPD_CHECK(wq_submit(a));
+        a->exec_size = s.size;
+        UPD_CHECK(upd_io_resize(a->p.target, s.size));
         UPD_CHECK(iter_advance(a, it));
         return 1;
     }
@@ -569,22 +598,26 @@ static int64_t run_group(upd_applier *a, step_iter *it, int64_t max)
     }
     for (; g.n < GRP_STEPS && g.n < max && !it->done; g.n++) {
         iter_get(a, it, &s);
-        if (s.kind == UPD_OP_STASH || s.kind == UPD_OP_RESIZE
+        if (s.kind == UPD_OP_RESIZE
             || (s.kind == UPD_OP_LIT && !a->lits_ready && a->manifest[a->seg].dict_len))
             break;
         uint8_t *buf = NULL;
-        if (s.kind != UPD_OP_LIT || s.n <= GRP_COPY_MAX) {
-            int rc = wq_room(a, s.dst, s.n, g.n == 0, &buf);
+        int stash = s.kind == UPD_OP_STASH;
+        if (stash ? !a->p.source : s.kind != UPD_OP_LIT || s.n <= GRP_COPY_MAX) {
+            int rc = wq_room(a, stash ? s.src : s.dst, s.n, g.n == 0, &buf);
             UPD_CHECK(rc);
             if (rc)
                 break;      /* no room left without submitting the group's */
         }
         a->wq_hold = a->wq_used;
+        /* as running the steps one by one decides it (and the unit's plan) */
         g.dirty[g.n] = (uint8_t)skips_zero_runs(a, &s, a->stash_done);
         if (s.kind == UPD_OP_LIT && buf)
             memcpy(buf, s.payload, (size_t)s.n);
         else if (s.kind == UPD_OP_FILL)
             memset(buf, s.fill, (size_t)s.n);
+        else if (stash)
+            UPD_CHECK(grp_stash(a, &g, &s, buf));
         else if (s.kind != UPD_OP_LIT)
             UPD_CHECK(grp_reads(a, &g, &s, buf, g.dirty[g.n]));
         g.s[g.n] = s;
@@ -594,6 +627,8 @@ static int64_t run_group(upd_applier *a, step_iter *it, int64_t max)
     UPD_CHECK(grp_read_flush(a, &g));
     for (unsigned i = 0; i < g.n; i++)
         UPD_CHECK(grp_finish(a, &g.s[i], g.buf[i], g.dirty[i]));
+    if (g.nsw)
+        UPD_CHECK(upd_io_run(a->stash, g.sw, g.nsw));
     a->wq_hold = 0;
     return g.n;
 }
