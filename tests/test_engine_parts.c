@@ -707,7 +707,7 @@ static const upd_io_methods counting = { "counting", 0, cn_submit, ff_reap, cn_f
  * pieces join into one system call (upd_io_gather) instead of one each.
  * Likewise the stash: the group's reads of saved bytes, and the stash
  * bytes its STASH steps append, which follow each other in the stash. */
-Test(io, group_requests_in_file_order, .description = "a group's image and stash reads and its stash writes reach the backends in file order, so that pieces from a few places join into few system calls")
+Test(io, group_requests_in_file_order, .description = "a group's image and stash reads go in file order and its stash writes as one batch, so that pieces from a few places join into few system calls")
 {
     static const struct { const char *kind; int stash_reads; } pairs[] = {
         { "swap-small", 0 }, { "reverse-blocks", 1 }, { "transpose", 1 },

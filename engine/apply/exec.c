@@ -447,18 +447,18 @@ static void add_records(const step_t *s, uint8_t *buf)
 
 /* Steps run in groups: first each step gets its room in the I/O buffer
  * (literal runs of at most GRP_COPY_MAX bytes and fills are placed there)
- * and its image reads are listed; then the reads go to the backend as one
- * batch (one io_uring_enter for up to GRP_STEPS steps); then each step's
- * diff bytes are added and its writes queued, in step order, and the
- * group's STASH bytes go to the stash as one batch.  Reading a group's
- * sources before its writes is what running the steps one by one does
- * too: no step reads image bytes an earlier one wrote (pass 1; the stash
- * serves those, read in the same batch), and within an op the walk order
- * keeps a step's writes off the later steps' sources.  A STASH reads bytes
- * no step wrote yet, so a later step of its group reads them from the
- * image too, in the same batch, rather than from the stash they have not
- * reached (BASE: the stash bytes written before the group); the journal's
- * plan has them among the unit's image reads, from the STASH.
+ * and its image and stash reads are listed; then the reads go to each
+ * backend as one batch (one io_uring_enter for up to GRP_STEPS steps);
+ * then each step's diff bytes are added and its writes queued, in step
+ * order, and the group's STASH bytes go to the stash as one batch.
+ * Reading a group's sources before its writes is what running the steps
+ * one by one does too: no step reads image bytes an earlier one wrote
+ * (pass 1; the stash serves those), and within an op the walk order keeps
+ * a step's writes off the later steps' sources.  A STASH reads bytes no
+ * step wrote yet, so a later step of its group reads them from the image
+ * too, in the same batch, rather than from the stash they have not
+ * reached (BASE: the stash bytes written before the group); the
+ * journal's plan counts them among the unit's reads, through the STASH.
  * Short literal runs are copied so that they join the writes around
  * them: one request instead of three costs less than the copy. */
 #define GRP_STEPS    64
@@ -480,10 +480,10 @@ typedef struct {
     uint64_t base;              /* stash bytes written before the group */
 } group_t;
 
-/* A list of reads in file order: steps that copy from two places in turn
- * (an edit between moved blocks) read each place upward in small pieces,
- * which then join into one system call per place (upd_io_gather) instead
- * of one each.  A batch may run in any order (io.h). */
+/* A list of reads in file order: a group's steps often read a few places
+ * in turn (a schedule made for cycles visits the image out of order), in
+ * small pieces that join into one system call per place (upd_io_gather)
+ * once sorted, instead of one each.  A batch may run in any order (io.h). */
 static int run_sorted(upd_io *io, upd_io_req *rq, unsigned *n)
 {
     unsigned k = *n;
