@@ -20,7 +20,9 @@
  * caller waits for the batch anyway (rootfs pair, 5,300 write requests:
  * apply phase 70-78 ms through the ring against 28 ms).  With an O_DIRECT
  * twin a write is cut at its first and last aligned offsets, so only its
- * ends (under the alignment each) are buffered.  Reads, the fsync and
+ * ends (under the alignment each) are buffered; a batch's ends go in one
+ * upd_io_fd_xfer, where one request's tail and the next one's head meet
+ * in one pwritev.  Reads, the fsync and
  * O_DIRECT writes go through the ring; reads the caller waits for at once
  * try the page cache on this thread first (ur_run).
  *
@@ -74,6 +76,8 @@ typedef struct {
     uint32_t block;            /* requests are cut at multiples of this */
     ur_req  *q;                /* the requests since the last reap ... */
     size_t   nq, capq, next;   /* ... and the first not yet given to the ring */
+    upd_io_req *bw;            /* a batch's buffered write pieces (O_DIRECT twin) */
+    size_t   nbw, capbw;
     int      err;              /* first failure since the last reap */
     int      dead;             /* io_uring_enter failed: requests may be in flight,
                                   every call fails until close tears the ring down */
@@ -209,17 +213,17 @@ static int ur_drain(uring_io *u)
 
 /* ---- methods -------------------------------------------------------------- */
 
-static int ur_grow(uring_io *u)
+/* P (*CAP elements of SIZE bytes) with room for element N: P itself, or
+ * P moved and grown, or NULL (P is left as it was). */
+static void *ur_grow(void *p, size_t *cap, size_t n, size_t size)
 {
-    if (u->nq < u->capq)
-        return 0;
-    size_t cap = u->capq ? 2 * u->capq : 64;
-    ur_req *q = realloc(u->q, cap * sizeof *q);
-    if (!q)
-        return -ENOMEM;
-    u->q = q;
-    u->capq = cap;
-    return 0;
+    if (n < *cap)
+        return p;
+    size_t c = *cap ? 2 * *cap : 64;
+    void *q = realloc(p, c * size);
+    if (q)
+        *cap = c;
+    return q;
 }
 
 /* Where the piece of [off, end) that starts at OFF ends: at the next
@@ -240,8 +244,9 @@ static uint64_t ur_cut(const uring_io *u, uint64_t off, uint64_t end)
     return cut < end ? cut : end;
 }
 
-/* Queue request R, cut into pieces (ur_cut); a buffered write piece runs
- * here, on this thread.  0 or a negative errno. */
+/* Queue request R, cut into pieces (ur_cut); a buffered write piece is
+ * listed in u->bw, for ur_submit to write on this thread.  0 or a negative
+ * errno. */
 static int ur_queue(uring_io *u, const upd_io_req *req)
 {
     uint8_t *b = req->buf;
@@ -249,18 +254,18 @@ static int ur_queue(uring_io *u, const upd_io_req *req)
     while (off < end) {
         uint32_t k = (uint32_t)(ur_cut(u, off, end) - off);
         ur_req r = { b, off, k, req->op };
-        if (r.op == UPD_IO_WRITE && !ur_direct(u, &r)) {
-            upd_io_req one = { b, off, k, UPD_IO_WRITE };
-            int rc = upd_io_fd_xfer(u->fd, &one, 1);
-            if (rc < 0) {
-                ur_fail(u, rc);   /* the batch's queued pieces are not fed */
-                return rc;
-            }
+        int buffered = r.op == UPD_IO_WRITE && !ur_direct(u, &r);
+        void *to = buffered ? ur_grow(u->bw, &u->capbw, u->nbw, sizeof *u->bw)
+                            : ur_grow(u->q, &u->capq, u->nq, sizeof *u->q);
+        if (!to) {
+            ur_fail(u, -ENOMEM);
+            return -ENOMEM;
+        }
+        if (buffered) {
+            u->bw = to;
+            u->bw[u->nbw++] = (upd_io_req){ b, off, k, UPD_IO_WRITE };
         } else {
-            if (ur_grow(u) < 0) {
-                ur_fail(u, -ENOMEM);
-                return -ENOMEM;
-            }
+            u->q = to;
             u->q[u->nq++] = r;
         }
         b += k;
@@ -300,10 +305,19 @@ static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
         }
     }
     u->drain_at = u->inflight || u->next < u->nq ? u->nq : SIZE_MAX;
+    u->nbw = 0;
     for (unsigned i = 0; i < n; i++) {
         int rc = ur_queue(u, &reqs[i]);
         if (rc < 0)
             return rc;
+    }
+    /* the buffered ends in one go: the tail of one request and the head
+     * of the next, when they meet, in one pwritev (the caller sends its
+     * writes in file order) */
+    int rc = u->nbw ? upd_io_fd_xfer(u->fd, u->bw, (unsigned)u->nbw) : 0;
+    if (rc < 0) {
+        ur_fail(u, rc);       /* the batch's queued pieces are not fed */
+        return rc;
     }
     return ur_kick(u);
 }
@@ -423,6 +437,7 @@ static void ur_close(void *ctx)
         close(u->dfd);
     close(u->fd);
     free(u->q);
+    free(u->bw);
     free(u);
 }
 
