@@ -313,7 +313,10 @@ static int ur_submit(void *ctx, const upd_io_req *reqs, unsigned n)
     }
     /* the buffered ends in one go: the tail of one request and the head
      * of the next, when they meet, in one pwritev (the caller sends its
-     * writes in file order) */
+     * writes in file order); none after a failure not yet reaped, whose
+     * batch's direct pieces are not fed either */
+    if (u->err)
+        return u->err;
     int rc = u->nbw ? upd_io_fd_xfer(u->fd, u->bw, (unsigned)u->nbw) : 0;
     if (rc < 0) {
         ur_fail(u, rc);       /* the batch's queued pieces are not fed */
