@@ -307,6 +307,21 @@ static int cmp_req(const void *x, const void *y)
     return p->off < q->off ? -1 : p->off > q->off;
 }
 
+/* Run the N requests of RQ as one batch in file order (N becomes 0): a
+ * batch may run in any order (io.h), and sorted, pieces that meet in the
+ * file join into one system call (upd_io_gather) whatever the order of
+ * the steps that made them; a group's steps often read a few places in
+ * turn (a schedule made for cycles visits the image out of order). */
+static int run_sorted(upd_io *io, upd_io_req *rq, unsigned *n)
+{
+    unsigned k = *n;
+    *n = 0;
+    if (!k)
+        return 0;
+    qsort(rq, k, sizeof *rq, cmp_req);
+    return upd_io_run(io, rq, k);
+}
+
 /* Steps do not write one by one: their writes are queued and submitted
  * together (a unit's end, a full queue or buffer, a resize, before the
  * dictionary window is read, and before any read or write of bytes a queued
@@ -315,18 +330,11 @@ static int cmp_req(const void *x, const void *y)
  * step's bytes get a room in the I/O buffer after the queued ones (and
  * after a group's rooms, wq_hold); a write joins the one before it when
  * both are contiguous in the image and in memory.  The queue goes in file
- * order (a batch may run in any order, io.h), so that writes that meet in
- * the image join into one system call (upd_io_gather) whatever the order
- * of their steps. */
+ * order (run_sorted). */
 static int wq_submit(upd_applier *a)
 {
-    unsigned n = a->wq_n;
-    a->wq_n = 0;
     a->wq_used = a->wq_hold;
-    if (!n)
-        return 0;
-    qsort(a->wq, n, sizeof *a->wq, cmp_req);
-    return upd_io_run(a->p.target, a->wq, n);
+    return run_sorted(a->p.target, a->wq, &a->wq_n);
 }
 
 int upd_ap_wq_guard(upd_applier *a, uint64_t off, uint64_t len)
@@ -479,20 +487,6 @@ typedef struct {
     unsigned nsw;
     uint64_t base;              /* stash bytes written before the group */
 } group_t;
-
-/* A list of reads in file order: a group's steps often read a few places
- * in turn (a schedule made for cycles visits the image out of order), in
- * small pieces that join into one system call per place (upd_io_gather)
- * once sorted, instead of one each.  A batch may run in any order (io.h). */
-static int run_sorted(upd_io *io, upd_io_req *rq, unsigned *n)
-{
-    unsigned k = *n;
-    *n = 0;
-    if (!k)
-        return 0;
-    qsort(rq, k, sizeof *rq, cmp_req);
-    return upd_io_run(io, rq, k);
-}
 
 /* The group's reads: from the image, and from the stash (bytes saved by
  * the STASH steps of earlier groups, written before this one began). */
