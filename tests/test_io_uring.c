@@ -4,6 +4,7 @@
  * buffers, batches larger than the ring, and argument checks. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -467,7 +468,36 @@ Test(io_uring, batches_match_a_model, .timeout = 120,
                  why);
 }
 
-Test(io_uring, early_writeback_buffered_only, .description = "buffered handle, once flushed: 256 KiB of writes start their writeback, a flush restarts the count, upd_io_writeback starts it all; an O_DIRECT handle never")
+/* SQEs the kernel has taken from this process's rings: fdinfo's SqHead,
+ * summed over every io_uring descriptor. */
+static unsigned long ring_sqes(void)
+{
+    unsigned long sum = 0;
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        char p[300], link[64] = "", line[128];
+        snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(p, link, sizeof link - 1);
+        if (n <= 0 || strcmp(link, "anon_inode:[io_uring]"))
+            continue;
+        snprintf(p, sizeof p, "/proc/self/fdinfo/%s", e->d_name);
+        FILE *f = fopen(p, "r");
+        cr_assert_not_null(f);
+        int found = 0;
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "SqHead:", 7)) {
+                sum += strtoul(line + 7, NULL, 10);
+                found = 1;
+            }
+        fclose(f);
+        cr_assert(found, "%s has no SqHead line", p);
+    }
+    closedir(d);
+    return sum;
+}
+
+Test(io_uring, early_writeback_buffered_only, .description = "buffered handle, once flushed: 256 KiB of writes start their writeback, a flush restarts the count; upd_io_writeback starts it all in the ring (the call while a start is uncollected), the flush collects it; an O_DIRECT handle never")
 {
     static uint8_t b[300 << 10];
     memset(b, 0x33, sizeof b);
@@ -485,9 +515,21 @@ Test(io_uring, early_writeback_buffered_only, .description = "buffered handle, o
     cr_assert_eq(wb_log[c0 % WB_LOG_MAX].off, 0);
     cr_assert_eq(wb_log[c0 % WB_LOG_MAX].len, 8192 + (200 << 10));
     cr_assert_eq(wb_log[c0 % WB_LOG_MAX].flags, SYNC_FILE_RANGE_WRITE);
+    unsigned long s0 = ring_sqes();
     upd_io_writeback(io);
-    cr_assert_eq(wb_calls, c0 + 2, "upd_io_writeback starts the whole file's");
+    cr_assert_eq(wb_calls, c0 + 1, "upd_io_writeback makes no system call on this thread ...");
+    cr_assert_eq(ring_sqes(), s0 + 1, "... it starts the whole file's writeback in the ring");
+    upd_io_writeback(io);
+    cr_assert_eq(wb_calls, c0 + 2, "with that start not yet collected: the call");
     cr_assert(wb_log[(c0 + 1) % WB_LOG_MAX].off == 0 && wb_log[(c0 + 1) % WB_LOG_MAX].len == 0);
+    cr_assert_eq(upd_io_flush(io), 0, "the flush collects the start's outcome");
+    upd_io_writeback(io);
+    cr_assert_eq(ring_sqes(), s0 + 3, "in the ring again once collected (the fsync went between)");
+    wb_fail = EIO;
+    upd_io_writeback(io);
+    wb_fail = 0;
+    cr_assert_eq(upd_io_flush(io), UPD_E_IO_FLUSH, "a failed call fails the flush, the ring's "
+                 "start collected beside it");
     upd_io_close(io);
     io = open_uring(UPD_IO_DIRECT, 0, 0);
     cr_assert_eq(upd_io_flush(io), 0);

@@ -77,6 +77,11 @@ void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n);
  * is asked for once, at the end), a failure kept as upd_io_wb_note keeps it. */
 void upd_io_wb_all(int fd, upd_io_wb *wb);
 
+/* Keep the outcome NEG (0 or a negative errno) of a writeback start made
+ * some other way (io_uring's IORING_OP_SYNC_FILE_RANGE) as the starts above
+ * keep theirs: unsupported stops them, a failure fails the next flush. */
+void upd_io_wb_result(upd_io_wb *wb, int neg);
+
 /* At a flush: nothing is pending after it, and early writeback is armed;
  * returns the kept failure (0 or a negative errno), which that flush must
  * report if it succeeds. */

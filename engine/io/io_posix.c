@@ -110,15 +110,19 @@ int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n)
     return 0;
 }
 
+void upd_io_wb_result(upd_io_wb *wb, int neg)
+{
+    if (neg == -EINVAL || neg == -ESPIPE || neg == -ENOSYS)
+        wb->off = 1;
+    else if (neg < 0 && !wb->err)
+        wb->err = neg;
+}
+
 static void wb_start(int fd, upd_io_wb *wb, uint64_t off, uint64_t len)
 {
     wb->bytes = 0;
-    if (sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE) == 0)
-        return;
-    if (errno == EINVAL || errno == ESPIPE || errno == ENOSYS)
-        wb->off = 1;
-    else if (!wb->err)
-        wb->err = -errno;
+    upd_io_wb_result(wb, sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE)
+                             ? -errno : 0);
 }
 
 void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n)

@@ -27,7 +27,9 @@
  * try the page cache on this thread first (ur_run).
  *
  * flush() is the journal's barrier: it first collects every outstanding
- * completion (a write is only known good once its res == len), then sends
+ * completion (a write is only known good once its res == len) and the
+ * outcome of a writeback start (writeback() sends the whole file's as
+ * IORING_OP_SYNC_FILE_RANGE, which a kernel worker runs), then sends
  * IORING_OP_FSYNC with IORING_FSYNC_DATASYNC and waits for it.  The ring is
  * never IOPOLL (that needs every request O_DIRECT, and the applier's
  * unaligned ones are not), so the fsync may go through the ring.
@@ -56,7 +58,8 @@
 #define UR_BLOCK (256u << 10)
 #define UR_BUFS  16u           /* registered buffer slots (the applier uses up to 4, its
                                   second decoder 3 more) */
-#define UR_FSYNC UINT64_MAX    /* user_data of the barrier */
+#define UR_FSYNC UINT64_MAX    /* user_data of the barrier ... */
+#define UR_WB    (UINT64_MAX - 1)  /* ... and of a writeback start */
 
 typedef struct {
     uint8_t *buf;
@@ -84,6 +87,7 @@ typedef struct {
     size_t   drain_at;         /* this request waits for all before it (SIZE_MAX: none) */
     int      fixed_bufs;       /* the sparse buffer table exists */
     upd_io_wb wb;              /* buffered writes' early writeback */
+    int      wb_busy;          /* a writeback start in the ring, not yet completed */
     struct { uint8_t *p; size_t len; } bufs[UR_BUFS];
 } uring_io;
 
@@ -187,10 +191,14 @@ static int ur_enter(uring_io *u, unsigned wait, int *fsync_res)
     unsigned head, seen = 0;
     io_uring_for_each_cqe(&u->ring, head, cqe) {
         uint64_t d = io_uring_cqe_get_data64(cqe);
-        if (d == UR_FSYNC)
+        if (d == UR_FSYNC) {
             *fsync_res = cqe->res;
-        else
+        } else if (d == UR_WB) {
+            u->wb_busy = 0;
+            upd_io_wb_result(&u->wb, cqe->res);
+        } else {
             ur_complete(u, d, cqe->res);
+        }
         seen++;
     }
     io_uring_cq_advance(&u->ring, seen);
@@ -403,6 +411,11 @@ static int ur_flush(void *ctx)
     int rc = ur_reap(u);
     if (rc < 0 || u->rdonly)
         return rc;
+    int unused = 0;
+    while (u->wb_busy && rc == 0)
+        rc = ur_enter(u, 1, &unused);   /* the writeback start's outcome first */
+    if (rc < 0)
+        return u->dead = rc;
     int kept = upd_io_wb_take(&u->wb);
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
     io_uring_prep_fsync(sqe, u->fixed_files ? 0 : u->fd, IORING_FSYNC_DATASYNC);
@@ -482,11 +495,28 @@ static void ur_buf_free(void *ctx, void *p, size_t size)
 }
 
 /* The buffered descriptor's completed writes (direct ones need none). */
+/* The whole file's writeback, started in the ring: the kernel runs
+ * IORING_OP_SYNC_FILE_RANGE in a worker (it may block), so this thread
+ * goes on (the applier hashes the new image) while another core hands the
+ * dirty pages to the device, work sync_file_range does on the caller's
+ * thread.  The next flush collects its outcome before its fsync.  With no
+ * room in the ring, a start still in it, or a broken ring: the call. */
 static void ur_writeback(void *ctx)
 {
     uring_io *u = ctx;
-    if (!u->rdonly)
+    if (u->rdonly || u->wb.off)
+        return;
+    struct io_uring_sqe *sqe = u->dead || u->wb_busy ? NULL : io_uring_get_sqe(&u->ring);
+    if (!sqe) {
         upd_io_wb_all(u->fd, &u->wb);
+        return;
+    }
+    io_uring_prep_sync_file_range(sqe, u->fixed_files ? 0 : u->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    if (u->fixed_files)
+        sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, UR_WB);
+    u->wb_busy = 1;
+    (void)ur_kick(u);   /* a failed submission leaves it queued for the next entry */
 }
 
 static void ur_describe(void *ctx, char *out, size_t cap)
