@@ -28,7 +28,8 @@ int wb_fail;
 int sync_file_range(int fd, off64_t off, off64_t len, unsigned int flags)
 {
     static int (*real)(int, off64_t, off64_t, unsigned int);
-    wb_log[wb_calls++ % WB_LOG_MAX] = (wb_call){ fd, off, len, flags };
+    wb_log[wb_calls++ % WB_LOG_MAX] = (wb_call){ fd, off, len, flags,
+                                                 (pid_t)syscall(SYS_gettid) != getpid() };
     if (wb_fail) {
         errno = wb_fail;
         return -1;

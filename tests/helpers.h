@@ -95,12 +95,14 @@ int apply_file(const file_backend *fb, const uint8_t *pkg, size_t pkg_len, const
 int deny_io_uring(int err);
 
 /* Every sync_file_range(2) call a test binary makes (the engine's early
- * writeback) goes through and is logged here, the newest WB_LOG_MAX kept. */
+ * writeback) goes through and is logged here, the newest WB_LOG_MAX kept
+ * (a call on another thread: read the log once that thread is joined). */
 #define WB_LOG_MAX 64
 typedef struct {
     int      fd;
     int64_t  off, len;
     unsigned flags;
+    int      other_thread;       /* made on a thread other than the process's first */
 } wb_call;
 extern wb_call wb_log[WB_LOG_MAX];
 extern unsigned wb_calls;        /* calls so far (may exceed WB_LOG_MAX) */

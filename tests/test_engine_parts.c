@@ -472,7 +472,7 @@ Test(io, posix_batches_match_a_model, .timeout = 120,
     unlink(path);
 }
 
-Test(io, early_writeback, .description = "posix, once flushed: every 256 KiB of buffered writes starts their writeback over their span; a flush starts the count again; reads never; upd_io_writeback: the whole file, at once")
+Test(io, early_writeback, .description = "posix, once flushed: every 256 KiB of buffered writes starts their writeback over their span, on the caller's thread; a flush starts the count again; reads never; upd_io_writeback: the whole file, on a thread of its own (that the flush joins) once 8 MiB were written since the last flush")
 {
     char path[] = "/tmp/upd-io-XXXXXX";
     tmp_file(path);
@@ -485,12 +485,13 @@ Test(io, early_writeback, .description = "posix, once flushed: every 256 KiB of 
     cr_assert_eq(upd_io_write(io, b, sizeof b, 0), 0);
     cr_assert_eq(wb_calls, c0, "never flushed: the kernel's writeback is left alone");
     upd_io_writeback(io);
+    cr_assert_eq(upd_io_flush(io), 0);
     cr_assert_eq(wb_calls, c0 + 1, "but upd_io_writeback starts it, flushed before or not");
     cr_assert(wb_log[c0 % WB_LOG_MAX].off == 0 && wb_log[c0 % WB_LOG_MAX].len == 0,
               "over the whole file");
     cr_assert_eq(wb_log[c0 % WB_LOG_MAX].flags, SYNC_FILE_RANGE_WRITE, "without waiting");
+    cr_assert(!wb_log[c0 % WB_LOG_MAX].other_thread, "600 KiB written: on the caller's thread");
     c0 = wb_calls;
-    cr_assert_eq(upd_io_flush(io), 0);
     cr_assert_eq(upd_io_write(io, b, 100 << 10, 1 << 20), 0);
     cr_assert_eq(wb_calls, c0, "100 KiB: not yet");
     cr_assert_eq(upd_io_write(io, b, 200 << 10, 0), 0);
@@ -499,6 +500,7 @@ Test(io, early_writeback, .description = "posix, once flushed: every 256 KiB of 
     cr_assert_eq(w.off, 0);
     cr_assert_eq(w.len, (1 << 20) + (100 << 10), "the span of both writes");
     cr_assert_eq(w.flags, SYNC_FILE_RANGE_WRITE, "starts writeback, no WAIT flag");
+    cr_assert(!w.other_thread, "on the caller's thread");
     cr_assert_eq(upd_io_write(io, b, 200 << 10, 0), 0);
     cr_assert_eq(upd_io_flush(io), 0);
     cr_assert_eq(upd_io_write(io, b, 100 << 10, 0), 0);
@@ -510,6 +512,16 @@ Test(io, early_writeback, .description = "posix, once flushed: every 256 KiB of 
     cr_assert_eq(wb_calls, c0 + 2);
     cr_assert_eq(wb_log[(c0 + 1) % WB_LOG_MAX].off, 0);
     cr_assert_eq(wb_log[(c0 + 1) % WB_LOG_MAX].len, 4096 + (156 << 10));
+    upd_io_close(io);
+    cr_assert_eq(upd_io_open_posix(&io, path, 0), 0);
+    for (int i = 0; i < 28; i++)    /* 8.2 MiB, never flushed: no early start */
+        cr_assert_eq(upd_io_write(io, b, sizeof b, (uint64_t)i * sizeof b), 0);
+    c0 = wb_calls;
+    upd_io_writeback(io);
+    cr_assert_eq(upd_io_flush(io), 0);
+    cr_assert_eq(wb_calls, c0 + 1);
+    cr_assert(wb_log[c0 % WB_LOG_MAX].other_thread && wb_log[c0 % WB_LOG_MAX].len == 0,
+              "8.2 MiB written: the whole file's, on a thread of its own");
     upd_io_close(io);
     unlink(path);
 }
@@ -533,12 +545,27 @@ Test(io, early_writeback_failures, .description = "a failed writeback start (ear
     upd_io_writeback(io);
     cr_assert_eq(wb_calls, c0, "a failed handle starts no writeback");
     upd_io_close(io);
+    for (int big = 0; big < 2; big++) {   /* on this thread, then on its own */
+        cr_assert_eq(upd_io_open_posix(&io, path, 0), 0);
+        for (int i = 0; big && i < 33; i++)
+            cr_assert_eq(upd_io_write(io, b, sizeof b, (uint64_t)i * sizeof b), 0);
+        wb_fail = EIO;    /* until the flush has joined the start's thread */
+        c0 = wb_calls;
+        upd_io_writeback(io);
+        cr_assert_eq(upd_io_flush(io), UPD_E_IO_FLUSH, "upd_io_writeback's failure too");
+        cr_assert(wb_calls == c0 + 1 && wb_log[c0 % WB_LOG_MAX].other_thread == big);
+        wb_fail = 0;
+        upd_io_close(io);
+    }
     cr_assert_eq(upd_io_open_posix(&io, path, 0), 0);
-    wb_fail = EIO;
+    for (int i = 0; i < 33; i++)
+        cr_assert_eq(upd_io_write(io, b, sizeof b, (uint64_t)i * sizeof b), 0);
+    c0 = wb_calls;
     upd_io_writeback(io);
-    wb_fail = 0;
-    cr_assert_eq(upd_io_flush(io), UPD_E_IO_FLUSH, "upd_io_writeback's failure too");
+    upd_io_writeback(io);
     upd_io_close(io);
+    cr_assert_eq(wb_calls, c0 + 2, "a second start joins the first; close joins the last");
+    cr_assert(wb_log[c0 % WB_LOG_MAX].other_thread && wb_log[(c0 + 1) % WB_LOG_MAX].other_thread);
     cr_assert_eq(upd_io_open_posix(&io, path, 0), 0);
     cr_assert_eq(upd_io_flush(io), 0);
     wb_fail = ENOSYS;

@@ -64,12 +64,14 @@ int upd_io_fd_xfer(int fd, const upd_io_req *reqs, unsigned n);
 
 typedef struct {
     uint64_t lo, hi, bytes;      /* span and bytes written since the last start */
+    uint64_t dirty;              /* bytes written since the last flush */
     int      err;                /* the first failure of a start (negative errno) */
     int      off;                /* the file does not support it */
     int      armed;              /* the handle has been flushed */
 } upd_io_wb;
 
-/* Note buffered writes REQS[0..N) (reads are skipped) that succeeded on FD. */
+/* Note buffered writes REQS[0..N) (reads are skipped) that succeeded on FD
+ * (counted in dirty however the writeback stands). */
 void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n);
 
 /* Start the writeback of everything written to FD (upd_io_writeback), on

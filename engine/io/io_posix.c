@@ -1,7 +1,8 @@
 /* POSIX backend: pread/pwrite/fdatasync on a regular file or block device.
  * Requests run synchronously inside submit; reap reports nothing new.
  * Short transfers are continued, EINTR retried; a read that meets end of
- * file is -ENODATA (the caller asked for bytes that are not there). */
+ * file is -ENODATA (the caller asked for bytes that are not there).
+ * upd_io_writeback's start runs on a thread of its own (px_writeback). */
 #define _GNU_SOURCE
 #include "updelta/io.h"
 #include "io_internal.h"
@@ -9,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -20,6 +22,9 @@ typedef struct {
     int      rdonly;
     uint64_t capacity;     /* block devices: fixed size */
     upd_io_wb wb;
+    pthread_t wb_tid;      /* upd_io_writeback's start, running ... */
+    int      wb_thread;    /* ... (1) until joined ... */
+    int      wb_res;       /* ... with this outcome */
 } posix_io;
 
 static int px_xfer(int fd, const upd_io_req *r)
@@ -127,6 +132,9 @@ static void wb_start(int fd, upd_io_wb *wb, uint64_t off, uint64_t len)
 
 void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n)
 {
+    for (unsigned i = 0; i < n; i++)
+        if (reqs[i].op == UPD_IO_WRITE)
+            wb->dirty += reqs[i].len;
     if (wb->off || !wb->armed)
         return;
     for (unsigned i = 0; i < n; i++) {
@@ -153,7 +161,7 @@ void upd_io_wb_all(int fd, upd_io_wb *wb)
 int upd_io_wb_take(upd_io_wb *wb)
 {
     int kept = wb->err;
-    wb->bytes = 0;
+    wb->bytes = wb->dirty = 0;
     wb->err = 0;
     wb->armed = 1;
     return kept;
@@ -173,10 +181,41 @@ static int px_submit(void *ctx, const upd_io_req *reqs, unsigned n)
 
 static int px_reap(void *ctx) { (void)ctx; return 0; }
 
+static void *px_wb_run(void *arg)
+{
+    posix_io *p = arg;
+    p->wb_res = sync_file_range(p->fd, 0, 0, SYNC_FILE_RANGE_WRITE) ? -errno : 0;
+    return NULL;
+}
+
+/* Wait for the writeback start on its thread, and keep its outcome. */
+static void px_wb_join(posix_io *p)
+{
+    if (!p->wb_thread)
+        return;
+    pthread_join(p->wb_tid, NULL);
+    p->wb_thread = 0;
+    upd_io_wb_result(&p->wb, p->wb_res);
+}
+
+/* The whole file's writeback, started on a thread of its own when much
+ * was written since the last flush: sync_file_range hands every dirty page
+ * to the block layer before it returns, work that then runs on another
+ * core while the caller goes on (the applier hashes the new image); the
+ * next flush, or close, joins it first.  Below PX_WB_THREAD bytes, or where
+ * no thread can be made, on this one: a thread costs more than the call
+ * saves there (docs/ARCHITECTURE.md, "Early writeback"). */
+#define PX_WB_THREAD (8u << 20)
+
 static void px_writeback(void *ctx)
 {
     posix_io *p = ctx;
-    if (!p->rdonly)
+    if (p->rdonly || p->wb.off)
+        return;
+    px_wb_join(p);
+    if (p->wb.dirty >= PX_WB_THREAD && pthread_create(&p->wb_tid, NULL, px_wb_run, p) == 0)
+        p->wb_thread = 1;
+    else
         upd_io_wb_all(p->fd, &p->wb);
 }
 
@@ -185,6 +224,7 @@ static int px_flush(void *ctx)
     posix_io *p = ctx;
     if (p->rdonly)
         return 0;
+    px_wb_join(p);
     int kept = upd_io_wb_take(&p->wb);
     return fdatasync(p->fd) < 0 ? -errno : kept;
 }
@@ -226,6 +266,7 @@ static int px_resize(void *ctx, uint64_t size)
 static void px_close(void *ctx)
 {
     posix_io *p = ctx;
+    px_wb_join(p);
     close(p->fd);
     free(p);
 }
