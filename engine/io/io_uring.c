@@ -494,8 +494,8 @@ static void ur_buf_free(void *ctx, void *p, size_t size)
     free(p);
 }
 
-/* The buffered descriptor's completed writes (direct ones need none). */
-/* The whole file's writeback, started in the ring: the kernel runs
+/* The whole file's writeback (the buffered descriptor's: direct writes
+ * need none), started in the ring: the kernel runs
  * IORING_OP_SYNC_FILE_RANGE in a worker (it may block), so this thread
  * goes on (the applier hashes the new image) while another core hands the
  * dirty pages to the device, work sync_file_range does on the caller's
