@@ -22,6 +22,8 @@
 wb_call wb_log[WB_LOG_MAX];
 unsigned wb_calls;
 int wb_fail;
+int wb_delay_ms;
+unsigned wb_done;
 
 /* Interposes libc's: the engine's calls resolve to this one, which logs
  * them and calls libc's (or fails with wb_fail). */
@@ -30,13 +32,15 @@ int sync_file_range(int fd, off64_t off, off64_t len, unsigned int flags)
     static int (*real)(int, off64_t, off64_t, unsigned int);
     wb_log[wb_calls++ % WB_LOG_MAX] = (wb_call){ fd, off, len, flags,
                                                  (pid_t)syscall(SYS_gettid) != getpid() };
-    if (wb_fail) {
-        errno = wb_fail;
-        return -1;
-    }
     if (!real)
         real = (int (*)(int, off64_t, off64_t, unsigned int))dlsym(RTLD_NEXT, "sync_file_range");
-    return real(fd, off, len, flags);
+    int rc = wb_fail ? (errno = wb_fail, -1) : real(fd, off, len, flags);
+    int saved = errno;
+    if (wb_delay_ms)
+        usleep((useconds_t)wb_delay_ms * 1000);
+    __atomic_add_fetch(&wb_done, 1, __ATOMIC_SEQ_CST);
+    errno = saved;
+    return rc;
 }
 
 unsigned vec_calls[2];

@@ -107,6 +107,8 @@ typedef struct {
 extern wb_call wb_log[WB_LOG_MAX];
 extern unsigned wb_calls;        /* calls so far (may exceed WB_LOG_MAX) */
 extern int wb_fail;              /* non-zero: the calls fail with this errno */
+extern int wb_delay_ms;          /* each call returns this much later ... */
+extern unsigned wb_done;         /* ... and then counts here (atomically) */
 
 /* Calls of preadv [0] and pwritev [1] (the file backends' vectored
  * transfers) this test binary made: they are interposed and counted. */

@@ -17,6 +17,7 @@
 
 #include "helpers.h"
 #include "io_model.h"
+#include "../engine/common/parallel.h"
 #include "../engine/common/rangeset.h"
 #include "../engine/apply/applier.h"
 #include "../engine/diff/diff_internal.h"
@@ -526,6 +527,25 @@ Test(io, early_writeback, .description = "posix, once flushed: every 256 KiB of 
     unlink(path);
 }
 
+static void *mask_of(void *arg)
+{
+    pthread_sigmask(SIG_BLOCK, NULL, arg);
+    return NULL;
+}
+
+Test(io, library_threads_block_signals, .description = "a thread the library starts (upd_thread_start) blocks every signal, so the host's reach the host's threads; the caller's mask is left as it was")
+{
+    sigset_t m, mine;
+    sigemptyset(&m);
+    pthread_t t;
+    cr_assert(upd_thread_start(&t, mask_of, &m, 64u << 10));
+    pthread_join(t, NULL);
+    cr_assert(sigismember(&m, SIGINT) && sigismember(&m, SIGTERM) && sigismember(&m, SIGUSR1)
+              && sigismember(&m, SIGCHLD), "blocked in the library's thread");
+    pthread_sigmask(SIG_BLOCK, NULL, &mine);
+    cr_assert(!sigismember(&mine, SIGINT) && !sigismember(&mine, SIGTERM), "not in the caller's");
+}
+
 Test(io, early_writeback_failures, .description = "a failed writeback start (early or upd_io_writeback) fails the next flush for good, even when fdatasync then succeeds; an unsupported one stops being tried")
 {
     char path[] = "/tmp/upd-io-XXXXXX";
@@ -561,10 +581,15 @@ Test(io, early_writeback_failures, .description = "a failed writeback start (ear
     for (int i = 0; i < 33; i++)
         cr_assert_eq(upd_io_write(io, b, sizeof b, (uint64_t)i * sizeof b), 0);
     c0 = wb_calls;
+    unsigned d0 = __atomic_load_n(&wb_done, __ATOMIC_SEQ_CST);
+    wb_delay_ms = 50;     /* a start still running when close comes */
     upd_io_writeback(io);
     upd_io_writeback(io);
     upd_io_close(io);
-    cr_assert_eq(wb_calls, c0 + 2, "a second start joins the first; close joins the last");
+    wb_delay_ms = 0;
+    cr_assert_eq(wb_calls, c0 + 2);
+    cr_assert_eq(__atomic_load_n(&wb_done, __ATOMIC_SEQ_CST), d0 + 2,
+                 "a second start joins the first; close joins the last");
     cr_assert(wb_log[c0 % WB_LOG_MAX].other_thread && wb_log[(c0 + 1) % WB_LOG_MAX].other_thread);
     cr_assert_eq(upd_io_open_posix(&io, path, 0), 0);
     cr_assert_eq(upd_io_flush(io), 0);

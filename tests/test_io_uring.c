@@ -468,6 +468,17 @@ Test(io_uring, batches_match_a_model, .timeout = 120,
                  why);
 }
 
+/* The outcome of the ring's writeback starts (the --wrap in
+ * tests/CMakeLists.txt routes io_uring.c's calls here): RING_WB_FAIL, when
+ * set, instead of the kernel's. */
+static int ring_wb_fail;
+void __real_upd_io_wb_result(upd_io_wb *wb, int neg);
+void __wrap_upd_io_wb_result(upd_io_wb *wb, int neg);
+void __wrap_upd_io_wb_result(upd_io_wb *wb, int neg)
+{
+    __real_upd_io_wb_result(wb, ring_wb_fail ? ring_wb_fail : neg);
+}
+
 /* SQEs the kernel has taken from this process's rings: fdinfo's SqHead,
  * summed over every io_uring descriptor. */
 static unsigned long ring_sqes(void)
@@ -546,6 +557,35 @@ Test(io_uring, early_writeback_buffered_only, .description = "buffered handle, o
                  "O_DIRECT writes leave no page cache to start (%s)", d);
     upd_io_buf_free(io, al, sizeof b);
     upd_io_close(io);
+}
+
+Test(io_uring, ring_writeback_outcome, .description = "a writeback start the ring failed fails the very next flush (collected before its fsync), for good; an unsupported one stops the starts, and no flush fails for it")
+{
+    static uint8_t b[64 << 10];
+    for (int unsupported = 0; unsupported < 2; unsupported++) {
+        upd_io *io = open_uring(UPD_IO_TRUNC, 0, 0);
+        cr_assert_eq(upd_io_write(io, b, sizeof b, 0), 0);
+        ring_wb_fail = unsupported ? -EINVAL : -EIO;
+        unsigned long s0 = ring_sqes();
+        unsigned c0 = wb_calls;
+        upd_io_writeback(io);
+        cr_assert_eq(ring_sqes(), s0 + 1, "started in the ring");
+        int rc = upd_io_flush(io);
+        ring_wb_fail = 0;
+        if (!unsupported) {
+            cr_assert_eq(rc, UPD_E_IO_FLUSH, "the flush right after it fails");
+            cr_assert_eq(upd_io_last_errno(io), EIO);
+            cr_assert_eq(upd_io_write(io, b, 1, 0), UPD_E_STATE, "for good");
+        } else {
+            cr_assert_eq(rc, 0, "unsupported is no failure");
+            cr_assert_eq(upd_io_write(io, b, sizeof b, 0), 0);
+            s0 = ring_sqes();
+            upd_io_writeback(io);
+            cr_assert(ring_sqes() == s0 && wb_calls == c0, "and no start is made again");
+            cr_assert_eq(upd_io_flush(io), 0);
+        }
+        upd_io_close(io);
+    }
 }
 
 Test(io_uring, registered_buffers, .description = "buf_alloc buffers are page-aligned and registered; others still work")

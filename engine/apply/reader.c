@@ -13,6 +13,7 @@
  * segment checked (nothing runs), so its verdict is the dry run's. */
 #include "applier.h"
 #include "../common/check.h"
+#include "../common/parallel.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -333,7 +334,8 @@ static int check_final_size(const upd_applier *a)
  * check's verdict comes first, as if it had run first.  Returns the
  * check's result, the decoding's in *DECODED. */
 #define SIDE_MIN   (16u << 10)
-#define SIDE_STACK (512u << 10)
+#define SIDE_STACK (512u << 10)   /* the decoders need little; a device may not
+                                     overcommit the default 8 MiB */
 
 typedef struct {
     upd_applier *a;
@@ -348,26 +350,13 @@ static void *decode_first(void *arg)
     return NULL;
 }
 
-/* Start FN(ARG) on a thread of its own into *T: 1, or 0 when none could
- * be had.  The decoders need little stack; a device may not overcommit
- * the default 8 MiB. */
-static int side_thread(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-    pthread_attr_t at;
-    if (pthread_attr_init(&at) != 0)
-        return 0;
-    pthread_attr_setstacksize(&at, SIDE_STACK);
-    int ok = pthread_create(t, &at, fn, arg) == 0;
-    pthread_attr_destroy(&at);
-    return ok;
-}
 
 static int check_base_beside_decode(upd_applier *a, const upd_seg_entry *e, int *decoded)
 {
     first_decode f = { a, e, 0 };
     pthread_t t;
     int side = !(a->p.flags & UPD_APPLY_ONE_THREAD) && e->csize >= SIDE_MIN
-               && sysconf(_SC_NPROCESSORS_ONLN) > 1 && side_thread(&t, decode_first, &f);
+               && sysconf(_SC_NPROCESSORS_ONLN) > 1 && upd_thread_start(&t, decode_first, &f, SIDE_STACK);
     int rc = upd_ap_check_base(a);
     if (side)
         pthread_join(t, NULL);
@@ -544,7 +533,7 @@ static int go_ahead(upd_applier *a, const upd_seg_entry *e)
     swap_bufs(a, t);        /* the twin takes the bytes; its buffers take the next */
     t->ahead = e;
     t->pos = a->pos;        /* where its progress is reported */
-    a->ahead_thread = side_thread(&a->ahead_tid, twin_decode, t);
+    a->ahead_thread = upd_thread_start(&a->ahead_tid, twin_decode, t, SIDE_STACK);
     if (!a->ahead_thread)
         twin_decode(t);
     a->st.segments_ahead += (uint32_t)a->ahead_thread;

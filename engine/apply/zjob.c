@@ -11,6 +11,7 @@
  * a queued job itself with its own context.  Without a worker a job is
  * compressed when it is submitted: the same bytes come out every way. */
 #include "applier.h"
+#include "../common/parallel.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -115,7 +116,7 @@ int upd_zj_create(upd_zjobs **out, int threaded, int level)
     if (threaded && (z->cctx[1] = new_cctx(level)) && pthread_mutex_init(&z->mu, NULL) == 0) {
         if (pthread_cond_init(&z->cv, NULL) == 0) {
             /* no thread (resource limits): compress inline, as on one CPU */
-            z->threaded = pthread_create(&z->th, NULL, worker, z) == 0;
+            z->threaded = upd_thread_start(&z->th, worker, z, 0);
             if (!z->threaded)
                 pthread_cond_destroy(&z->cv);
         }

@@ -1,6 +1,8 @@
+#define _GNU_SOURCE   /* pthread_sigmask, sigset_t under -std=c11 */
 #include "parallel.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 typedef struct {
@@ -47,7 +49,7 @@ int upd_parallel(size_t n, unsigned threads, upd_item_fn fn, void *ctx)
     unsigned started = 0;
     for (unsigned t = 1; t < threads; t++) {
         rs[t] = (runner){ &b, t };
-        if (pthread_create(&tid[started], NULL, run, &rs[t]) != 0)
+        if (!upd_thread_start(&tid[started], run, &rs[t], 0))
             break;   /* fewer threads is still correct */
         started++;
     }
@@ -56,4 +58,20 @@ int upd_parallel(size_t n, unsigned threads, upd_item_fn fn, void *ctx)
     for (unsigned t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
     return atomic_load(&b.err);
+}
+
+int upd_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, size_t stack)
+{
+    pthread_attr_t at;
+    if (pthread_attr_init(&at) != 0)
+        return 0;
+    if (stack)
+        pthread_attr_setstacksize(&at, stack);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);   /* the new thread inherits it */
+    int ok = pthread_create(t, &at, fn, arg) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&at);
+    return ok;
 }

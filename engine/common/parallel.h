@@ -1,7 +1,8 @@
-/* Work items on a few threads. */
+/* Work items on a few threads, and how the library starts a thread. */
 #ifndef UPD_PARALLEL_H
 #define UPD_PARALLEL_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 /* Threads a batch runs on at most: THREAD below is less than this (and
@@ -17,5 +18,11 @@ typedef int (*upd_item_fn)(void *ctx, size_t i, unsigned thread);
  * starts.  Returns the first error (a thread that cannot be started is not
  * one: fewer threads do the work). */
 int upd_parallel(size_t n, unsigned threads, upd_item_fn fn, void *ctx);
+
+/* Start FN(ARG) on a thread of its own into *T, with STACK bytes of stack
+ * (0: the default) and every signal blocked in it, so that the host's
+ * signals reach the host's threads, never the library's.  1, or 0 when no
+ * thread could be had (the caller then does the work itself). */
+int upd_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, size_t stack);
 
 #endif

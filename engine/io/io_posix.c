@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "updelta/io.h"
 #include "io_internal.h"
+#include "../common/parallel.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -206,6 +207,7 @@ static void px_wb_join(posix_io *p)
  * no thread can be made, on this one: a thread costs more than the call
  * saves there (docs/ARCHITECTURE.md, "Early writeback"). */
 #define PX_WB_THREAD (8u << 20)
+#define PX_WB_STACK  (64u << 10)   /* one system call */
 
 static void px_writeback(void *ctx)
 {
@@ -213,9 +215,9 @@ static void px_writeback(void *ctx)
     if (p->rdonly || p->wb.off)
         return;
     px_wb_join(p);
-    if (p->wb.dirty >= PX_WB_THREAD && pthread_create(&p->wb_tid, NULL, px_wb_run, p) == 0)
-        p->wb_thread = 1;
-    else
+    p->wb_thread = p->wb.dirty >= PX_WB_THREAD
+                   && upd_thread_start(&p->wb_tid, px_wb_run, p, PX_WB_STACK);
+    if (!p->wb_thread)
         upd_io_wb_all(p->fd, &p->wb);
 }
 

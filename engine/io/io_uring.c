@@ -132,12 +132,13 @@ static void ur_issue(uring_io *u, size_t i)
     u->inflight++;
 }
 
-/* Feed queued requests while the ring has room and nothing failed. */
+/* Feed queued requests while the ring has room and nothing failed (a
+ * writeback start holds one entry: it may sit unsubmitted in the queue). */
 static void ur_feed(uring_io *u)
 {
     if (u->err)
         u->next = u->nq;
-    while (u->next < u->nq && u->inflight < u->depth)
+    while (u->next < u->nq && u->inflight + (unsigned)u->wb_busy < u->depth)
         ur_issue(u, u->next++);
 }
 
@@ -499,14 +500,19 @@ static void ur_buf_free(void *ctx, void *p, size_t size)
  * IORING_OP_SYNC_FILE_RANGE in a worker (it may block), so this thread
  * goes on (the applier hashes the new image) while another core hands the
  * dirty pages to the device, work sync_file_range does on the caller's
- * thread.  The next flush collects its outcome before its fsync.  With no
- * room in the ring, a start still in it, or a broken ring: the call. */
+ * thread.  The next flush collects its outcome before its fsync; close
+ * waits for it and drops it.  Until it completes it holds one of the
+ * ring's entries (ur_feed), and a batch that must wait for what is in
+ * flight (IOSQE_IO_DRAIN) waits for it too: the applier has reaped its
+ * requests by then.  With a one-entry ring, no room in the ring, a start
+ * still in it, or a broken ring: the call. */
 static void ur_writeback(void *ctx)
 {
     uring_io *u = ctx;
     if (u->rdonly || u->wb.off)
         return;
-    struct io_uring_sqe *sqe = u->dead || u->wb_busy ? NULL : io_uring_get_sqe(&u->ring);
+    struct io_uring_sqe *sqe = u->dead || u->wb_busy || u->depth < 2
+                             ? NULL : io_uring_get_sqe(&u->ring);
     if (!sqe) {
         upd_io_wb_all(u->fd, &u->wb);
         return;

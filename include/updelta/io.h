@@ -181,9 +181,10 @@ UPD_API int upd_io_write(upd_io *io, const void *buf, size_t len, uint64_t off);
 UPD_API int upd_io_flush(upd_io *io);
 
 /* A hint before a flush: start writing the completed writes to the device
- * without waiting for them to land (the file backends queue them off the
- * caller's thread: io_uring in a kernel worker, POSIX on a thread of its
- * own once 8 MiB were written since the last flush), so
+ * without waiting for them to land (queueing them may block the caller;
+ * the file backends do that elsewhere where it pays: io_uring in a kernel
+ * worker, POSIX on a thread of its own once 8 MiB were written since the
+ * last flush), so
  * that the caller's work until its flush (the applier hashes the result)
  * overlaps the device's.  It makes nothing durable; a failure it meets is
  * reported by the next upd_io_flush().  Does nothing on a backend without
