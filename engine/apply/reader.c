@@ -350,13 +350,13 @@ static void *decode_first(void *arg)
     return NULL;
 }
 
-
 static int check_base_beside_decode(upd_applier *a, const upd_seg_entry *e, int *decoded)
 {
     first_decode f = { a, e, 0 };
     pthread_t t;
     int side = !(a->p.flags & UPD_APPLY_ONE_THREAD) && e->csize >= SIDE_MIN
-               && sysconf(_SC_NPROCESSORS_ONLN) > 1 && upd_thread_start(&t, decode_first, &f, SIDE_STACK);
+               && sysconf(_SC_NPROCESSORS_ONLN) > 1
+               && upd_thread_start(&t, decode_first, &f, SIDE_STACK);
     int rc = upd_ap_check_base(a);
     if (side)
         pthread_join(t, NULL);

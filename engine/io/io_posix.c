@@ -207,7 +207,8 @@ static void px_wb_join(posix_io *p)
  * no thread can be made, on this one: a thread costs more than the call
  * saves there (docs/ARCHITECTURE.md, "Early writeback"). */
 #define PX_WB_THREAD (8u << 20)
-#define PX_WB_STACK  (64u << 10)   /* one system call */
+#define PX_WB_STACK  (256u << 10)  /* one system call, and the static TLS a
+                                      thread's stack holds */
 
 static void px_writeback(void *ctx)
 {
