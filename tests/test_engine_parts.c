@@ -533,7 +533,7 @@ static void *mask_of(void *arg)
     return NULL;
 }
 
-Test(io, library_threads_block_signals, .description = "a thread the library starts (upd_thread_start) blocks every signal, so the host's reach the host's threads; the caller's mask is left as it was")
+Test(io, library_threads_block_signals, .description = "a thread the library starts (upd_thread_start) blocks every signal but a fault's, so the host's reach the host's threads; the caller's mask is left as it was")
 {
     sigset_t m, mine;
     sigemptyset(&m);
@@ -542,6 +542,8 @@ Test(io, library_threads_block_signals, .description = "a thread the library sta
     pthread_join(t, NULL);
     cr_assert(sigismember(&m, SIGINT) && sigismember(&m, SIGTERM) && sigismember(&m, SIGUSR1)
               && sigismember(&m, SIGCHLD), "blocked in the library's thread");
+    cr_assert(!sigismember(&m, SIGSEGV) && !sigismember(&m, SIGBUS) && !sigismember(&m, SIGFPE),
+              "but not those a fault raises: a crash reaches the host's handler");
     pthread_sigmask(SIG_BLOCK, NULL, &mine);
     cr_assert(!sigismember(&mine, SIGINT) && !sigismember(&mine, SIGTERM), "not in the caller's");
 }

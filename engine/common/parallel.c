@@ -69,6 +69,12 @@ int upd_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, size_t stack)
         pthread_attr_setstacksize(&at, stack);
     sigset_t all, old;
     sigfillset(&all);
+    /* a fault's signal must still reach the host's handler (a crash
+     * reporter, a sanitizer): blocked, the kernel would kill the process
+     * with the default action instead */
+    static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS };
+    for (size_t i = 0; i < sizeof faults / sizeof *faults; i++)
+        sigdelset(&all, faults[i]);
     pthread_sigmask(SIG_SETMASK, &all, &old);   /* the new thread inherits it */
     int ok = pthread_create(t, &at, fn, arg) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -20,7 +20,8 @@ typedef int (*upd_item_fn)(void *ctx, size_t i, unsigned thread);
 int upd_parallel(size_t n, unsigned threads, upd_item_fn fn, void *ctx);
 
 /* Start FN(ARG) on a thread of its own into *T, with STACK bytes of stack
- * (0: the default) and every signal blocked in it, so that the host's
+ * (0: the default) and every signal blocked in it but those a fault raises
+ * (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS), so that the host's
  * signals reach the host's threads, never the library's.  1, or 0 when no
  * thread could be had (the caller then does the work itself). */
 int upd_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, size_t stack);

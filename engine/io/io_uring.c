@@ -501,17 +501,18 @@ static void ur_buf_free(void *ctx, void *p, size_t size)
  * goes on (the applier hashes the new image) while another core hands the
  * dirty pages to the device, work sync_file_range does on the caller's
  * thread.  The next flush collects its outcome before its fsync; close
- * waits for it and drops it.  Until it completes it holds one of the
+ * leaves it to the kernel (it holds its own reference to the file) and
+ * drops it.  Until it completes it holds one of the
  * ring's entries (ur_feed), and a batch that must wait for what is in
  * flight (IOSQE_IO_DRAIN) waits for it too: the applier has reaped its
- * requests by then.  With a one-entry ring, no room in the ring, a start
- * still in it, or a broken ring: the call. */
+ * requests by then.  With a one-entry ring, a full one, no room in it, a
+ * start still in it, or a broken ring: the call. */
 static void ur_writeback(void *ctx)
 {
     uring_io *u = ctx;
     if (u->rdonly || u->wb.off)
         return;
-    struct io_uring_sqe *sqe = u->dead || u->wb_busy || u->depth < 2
+    struct io_uring_sqe *sqe = u->dead || u->wb_busy || u->depth < 2 || u->inflight >= u->depth
                              ? NULL : io_uring_get_sqe(&u->ring);
     if (!sqe) {
         upd_io_wb_all(u->fd, &u->wb);
