@@ -133,24 +133,23 @@ static void wb_start(int fd, upd_io_wb *wb, uint64_t off, uint64_t len)
 
 void upd_io_wb_note(int fd, upd_io_wb *wb, const upd_io_req *reqs, unsigned n)
 {
+    uint64_t lo = UINT64_MAX, hi = 0, bytes = 0;
     for (unsigned i = 0; i < n; i++)
-        if (reqs[i].op == UPD_IO_WRITE)
-            wb->dirty += reqs[i].len;
-    if (wb->off || !wb->armed)
+        if (reqs[i].op == UPD_IO_WRITE && reqs[i].len) {
+            lo = reqs[i].off < lo ? reqs[i].off : lo;
+            hi = reqs[i].off + reqs[i].len > hi ? reqs[i].off + reqs[i].len : hi;
+            bytes += reqs[i].len;
+        }
+    wb->dirty += bytes;
+    if (wb->off || !wb->armed || !bytes)
         return;
-    for (unsigned i = 0; i < n; i++) {
-        if (reqs[i].op != UPD_IO_WRITE || !reqs[i].len)
-            continue;
-        uint64_t lo = reqs[i].off, hi = lo + reqs[i].len;
-        if (!wb->bytes || lo < wb->lo)
-            wb->lo = lo;
-        if (!wb->bytes || hi > wb->hi)
-            wb->hi = hi;
-        wb->bytes += reqs[i].len;
-    }
-    if (wb->bytes < UPD_IO_WB_BYTES)
-        return;
-    wb_start(fd, wb, wb->lo, wb->hi - wb->lo);
+    if (!wb->bytes || lo < wb->lo)
+        wb->lo = lo;
+    if (!wb->bytes || hi > wb->hi)
+        wb->hi = hi;
+    wb->bytes += bytes;
+    if (wb->bytes >= UPD_IO_WB_BYTES)
+        wb_start(fd, wb, wb->lo, wb->hi - wb->lo);
 }
 
 void upd_io_wb_all(int fd, upd_io_wb *wb)

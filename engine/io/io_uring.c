@@ -108,6 +108,18 @@ static int ur_direct(const uring_io *u, const ur_req *r)
     return u->dfd >= 0 && (uintptr_t)r->buf % a == 0 && r->off % a == 0 && r->left % a == 0;
 }
 
+/* The buffered descriptor as an SQE names it (slot 0 when registered). */
+static int ur_fd(const uring_io *u) { return u->fixed_files ? 0 : u->fd; }
+
+/* Finish a prepared SQE: registered-file flag, and DATA to know its
+ * completion by (a request's index, UR_FSYNC, UR_WB). */
+static void ur_tag(const uring_io *u, struct io_uring_sqe *sqe, uint64_t data)
+{
+    if (u->fixed_files)
+        sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, data);
+}
+
 /* Give request I to the ring (there is room: inflight < depth). */
 static void ur_issue(uring_io *u, size_t i)
 {
@@ -124,11 +136,9 @@ static void ur_issue(uring_io *u, size_t i)
         io_uring_prep_write_fixed(sqe, file, r->buf, r->left, r->off, bi);
     else
         io_uring_prep_write(sqe, file, r->buf, r->left, r->off);
-    if (u->fixed_files)
-        sqe->flags |= IOSQE_FIXED_FILE;
     if (i == u->drain_at)
         sqe->flags |= IOSQE_IO_DRAIN;
-    io_uring_sqe_set_data64(sqe, i);
+    ur_tag(u, sqe, i);
     u->inflight++;
 }
 
@@ -419,10 +429,8 @@ static int ur_flush(void *ctx)
         return u->dead = rc;
     int kept = upd_io_wb_take(&u->wb);
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-    io_uring_prep_fsync(sqe, u->fixed_files ? 0 : u->fd, IORING_FSYNC_DATASYNC);
-    if (u->fixed_files)
-        sqe->flags |= IOSQE_FIXED_FILE;
-    io_uring_sqe_set_data64(sqe, UR_FSYNC);
+    io_uring_prep_fsync(sqe, ur_fd(u), IORING_FSYNC_DATASYNC);
+    ur_tag(u, sqe, UR_FSYNC);
     int res = 1;
     while (res == 1 && rc == 0)
         rc = ur_enter(u, 1, &res);
@@ -518,10 +526,8 @@ static void ur_writeback(void *ctx)
         upd_io_wb_all(u->fd, &u->wb);
         return;
     }
-    io_uring_prep_sync_file_range(sqe, u->fixed_files ? 0 : u->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-    if (u->fixed_files)
-        sqe->flags |= IOSQE_FIXED_FILE;
-    io_uring_sqe_set_data64(sqe, UR_WB);
+    io_uring_prep_sync_file_range(sqe, ur_fd(u), 0, 0, SYNC_FILE_RANGE_WRITE);
+    ur_tag(u, sqe, UR_WB);
     u->wb_busy = 1;
     (void)ur_kick(u);   /* a failed submission leaves it queued for the next entry */
 }
